@@ -27,7 +27,11 @@ export type ErrorCode =
   | 'CHECKPOINT_CORRUPT'
   // training
   | 'TRAIN_NON_FINITE'
-  | 'BACKEND_UNAVAILABLE';
+  | 'BACKEND_UNAVAILABLE'
+  | 'CM3_BAD_TOKENS'
+  | 'SHARD_BAD_TOKEN'
+  | 'MODEL_BAD_INPUT'
+  | 'TOKENIZER_BAD_ID';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;
