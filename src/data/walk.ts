@@ -1,0 +1,91 @@
+// Recursive folder walk in a deterministic order, and the file-extension → input-kind map.
+// The walk streams one directory listing at a time (never the whole tree) and yields files in the
+// byte order of their path relative to the root: inside a directory, a subdirectory `d` sorts as
+// `d/` so that `a-c` (0x2D) comes before `a/b` (0x2F), exactly as a global sort of relPaths would.
+// The language map is a stop-gap until `languageForPath` in src/tokenize/code-document.ts lands.
+
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** How a file is read: a page, a source file, a container of pages, or nothing we know. */
+export type FileKind =
+  | { kind: 'html' }
+  | { kind: 'code'; language: string }
+  | { kind: 'warc' }
+  | { kind: 'jsonl' }
+  | { kind: 'skip'; reason: string };
+
+const HTML_EXTENSIONS = new Set(['.html', '.htm', '.xhtml']);
+
+/** Extension → language for source files (lower-case, with the dot). */
+export const CODE_LANGUAGES: Readonly<Record<string, string>> = {
+  '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.jsx': 'javascript',
+  '.ts': 'typescript', '.mts': 'typescript', '.cts': 'typescript', '.tsx': 'typescript',
+  '.py': 'python', '.pyi': 'python',
+  '.java': 'java', '.kt': 'kotlin', '.scala': 'scala',
+  '.c': 'c', '.h': 'c', '.cc': 'cpp', '.cpp': 'cpp', '.cxx': 'cpp', '.hpp': 'cpp', '.hh': 'cpp',
+  '.cs': 'csharp', '.go': 'go', '.rs': 'rust', '.rb': 'ruby', '.php': 'php',
+  '.swift': 'swift', '.m': 'objective-c', '.lua': 'lua', '.pl': 'perl', '.r': 'r',
+  '.sh': 'shell', '.bash': 'shell', '.sql': 'sql', '.hs': 'haskell', '.jl': 'julia',
+  '.css': 'css', '.scss': 'scss', '.vue': 'vue', '.svelte': 'svelte',
+};
+
+/** Classify a path by its (case-insensitive) extension; `.warc.gz` and `.jsonl.gz` are containers. */
+export function fileKindForPath(filePath: string): FileKind {
+  const lower = filePath.toLowerCase();
+  if (lower.endsWith('.warc') || lower.endsWith('.warc.gz')) return { kind: 'warc' };
+  if (lower.endsWith('.jsonl') || lower.endsWith('.jsonl.gz')) return { kind: 'jsonl' };
+  const ext = path.extname(lower);
+  if (HTML_EXTENSIONS.has(ext)) return { kind: 'html' };
+  const language = CODE_LANGUAGES[ext];
+  if (language !== undefined) return { kind: 'code', language };
+  return { kind: 'skip', reason: ext === '' ? 'no-extension' : `extension ${ext}` };
+}
+
+/** Directory names never descended into: tooling and VCS folders are not part of a site. */
+function skipDirectory(name: string): boolean {
+  return name.startsWith('.') || name === 'node_modules';
+}
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export interface WalkEntry {
+  /** Absolute path of the file. */
+  filePath: string;
+  /** Path relative to the walk root, with `/` separators. */
+  relPath: string;
+}
+
+/**
+ * Yield regular files under `root` in byte order of relPath. Symlinks are not followed
+ * (a link can point outside the input or form a cycle); they are reported via `onSkip`.
+ */
+export async function* walkFolder(
+  root: string,
+  onSkip: (reason: string, filePath: string) => void,
+  relDir = '',
+): AsyncGenerator<WalkEntry> {
+  const dir = relDir === '' ? root : path.join(root, relDir);
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    onSkip('unreadable-directory', dir);
+    return;
+  }
+  const keyed = entries.map((e) => ({ e, key: e.isDirectory() ? `${e.name}/` : e.name }));
+  keyed.sort((x, y) => byteCompare(x.key, y.key));
+  for (const { e } of keyed) {
+    const rel = relDir === '' ? e.name : `${relDir}/${e.name}`;
+    if (e.isDirectory()) {
+      if (skipDirectory(e.name)) continue;
+      yield* walkFolder(root, onSkip, rel);
+    } else if (e.isFile()) {
+      yield { filePath: path.join(root, rel), relPath: rel };
+    } else {
+      onSkip(e.isSymbolicLink() ? 'symlink' : 'not-a-regular-file', path.join(root, rel));
+    }
+  }
+}
