@@ -1,0 +1,176 @@
+// CPU data parallelism with worker_threads: N workers, each with its own tfjs engine and WASM backend,
+// hold identical model replicas. Per step each computes loss and gradients on its slice of the batch,
+// the gradients are averaged through a SharedArrayBuffer in a fixed order, and every replica applies
+// the SAME averaged gradient, so replicas stay bit-identical (as in PyTorch DDP: all-reduce, then an
+// identical optimizer step everywhere). This file is also the worker entry (see the bottom).
+//
+// Contract for `modulePath` (an ES module, absolute path or file: URL), which the model and training
+// engineers supply:
+//   export async function createReplica(init: unknown): Promise<Replica>
+//   interface Replica {
+//     getParams(): Float32Array;                       // all trainable params, flat, fixed order
+//     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array }>; // grads in getParams order
+//     applyGrads(meanGrads: Float32Array, step: number): Promise<void> | void;       // the optimizer update
+//   }
+// `init` must be structured-cloneable and build identical params in every worker (seeded init, or
+// params passed inside `init`); `start` checks this byte for byte. `applyGrads` must be deterministic.
+// Slices should hold equal numbers of examples: losses and gradients are averaged with equal weight.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { HyperlmError } from '../errors.js';
+import { selectBackend, type BackendChoice } from './select.js';
+
+export interface DataParallelOptions {
+  /** Number of worker threads (replicas); one per core is the useful maximum. */
+  workers: number;
+  /** Module implementing the replica contract above. */
+  modulePath: string;
+  /** Passed to `createReplica` in every worker; must build identical replicas. */
+  init: unknown;
+  /** Backend inside each worker; 'wasm' by default since tfjs-node shares one native pool anyway. */
+  backend?: BackendChoice;
+}
+
+export interface StepResult { loss: number; gradNorm: number }
+
+interface WorkerSetup { hyperlmDataParallel: true; index: number; workers: number; modulePath: string; init: unknown; backend: BackendChoice }
+type Request =
+  | { type: 'grads'; slice: unknown }
+  | { type: 'reduce'; lo: number; hi: number }
+  | { type: 'apply'; step: number }
+  | { type: 'params' };
+
+export class DataParallel {
+  private steps = 0;
+  private constructor(private readonly pool: Worker[], readonly numParams: number) {}
+
+  /** Starts the workers, builds a replica in each and checks that all replicas start byte-identical. */
+  static async start(opts: DataParallelOptions): Promise<DataParallel> {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `options.workers must be a positive integer, got ${opts.workers}`);
+    }
+    const modulePath = opts.modulePath.startsWith('file:') ? opts.modulePath : pathToFileURL(opts.modulePath).href;
+    const pool = Array.from({ length: opts.workers }, (_, index) => new Worker(new URL(import.meta.url), {
+      workerData: { hyperlmDataParallel: true, index, workers: opts.workers, modulePath, init: opts.init, backend: opts.backend ?? 'wasm' } satisfies WorkerSetup,
+    }));
+    const ready = await Promise.all(pool.map((w) => reply<{ numParams: number }>(w)));
+    const dp = new DataParallel(pool, ready[0].numParams);
+    // One shared buffer: a gradient slot per worker, then the mean. Layout [workers + 1, numParams].
+    const shared = new SharedArrayBuffer(4 * dp.numParams * (opts.workers + 1));
+    await Promise.all(pool.map((w) => call(w, { type: 'buffer', shared })));
+    const params = await dp.params();
+    if (!params.every((p) => Buffer.from(p.buffer).equals(Buffer.from(params[0].buffer)))) {
+      await dp.close();
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: replicas built from options.init by ${opts.modulePath} differ; seed the initialisation`);
+    }
+    return dp;
+  }
+
+  /** One synchronous data-parallel step; `slices[i]` goes to worker i. */
+  async step(slices: unknown[]): Promise<StepResult> {
+    if (slices.length !== this.pool.length) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: step needs ${this.pool.length} batch slices, got ${slices.length}`);
+    }
+    const losses = await Promise.all(this.pool.map((w, i) => call<number>(w, { type: 'grads', slice: slices[i] })));
+    // Each worker averages a disjoint range of parameters over all slots, in slot order.
+    const per = Math.ceil(this.numParams / this.pool.length);
+    const sq = await Promise.all(this.pool.map((w, i) =>
+      call<number>(w, { type: 'reduce', lo: Math.min(i * per, this.numParams), hi: Math.min((i + 1) * per, this.numParams) })));
+    this.steps++;
+    await Promise.all(this.pool.map((w) => call(w, { type: 'apply', step: this.steps })));
+    return { loss: losses.reduce((a, b) => a + b, 0) / losses.length, gradNorm: Math.sqrt(sq.reduce((a, b) => a + b, 0)) };
+  }
+
+  /** Current params of every replica (for checkpoints and for checking they agree). */
+  async params(): Promise<Float32Array[]> {
+    return Promise.all(this.pool.map((w) => call<Float32Array>(w, { type: 'params' })));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pool.map((w) => w.terminate()));
+  }
+}
+
+function reply<T>(w: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { ok: boolean; value?: T; error?: string }) => {
+      w.off('error', onError);
+      if (m.ok) resolve(m.value as T);
+      else reject(new HyperlmError('TRAIN_NON_FINITE', `data parallel worker failed: ${m.error}`));
+    };
+    const onError = (err: Error) => {
+      w.off('message', onMessage);
+      reject(err);
+    };
+    w.once('message', onMessage);
+    w.once('error', onError);
+  });
+}
+
+function call<T>(w: Worker, msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }): Promise<T> {
+  const p = reply<T>(w);
+  w.postMessage(msg);
+  return p;
+}
+
+interface Replica {
+  getParams(): Float32Array;
+  lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array }>;
+  applyGrads(meanGrads: Float32Array, step: number): Promise<void> | void;
+}
+
+async function runWorker(setup: WorkerSetup): Promise<void> {
+  const port = parentPort!;
+  const answer = async (f: () => Promise<unknown> | unknown) => {
+    try {
+      port.postMessage({ ok: true, value: await f() });
+    } catch (err) {
+      port.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    }
+  };
+  let replica: Replica | undefined;
+  await answer(async () => {
+    await selectBackend(setup.backend);
+    const mod = (await import(setup.modulePath)) as { createReplica(init: unknown): Promise<Replica> };
+    replica = await mod.createReplica(setup.init);
+    return { numParams: replica.getParams().length };
+  });
+  let slots: Float32Array[] = [];
+  let mean: Float32Array = new Float32Array(0);
+  port.on('message', (msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }) => void answer(async () => {
+    const r = replica!;
+    const n = r.getParams().length;
+    switch (msg.type) {
+      case 'buffer':
+        slots = Array.from({ length: setup.workers }, (_, i) => new Float32Array(msg.shared, 4 * n * i, n));
+        mean = new Float32Array(msg.shared, 4 * n * setup.workers, n);
+        return null;
+      case 'grads': {
+        const { loss, grads } = await r.lossAndGrads(msg.slice);
+        if (grads.length !== n) throw new Error(`lossAndGrads returned ${grads.length} gradients for ${n} params`);
+        slots[setup.index].set(grads);
+        return loss;
+      }
+      case 'reduce': {
+        let sq = 0;
+        for (let j = msg.lo; j < msg.hi; j++) {
+          let s = 0;
+          for (const slot of slots) s += slot[j];
+          const g = Math.fround(s / setup.workers);
+          mean[j] = g;
+          sq += g * g;
+        }
+        return sq;
+      }
+      case 'apply':
+        await r.applyGrads(mean.slice(), msg.step);
+        return null;
+      case 'params':
+        return r.getParams().slice();
+    }
+  }));
+}
+
+if (!isMainThread && (workerData as WorkerSetup | undefined)?.hyperlmDataParallel === true) {
+  void runWorker(workerData as WorkerSetup);
+}

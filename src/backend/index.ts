@@ -1,0 +1,5 @@
+// Compute backends: selection (select.ts), the WASM kernels the published backend lacks or runs
+// slowly (wasm-kernels/), and CPU data parallelism over worker threads (data-parallel.ts).
+export { selectBackend, BACKEND_CHOICES, type BackendChoice, type SelectedBackend } from './select.js';
+export { registerWasmKernels, useShippedWasmKernels, PATCHED_WASM_KERNELS } from './wasm-kernels/register.js';
+export { DataParallel, type DataParallelOptions, type StepResult } from './data-parallel.js';
