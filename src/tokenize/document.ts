@@ -38,6 +38,8 @@ export interface MinimizedDocument {
   stats: Record<string, { nodes: number; chars: number }>;
   /** Length of visible text divided by length of the input HTML (HTLM's filter). */
   textRatio: number;
+  /** The page's first `<base href>`, as written; image `src`s are relative to it (resolve with it first). */
+  baseHref?: string;
 }
 
 export interface ImageRef {
@@ -45,4 +47,13 @@ export interface ImageRef {
   src: string;
   /** Resolved absolute file path or absolute URL, or undefined when it cannot be resolved. */
   resolved?: string;
+}
+
+/**
+ * A document's identity independent of where the input lives on disk: its URL, else its path inside
+ * the input root. The train/valid split and static CM3 masks are seeded by it, so moving a corpus
+ * does not reshuffle them.
+ */
+export function documentIdentity(doc: Pick<RawDocument, 'url' | 'relPath' | 'source'>): string {
+  return doc.url ?? doc.relPath ?? doc.source;
 }
