@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readSources, newSourceStats, type SourceStats } from '../src/data/sources.js';
 import type { RawDocument } from '../src/tokenize/document.js';
+import { fileKindForPath } from '../src/data/walk.js';
 import { HyperlmError } from '../src/errors.js';
 
 let dir: string;
@@ -65,7 +66,7 @@ test('a folder is walked recursively in byte order, with kinds, languages and co
   const root = path.join(dir, 'site');
   const files: Record<string, string> = {
     'index.html': '<p>home</p>', 'a-c.htm': 'x', 'a/b.xhtml': 'y', 'B.html': 'upper', 'lib/main.py': 'print(1)',
-    'lib/x.ts': 'let a = 1', 'notes.txt': 'skip me', 'Makefile': 'all:', '.git/config.html': 'hidden',
+    'lib/x.ts': 'let a = 1', 'notes.txt': 'skip me', 'LICENSE': 'MIT', '.git/config.html': 'hidden',
     'node_modules/m/index.js': 'hidden', 'big.html': 'z'.repeat(2000),
   };
   for (const [rel, content] of Object.entries(files)) {
@@ -84,6 +85,8 @@ test('a folder is walked recursively in byte order, with kinds, languages and co
   t.is(home.filePath, path.join(root, 'index.html'));
   t.is(home.source, path.join(root, 'index.html'));
   t.deepEqual(stats.skipped, { 'extension .txt': 1, 'no-extension': 1, 'too-large': 1, symlink: 1 });
+  // Files known by name (Makefile, Dockerfile) are code: see languageForPath.
+  t.deepEqual(fileKindForPath('/x/Makefile'), { kind: 'code', language: 'makefile' });
   t.is(stats.documents, 6);
 
   const htmlOnly = await collect([root], { includeCode: false });

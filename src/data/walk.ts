@@ -2,10 +2,11 @@
 // The walk streams one directory listing at a time (never the whole tree) and yields files in the
 // byte order of their path relative to the root: inside a directory, a subdirectory `d` sorts as
 // `d/` so that `a-c` (0x2D) comes before `a/b` (0x2F), exactly as a global sort of relPaths would.
-// The language map is a stop-gap until `languageForPath` in src/tokenize/code-document.ts lands.
+// Source files are recognised by `languageForPath` (src/tokenize/code-document.ts).
 
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { languageForPath } from '../tokenize/code-document.js';
 
 /** How a file is read: a page, a source file, a container of pages, or nothing we know. */
 export type FileKind =
@@ -17,18 +18,6 @@ export type FileKind =
 
 const HTML_EXTENSIONS = new Set(['.html', '.htm', '.xhtml']);
 
-/** Extension → language for source files (lower-case, with the dot). */
-export const CODE_LANGUAGES: Readonly<Record<string, string>> = {
-  '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.jsx': 'javascript',
-  '.ts': 'typescript', '.mts': 'typescript', '.cts': 'typescript', '.tsx': 'typescript',
-  '.py': 'python', '.pyi': 'python',
-  '.java': 'java', '.kt': 'kotlin', '.scala': 'scala',
-  '.c': 'c', '.h': 'c', '.cc': 'cpp', '.cpp': 'cpp', '.cxx': 'cpp', '.hpp': 'cpp', '.hh': 'cpp',
-  '.cs': 'csharp', '.go': 'go', '.rs': 'rust', '.rb': 'ruby', '.php': 'php',
-  '.swift': 'swift', '.m': 'objective-c', '.lua': 'lua', '.pl': 'perl', '.r': 'r',
-  '.sh': 'shell', '.bash': 'shell', '.sql': 'sql', '.hs': 'haskell', '.jl': 'julia',
-  '.css': 'css', '.scss': 'scss', '.vue': 'vue', '.svelte': 'svelte',
-};
 
 /** Classify a path by its (case-insensitive) extension; `.warc.gz` and `.jsonl.gz` are containers. */
 export function fileKindForPath(filePath: string): FileKind {
@@ -37,7 +26,7 @@ export function fileKindForPath(filePath: string): FileKind {
   if (lower.endsWith('.jsonl') || lower.endsWith('.jsonl.gz')) return { kind: 'jsonl' };
   const ext = path.extname(lower);
   if (HTML_EXTENSIONS.has(ext)) return { kind: 'html' };
-  const language = CODE_LANGUAGES[ext];
+  const language = languageForPath(filePath);
   if (language !== undefined) return { kind: 'code', language };
   return { kind: 'skip', reason: ext === '' ? 'no-extension' : `extension ${ext}` };
 }
