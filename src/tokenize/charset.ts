@@ -25,18 +25,18 @@ function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
 /** Throws DOC_BINARY for NUL bytes, known binary magic numbers or too many control bytes in the first KB. */
 function rejectBinary(bytes: Uint8Array, source: string): void {
   for (const [name, magic] of BINARY_MAGIC) {
-    if (startsWith(bytes, magic)) throw new HyperlmError('DOC_BINARY', `${source}: binary file (${name} signature), not HTML`);
+    if (startsWith(bytes, magic)) throw new HyperlmError('DOC_BINARY', `${source}: binary file (${name} signature), not text`);
   }
   const head = bytes.subarray(0, PRESCAN_BYTES);
   let control = 0;
   for (let i = 0; i < head.length; i++) {
     const b = head[i];
-    if (b === 0) throw new HyperlmError('DOC_BINARY', `${source}: binary file (NUL byte at offset ${i}), not HTML`);
+    if (b === 0) throw new HyperlmError('DOC_BINARY', `${source}: binary file (NUL byte at offset ${i}), not text`);
     if (b < 0x20 && b !== 9 && b !== 10 && b !== 12 && b !== 13 && b !== 27) control++;
   }
   if (head.length > 0 && control / head.length > MAX_CONTROL_RATIO) {
     throw new HyperlmError('DOC_BINARY',
-      `${source}: binary file (${control} control bytes in the first ${head.length}), not HTML`);
+      `${source}: binary file (${control} control bytes in the first ${head.length}), not text`);
   }
 }
 

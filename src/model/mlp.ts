@@ -1,0 +1,34 @@
+// The position-wise feed-forward network (nanoGPT's MLP: c_fc → GELU → c_proj → dropout). The dense
+// blocks use one; an MoE layer (moe.ts) holds `experts` of them under `mlp.experts.k`.
+
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.js';
+import { ParamStore, linear } from './params.js';
+
+/** GPT-2's tanh approximation of GELU ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(0.5).mul(tf.tanh(inner).add(1));
+}
+
+export class Mlp {
+  readonly cFcW: tf.Variable;
+  readonly cFcB: tf.Variable;
+  readonly cProjW: tf.Variable;
+  readonly cProjB: tf.Variable;
+
+  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig) {
+    const { dModel: d, dFF: ff, initStd, nLayer } = config;
+    this.cFcW = store.normal(`${prefix}.c_fc.weight`, [d, ff], initStd);
+    this.cFcB = store.zeros(`${prefix}.c_fc.bias`, [ff]);
+    this.cProjW = store.normal(`${prefix}.c_proj.weight`, [ff, d], initStd / Math.sqrt(2 * nLayer));
+    this.cProjB = store.zeros(`${prefix}.c_proj.bias`, [d]);
+  }
+
+  /** x: [..., d] → [..., d]. */
+  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+    const h = gelu(linear(x, this.cFcW as tf.Tensor2D, this.cFcB as tf.Tensor1D)); // [..., ff]
+    const y = linear(h, this.cProjW as tf.Tensor2D, this.cProjB as tf.Tensor1D); // [..., d]
+    return training && this.config.dropout > 0 ? tf.dropout(y, this.config.dropout) : y;
+  }
+}
