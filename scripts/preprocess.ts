@@ -1,0 +1,73 @@
+// `npm run preprocess`: parse flags, resolve the config, run the pipeline. With no --input it
+// preprocesses the bundled sample (data/sample) into out/sample.
+import { fileURLToPath } from 'node:url';
+import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/args.js';
+import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
+import { preprocess } from '../src/pipeline/preprocess.js';
+import { HyperlmError } from '../src/errors.js';
+
+const D = DEFAULT_PREPROCESS;
+const spec: CommandSpec = {
+  usage: 'npm run preprocess -- [--input PATH]... [--out DIR] [options]',
+  summary: 'HTML pages (folders, WARC/WARC.gz, JSONL) and source files → minimized HTML/code → SentencePiece +\n' +
+    'image tokens → (optional static CM3 masking) → Megatron-LM shards, manifest.json and vocab.json in DIR.\n' +
+    'Rerunning the same command after an interruption resumes where it stopped.',
+  flags: {
+    input: { type: 'string', multiple: true, arg: 'PATH', help: 'folder, .warc[.gz] or .jsonl[.gz]', default: 'data/sample' },
+    out: { type: 'string', arg: 'DIR', help: 'output folder', default: 'out/sample' },
+    tokenizer: { type: 'string', arg: 'FILE', help: 'use this tokenizer.model instead of training one on the input' },
+    'vocab-size': { type: 'string', arg: 'N', help: 'pieces of a tokenizer trained here', default: `${D.vocabSize} (4000 for the bundled sample)` },
+    'tokenizer-sample-mb': { type: 'string', arg: 'MB', help: 'minimized text used to train the tokenizer', default: String(D.tokenizerSampleMb) },
+    images: { type: 'string', arg: 'none|vqgan', help: '`none` keeps <img> alt/title only; `vqgan` encodes images', default: D.images },
+    vqgan: { type: 'string', arg: 'RUN', help: 'VQGAN run folder for --images vqgan' },
+    'image-codes': { type: 'string', arg: 'N', help: 'image-code block size in the vocabulary', default: String(D.imageCodes) },
+    workers: { type: 'string', arg: 'N', help: 'worker threads (0 = in this thread)', default: 'cores' },
+    seed: { type: 'string', arg: 'N', help: 'seed for the split and static masks', default: String(D.seed) },
+    'valid-fraction': { type: 'string', arg: 'F', help: 'fraction of documents in valid-*', default: `${D.validFraction} (0.1 for the bundled sample)` },
+    'max-doc-tokens': { type: 'string', arg: 'N', help: 'longer documents are split into sequences', default: String(D.maxDocTokens) },
+    'shard-docs': { type: 'string', arg: 'N', help: 'input documents per shard (unit of resumption)', default: String(D.shardDocs) },
+    'cm3-static': { type: 'boolean', help: 'apply the CM3 transform here, for external trainers (Megatron-LM)' },
+    'max-masks': { type: 'string', arg: 'N', help: 'CM3: most masked spans per document', default: String(D.maxMasks) },
+    'domain-by': { type: 'string', arg: 'host|folder|kind', help: 'what names a document domain (DEMix experts)', default: D.domainBy },
+    'min-text-ratio': { type: 'string', arg: 'F', help: 'skip pages whose text/HTML ratio is below this', default: String(D.minTextRatio) },
+    'doc-timeout-ms': { type: 'string', arg: 'MS', help: 'skip a document that takes longer in a worker', default: String(D.docTimeoutMs) },
+    'max-doc-bytes': { type: 'string', arg: 'N', help: 'skip larger documents', default: String(D.maxDocBytes) },
+    quiet: { type: 'boolean', help: 'no progress output' },
+  },
+  epilog: 'Output: DIR/{train,valid}-NNNNN.{bin,idx} (Megatron-LM MMIDIDX), DIR/{train,valid}-NNNNN.docs.jsonl,\n' +
+    'DIR/manifest.json, DIR/vocab.json, DIR/tokenizer.model, DIR/skipped.jsonl. See README "Data formats".',
+};
+
+runMain(async () => {
+  const { values } = parseCommandLine(spec);
+  const sample = values.input === undefined;
+  const inputs = sample ? [fileURLToPath(new URL('../../data/sample', import.meta.url))] : (values.input as string[]);
+  const config: PreprocessConfig = {
+    ...D,
+    inputs,
+    out: (values.out as string | undefined) ?? 'out/sample',
+    tokenizer: values.tokenizer as string | undefined,
+    vocabSize: numberFlag(values, 'vocab-size', sample ? 4000 : D.vocabSize, { integer: true, min: 300 }),
+    tokenizerSampleMb: numberFlag(values, 'tokenizer-sample-mb', D.tokenizerSampleMb, { min: 0.001 }),
+    images: choiceFlag(values, 'images', ['none', 'vqgan'] as const, D.images),
+    vqgan: values.vqgan as string | undefined,
+    imageCodes: numberFlag(values, 'image-codes', D.imageCodes, { integer: true, min: 1 }),
+    workers: numberFlag(values, 'workers', D.workers, { integer: true, min: 0, max: 256 }),
+    seed: numberFlag(values, 'seed', D.seed, { integer: true }),
+    validFraction: numberFlag(values, 'valid-fraction', sample ? 0.1 : D.validFraction, { min: 0, max: 1 }),
+    maxDocTokens: numberFlag(values, 'max-doc-tokens', D.maxDocTokens, { integer: true, min: 1 }),
+    shardDocs: numberFlag(values, 'shard-docs', D.shardDocs, { integer: true, min: 1 }),
+    cm3Static: Boolean(values['cm3-static']),
+    maxMasks: numberFlag(values, 'max-masks', D.maxMasks, { integer: true, min: 1, max: 256 }),
+    domainBy: choiceFlag(values, 'domain-by', ['host', 'folder', 'kind'] as const, D.domainBy),
+    minTextRatio: numberFlag(values, 'min-text-ratio', D.minTextRatio, { min: 0, max: 1 }),
+    docTimeoutMs: numberFlag(values, 'doc-timeout-ms', D.docTimeoutMs, { integer: true, min: 1 }),
+    maxDocBytes: numberFlag(values, 'max-doc-bytes', D.maxDocBytes, { integer: true, min: 1 }),
+  };
+  if (config.images === 'vqgan' && !config.vqgan) throw new HyperlmError('CLI_BAD_FLAG', '--images vqgan needs --vqgan RUN');
+  const quiet = Boolean(values.quiet);
+  const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), progress: !quiet });
+  const { documents, tokens, skipped, images } = manifest;
+  console.log(`${config.out}: ${documents.out}/${documents.in} documents (train ${documents.train}, valid ${documents.valid}), ` +
+    `${tokens.total} tokens, images ${images.encoded} encoded; skipped ${JSON.stringify(skipped)}`);
+});

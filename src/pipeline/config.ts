@@ -1,0 +1,75 @@
+// The preprocessing job's configuration: one typed object, defaults with the reason for each, resolved
+// once from the command line. The resolved object is saved in the manifest beside the shards.
+import { cpus } from 'node:os';
+
+export type ImagesMode = 'none' | 'vqgan';
+export type DomainBy = 'host' | 'folder' | 'kind';
+
+export interface PreprocessConfig {
+  /** Input paths: folders, .warc/.warc.gz, .jsonl/.jsonl.gz. */
+  inputs: string[];
+  /** Output folder (shards, manifest, vocab, tokenizer). */
+  out: string;
+  /** Existing tokenizer.model to use; undefined → train one on this input first (saved as DIR/tokenizer.model). */
+  tokenizer?: string;
+  /** Vocabulary size of a tokenizer trained here. 16k: spm's usual size for a few hundred MB; capped by the data. */
+  vocabSize: number;
+  /** Megabytes of minimized text (taken in input order) used to train the tokenizer; more text, slower training, little gain past ~100 MB. */
+  tokenizerSampleMb: number;
+  /** How `<img>` becomes tokens: `none` keeps alt/title only; `vqgan` encodes each image into codes. */
+  images: ImagesMode;
+  /** VQGAN run folder for `--images vqgan`. */
+  vqgan?: string;
+  /** Size of the image-code block reserved in the vocabulary (the VQGAN codebook); CM3 used 8192. */
+  imageCodes: number;
+  /** Worker threads; one per core is where a CPU-bound pool saturates. */
+  workers: number;
+  /** Seed for the train/valid split and for static CM3 masks; output is a function of (input, config). */
+  seed: number;
+  /** Fraction of documents (by hash) in the validation split; Megatron's usual 1% for large crawls. */
+  validFraction: number;
+  /** Documents longer than this many tokens are split into consecutive sequences. */
+  maxDocTokens: number;
+  /** Input documents per shard chunk (the unit of resumption: a killed run redoes at most one chunk). */
+  shardDocs: number;
+  /** Apply the CM3 transform once here (for external trainers); hyperlm's own loader applies it per epoch. */
+  cm3Static: boolean;
+  /** CM3: most masked spans per document (CM3: 16). */
+  maxMasks: number;
+  /** How a document's domain (for DEMix experts) is named: its web host, its top folder, or html/code. */
+  domainBy: DomainBy;
+  /**
+   * HTLM's text-to-HTML ratio filter; pages below it are skipped and counted. HTLM used 0.46 on Common
+   * Crawl, but that would skip 78% of the real documentation pages in ../shared/corpus (median 0.19–0.35
+   * per site); 0.02 skips only near-empty stubs (a title plus inline CSS). Raise it for raw crawls.
+   */
+  minTextRatio: number;
+  /** A document that takes longer than this in a worker is skipped (the worker is replaced). */
+  docTimeoutMs: number;
+  /** Documents larger than this are skipped before parsing (bounded worker memory). */
+  maxDocBytes: number;
+  /** Resolution images are loaded at (CM3: 256). */
+  imageSize: number;
+  /** Decompression-bomb guard: images declaring more pixels than this are dropped. */
+  maxImagePixels: number;
+}
+
+export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
+  vocabSize: 16000,
+  tokenizerSampleMb: 64,
+  images: 'none',
+  imageCodes: 8192,
+  workers: Math.max(1, cpus().length),
+  seed: 1234,
+  validFraction: 0.01,
+  maxDocTokens: 32768,
+  shardDocs: 5000,
+  cm3Static: false,
+  maxMasks: 16,
+  domainBy: 'folder',
+  minTextRatio: 0.02,
+  docTimeoutMs: 60_000,
+  maxDocBytes: 64 * 1024 * 1024,
+  imageSize: 256,
+  maxImagePixels: 40_000_000,
+};

@@ -1,0 +1,65 @@
+// DIR/manifest.json: what a preprocessing run read, kept, dropped and wrote. Top-level keys other tools
+// rely on: `documents`, `skipped` (reason → count), `tokens`, `images`, `shards`. Everything except
+// `timing` is a function of the inputs and the configuration (an interrupted-and-resumed run writes the
+// same bytes); `timing` describes this process only.
+import type { SourceStats } from '../data/sources.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+import type { ChunkRecord, Split } from './chunk.js';
+import { shardName } from './chunk.js';
+
+export interface Manifest {
+  format: 'hyperlm-shards/1';
+  inputs: string[];
+  config: Record<string, unknown>;
+  tokenizer: { file: 'tokenizer.model'; sha256: string; vocabSize: number; dtype: string; trainedHere: boolean };
+  documents: { in: number; out: number; train: number; valid: number };
+  skipped: Record<string, number>;
+  tokens: { train: number; valid: number; total: number };
+  images: { encoded: number; dropped: Record<string, number> };
+  minimize: Record<string, { nodes: number; chars: number }>;
+  shards: Array<{ name: string; split: Split; documents: number; sequences: number; tokens: number }>;
+  domains: Record<string, number>;
+  timing: Record<string, unknown>;
+}
+
+export function buildManifest(args: {
+  config: Record<string, unknown>; inputs: string[]; chunks: ChunkRecord[]; sourceStats: SourceStats;
+  tokenizer: Tokenizer; trainedHere: boolean; timing: Record<string, unknown>;
+}): Manifest {
+  const { chunks, sourceStats } = args;
+  const sum = (f: (c: ChunkRecord) => number): number => chunks.reduce((a, c) => a + f(c), 0);
+  const skipped: Record<string, number> = {};
+  const add = (k: string, v: number): void => { skipped[k] = (skipped[k] ?? 0) + v; };
+  for (const c of chunks) for (const [k, v] of Object.entries(c.skipped)) add(k, v);
+  for (const [k, v] of Object.entries(sourceStats.skipped)) add(`file:${k}`, v);
+  for (const [k, v] of Object.entries(sourceStats.errorCounts)) add(k, v ?? 0);
+  const dropped: Record<string, number> = {};
+  const minimize: Record<string, { nodes: number; chars: number }> = {};
+  for (const c of chunks) {
+    for (const [k, v] of Object.entries(c.images.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.minimize)) {
+      const m = (minimize[k] ??= { nodes: 0, chars: 0 });
+      m.nodes += v.nodes; m.chars += v.chars;
+    }
+  }
+  const shards = chunks.flatMap((c) => (['train', 'valid'] as const)
+    .filter((s) => c.documentsOut[s] > 0)
+    .map((split) => ({ name: shardName(split, c.chunk), split, documents: c.documentsOut[split], sequences: c.sequences[split], tokens: c.tokens[split] })));
+  const train = sum((c) => c.documentsOut.train);
+  const valid = sum((c) => c.documentsOut.valid);
+  const layout = args.tokenizer.layout;
+  return {
+    format: 'hyperlm-shards/1',
+    inputs: args.inputs,
+    config: args.config,
+    tokenizer: { file: 'tokenizer.model', sha256: args.tokenizer.hash(), vocabSize: layout.size, dtype: layout.dtype, trainedHere: args.trainedHere },
+    documents: { in: sum((c) => c.documentsIn), out: train + valid, train, valid },
+    skipped,
+    tokens: { train: sum((c) => c.tokens.train), valid: sum((c) => c.tokens.valid), total: sum((c) => c.tokens.train + c.tokens.valid) },
+    images: { encoded: sum((c) => c.images.encoded), dropped },
+    minimize,
+    shards,
+    domains: chunks.at(-1)?.domains ?? {},
+    timing: args.timing,
+  };
+}

@@ -1,0 +1,120 @@
+// The per-document pipeline that every worker runs: a plain list of stages, each reading and extending
+// one work record (after datatrove's PipelineStep). decode → minimize → images → tokenize → cm3.
+// A stage that rejects the document throws a HyperlmError; the caller turns it into a counted skip.
+// Timings per stage are returned for the benchmark.
+import { createHash } from 'node:crypto';
+import { HyperlmError } from '../errors.js';
+import { documentIdentity, type MinimizedDocument, type RawDocument } from '../tokenize/document.js';
+import { decodeCodeBytes, decodeHtmlBytes } from '../tokenize/charset.js';
+import { minimizeHtml } from '../tokenize/minimize.js';
+import type { MinimizeOptions } from '../tokenize/minimize-config.js';
+import { codeDocumentText } from '../tokenize/code-document.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+import { cm3Transform, CM3_DEFAULTS } from '../tokenize/cm3.js';
+import { Rng } from '../rng.js';
+import { resolveImageSource } from '../data/image-resolve.js';
+import { loadImage } from '../vqgan/images.js';
+import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
+import type { PreprocessConfig } from './config.js';
+
+/** What a worker needs besides the document; built once per worker. */
+export interface DocumentContext {
+  config: PreprocessConfig;
+  minimize: MinimizeOptions;
+  /** Absent in pass 1 (tokenizer training), which stops after minimization. */
+  tokenizer?: Tokenizer;
+  imageTokenizer?: ImageTokenizer;
+  /** Image codes already computed in this worker, by content hash (duplicate images are encoded once). */
+  imageCache?: Map<string, Uint16Array>;
+}
+
+export type StageName = 'decode' | 'minimize' | 'images' | 'tokenize' | 'cm3';
+
+export interface Work {
+  raw: RawDocument;
+  text?: string;
+  minimized?: MinimizedDocument;
+  imageCodes: Array<Uint16Array | null>;
+  imagesDropped: Record<string, number>;
+  imagesEncoded: number;
+  tokens?: Int32Array;
+}
+
+type Stage = (work: Work, ctx: DocumentContext) => Promise<void> | void;
+
+const decode: Stage = (work) => {
+  const { raw } = work;
+  if (raw.bytes.length === 0) throw new HyperlmError('DOC_EMPTY', `${raw.source}: empty file`);
+  work.text = raw.kind === 'html' ? decodeHtmlBytes(raw.bytes, raw.source).text : decodeCodeBytes(raw.bytes, raw.source);
+};
+
+const minimize: Stage = (work, ctx) => {
+  const { raw } = work;
+  if (raw.kind === 'code') {
+    const text = codeDocumentText(raw.relPath ?? raw.source, raw.language, work.text!);
+    work.minimized = { segments: [text], images: [], stats: {}, textRatio: 1 };
+    return;
+  }
+  // minimizeHtml itself skips pages below minTextRatio (DOC_LOW_TEXT_RATIO) and too deep (DOC_TOO_LARGE).
+  work.minimized = minimizeHtml(work.text!, ctx.minimize, raw.source);
+};
+
+const images: Stage = async (work, ctx) => {
+  const min = work.minimized!;
+  work.imageCodes = min.images.map(() => null);
+  if (!ctx.imageTokenizer || min.images.length === 0) return;
+  const { raw, imagesDropped } = work;
+  const drop = (reason: string): void => { imagesDropped[reason] = (imagesDropped[reason] ?? 0) + 1; };
+  const page = { url: raw.url, filePath: raw.filePath, root: raw.root, baseHref: min.baseHref, images: raw.images };
+  for (let k = 0; k < min.images.length; k++) {
+    const found = await resolveImageSource(min.images[k].src, page);
+    if ('drop' in found) { drop(found.drop); continue; }
+    const key = createHash('sha256').update(found.bytes).digest('hex');
+    const cached = ctx.imageCache?.get(key);
+    if (cached) { work.imageCodes[k] = cached; work.imagesEncoded++; continue; }
+    const loaded = await loadImage(found.bytes, { size: ctx.imageTokenizer.resolution, maxPixels: ctx.config.maxImagePixels }, `${raw.source} <img src=${min.images[k].src}>`);
+    if ('drop' in loaded) { drop(loaded.drop); continue; }
+    const [codes] = await ctx.imageTokenizer.encode([loaded.rgb]);
+    ctx.imageCache?.set(key, codes);
+    work.imageCodes[k] = codes;
+    work.imagesEncoded++;
+  }
+};
+
+const tokenize: Stage = (work, ctx) => {
+  work.tokens = ctx.tokenizer!.encodeDocument(work.minimized!.segments, work.imageCodes);
+};
+
+const cm3: Stage = (work, ctx) => {
+  if (!ctx.config.cm3Static) return;
+  const L = ctx.tokenizer!.layout;
+  const rng = Rng.fromParts('cm3-static', ctx.config.seed, documentIdentity(work.raw));
+  work.tokens = cm3Transform(work.tokens!, { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd },
+    { ...CM3_DEFAULTS, maxMasks: ctx.config.maxMasks }, rng);
+};
+
+const STAGES: ReadonlyArray<readonly [StageName, Stage]> = [
+  ['decode', decode], ['minimize', minimize], ['images', images], ['tokenize', tokenize], ['cm3', cm3],
+];
+
+/** Runs the stages in order; `until` stops after the named stage (pass 1 stops after `minimize`). */
+export async function processDocument(raw: RawDocument, ctx: DocumentContext, until: StageName = 'cm3'): Promise<{ work: Work; ms: Record<StageName, number> }> {
+  const work: Work = { raw, imageCodes: [], imagesDropped: {}, imagesEncoded: 0 };
+  const ms = { decode: 0, minimize: 0, images: 0, tokenize: 0, cm3: 0 };
+  if (raw.bytes.length > ctx.config.maxDocBytes) {
+    throw new HyperlmError('DOC_TOO_LARGE', `${raw.source}: ${raw.bytes.length} bytes is over the limit of ${ctx.config.maxDocBytes} (--max-doc-bytes)`);
+  }
+  for (const [name, stage] of STAGES) {
+    const t0 = performance.now();
+    await stage(work, ctx);
+    ms[name] += performance.now() - t0;
+    if (name === until) break;
+  }
+  return { work, ms };
+}
+
+/** The minimized text with image slots left empty: what the tokenizer is trained on. */
+export function minimizedText(min: MinimizedDocument): string {
+  return min.segments.filter((s): s is string => typeof s === 'string').join('');
+}
+

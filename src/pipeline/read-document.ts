@@ -1,0 +1,63 @@
+// Reads a document back out of a preprocessed folder: finds which shard of the split holds global
+// document N (shards in manifest order), joins its sequences, drops the end-of-document token and, for
+// statically masked data, undoes CM3 — the inverse of the pipeline, for `npm run inspect` and tests.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HyperlmError } from '../errors.js';
+import { IndexedDataset } from '../tokenize/megatron.js';
+import { readSidecar, type SidecarRecord } from '../tokenize/sidecar.js';
+import { cm3Inverse } from '../tokenize/cm3.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+import type { Manifest } from './manifest.js';
+import type { Split } from './chunk.js';
+
+export interface StoredDocument {
+  shard: string;
+  /** Token ids as stored (without the end-of-document token). */
+  tokens: Int32Array;
+  /** The same with CM3 masking undone (equal to `tokens` unless the data was masked at preprocess time). */
+  original: Int32Array;
+  meta: SidecarRecord;
+}
+
+export async function readManifest(dir: string): Promise<Manifest> {
+  const path = join(dir, 'manifest.json');
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: ${(err as Error).message} (is ${dir} a preprocess output folder?)`);
+  }
+}
+
+export async function readStoredDocument(dir: string, split: Split, n: number, tokenizer: Tokenizer): Promise<StoredDocument> {
+  const manifest = await readManifest(dir);
+  let first = 0;
+  for (const shard of manifest.shards.filter((s) => s.split === split)) {
+    if (n >= first + shard.documents) { first += shard.documents; continue; }
+    const prefix = join(dir, shard.name);
+    const data = await IndexedDataset.open(prefix);
+    try {
+      const [start, end] = data.documentSequences(n - first);
+      const parts: Int32Array[] = [];
+      for (let i = start; i < end; i++) parts.push(await data.getSequence(i));
+      const joined = concat(parts);
+      const L = tokenizer.layout;
+      const tokens = joined.length > 0 && joined[joined.length - 1] === L.eos ? joined.subarray(0, joined.length - 1) : joined;
+      const masked = manifest.config.cm3Static === true;
+      const original = masked ? cm3Inverse(tokens, { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom }) : tokens;
+      const meta = (await readSidecar(prefix))[start];
+      return { shard: shard.name, tokens, original, meta };
+    } finally {
+      await data.close();
+    }
+  }
+  const total = manifest.shards.filter((s) => s.split === split).reduce((a, s) => a + s.documents, 0);
+  throw new HyperlmError('CLI_BAD_FLAG', `--doc ${n}: the ${split} split of ${dir} has ${total} documents (0..${total - 1})`);
+}
+
+function concat(parts: Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
