@@ -1,0 +1,65 @@
+// `npm run train`: parse flags, pick the backend, resolve the run config (preset or file + --set) against
+// the data, and call the training loop. SIGINT checkpoints after the current step and exits; a second
+// SIGINT exits at once. With no flags it trains `tiny` on out/sample (what `npm run preprocess` writes).
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { HyperlmError } from '../src/errors.js';
+import { readDataInfo } from '../src/model/loader.js';
+import { resolveRunConfig, resolveTrainConfig, splitSetArgs } from '../src/model/train-config.js';
+import { readRunConfig, train } from '../src/model/train.js';
+
+const spec: CommandSpec = {
+  usage: 'npm run train -- [--data DIR] [--config NAME|FILE] [--set key=value]... [--out RUN] [--resume]',
+  summary: 'Train a GPT / MoE model on preprocessed shards with CM3 masking, AdamW, checkpoints and metrics.\n' +
+    'Writes RUN/config.json, RUN/metrics.jsonl, RUN/loss.png, RUN/checkpoints/ and a copy of the tokenizer.',
+  flags: {
+    data: { type: 'string', arg: 'DIR', help: 'preprocessed data folder (manifest.json, vocab.json, shards)', default: 'out/sample' },
+    config: { type: 'string', arg: 'NAME|FILE', help: 'model preset (tiny, dense-small, moe-small, cm3-125m) or JSON file', default: 'tiny' },
+    set: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'override: model keys (nLayer, moe.router…) or training keys (steps, batchSize, optim.lr, cm3.lambda…)' },
+    out: { type: 'string', arg: 'RUN', help: 'run folder', default: 'runs/CONFIG' },
+    resume: { type: 'boolean', help: 'continue the run in --out from its latest checkpoint (config from RUN/config.json; training --set keys still apply)' },
+    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    workers: { type: 'string', arg: 'N', help: 'CPU data-parallel workers (see the note below)', default: 'cores' },
+    'train-only-expert': { type: 'string', arg: 'K', help: 'DEMix: train only expert K on its domain (after `npm run experts -- add`)' },
+    quiet: { type: 'boolean', help: 'no progress bar' },
+  },
+  epilog: 'Examples:\n  npm run train\n  npm run train -- --config moe-small --set steps=2000 --set optim.lr=6e-4 --out runs/moe\n' +
+    '  npm run train -- --out runs/moe --resume\n' +
+    'Note: training runs in this process; --workers is accepted but data parallelism is not wired in yet.',
+};
+
+runMain(async () => {
+  const { values } = parseCommandLine(spec);
+  const sets = (values.set as string[] | undefined) ?? [];
+  const log = (line: string): void => console.error(line);
+  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
+  const workers = numberFlag(values, 'workers', cpus().length, { integer: true, min: 1, max: 256 });
+  const configName = (values.config as string | undefined) ?? 'tiny';
+  const runDir = (values.out as string | undefined) ?? join('runs', configName.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_'));
+  const only = values['train-only-expert'] === undefined ? [] : [`trainOnlyExpert=${numberFlag(values, 'train-only-expert', -1, { integer: true, min: 0 })}`];
+  let config;
+  if (values.resume) {
+    config = await readRunConfig(runDir);
+    const { model, train: trainOver } = splitSetArgs([...sets, ...only]);
+    if (Object.keys(model).length > 0) throw new HyperlmError('CLI_BAD_FLAG', `--resume keeps the run's model config; cannot --set ${Object.keys(model).join(', ')}`);
+    config.train = resolveTrainConfig(trainOver, config.train);
+    if (values.data !== undefined) config.data = values.data as string;
+  } else {
+    const data = await readDataInfo((values.data as string | undefined) ?? 'out/sample');
+    config = await resolveRunConfig(configName, [...sets, ...only], data);
+  }
+  if (workers > 1) log(`note: --workers ${workers} requested; this trainer runs single-process (replicas via src/backend/data-parallel.ts are not wired in yet)`);
+  const ac = new AbortController();
+  process.on('SIGINT', () => {
+    if (ac.signal.aborted) process.exit(130);
+    log('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
+    ac.abort();
+  });
+  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal });
+  const last = r.losses.at(-1);
+  console.log(`${runDir}: ${r.stopped} at step ${r.step}${last !== undefined ? `, loss ${last.toFixed(4)}` : ''}` +
+    `${r.valLoss !== undefined ? `, validation loss ${r.valLoss.toFixed(4)} (ppl ${Math.exp(r.valLoss).toFixed(2)})` : ''}; checkpoint ${r.checkpoint}`);
+  if (r.stopped === 'interrupted') process.exitCode = 130;
+});

@@ -1,0 +1,131 @@
+// AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Algorithm 2) with the
+// learning-rate schedule and global-norm gradient clipping of GPT-style training (nanoGPT's train.py):
+//   g ← g · min(1, clip / ‖g‖₂)                       (norm over all parameters together)
+//   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
+//   θ ← θ − lr·(m̂/(√v̂ + ε) + λθ)                      (λ = 0 for norms, biases and embeddings)
+// Unlike tf.train.adam, the state (m, v, t) is ours and keyed by parameter name, so a checkpoint can
+// save and restore it bit-exactly.
+
+import * as tf from '@tensorflow/tfjs';
+
+export interface OptimConfig {
+  /** Peak learning rate after warmup; 1e-3 suits the small presets (nanoGPT's shakespeare-char). */
+  lr: number;
+  /** Floor of the cosine decay; lr/10 as in Chinchilla/nanoGPT. */
+  minLr: number;
+  /** Linear warmup steps; avoids Adam's large first updates while v̂ is a poor estimate. */
+  warmupSteps: number;
+  /** Decoupled weight decay λ on matrices; 0.1 as in GPT-3. */
+  weightDecay: number;
+  /** Adam β₁. */
+  beta1: number;
+  /** Adam β₂; 0.95 (GPT-3) is steadier than 0.999 for small batches. */
+  beta2: number;
+  /** Adam ε. */
+  eps: number;
+  /** Global gradient-norm clip (0 = off); 1.0 as in GPT-3. */
+  clipNorm: number;
+}
+
+export const defaultOptimConfig: OptimConfig = {
+  lr: 1e-3, minLr: 1e-4, warmupSteps: 20, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clipNorm: 1.0,
+};
+
+/** Learning rate at 0-based `step` of `totalSteps`: linear warmup, then cosine from lr to minLr. */
+export function learningRate(step: number, totalSteps: number, c: OptimConfig): number {
+  if (c.warmupSteps > 0 && step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
+  const span = Math.max(1, totalSteps - c.warmupSteps);
+  const progress = Math.min(1, (step - c.warmupSteps) / span);
+  return c.minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (c.lr - c.minLr);
+}
+
+/** Weight decay applies to matrices only: not to LayerNorm gains, biases, or the token/position embeddings. */
+export function decays(name: string, shape: readonly number[]): boolean {
+  return shape.length >= 2 && !/\.(wte|wpe)\.weight$/.test(name);
+}
+
+/** The sum of squares of all gradients, square-rooted: ‖g‖₂ over every parameter. */
+export function globalNorm(grads: Map<string, tf.Tensor>): number {
+  if (grads.size === 0) return 0;
+  const sq = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())));
+  const v = sq.dataSync()[0];
+  sq.dispose();
+  return Math.sqrt(v);
+}
+
+export class AdamW {
+  /** Steps taken (t in the bias corrections). */
+  step = 0;
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+
+  constructor(private readonly config: OptimConfig) {}
+
+  /**
+   * One update of `params` from `grads` (same names; parameters without a gradient are left alone).
+   * `gradNorm` is the already measured global norm, used for clipping. Does not dispose `grads`.
+   */
+  apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradNorm: number): void {
+    const { beta1: b1, beta2: b2, eps, weightDecay, clipNorm } = this.config;
+    this.step++;
+    const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1;
+    const c1 = 1 - b1 ** this.step;
+    const c2 = 1 - b2 ** this.step;
+    for (const [name, g] of grads) {
+      const p = params.get(name);
+      if (!p) continue;
+      const m = this.slot(this.m, name, p);
+      const v = this.slot(this.v, name, p);
+      tf.tidy(() => {
+        const gs = scale === 1 ? g : g.mul(scale);
+        const m1 = m.mul(b1).add(gs.mul(1 - b1));
+        const v1 = v.mul(b2).add(gs.square().mul(1 - b2));
+        let update = m1.div(c1).div(v1.div(c2).sqrt().add(eps));
+        if (weightDecay > 0 && decays(name, p.shape)) update = update.add(p.mul(weightDecay));
+        m.assign(m1);
+        v.assign(v1);
+        p.assign(p.sub(update.mul(lr)));
+      });
+    }
+  }
+
+  private slot(map: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {
+    let s = map.get(name);
+    if (!s) {
+      const zeros = tf.zerosLike(p);
+      s = tf.variable(zeros, false);
+      zeros.dispose();
+      map.set(name, s);
+    }
+    return s;
+  }
+
+  /** m and v as named float arrays (`m.NAME`, `v.NAME`) for a checkpoint. */
+  stateTensors(): Map<string, { shape: number[]; data: Float32Array }> {
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [prefix, map] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, t] of map) out.set(`${prefix}.${name}`, { shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) });
+    }
+    return out;
+  }
+
+  /** Restore from `stateTensors` output and a step count; replaces any existing state. */
+  loadState(step: number, tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void {
+    this.dispose();
+    this.step = step;
+    for (const [key, t] of tensors) {
+      const dot = key.indexOf('.');
+      const map = key.slice(0, dot) === 'm' ? this.m : key.slice(0, dot) === 'v' ? this.v : undefined;
+      if (!map) continue;
+      const init = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
+      map.set(key.slice(dot + 1), tf.variable(init, false));
+      init.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
