@@ -1,0 +1,38 @@
+// ViT-VQGAN decoder, the mirror of encoder.ts: quantized codes → linear up-projection + learned positions
+// → pre-LN transformer blocks → LayerNorm → linear "to pixels" head → unpatchify.
+// The head is split out (`decoderHead`) because it is G_L, the last layer on which the adaptive GAN
+// weight of Esser et al. (eq. 7) is measured; losses.ts needs its input features and weight.
+
+import * as tf from '@tensorflow/tfjs';
+import type { VqganConfig } from './config.js';
+import { block, layerNorm, linear, unpatchify, type Block, type LayerNorm, type Linear, type ParamInit } from './encoder.js';
+
+export interface DecoderParams { fromCode: Linear; pos: tf.Variable; blocks: Block[]; lnOut: LayerNorm; toPixels: Linear }
+
+export function createDecoder(c: VqganConfig, init: ParamInit): DecoderParams {
+  const n = (c.internalResolution / c.patchSize) ** 2;
+  return {
+    fromCode: init.linear(c.codeDim, c.width),
+    pos: init.normal([n, c.width]),
+    blocks: Array.from({ length: c.decoderLayers }, () => init.block(c)),
+    lnOut: init.layerNorm(c.width),
+    toPixels: init.linear(c.width, c.patchSize * c.patchSize * 3),
+  };
+}
+
+/** zq [B, N, codeDim] → features [B, N, width] feeding the last layer. */
+export function decoderTrunk(p: DecoderParams, c: VqganConfig, zq: tf.Tensor3D): tf.Tensor3D {
+  let h = linear(p.fromCode, zq).add(p.pos); // [B, N, d]
+  for (const b of p.blocks) h = block(b, h, c.heads);
+  return layerNorm(p.lnOut, h) as tf.Tensor3D;
+}
+
+/** Last layer G_L: features [B, N, width] → images [B, R, R, 3] (unbounded; ≈ [-1,1] once trained). */
+/** Takes the head's weights explicitly so losses.ts can differentiate with respect to them. */
+export function decoderHead(head: { w: tf.Tensor; b: tf.Tensor }, c: VqganConfig, features: tf.Tensor3D): tf.Tensor4D {
+  return unpatchify(linear(head, features) as tf.Tensor3D, c.patchSize, 3); // [B, R, R, 3]
+}
+
+export function decoderForward(p: DecoderParams, c: VqganConfig, zq: tf.Tensor3D): tf.Tensor4D {
+  return decoderHead(p.toPixels, c, decoderTrunk(p, c, zq));
+}
