@@ -48,6 +48,8 @@ export interface PreprocessConfig {
   docTimeoutMs: number;
   /** Documents larger than this are skipped before parsing (bounded worker memory). */
   maxDocBytes: number;
+  /** Heap limit of each worker thread; a document that exhausts it kills only its worker and is skipped. A 50 MB page's DOM needs ~1–2 GB. */
+  workerHeapMb: number;
   /** Resolution images are loaded at (CM3: 256). */
   imageSize: number;
   /** Decompression-bomb guard: images declaring more pixels than this are dropped. */
@@ -70,6 +72,7 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
   minTextRatio: 0.02,
   docTimeoutMs: 60_000,
   maxDocBytes: 64 * 1024 * 1024,
+  workerHeapMb: 4096,
   imageSize: 256,
   maxImagePixels: 40_000_000,
 };

@@ -10,7 +10,7 @@ export interface DocumentPool {
   close(): Promise<void>;
 }
 
-export function createPool(init: WorkerInit, workers: number, docTimeoutMs: number): DocumentPool {
+export function createPool(init: WorkerInit, workers: number, docTimeoutMs: number, workerHeapMb = 4096): DocumentPool {
   if (workers === 0) {
     const context = createContext(init);
     return {
@@ -24,8 +24,8 @@ export function createPool(init: WorkerInit, workers: number, docTimeoutMs: numb
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 60_000,
-    // Worker heap: one document's DOM plus its images; a 50 MB page needs room to be parsed.
-    resourceLimits: { maxOldGenerationSizeMb: 4096 },
+    // Worker heap: one document's DOM plus its images; a document that exhausts it ends its worker only.
+    resourceLimits: { maxOldGenerationSizeMb: workerHeapMb },
   });
   return {
     async run(task) {

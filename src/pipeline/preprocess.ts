@@ -29,7 +29,7 @@ export interface PreprocessHooks {
 
 /** Config fields that change the output; `workers` and timeouts do not, so a resume may change them. */
 function outputConfig(config: PreprocessConfig): Record<string, unknown> {
-  const { workers: _w, docTimeoutMs: _t, out: _o, ...rest } = config;
+  const { workers: _w, docTimeoutMs: _t, workerHeapMb: _h, out: _o, ...rest } = config;
   return rest;
 }
 
@@ -54,7 +54,7 @@ export async function preprocess(config: PreprocessConfig, hooks: PreprocessHook
   const sourceStats = newSourceStats();
   const totalBytes = await inputBytes(config.inputs);
   const progress = hooks.progress ? new Progress({ label: 'preprocess', total: totalBytes }) : undefined;
-  const pool = createPool({ config, tokenizerPath }, config.workers, config.docTimeoutMs);
+  const pool = createPool({ config, tokenizerPath }, config.workers, config.docTimeoutMs, config.workerHeapMb);
   const stageMs: Record<string, number> = {};
   let bytesSeen = 0; let docsThisRun = 0; let bytesThisRun = 0; let tokensThisRun = 0;
   let chunk: ChunkWriter | undefined;
@@ -148,7 +148,7 @@ async function ensureTokenizer(config: PreprocessConfig, tokenizerPath: string, 
   const texts: string[] = [];
   let chars = 0;
   let full = false;
-  const pool = createPool({ config }, config.workers, config.docTimeoutMs);
+  const pool = createPool({ config }, config.workers, config.docTimeoutMs, config.workerHeapMb);
   const progress = hooks.progress ? new Progress({ label: 'tokenizer sample', total: budget }) : undefined;
   const runner = new OrderedRunner<DocumentResult>(Math.max(4, config.workers * 4), (res) => {
     if (full || !res.ok || !res.text) return;
