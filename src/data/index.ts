@@ -1,0 +1,6 @@
+// Input readers: folders, WARC/WARC.gz crawls and JSONL, in a deterministic order; image resolution
+// confined to the input root.
+export { readSources, type SourceOptions } from './sources.js';
+export { newSourceStats, type SourceStats, type SourceError } from './source-stats.js';
+export { fileKindForPath, type FileKind } from './walk.js';
+export { resolveImageSource, decodeDataUri, type ImageDropReason } from './image-resolve.js';

@@ -1,0 +1,6 @@
+// The preprocessing job as a library: `preprocess(config)` and the readers of its output.
+export { preprocess, type PreprocessHooks } from './preprocess.js';
+export { DEFAULT_PREPROCESS, type PreprocessConfig, type ImagesMode, type DomainBy } from './config.js';
+export type { Manifest } from './manifest.js';
+export { readManifest, readStoredDocument, type StoredDocument } from './read-document.js';
+export { processDocument, type DocumentContext } from './process-document.js';
