@@ -1,6 +1,9 @@
-// The Tokenizer: text ⇄ ids through a SentencePiece BPE model (run by sentencepiece-js, the spm C++
-// code compiled to WASM, so ids match Debian's spm_encode exactly), plus the unified layout of
-// vocab.ts: control tokens, CM3 sentinels and the image code block that spm knows nothing about.
+// The Tokenizer: text ⇄ ids through a SentencePiece BPE model, plus the unified layout of vocab.ts:
+// control tokens, CM3 sentinels and the image code block that spm knows nothing about.
+// Encoding runs through bpe-encoder.ts (spm's BPE in TypeScript, same ids, several times faster);
+// sentencepiece-js (the spm C++ code compiled to WASM, ids equal to Debian's spm_encode) stays loaded
+// as the reference (`encodeReference`), for decoding, and as the encoder when the JS one does not
+// support the model or when `engine: 'reference'` / HYPERLM_TOKENIZER_ENGINE=reference asks for it.
 //
 // Text is passed through sanitizeText (lone surrogates → U+FFFD) before encoding: embind converts JS
 // strings to UTF-8 and a lone surrogate has no UTF-8 form (unsanitized, 'a\uD800b' came back as
@@ -13,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import type { MinimizedDocument } from './document.js';
+import { BpeEncoder } from './bpe-encoder.js';
 import { decodeModel, PieceType, type SpmPiece } from './spm-model.js';
 import { layoutFromPieces, sanitizeText, type VocabLayout } from './vocab.js';
 
@@ -29,9 +33,25 @@ const { SentencePieceProcessor } = require('sentencepiece-js') as { SentencePiec
 /** Characters per spm call when encoding long text (see `encode`). */
 const ENCODE_BLOCK = 8192;
 
+export type TokenizerEngine = 'js' | 'reference';
+
 export interface TokenizerOptions {
   /** Size of the image code block after the spm ids (the VQGAN codebook size). */
   imageCodes?: number;
+  /**
+   * Who runs `encode`: 'js' (bpe-encoder.ts, the default; falls back to the reference when it does not
+   * support the model) or 'reference' (sentencepiece-js), to compare or to rule the JS encoder out.
+   * Default: env HYPERLM_TOKENIZER_ENGINE, else 'js'.
+   */
+  engine?: TokenizerEngine;
+}
+
+function resolveEngine(opt: TokenizerEngine | undefined): TokenizerEngine {
+  const v = opt ?? process.env.HYPERLM_TOKENIZER_ENGINE ?? 'js';
+  if (v !== 'js' && v !== 'reference') {
+    throw new HyperlmError('CONFIG_BAD_VALUE', `tokenizer engine must be 'js' or 'reference' (options.engine / HYPERLM_TOKENIZER_ENGINE), got ${JSON.stringify(v)}`);
+  }
+  return v;
 }
 
 export class Tokenizer {
@@ -42,12 +62,18 @@ export class Tokenizer {
   private readonly spm: SpmProcessor;
   /** True when no text piece contains a newline (except '\n' itself): encoding may split after newlines. */
   private readonly newlineSplits: boolean;
+  /** The JS encoder, or null when `engine` is 'reference'. */
+  private readonly js: BpeEncoder | null;
+  /** Which encoder `encode` uses (the JS one unless asked otherwise or the model is unsupported). */
+  readonly engine: TokenizerEngine;
 
-  private constructor(modelBytes: Uint8Array, pieces: SpmPiece[], layout: VocabLayout, spm: SpmProcessor) {
+  private constructor(modelBytes: Uint8Array, pieces: SpmPiece[], layout: VocabLayout, spm: SpmProcessor, js: BpeEncoder | null) {
     this.modelBytes = modelBytes;
     this.pieces = pieces;
     this.layout = layout;
     this.spm = spm;
+    this.js = js;
+    this.engine = js === null ? 'reference' : 'js';
     this.newlineSplits = pieces.every((p) => p.piece === '\n' || !p.piece.includes('\n') ||
       p.type === PieceType.CONTROL || p.type === PieceType.BYTE || p.type === PieceType.UNKNOWN);
   }
@@ -64,6 +90,7 @@ export class Tokenizer {
 
   /** sentencepiece-js only loads from a path, so the bytes go through a temp file. */
   static async fromBytes(model: Uint8Array, opts: TokenizerOptions = {}, source = 'model bytes'): Promise<Tokenizer> {
+    const engine = resolveEngine(opts.engine);
     const parsed = decodeModel(model);
     const layout = layoutFromPieces(parsed.pieces, opts.imageCodes ?? 8192, source);
     const dir = await mkdtemp(join(tmpdir(), 'hyperlm-spm-'));
@@ -77,7 +104,15 @@ export class Tokenizer {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    const tok = new Tokenizer(model, parsed.pieces, layout, spm);
+    let js: BpeEncoder | null = null;
+    if (engine === 'js') {
+      try {
+        js = BpeEncoder.fromModel(parsed, {}, source);
+      } catch (err) {
+        if (!(err instanceof HyperlmError && err.code === 'TOKENIZER_BAD_MODEL')) throw err;
+      }
+    }
+    const tok = new Tokenizer(model, parsed.pieces, layout, spm, js);
     // spm's Load reports failure through a status we cannot read; a model that failed to load encodes nothing.
     if (tok.spm.encodeIds('a').length === 0) {
       throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: sentencepiece rejected the model`);
@@ -85,13 +120,25 @@ export class Tokenizer {
     return tok;
   }
 
+  /** Text → spm ids (no bos/eos), through `engine`. Lossless: decode(encode(t)) === t for well-formed t. */
+  encode(text: string): number[] {
+    if (this.js === null) return this.encodeReference(text);
+    return Array.from(this.js.encode(sanitizeText(text)));
+  }
+
+  /** As `encode`, as an Int32Array (no copy into a JS array). */
+  encodeInt32(text: string): Int32Array {
+    if (this.js === null) return Int32Array.from(this.encodeReference(text));
+    return this.js.encode(sanitizeText(text));
+  }
+
   /**
-   * Text → spm ids (no bos/eos). Lossless: decode(encode(t)) === t for well-formed t.
-   * spm's encoder slows down on very long strings (1 MB in one call took 3× as long as in 10 kB
-   * calls), so long text is encoded in blocks that end after a newline — which gives the same ids
+   * Text → spm ids through sentencepiece-js, whatever `engine` says: the reference the JS encoder is
+   * tested against. spm's encoder slows down on very long strings (1 MB in one call took 3× as long
+   * as in 10 kB calls), so long text is encoded in blocks that end after a newline — which gives the same ids
    * when no piece contains '\n' except '\n' itself (checked at load, `newlineSplits`).
    */
-  encode(text: string): number[] {
+  encodeReference(text: string): number[] {
     if (text.length === 0) return [];
     const clean = sanitizeText(text);
     if (clean.length <= ENCODE_BLOCK || !this.newlineSplits) return this.spm.encodeIds(clean);
@@ -171,7 +218,7 @@ export class Tokenizer {
     let total = 0;
     for (const seg of segments) {
       if (typeof seg === 'string') {
-        const ids = this.encode(seg);
+        const ids = this.encodeInt32(seg);
         parts.push(ids);
         total += ids.length;
         continue;
