@@ -97,3 +97,12 @@ test('a run killed with SIGKILL and rerun gives byte-identical output', async (t
   await preprocess(tinyConfig([input], out, { shardDocs: 2 }));
   t.deepEqual(snapshot(out), snapshot(reference));
 });
+
+test('reusing an output folder with a different configuration is refused, naming the key', async (t) => {
+  const out = tempDir('reuse');
+  await preprocess(tinyConfig([input], out));
+  const err = await t.throwsAsync(preprocess(tinyConfig([input], out, { seed: 99 })));
+  t.regex(err!.message, /seed=1234, now 99/);
+  // Settings that do not change the output (workers) may differ on a rerun.
+  await t.notThrowsAsync(preprocess(tinyConfig([input], out, { workers: 2 })));
+});
