@@ -1,14 +1,30 @@
-# PyTorch counterpart of scripts/bench-train.ts: the same GPT shape (pre-norm blocks, GELU MLP, tied
-# embeddings, Switch top-1 MoE every `moe.every` layers, AdamW), CPU, random tokens. Prints training
-# tokens/s only. Usage: bench_train_torch.py CONFIG_JSON ROWS STEPS   (CONFIG_JSON = a resolved ModelConfig)
-import json, sys, time
+# PyTorch counterpart of scripts/bench-train.ts: the same GPT shape (pre-norm blocks, rotary attention,
+# tanh-GELU MLP, tied embeddings, Switch top-1 MoE every `moe.every` layers, AdamW with global-norm clip),
+# CPU, random tokens. Measures training tokens/s and KV-cached greedy decode ms/token (192-token prompt,
+# 64 new tokens, so the context ends at 256 like bench-train's). Written for PyTorch 1.13 (Debian's
+# python3-torch): attention is spelled out, since F.scaled_dot_product_attention arrived in 2.0.
+# Usage: bench_train_torch.py CONFIG_JSON ROWS STEPS [THREADS]   (CONFIG_JSON = a resolved ModelConfig)
+# Prints one JSON line: {"tokPerSec": ..., "cpuPerStep": ..., "decodeMs": ..., "threads": ..., "torch": "..."}
+import json, math, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 c = json.loads(sys.argv[1]); rows = int(sys.argv[2]); steps = int(sys.argv[3])
-d, T, V = c['dModel'], c['blockSize'], c['vocabSize']
+threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+torch.set_num_threads(threads)
+d, T, V, H = c['dModel'], c['blockSize'], c['vocabSize'], c['nHead']
+hd = d // H
 torch.manual_seed(0)
+
+inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
+ang = torch.arange(T).float()[:, None] * inv[None, :]
+COS, SIN = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()  # [T, hd]
+
+def rope(x, start):  # x: [B, H, t, hd], GPT-NeoX rotate-half layout like src/model/attention.ts
+    t = x.shape[2]; cos, sin = COS[start:start + t], SIN[start:start + t]
+    x1, x2 = x[..., :hd // 2], x[..., hd // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
 
 class Mlp(nn.Module):
     def __init__(self):
@@ -31,28 +47,52 @@ class Block(nn.Module):
         super().__init__(); self.ln1 = nn.LayerNorm(d); self.ln2 = nn.LayerNorm(d)
         self.attn = nn.Linear(d, 3 * d); self.proj = nn.Linear(d, d)
         self.mlp = Switch(c['moe']['experts']) if moe else Mlp()
-    def forward(self, x):
-        B, T_, _ = x.shape; H = c['nHead']
+    def forward(self, x, cache=None):
+        B, T_, _ = x.shape; start = 0 if cache is None or cache[0] is None else cache[0].shape[2]
         q, k, v = self.attn(self.ln1(x)).split(d, -1)
-        q, k, v = (t.view(B, T_, H, d // H).transpose(1, 2) for t in (q, k, v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T_, d)
+        q, k, v = (t.view(B, T_, H, hd).transpose(1, 2) for t in (q, k, v))  # [B, H, t, hd]
+        q, k = rope(q, start), rope(k, start)
+        if cache is not None:
+            if cache[0] is not None: k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            cache[0], cache[1] = k, v
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(hd)  # [B, H, t, S]
+        if T_ > 1:
+            S = k.shape[2]
+            mask = torch.ones(T_, S, dtype=torch.bool).tril(S - T_)
+            att = att.masked_fill(~mask, float('-inf'))
+        a = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T_, d)
         x = x + self.proj(a)
         return x + self.mlp(self.ln2(x))
 
 every = c['moe']['every']
 blocks = nn.ModuleList(Block(every > 0 and (i + 1) % every == 0) for i in range(c['nLayer']))
-wte = nn.Embedding(V, d); wpe = nn.Embedding(T, d); lnf = nn.LayerNorm(d)
-params = [*wte.parameters(), *wpe.parameters(), *lnf.parameters(), *blocks.parameters()]
+wte = nn.Embedding(V, d); wte.weight.data.normal_(0, 0.02); lnf = nn.LayerNorm(d)
+params = [*wte.parameters(), *lnf.parameters(), *blocks.parameters()]
 opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+
+def logits(ids, caches=None):
+    x = wte(ids)
+    for i, b in enumerate(blocks): x = b(x, caches[i] if caches else None)
+    return lnf(x) @ wte.weight.T
 
 def step():
     ids = torch.randint(0, V, (rows, T)); tgt = torch.randint(0, V, (rows, T))
-    x = wte(ids) + wpe(torch.arange(T))
-    for b in blocks: x = b(x)
-    loss = F.cross_entropy((lnf(x) @ wte.weight.T).view(-1, V), tgt.view(-1))
+    loss = F.cross_entropy(logits(ids).view(-1, V), tgt.view(-1))
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
 
 step()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for _ in range(steps): step()
-print(rows * T * steps / (time.perf_counter() - t0))
+tok_per_sec = rows * T * steps / (time.perf_counter() - t0)
+cpu_per_step = (time.process_time() - c0) / steps  # all threads of the process
+
+@torch.no_grad()
+def decode(new):
+    caches = [[None, None] for _ in blocks]
+    nxt = logits(torch.arange(T - 64).remainder(V)[None], caches)[:, -1].argmax(-1)
+    for _ in range(new - 1): nxt = logits(nxt[:, None], caches)[:, -1].argmax(-1)
+
+decode(2)
+t0 = time.perf_counter(); decode(1); prefill = time.perf_counter() - t0
+t0 = time.perf_counter(); decode(64); decode_ms = (time.perf_counter() - t0 - prefill) / 63 * 1000
+print(json.dumps({'tokPerSec': tok_per_sec, 'cpuPerStep': cpu_per_step, 'decodeMs': decode_ms, 'threads': threads, 'torch': torch.__version__}))

@@ -21,21 +21,23 @@ const spec: CommandSpec = {
     out: { type: 'string', arg: 'RUN', help: 'run folder', default: 'runs/CONFIG' },
     resume: { type: 'boolean', help: 'continue the run in --out from its latest checkpoint (config from RUN/config.json; training --set keys still apply)' },
     backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
-    workers: { type: 'string', arg: 'N', help: 'CPU data-parallel workers (see the note below)', default: 'cores' },
+    workers: { type: 'string', arg: 'N', help: 'data-parallel worker threads, each a WASM replica computing gradients on its share of the batch (1 = this thread only)', default: 'cores with wasm, else 1' },
     'train-only-expert': { type: 'string', arg: 'K', help: 'DEMix: train only expert K on its domain (after `npm run experts -- add`)' },
     quiet: { type: 'boolean', help: 'no progress bar' },
   },
   epilog: 'Examples:\n  npm run train\n  npm run train -- --config moe-small --set steps=2000 --set optim.lr=6e-4 --out runs/moe\n' +
     '  npm run train -- --out runs/moe --resume\n' +
-    'Note: training runs in this process; --workers is accepted but data parallelism is not wired in yet.',
+    'Note: with --workers N > 1 the batch rows are split over N WASM worker threads; AdamW, checkpoints and\n' +
+    'validation stay in this process. Use --workers 1 with --backend tensorflow (native TensorFlow is multi-threaded).',
 };
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
   const sets = (values.set as string[] | undefined) ?? [];
   const log = (line: string): void => console.error(line);
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
-  const workers = numberFlag(values, 'workers', cpus().length, { integer: true, min: 1, max: 256 });
+  const backend = await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
+  // Default: one WASM replica per core; native TensorFlow (tensorflow backend) already uses every core.
+  const workers = numberFlag(values, 'workers', backend.name === 'wasm' ? cpus().length : 1, { integer: true, min: 1, max: 256 });
   const configName = (values.config as string | undefined) ?? 'tiny';
   const runDir = (values.out as string | undefined) ?? join('runs', configName.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_'));
   const only = values['train-only-expert'] === undefined ? [] : [`trainOnlyExpert=${numberFlag(values, 'train-only-expert', -1, { integer: true, min: 0 })}`];
@@ -50,14 +52,13 @@ runMain(async () => {
     const data = await readDataInfo((values.data as string | undefined) ?? 'out/sample');
     config = await resolveRunConfig(configName, [...sets, ...only], data);
   }
-  if (workers > 1) log(`note: --workers ${workers} requested; this trainer runs single-process (replicas via src/backend/data-parallel.ts are not wired in yet)`);
   const ac = new AbortController();
   process.on('SIGINT', () => {
     if (ac.signal.aborted) process.exit(130);
     log('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
     ac.abort();
   });
-  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal });
+  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers });
   const last = r.losses.at(-1);
   console.log(`${runDir}: ${r.stopped} at step ${r.step}${last !== undefined ? `, loss ${last.toFixed(4)}` : ''}` +
     `${r.valLoss !== undefined ? `, validation loss ${r.valLoss.toFixed(4)} (ppl ${Math.exp(r.valLoss).toFixed(2)})` : ''}; checkpoint ${r.checkpoint}`);

@@ -1,6 +1,6 @@
 // Parity of our WASM kernels (src/backend/wasm-kernels) with the pure-JS 'cpu' backend as the
 // independent reference: BatchMatMul in all four transpose combos, batch 1 / batched / broadcast, and
-// its gradients; UnsortedSegmentSum and the gradient of tf.gather; Conv2D, Conv2DBackpropInput and our
+// its gradients, the ≤ 4-row decode path and the K-blocked path; Identity without a copy; UnsortedSegmentSum and the gradient of tf.gather; Conv2D, Conv2DBackpropInput and our
 // Conv2DBackpropFilter. Tolerance: both sides are float32 dot products of n terms, each within
 // γ_n·Σ|terms| of the exact value (Higham, Accuracy and Stability, §3.1, γ_n = n·u, u = 2^-24), so we
 // allow 2·n·u·Σ|terms| elementwise, computing Σ|terms| by running the same op on |inputs| on cpu.
@@ -70,6 +70,34 @@ test.serial('matMul matches cpu for all transpose combos and batchings', async (
       const b = randn(bShape, 2);
       await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
         k, `matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+    }
+  }
+});
+
+test.serial('decode-shaped matmuls (≤ 4 rows against one matrix, the JS loop path) match cpu', async (t) => {
+  const [k, n] = [48, 300];
+  for (const [ta, tb] of combos) {
+    for (const [ba, m] of [[[], 1], [[2], 2], [[], 4], [[4], 1]] as Array<[number[], number]>) {
+      const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
+      const bShape = tb ? [n, k] : [k, n];
+      const a = randn(aShape, 21);
+      const b = randn(bShape, 22);
+      await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
+        k, `small matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+    }
+  }
+});
+
+test.serial('long inner dimension (K > 1024, summed in blocks) matches cpu for all transpose combos', async (t) => {
+  const [m, k, n] = [40, 2500, 24];
+  for (const [ta, tb] of combos) {
+    for (const ba of [[], [2]]) {
+      const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
+      const bShape = tb ? [n, k] : [k, n];
+      const a = randn(aShape, 23);
+      const b = randn(bShape, 24);
+      await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
+        k, `blocked matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
     }
   }
 });
@@ -169,6 +197,24 @@ test.serial('conv2d filter gradient over several im2col chunks matches cpu', asy
     const dyt = maybeAbs(tf.tensor4d(dy, [2, 32, 32, 2]), abs);
     return [tf.grad((ff: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, ff as tf.Tensor4D, 1, 'same'), dyt)))(tf.tensor4d(f, fsh))];
   }, 2 * 32 * 32, 'chunked dW');
+});
+
+test.serial('Identity (tf.clone) shares the buffer: equal values, no new data buffer, survives disposing its source', async (t) => {
+  await selectBackend('wasm');
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  const before = tf.memory().numDataBuffers;
+  const y = tf.clone(x);
+  t.is(tf.memory().numDataBuffers, before, 'a clone allocates no data');
+  x.dispose();
+  t.deepEqual(await y.array(), [[1, 2], [3, 4]]);
+  const w = tf.variable(y); // variables start from a clone too
+  y.dispose();
+  const v = tf.tensor2d([[5, 6], [7, 8]]);
+  w.assign(v);
+  v.dispose();
+  t.deepEqual(await w.array(), [[5, 6], [7, 8]]);
+  w.dispose();
+  t.is(tf.memory().numDataBuffers, before - 1, 'the buffer is freed with its last reference');
 });
 
 test.serial('patched kernels leak neither tensors nor heap bytes', async (t) => {

@@ -9,12 +9,18 @@
 //   export async function createReplica(init: unknown): Promise<Replica>
 //   interface Replica {
 //     getParams(): Float32Array;                       // all trainable params, flat, fixed order
-//     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array }>; // grads in getParams order
-//     applyGrads(meanGrads: Float32Array, step: number): Promise<void> | void;       // the optimizer update
+//     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>; // grads in getParams order
+//     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
+//     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
 //   }
+// Two ways to drive it. `step`: replicated optimizer — each worker applies the SAME mean gradient with its
+// own deterministic `applyGrads`. `gradients` + `setParams`: the optimizer lives in the caller — workers
+// return the SUM of their gradients (each replica pre-scales its slice's share, e.g. by its fraction of
+// the batch's loss weight, so the sum is exactly the full-batch gradient), the caller updates the flat
+// params and broadcasts them through the same shared buffer; replicas then hold the caller's bytes.
 // `init` must be structured-cloneable and build identical params in every worker (seeded init, or
-// params passed inside `init`); `start` checks this byte for byte. `applyGrads` must be deterministic.
-// Slices should hold equal numbers of examples: losses and gradients are averaged with equal weight.
+// params passed inside `init`); `start` checks this byte for byte. With `step`, slices should hold equal
+// numbers of examples: losses and gradients are averaged with equal weight.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { HyperlmError } from '../errors.js';
@@ -33,16 +39,31 @@ export interface DataParallelOptions {
 
 export interface StepResult { loss: number; gradNorm: number }
 
+export interface GradientsResult {
+  /** Per worker, in slice order. */
+  losses: number[];
+  /** Per worker: the replica's `info` (e.g. loss parts and MoE routing statistics). */
+  infos: unknown[];
+  /** Σ over workers of their gradients, in getParams order (a copy the caller owns). */
+  grads: Float32Array;
+}
+
 interface WorkerSetup { hyperlmDataParallel: true; index: number; workers: number; modulePath: string; init: unknown; backend: BackendChoice }
 type Request =
   | { type: 'grads'; slice: unknown }
-  | { type: 'reduce'; lo: number; hi: number }
+  | { type: 'reduce'; lo: number; hi: number; mean: boolean }
   | { type: 'apply'; step: number }
+  | { type: 'set' }
   | { type: 'params' };
 
 export class DataParallel {
   private steps = 0;
+  private shared!: Float32Array; // [workers + 1, numParams]; the last row is the reduced gradient / broadcast params
   private constructor(private readonly pool: Worker[], readonly numParams: number) {}
+
+  get workers(): number {
+    return this.pool.length;
+  }
 
   /** Starts the workers, builds a replica in each and checks that all replicas start byte-identical. */
   static async start(opts: DataParallelOptions): Promise<DataParallel> {
@@ -57,6 +78,7 @@ export class DataParallel {
     const dp = new DataParallel(pool, ready[0].numParams);
     // One shared buffer: a gradient slot per worker, then the mean. Layout [workers + 1, numParams].
     const shared = new SharedArrayBuffer(4 * dp.numParams * (opts.workers + 1));
+    dp.shared = new Float32Array(shared);
     await Promise.all(pool.map((w) => call(w, { type: 'buffer', shared })));
     const params = await dp.params();
     if (!params.every((p) => Buffer.from(p.buffer).equals(Buffer.from(params[0].buffer)))) {
@@ -71,14 +93,37 @@ export class DataParallel {
     if (slices.length !== this.pool.length) {
       throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: step needs ${this.pool.length} batch slices, got ${slices.length}`);
     }
-    const losses = await Promise.all(this.pool.map((w, i) => call<number>(w, { type: 'grads', slice: slices[i] })));
-    // Each worker averages a disjoint range of parameters over all slots, in slot order.
-    const per = Math.ceil(this.numParams / this.pool.length);
-    const sq = await Promise.all(this.pool.map((w, i) =>
-      call<number>(w, { type: 'reduce', lo: Math.min(i * per, this.numParams), hi: Math.min((i + 1) * per, this.numParams) })));
+    const { losses, sq } = await this.computeAndReduce(slices, true);
     this.steps++;
     await Promise.all(this.pool.map((w) => call(w, { type: 'apply', step: this.steps })));
-    return { loss: losses.reduce((a, b) => a + b, 0) / losses.length, gradNorm: Math.sqrt(sq.reduce((a, b) => a + b, 0)) };
+    return { loss: losses.reduce((a, b) => a + b, 0) / losses.length, gradNorm: Math.sqrt(sq) };
+  }
+
+  /** Gradients of every worker's slice, summed (in slot order, so the result is deterministic). */
+  async gradients(slices: unknown[]): Promise<GradientsResult> {
+    if (slices.length !== this.pool.length) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: gradients needs ${this.pool.length} batch slices, got ${slices.length}`);
+    }
+    const { losses, infos } = await this.computeAndReduce(slices, false);
+    return { losses, infos, grads: this.shared.slice(this.pool.length * this.numParams) };
+  }
+
+  /** Overwrite every replica's params with `params` (getParams order), e.g. after the caller's optimizer step. */
+  async setParams(params: Float32Array): Promise<void> {
+    if (params.length !== this.numParams) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: setParams got ${params.length} values for ${this.numParams} params`);
+    }
+    this.shared.set(params, this.pool.length * this.numParams);
+    await Promise.all(this.pool.map((w) => call(w, { type: 'set' })));
+  }
+
+  private async computeAndReduce(slices: unknown[], mean: boolean): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+    const out = await Promise.all(this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })));
+    // Each worker reduces a disjoint range of parameters over all slots, in slot order.
+    const per = Math.ceil(this.numParams / this.pool.length);
+    const sq = await Promise.all(this.pool.map((w, i) =>
+      call<number>(w, { type: 'reduce', lo: Math.min(i * per, this.numParams), hi: Math.min((i + 1) * per, this.numParams), mean })));
+    return { losses: out.map((o) => o.loss), infos: out.map((o) => o.info), sq: sq.reduce((a, b) => a + b, 0) };
   }
 
   /** Current params of every replica (for checkpoints and for checking they agree). */
@@ -115,8 +160,9 @@ function call<T>(w: Worker, msg: Request | { type: 'buffer'; shared: SharedArray
 
 interface Replica {
   getParams(): Float32Array;
-  lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array }>;
-  applyGrads(meanGrads: Float32Array, step: number): Promise<void> | void;
+  lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>;
+  applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;
+  setParams?(params: Float32Array): Promise<void> | void;
 }
 
 async function runWorker(setup: WorkerSetup): Promise<void> {
@@ -129,41 +175,47 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
     }
   };
   let replica: Replica | undefined;
+  let n = 0; // params per replica, fixed at creation (getParams may copy every weight; call it once)
   await answer(async () => {
     await selectBackend(setup.backend);
     const mod = (await import(setup.modulePath)) as { createReplica(init: unknown): Promise<Replica> };
     replica = await mod.createReplica(setup.init);
-    return { numParams: replica.getParams().length };
+    n = replica.getParams().length;
+    return { numParams: n };
   });
   let slots: Float32Array[] = [];
   let mean: Float32Array = new Float32Array(0);
   port.on('message', (msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }) => void answer(async () => {
     const r = replica!;
-    const n = r.getParams().length;
     switch (msg.type) {
       case 'buffer':
         slots = Array.from({ length: setup.workers }, (_, i) => new Float32Array(msg.shared, 4 * n * i, n));
         mean = new Float32Array(msg.shared, 4 * n * setup.workers, n);
         return null;
       case 'grads': {
-        const { loss, grads } = await r.lossAndGrads(msg.slice);
+        const { loss, grads, info } = await r.lossAndGrads(msg.slice);
         if (grads.length !== n) throw new Error(`lossAndGrads returned ${grads.length} gradients for ${n} params`);
         slots[setup.index].set(grads);
-        return loss;
+        return { loss, info };
       }
       case 'reduce': {
         let sq = 0;
         for (let j = msg.lo; j < msg.hi; j++) {
           let s = 0;
           for (const slot of slots) s += slot[j];
-          const g = Math.fround(s / setup.workers);
+          const g = Math.fround(msg.mean ? s / setup.workers : s);
           mean[j] = g;
           sq += g * g;
         }
         return sq;
       }
       case 'apply':
+        if (!r.applyGrads) throw new Error(`${setup.modulePath}: the replica has no applyGrads, needed by DataParallel.step`);
         await r.applyGrads(mean.slice(), msg.step);
+        return null;
+      case 'set':
+        if (!r.setParams) throw new Error(`${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
+        await r.setParams(mean.slice());
         return null;
       case 'params':
         return r.getParams().slice();

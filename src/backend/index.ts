@@ -2,4 +2,5 @@
 // slowly (wasm-kernels/), and CPU data parallelism over worker threads (data-parallel.ts).
 export { selectBackend, BACKEND_CHOICES, type BackendChoice, type SelectedBackend } from './select.js';
 export { registerWasmKernels, useShippedWasmKernels, PATCHED_WASM_KERNELS } from './wasm-kernels/register.js';
-export { DataParallel, type DataParallelOptions, type StepResult } from './data-parallel.js';
+export { DataParallel, type DataParallelOptions, type GradientsResult, type StepResult } from './data-parallel.js';
+export { profileKernels, type KernelProfile, type KernelTime } from './kernel-profile.js';

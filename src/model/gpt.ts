@@ -9,6 +9,7 @@ import { attentionMask, rotaryTables, type KVEntry } from './attention.js';
 import { Block } from './block.js';
 import type { ModelConfig } from './config.js';
 import type { RoutingInfo } from './moe.js';
+import { softmaxCrossEntropy } from './fused.js';
 import { ParamStore, layerNorm } from './params.js';
 
 export interface ForwardOptions {
@@ -136,10 +137,10 @@ export class GPT {
   /** Weighted next-token cross-entropy + aux. ids, targets, weights: [B, T]; loss = Σ w·nll / Σ w (0 if Σ w = 0). */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}): LossResult {
     const { logits, aux, routing } = this.forward(ids, { ...opts, cache: undefined });
+    const ids32 = Int32Array.from(targets.dataSync());
     return tf.tidy(() => {
-      const V = this.config.vocabSize;
-      const logp = tf.logSoftmax(logits, -1); // [B, T, V]
-      const nll = logp.mul(tf.oneHot(targets.toInt(), V)).sum(-1).neg(); // [B, T]
+      const [B, T, V] = logits.shape;
+      const nll = softmaxCrossEntropy(logits.reshape([B * T, V]) as tf.Tensor2D, ids32).reshape([B, T]); // [B, T]
       const w = weights.toFloat();
       const ce = nll.mul(w).sum().div(tf.maximum(w.sum(), 1e-9)) as tf.Scalar;
       tf.dispose(logits);
@@ -147,8 +148,12 @@ export class GPT {
     }) as unknown as LossResult;
   }
 
-  /** One gradient evaluation: scalar values plus a gradient for every parameter, by name (caller disposes grads). */
-  lossAndGrads(ids: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}):
+  /**
+   * One gradient evaluation: scalar values plus a gradient for every parameter, by name (caller disposes
+   * grads). The gradient is of scale.ce·ce + scale.aux·aux (default 1, 1: of `loss`); data-parallel
+   * slices pass their share of the batch so the workers' gradients sum to the full batch's.
+   */
+  lossAndGrads(ids: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}, scale = { ce: 1, aux: 1 }):
     { loss: number; ce: number; aux: number; routing: RoutingInfo[]; grads: Map<string, tf.Tensor> } {
     let ce = 0, aux = 0;
     let routing: RoutingInfo[] = [];
@@ -158,9 +163,9 @@ export class GPT {
       ce = r.ce.dataSync()[0];
       aux = r.aux.dataSync()[0];
       routing = r.routing;
-      return r.loss;
+      return scale.ce === 1 && scale.aux === 1 ? r.loss : r.ce.mul(scale.ce).add(r.aux.mul(scale.aux)) as tf.Scalar;
     }, vars);
-    const loss = value.dataSync()[0];
+    const loss = ce + aux;
     value.dispose();
     const byName = new Map<string, tf.Tensor>();
     for (const [name, v] of this.store.vars) {

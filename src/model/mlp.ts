@@ -1,15 +1,12 @@
 // The position-wise feed-forward network (nanoGPT's MLP: c_fc → GELU → c_proj → dropout). The dense
-// blocks use one; an MoE layer (moe.ts) holds `experts` of them under `mlp.experts.k`.
+// blocks use one (GELU is fused.ts's, one heap pass on wasm); an MoE layer (moe.ts) holds `experts` of them under `mlp.experts.k`.
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
+import { gelu } from './fused.js';
 import { ParamStore, linear } from './params.js';
 
-/** GPT-2's tanh approximation of GELU ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(0.5).mul(tf.tanh(inner).add(1));
-}
+export { gelu };
 
 export class Mlp {
   readonly cFcW: tf.Variable;

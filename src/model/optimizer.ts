@@ -4,9 +4,12 @@
 //   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
 //   θ ← θ − lr·(m̂/(√v̂ + ε) + λθ)                      (λ = 0 for norms, biases and embeddings)
 // Unlike tf.train.adam, the state (m, v, t) is ours and keyed by parameter name, so a checkpoint can
-// save and restore it bit-exactly.
+// save and restore it bit-exactly. The update is one JS loop per parameter over Float32Arrays (m and v
+// live in JS memory): ~10 tfjs ops per parameter tensor cost far more in dispatch and heap traffic.
+// `applyFlat` updates the flat layout of flat-params.ts, which the data-parallel trainer keeps.
 
 import * as tf from '@tensorflow/tfjs';
+import { flatten, paramLayout, type ParamLayout } from './flat-params.js';
 
 export interface OptimConfig {
   /** Peak learning rate after warmup; 1e-3 suits the small presets (nanoGPT's shakespeare-char). */
@@ -56,8 +59,10 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
 export class AdamW {
   /** Steps taken (t in the bias corrections). */
   step = 0;
-  readonly m = new Map<string, tf.Variable>();
-  readonly v = new Map<string, tf.Variable>();
+  /** First and second moments by parameter name (created as zeros on a parameter's first update). */
+  readonly m = new Map<string, Float32Array>();
+  readonly v = new Map<string, Float32Array>();
+  private readonly shapes = new Map<string, number[]>();
 
   constructor(private readonly config: OptimConfig) {}
 
@@ -66,36 +71,49 @@ export class AdamW {
    * `gradNorm` is the already measured global norm, used for clipping. Does not dispose `grads`.
    */
   apply(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradNorm: number): void {
+    const names = [...grads.keys()].filter((n) => params.has(n));
+    const sub = new Map(names.map((n) => [n, params.get(n)!] as const));
+    const layout = paramLayout(sub);
+    const flatP = flatten(layout, sub as Map<string, tf.Tensor>);
+    this.applyFlat(layout, flatP, flatten(layout, grads), lr, gradNorm);
+    layout.names.forEach((n, i) => {
+      const o = layout.offsets[i];
+      tf.tidy(() => sub.get(n)!.assign(tf.tensor(flatP.slice(o, o + layout.sizes[i]), layout.shapes[i], 'float32')));
+    });
+  }
+
+  /**
+   * One update of the flat `params` (in place) from the flat `grads`, both in `layout` order; parameters
+   * for which `only(name)` is false are left alone (DEMix trains one expert).
+   */
+  applyFlat(layout: ParamLayout, params: Float32Array, grads: Float32Array, lr: number, gradNorm: number, only?: (name: string) => boolean): void {
     const { beta1: b1, beta2: b2, eps, weightDecay, clipNorm } = this.config;
     this.step++;
     const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1;
     const c1 = 1 - b1 ** this.step;
     const c2 = 1 - b2 ** this.step;
-    for (const [name, g] of grads) {
-      const p = params.get(name);
-      if (!p) continue;
-      const m = this.slot(this.m, name, p);
-      const v = this.slot(this.v, name, p);
-      tf.tidy(() => {
-        const gs = scale === 1 ? g : g.mul(scale);
-        const m1 = m.mul(b1).add(gs.mul(1 - b1));
-        const v1 = v.mul(b2).add(gs.square().mul(1 - b2));
-        let update = m1.div(c1).div(v1.div(c2).sqrt().add(eps));
-        if (weightDecay > 0 && decays(name, p.shape)) update = update.add(p.mul(weightDecay));
-        m.assign(m1);
-        v.assign(v1);
-        p.assign(p.sub(update.mul(lr)));
-      });
-    }
+    layout.names.forEach((name, i) => {
+      if (only && !only(name)) return;
+      const o = layout.offsets[i], size = layout.sizes[i];
+      const m = this.slot(this.m, name, layout.shapes[i]);
+      const v = this.slot(this.v, name, layout.shapes[i]);
+      const wd = weightDecay > 0 && decays(name, layout.shapes[i]) ? weightDecay : 0;
+      for (let j = 0; j < size; j++) {
+        const g = grads[o + j] * scale;
+        const mj = (m[j] = b1 * m[j] + (1 - b1) * g);
+        const vj = (v[j] = b2 * v[j] + (1 - b2) * g * g);
+        const p = params[o + j];
+        params[o + j] = p - lr * (mj / c1 / (Math.sqrt(vj / c2) + eps) + wd * p);
+      }
+    });
   }
 
-  private slot(map: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {
+  private slot(map: Map<string, Float32Array>, name: string, shape: number[]): Float32Array {
     let s = map.get(name);
     if (!s) {
-      const zeros = tf.zerosLike(p);
-      s = tf.variable(zeros, false);
-      zeros.dispose();
+      s = new Float32Array(tf.util.sizeFromShape(shape));
       map.set(name, s);
+      this.shapes.set(name, shape.slice());
     }
     return s;
   }
@@ -104,7 +122,7 @@ export class AdamW {
   stateTensors(): Map<string, { shape: number[]; data: Float32Array }> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [prefix, map] of [['m', this.m], ['v', this.v]] as const) {
-      for (const [name, t] of map) out.set(`${prefix}.${name}`, { shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) });
+      for (const [name, t] of map) out.set(`${prefix}.${name}`, { shape: this.shapes.get(name)!.slice(), data: t.slice() });
     }
     return out;
   }
@@ -117,15 +135,14 @@ export class AdamW {
       const dot = key.indexOf('.');
       const map = key.slice(0, dot) === 'm' ? this.m : key.slice(0, dot) === 'v' ? this.v : undefined;
       if (!map) continue;
-      const init = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
-      map.set(key.slice(dot + 1), tf.variable(init, false));
-      init.dispose();
+      map.set(key.slice(dot + 1), Float32Array.from(t.data));
+      this.shapes.set(key.slice(dot + 1), t.shape.slice());
     }
   }
 
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();
     this.v.clear();
+    this.shapes.clear();
   }
 }

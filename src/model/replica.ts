@@ -1,19 +1,25 @@
-// A GPT + AdamW replica implementing the contract of src/backend/data-parallel.ts (createReplica →
-// getParams / lossAndGrads / applyGrads with flat Float32Arrays in a fixed parameter order). Every
-// worker builds the same seeded model and applies the same averaged gradient with the same AdamW
-// update, so replicas stay bit-identical. Used by scripts/bench-train.ts for the 2-worker numbers.
+// A GPT replica for the data-parallel workers of src/backend/data-parallel.ts (createReplica →
+// getParams / lossAndGrads / setParams / applyGrads over flat Float32Arrays in the model's parameter
+// order, flat-params.ts). The training loop (train.ts via gradient-workers.ts) keeps the optimizer in
+// the main thread: each worker returns the gradient of its slice scaled by the slice's share of the
+// batch (ceWeight, auxWeight), DataParallel sums them, the main thread runs AdamW and broadcasts the
+// params with setParams — so replicas hold the main thread's bytes and checkpoints need nothing from
+// the workers. `applyGrads` (a replicated AdamW on the mean gradient, DataParallel.step) remains for
+// callers without a main-thread optimizer.
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
+import { assignFlat, flatten, paramLayout } from './flat-params.js';
 import { GPT } from './gpt.js';
-import { AdamW, learningRate, type OptimConfig } from './optimizer.js';
+import { AdamW, defaultOptimConfig, learningRate, type OptimConfig } from './optimizer.js';
+import type { MoEStats } from './train.js';
 
 export interface ReplicaInit {
   model: ModelConfig;
-  optim: OptimConfig;
   seed: number;
-  /** Steps of the schedule (for the learning rate at each step). */
-  totalSteps: number;
+  /** For applyGrads only: the optimizer and the steps of its schedule. */
+  optim?: OptimConfig;
+  totalSteps?: number;
 }
 
 /** One worker's share of a batch: `rows` rows of blockSize tokens, row-major. */
@@ -23,49 +29,51 @@ export interface ReplicaSlice {
   weights: Float32Array;
   domains: Int32Array;
   seed: number;
+  /** The gradient is of ceWeight·ce + auxWeight·aux of this slice (default 1, 1). */
+  ceWeight?: number;
+  auxWeight?: number;
+}
+
+/** What a replica reports besides loss and gradients (structured-cloneable). */
+export interface ReplicaInfo {
+  ce: number;
+  aux: number;
+  /** Per MoE layer: expert load fractions, drop rate and router entropy of this slice. */
+  moe: MoEStats[];
 }
 
 export async function createReplica(init: ReplicaInit) {
   const model = new GPT(init.model, init.seed);
-  const optimizer = new AdamW(init.optim);
   const params = model.params();
-  const names = [...params.keys()];
-  const sizes = names.map((n) => params.get(n)!.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
+  const layout = paramLayout(params);
+  let optimizer: AdamW | undefined;
   return {
     getParams(): Float32Array {
-      const out = new Float32Array(total);
-      let o = 0;
-      for (const n of names) { const d = params.get(n)!.dataSync() as Float32Array; out.set(d, o); o += d.length; }
-      return out;
+      return flatten(layout, params as Map<string, tf.Tensor>);
     },
-    async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array }> {
+    async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
       const B = slice.domains.length, T = init.model.blockSize;
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');
       const targets = tf.tensor2d(slice.targets, [B, T], 'int32');
       const weights = tf.tensor2d(slice.weights, [B, T], 'float32');
-      const r = model.lossAndGrads(ids, targets, weights, { training: true, domains: slice.domains, seed: slice.seed });
-      const grads = new Float32Array(total);
-      let o = 0;
-      names.forEach((n, i) => {
-        const g = r.grads.get(n);
-        if (g) grads.set(g.dataSync() as Float32Array, o);
-        o += sizes[i];
-      });
+      const r = model.lossAndGrads(ids, targets, weights, { training: true, domains: slice.domains, seed: slice.seed },
+        { ce: slice.ceWeight ?? 1, aux: slice.auxWeight ?? 1 });
+      const grads = flatten(layout, r.grads);
       tf.dispose([ids, targets, weights, ...r.grads.values()]);
-      return { loss: r.loss, grads };
+      const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));
+      return { loss: r.loss, grads, info: { ce: r.ce, aux: r.aux, moe } };
+    },
+    setParams(flat: Float32Array): void {
+      assignFlat(layout, params, flat);
     },
     applyGrads(mean: Float32Array, step: number): void {
+      const optim = init.optim ?? defaultOptimConfig;
+      optimizer ??= new AdamW(optim);
       let sq = 0;
       for (let i = 0; i < mean.length; i++) sq += mean[i] * mean[i];
-      const grads = new Map<string, tf.Tensor>();
-      let o = 0;
-      names.forEach((n, i) => {
-        grads.set(n, tf.tensor(mean.subarray(o, o + sizes[i]), params.get(n)!.shape, 'float32'));
-        o += sizes[i];
-      });
-      optimizer.apply(params, grads, learningRate(step - 1, init.totalSteps, init.optim), Math.sqrt(sq));
-      tf.dispose([...grads.values()]);
+      const flat = flatten(layout, params as Map<string, tf.Tensor>);
+      optimizer.applyFlat(layout, flat, mean, learningRate(step - 1, init.totalSteps ?? step, optim), Math.sqrt(sq));
+      assignFlat(layout, params, flat);
     },
   };
 }

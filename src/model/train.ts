@@ -1,9 +1,12 @@
-// The training loop as a library function (nanoGPT's train.py, minus DDP): packed CM3 batches from the
-// loader → GPT.lossAndGrads (summed over gradAccum micro-batches) → non-finite check → global-norm clip →
-// AdamW → metrics.jsonl; validation every evalEvery steps; checkpoint (+ loss.png) every checkpointEvery
-// steps, at the end, and when `signal` aborts (SIGINT). A resumed run restores weights, AdamW state, the
-// step RNG and the data position, so its losses equal an uninterrupted run's. A NaN/Inf loss or
-// gradient stops with TRAIN_NON_FINITE naming the step; nothing is saved after the last good checkpoint.
+// The training loop as a library function (nanoGPT's train.py): packed CM3 batches from the loader →
+// gradients of each micro-batch, in this thread or split over `workers` data-parallel worker threads
+// (gradient-workers.ts; summed over gradAccum micro-batches) → non-finite check → global-norm clip →
+// AdamW on the flat params in this thread → params back to the workers → metrics.jsonl; validation every
+// evalEvery steps; checkpoint (+ loss.png) every checkpointEvery steps, at the end, and when `signal`
+// aborts (SIGINT). A resumed run restores weights, AdamW state, the step RNG and the data position, so
+// its losses equal an uninterrupted run's, whatever the worker count (optimizer, RNG and data position
+// never leave this thread). A NaN/Inf loss or gradient stops with TRAIN_NON_FINITE naming the step;
+// nothing is saved after the last good checkpoint.
 //
 // metrics.jsonl, one JSON object per line:
 //   {"step":1,"loss":5.2,"ce":5.19,"aux":0.01,"lr":5e-5,"gradNorm":1.3,"tokens":256,"tokPerSec":900,
@@ -18,10 +21,11 @@ import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { Rng } from '../rng.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { assignFlat, flatten, paramLayout } from './flat-params.js';
 import { GPT } from './gpt.js';
+import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
 import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
-import type { RoutingInfo } from './moe.js';
-import { AdamW, globalNorm, learningRate } from './optimizer.js';
+import { AdamW, learningRate } from './optimizer.js';
 import { plotLossCurve, type CurvePoint } from './plot.js';
 import type { RunConfig } from './train-config.js';
 
@@ -38,6 +42,12 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called after each optimizer step with its metrics line (tests watch memory here). */
   onStep?: (step: number, metrics: Record<string, unknown>) => void;
+  /**
+   * Data-parallel worker threads (default 1: compute in this thread). With N > 1 each micro-batch's rows
+   * are split over N WASM replicas; a dense model's losses equal the 1-worker run's up to float rounding.
+   * Capped at batchSize.
+   */
+  workers?: number;
 }
 
 export interface TrainResult {
@@ -52,8 +62,8 @@ export interface TrainResult {
 
 export interface MoEStats { layer: number; load: number[]; dropRate: number; entropy: number }
 
-/** Per-layer expert load fractions, dropped-assignment rate and router entropy, averaged over micro-batches. */
-export function moeStats(passes: RoutingInfo[][]): MoEStats[] {
+/** Per-layer expert load fractions, dropped-assignment rate and router entropy, averaged over micro-batches (and worker slices). */
+export function moeStats(passes: MoEStats[][]): MoEStats[] {
   if (passes.length === 0) return [];
   return passes[0].map((first, i) => {
     const n = passes.length;
@@ -176,7 +186,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     `data: ${loader.documentCount} train documents; batch ${tc.batchSize}×${tc.gradAccum}×${T} tokens`);
 
   const params = model.params();
+  const layout = paramLayout(params);
+  const theta = flatten(layout, params as Map<string, tf.Tensor>); // the params of record; the model and workers get copies
   const onlyPrefix = tc.trainOnlyExpert >= 0 ? `.mlp.experts.${tc.trainOnlyExpert}.` : undefined;
+  const only = onlyPrefix ? (name: string) => name.includes(onlyPrefix) : undefined;
+  const workers = Math.max(1, Math.min(opts.workers ?? 1, tc.batchSize));
+  if ((opts.workers ?? 1) > workers) log(`workers: ${opts.workers} requested, using ${workers} (one row per worker at batchSize ${tc.batchSize})`);
+  const source: GradientSource = workers > 1 ? await WorkerGradients.start(model, tc.seed, workers) : new LocalGradients(model);
+  if (workers > 1) log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW in this thread`);
+  let modelCurrent = true; // whether the main model's variables hold theta (workers > 1 updates them lazily)
+  const syncModel = (): void => {
+    if (!modelCurrent) assignFlat(layout, params, theta);
+    modelCurrent = true;
+  };
   const progress = opts.progress ? new Progress({ label: 'train', total: tc.steps }) : undefined;
   const started = performance.now();
   const losses: number[] = [];
@@ -185,6 +207,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const collapseWarned = new Set<number>();
 
   const checkpoint = async (): Promise<void> => {
+    syncModel();
     lastCheckpoint = await saveCheckpoint(runDir, model, optimizer, { step, rng: rng.getState(), loader: loader.getState(), tokensSeen, config }, tc.keepCheckpoints);
     await plotLossCurve(join(runDir, 'loss.png'), curve, `${config.model.nLayer}-layer ${config.model.moe.every > 0 ? config.model.moe.router + ' MoE' : 'dense'}`);
   };
@@ -193,30 +216,25 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     while (step < tc.steps) {
       const t0 = performance.now();
       const lr = learningRate(step, tc.steps, tc.optim);
-      let grads = new Map<string, tf.Tensor>();
+      let grads: Float32Array | undefined;
       let loss = 0, ce = 0, aux = 0, tokens = 0;
-      const routing: RoutingInfo[][] = [];
+      const routing: MoEStats[][] = [];
       for (let a = 0; a < tc.gradAccum; a++) {
         const batch = await loader.nextBatch(tc.batchSize);
-        const [ids, targets, weights] = tensors(batch, T);
-        const r = model.lossAndGrads(ids, targets, weights, { training: true, domains: batch.domains, seed: rng.nextU32() });
-        tf.dispose([ids, targets, weights]);
+        const r = await source.compute(batch, rng.nextU32());
         loss += r.loss / tc.gradAccum; ce += r.ce / tc.gradAccum; aux += r.aux / tc.gradAccum;
         tokens += batch.tokens;
-        routing.push(r.routing);
+        routing.push(...r.moe);
         grads = accumulate(grads, r.grads, tc.gradAccum);
       }
-      if (onlyPrefix) {
-        for (const [name, g] of grads) if (!name.includes(onlyPrefix)) { g.dispose(); grads.delete(name); }
-      }
-      const gradNorm = globalNorm(grads);
+      const gradNorm = normOf(layout.names, layout.offsets, layout.sizes, grads!, only);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        tf.dispose([...grads.values()]);
         throw new HyperlmError('TRAIN_NON_FINITE', `step ${step + 1}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`} ` +
           `(lr ${lr.toExponential(2)}); stopped without saving — the last good checkpoint is ${lastCheckpoint ?? 'none (no checkpoint was written yet)'}`);
       }
-      optimizer.apply(params, grads, lr, gradNorm);
-      tf.dispose([...grads.values()]);
+      optimizer.applyFlat(layout, theta, grads!, lr, gradNorm, only);
+      await source.setParams(theta);
+      modelCurrent = source.workers === 1; // LocalGradients.setParams wrote into the model itself
       step++;
       tokensSeen += tokens;
       losses.push(loss);
@@ -236,6 +254,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       await appendFile(metricsPath, JSON.stringify(line) + '\n');
       curve.push({ step, loss });
       if (valid && ((tc.evalEvery > 0 && step % tc.evalEvery === 0) || step === tc.steps)) {
+        syncModel();
         valLoss = await evaluate(model, valid, tc.evalBatches, tc.batchSize);
         const v = { step, valLoss, valPpl: Math.exp(valLoss) };
         await appendFile(metricsPath, JSON.stringify(v) + '\n');
@@ -255,6 +274,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress?.finish();
     return { step, losses, valLoss, stopped: 'done', checkpoint: lastCheckpoint };
   } finally {
+    await source.close();
     model.dispose();
     optimizer.dispose();
     await loader.close();
@@ -262,18 +282,20 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** Sum micro-batch gradients divided by `n` into `acc` (disposing what it replaces). */
-function accumulate(acc: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>, n: number): Map<string, tf.Tensor> {
-  for (const [name, g] of grads) {
-    const scaled = n === 1 ? g : tf.tidy(() => g.div(n));
-    if (scaled !== g) g.dispose();
-    const prev = acc.get(name);
-    if (prev) {
-      acc.set(name, tf.add(prev, scaled));
-      tf.dispose([prev, scaled]);
-    } else {
-      acc.set(name, scaled);
-    }
-  }
-  return acc;
+/** acc + g / n (g itself when it is the first of n = 1), elementwise. */
+function accumulate(acc: Float32Array | undefined, g: Float32Array, n: number): Float32Array {
+  if (n === 1 && !acc) return g;
+  const out = acc ?? new Float32Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] += g[i] / n;
+  return out;
+}
+
+/** ‖g‖₂ over the parameters `only` selects (all when undefined), accumulated in float64. */
+function normOf(names: string[], offsets: number[], sizes: number[], g: Float32Array, only?: (name: string) => boolean): number {
+  let sq = 0;
+  names.forEach((name, i) => {
+    if (only && !only(name)) return;
+    for (let j = offsets[i], end = offsets[i] + sizes[i]; j < end; j++) sq += g[j] * g[j];
+  });
+  return Math.sqrt(sq);
 }

@@ -4,7 +4,12 @@
 // runs a scalar blocked loop about 10× slower. Here: (1) a transposed operand is materialised with the
 // wasm Transpose kernel (memory-bound, cheap next to the O(MKN) product); (2) when b has batch 1 (a
 // linear layer on [B, T, C] activations) a's batch folds into rows: one [B*M, K]×[K, N] call; (3)
-// otherwise each batch slice calls XNNPACK on pointer offsets into the heap (no copies).
+// otherwise each batch slice calls XNNPACK on pointer offsets into the heap (no copies); (3b) against a
+// batch-1 b with a long inner dimension (K > K_BLOCK: a vocabulary-sized gradient, [B·T, V]·[V, d]) the
+// sum over K runs in blocks of K_BLOCK accumulated in JS — XNNPACK streams all of K per output tile, and
+// a 12k-long K measured ~2× the CPU time of 1k blocks; a transposed a is transposed block by block; (4) a product
+// with at most SMALL_ROWS rows against a batch-1 b (a decode step: [1, d] × [d, V]) is a JS loop over
+// the heap, since transposing and packing all of b for one row costs ~10× the product itself.
 // Sibling kernels: unsorted-segment-sum.ts, conv2d-backprop-filter.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { matmulAt, offsetOf, scratchF32, transposeAt, type WasmBackendLike } from './wasm-heap.js';
@@ -12,6 +17,10 @@ import { matmulAt, offsetOf, scratchF32, transposeAt, type WasmBackendLike } fro
 // Below this many multiply-adds per slice the per-call cost of creating an XNNPACK operator (packing b)
 // outweighs the faster inner loop, so tiny products keep the shipped kernel.
 const MIN_SLICE_MACS = 8 * 8 * 8;
+// Up to this many output rows (over the whole batch) against a batch-1 b, the JS loop beats packing b.
+const SMALL_ROWS = 4;
+// Inner dimensions above K_BLOCK are summed in blocks of K_BLOCK (see (3b) above).
+const K_BLOCK = 1024;
 
 interface BatchMatMulAttrs { transposeA: boolean; transposeB: boolean }
 
@@ -40,7 +49,16 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return shipped(args);
     const out = backend.makeOutput([...outOuter, m, n], 'float32');
     const wasm = backend.wasm;
+    if (batchB === 1 && batchA * m <= SMALL_ROWS) {
+      smallRows(wasm.HEAPF32, offsetOf(backend, a) >>> 2, offsetOf(backend, b) >>> 2, offsetOf(backend, out) >>> 2,
+        batchA * m, m, k, n, transposeA, transposeB);
+      return out;
+    }
 
+    if (batchB === 1 && k > K_BLOCK && (batchA === 1 || !transposeA)) {
+      blockedOverK(backend, a, b, out, batchA * m, k, n, transposeA, transposeB);
+      return out;
+    }
     // Operands in no-transpose layout: a as [batchA, M, K], b as [batchB, K, N].
     const aT = transposeA ? scratchF32(wasm, batchA * m * k) : null;
     const bT = transposeB ? scratchF32(wasm, batchB * k * n) : null;
@@ -64,4 +82,72 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     }
     return out;
   };
+}
+
+/**
+ * out[r, :] = a[r, :]·b for `rows` rows (a's batch folded into rows, b one matrix), read in place with
+ * either operand transposed; sums in float64. Offsets are float indices into `heap`.
+ */
+function smallRows(heap: Float32Array, aBase: number, bBase: number, oBase: number, rows: number,
+  m: number, k: number, n: number, ta: boolean, tb: boolean): void {
+  const acc = new Float64Array(tb ? 0 : n);
+  for (let r = 0; r < rows; r++) {
+    const s = Math.floor(r / m), i = r - s * m;
+    const aS = aBase + s * m * k;
+    const aStart = ta ? aS + i : aS + i * k, aStep = ta ? m : 1; // a[r, kk] = heap[aStart + kk·aStep]
+    const o = oBase + r * n;
+    if (tb) { // b is [n, k]: rows of b are contiguous dot products
+      for (let j = 0; j < n; j++) {
+        const bRow = bBase + j * k;
+        let sum = 0;
+        for (let kk = 0, ai = aStart; kk < k; kk++, ai += aStep) sum += heap[ai] * heap[bRow + kk];
+        heap[o + j] = sum;
+      }
+    } else { // b is [k, n]: accumulate a[r, kk]·b[kk, :]
+      acc.fill(0);
+      for (let kk = 0, ai = aStart; kk < k; kk++, ai += aStep) {
+        const av = heap[ai];
+        if (av === 0) continue;
+        const bRow = bBase + kk * n;
+        for (let j = 0; j < n; j++) acc[j] += av * heap[bRow + j];
+      }
+      for (let j = 0; j < n; j++) heap[o + j] = acc[j];
+    }
+  }
+}
+
+/**
+ * out[rows, N] = Σ over K blocks of a[:, block]·b[block, :], b one matrix. a is [rows, K] (or [K, rows]
+ * when transposed, batch 1), b is [K, N] (or [N, K] when transposed, materialised once).
+ */
+function blockedOverK(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo,
+  rows: number, k: number, n: number, ta: boolean, tb: boolean): void {
+  const wasm = backend.wasm;
+  const bT = tb ? scratchF32(wasm, k * n) : null;
+  const aBlock = scratchF32(wasm, rows * K_BLOCK); // [rows, kc]
+  const partial = scratchF32(wasm, rows * n);
+  try {
+    if (bT) transposeAt(wasm, offsetOf(backend, b), bT.offset, 1, n, k);
+    const bOff = bT ? bT.offset : offsetOf(backend, b);
+    const outOff = offsetOf(backend, out);
+    for (let k0 = 0; k0 < k; k0 += K_BLOCK) {
+      const kc = Math.min(K_BLOCK, k - k0);
+      const aOff = offsetOf(backend, a); // re-read: scratch mallocs may have grown the heap
+      if (ta) {
+        transposeAt(wasm, aOff + k0 * rows * 4, aBlock.offset, 1, kc, rows); // rows k0..k0+kc of [K, rows] → [rows, kc]
+      } else {
+        const h = wasm.HEAPF32, src = aOff >>> 2, dst = aBlock.offset >>> 2;
+        for (let r = 0; r < rows; r++) h.copyWithin(dst + r * kc, src + r * k + k0, src + r * k + k0 + kc);
+      }
+      matmulAt(wasm, aBlock.offset, bOff + k0 * n * 4, k0 === 0 ? outOff : partial.offset, rows, kc, n);
+      if (k0 > 0) {
+        const h = wasm.HEAPF32, o = outOff >>> 2, p = partial.offset >>> 2;
+        for (let i = 0; i < rows * n; i++) h[o + i] += h[p + i];
+      }
+    }
+  } finally {
+    bT?.free();
+    aBlock.free();
+    partial.free();
+  }
 }

@@ -1,0 +1,52 @@
+// Fused forms of the two elementwise-heavy pieces of a training step — softmax cross-entropy over the
+// vocabulary and GPT-2's tanh GELU — each with an analytic gradient. On a backend that has our fused
+// kernels (wasm, src/backend/wasm-kernels/fused-ops.ts) one heap pass replaces ~10 tfjs ops over
+// [B·T, V] or [B·T, ff]; anywhere else (cpu, tensorflow) the composite tfjs ops below compute the
+// same maths and tfjs differentiates them. test/backend-fused.test.ts checks the two paths agree.
+
+import * as tf from '@tensorflow/tfjs';
+import { GELU, GELU_GRAD, SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from '../backend/wasm-kernels/fused-ops.js';
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** Per-row negative log-likelihood: logits [N, V], targets (int ids, length N) → nll [N]. */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  const [N, V] = logits.shape;
+  if (!hasKernel(SOFTMAX_XENT)) {
+    return tf.tidy(() => tf.logSoftmax(logits, -1).mul(tf.oneHot(tf.tensor1d(targets, 'int32'), V)).sum(-1).neg() as tf.Tensor1D);
+  }
+  const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const ids = tf.tensor1d(targets, 'int32');
+    const [nll, e, inv] = tf.engine().runKernel(SOFTMAX_XENT, { logits: x, targets: ids }, {}) as tf.Tensor[];
+    save([e, inv, ids]);
+    return {
+      value: nll,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(SOFTMAX_XENT_GRAD, { e: saved[0], inv: saved[1], targets: saved[2], dy }, {}) as tf.Tensor, // [N, V]
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+  return op(logits.reshape([N, V])) as tf.Tensor1D;
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/** GPT-2's tanh approximation of GELU ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (!hasKernel(GELU)) {
+    return tf.tidy(() => {
+      const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(GELU_C); // x³ as products: Pow is a slow kernel
+      return x.mul(0.5).mul(tf.tanh(inner).add(1));
+    });
+  }
+  const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, e] = tf.engine().runKernel(GELU, { x: input }, {}) as tf.Tensor[];
+    save([input, e]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD, { x: saved[0], e: saved[1], dy }, {}) as tf.Tensor,
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor;
+  return op(x);
+}

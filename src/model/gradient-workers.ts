@@ -1,0 +1,120 @@
+// Where a training step's gradients are computed: in this thread on the main model (LocalGradients), or
+// split by rows over N worker threads, each with its own tfjs engine and WASM backend holding a replica
+// (WorkerGradients: src/backend/data-parallel.ts + replica.ts). Either way the caller gets the flat
+// gradient of the whole batch's loss in flat-params.ts order and sends updated params back with
+// setParams; the optimizer, RNG and data position stay with the caller (train.ts), so checkpoints and
+// exact resume do not depend on the worker count.
+//
+// Splitting is exact for the cross-entropy: slice i's gradient is scaled by W_i / W (its share of the
+// batch's target weight), so the sum over workers is the gradient of Σ w·nll / Σ w over the full batch.
+// MoE aux losses are averaged by row share; they (and switch capacity) are per slice, as in DDP.
+
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { DataParallel } from '../backend/data-parallel.js';
+import type { BackendChoice } from '../backend/select.js';
+import { assignFlat, flatten, paramLayout, type ParamLayout } from './flat-params.js';
+import type { GPT } from './gpt.js';
+import type { Batch } from './loader.js';
+import type { ReplicaInfo, ReplicaInit, ReplicaSlice } from './replica.js';
+import type { MoEStats } from './train.js';
+
+export interface BatchGradients {
+  /** ce + aux of the batch. */
+  loss: number;
+  ce: number;
+  aux: number;
+  /** MoE statistics per slice (one entry per worker; [] for dense models). */
+  moe: MoEStats[][];
+  /** d(loss)/d(params), flat, in layout order. */
+  grads: Float32Array;
+}
+
+export interface GradientSource {
+  readonly workers: number;
+  readonly layout: ParamLayout;
+  compute(batch: Batch, seed: number): Promise<BatchGradients>;
+  setParams(flat: Float32Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Rows [lo, hi) of a batch as a replica slice with its loss weights. */
+function sliceOf(b: Batch, T: number, lo: number, hi: number, totalWeight: number, seed: number): ReplicaSlice {
+  const weights = b.weights.slice(lo * T, hi * T);
+  const w = weights.reduce((a, x) => a + x, 0);
+  const rows = b.domains.length;
+  return {
+    ids: b.ids.slice(lo * T, hi * T), targets: b.targets.slice(lo * T, hi * T), weights, domains: b.domains.slice(lo, hi), seed,
+    ceWeight: totalWeight > 0 ? w / totalWeight : (hi - lo) / rows, auxWeight: (hi - lo) / rows,
+  };
+}
+
+export class LocalGradients implements GradientSource {
+  readonly workers = 1;
+  readonly layout: ParamLayout;
+  constructor(private readonly model: GPT) {
+    this.layout = paramLayout(model.params());
+  }
+
+  async compute(b: Batch, seed: number): Promise<BatchGradients> {
+    const B = b.domains.length, T = this.model.config.blockSize;
+    const ids = tf.tensor2d(b.ids, [B, T], 'int32');
+    const targets = tf.tensor2d(b.targets, [B, T], 'int32');
+    const weights = tf.tensor2d(b.weights, [B, T], 'float32');
+    const r = this.model.lossAndGrads(ids, targets, weights, { training: true, domains: b.domains, seed });
+    const grads = flatten(this.layout, r.grads);
+    tf.dispose([ids, targets, weights, ...r.grads.values()]);
+    const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));
+    return { loss: r.loss, ce: r.ce, aux: r.aux, moe: moe.length > 0 ? [moe] : [], grads };
+  }
+
+  async setParams(flat: Float32Array): Promise<void> {
+    assignFlat(this.layout, this.model.params(), flat);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class WorkerGradients implements GradientSource {
+  private constructor(private readonly dp: DataParallel, readonly layout: ParamLayout, private readonly T: number) {}
+
+  /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them. */
+  static async start(model: GPT, seed: number, workers: number, backend: BackendChoice = 'wasm'): Promise<WorkerGradients> {
+    const init: ReplicaInit = { model: model.config, seed };
+    const dp = await DataParallel.start({ workers, backend, init, modulePath: fileURLToPath(new URL('./replica.js', import.meta.url)) });
+    const layout = paramLayout(model.params());
+    const source = new WorkerGradients(dp, layout, model.config.blockSize);
+    await source.setParams(flatten(layout, model.params() as Map<string, tf.Tensor>));
+    return source;
+  }
+
+  get workers(): number {
+    return this.dp.workers;
+  }
+
+  async compute(b: Batch, seed: number): Promise<BatchGradients> {
+    const rows = b.domains.length, n = this.dp.workers;
+    const total = b.weights.reduce((a, x) => a + x, 0);
+    const slices = Array.from({ length: n }, (_, i) =>
+      sliceOf(b, this.T, Math.floor((i * rows) / n), Math.floor(((i + 1) * rows) / n), total, (seed + i) >>> 0));
+    const r = await this.dp.gradients(slices);
+    const infos = r.infos as ReplicaInfo[];
+    let ce = 0, aux = 0;
+    infos.forEach((info, i) => { ce += info.ce * slices[i].ceWeight!; aux += info.aux * slices[i].auxWeight!; });
+    const moe = infos.map((info) => info.moe).filter((m) => m.length > 0);
+    return { loss: ce + aux, ce, aux, moe, grads: r.grads };
+  }
+
+  async setParams(flat: Float32Array): Promise<void> {
+    await this.dp.setParams(flat);
+  }
+
+  /** Every replica's current params (tests check they are byte-identical to what was set). */
+  async replicaParams(): Promise<Float32Array[]> {
+    return this.dp.params();
+  }
+
+  async close(): Promise<void> {
+    await this.dp.close();
+  }
+}

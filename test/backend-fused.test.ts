@@ -1,0 +1,89 @@
+// The fused WASM kernels (src/backend/wasm-kernels/fused-ops.ts, used through src/model/fused.ts)
+// against independent references: softmax cross-entropy against the composite tfjs ops on the pure-JS
+// 'cpu' backend, tanh-GELU against float64 JS (the float32 composite loses 1 + tanh(u) to cancellation
+// for x < −4, so it is only checked loosely); values and gradients (of Σ r·f with random r, so dy is not
+// uniform), including extreme inputs; an out-of-range target is an error; no tensors leak.
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/backend/index.js';
+import { gelu, softmaxCrossEntropy } from '../src/model/fused.js';
+import { SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+const N = 48, V = 1000;
+const r = rng(5);
+const logits = Float32Array.from({ length: N * V }, (_, i) => (r() - 0.5) * 8 + (i % V === 7 ? 30 : 0)); // one dominant class
+const targets = Int32Array.from({ length: N }, (_, n) => (n % 3 === 0 ? 7 : Math.floor(r() * V)));
+const rowW = Float32Array.from({ length: N }, () => r() * 2 - 0.5);
+const xs = Float32Array.from({ length: 4096 }, (_, i) => (i < 8 ? [-30, -10, -3, -1e-3, 0, 1e-3, 3, 30][i] : (r() - 0.5) * 12));
+const xW = Float32Array.from({ length: xs.length }, () => r() - 0.5);
+
+async function run(backend: 'cpu' | 'wasm'): Promise<Float32Array[]> {
+  await selectBackend(backend);
+  const out = tf.tidy(() => {
+    const x = tf.tensor2d(logits, [N, V]);
+    const nll = softmaxCrossEntropy(x, targets);
+    const dx = tf.grad((l: tf.Tensor) => softmaxCrossEntropy(l as tf.Tensor2D, targets).mul(tf.tensor1d(rowW)).sum())(x);
+    const g = tf.tensor1d(xs);
+    const y = gelu(g);
+    const dg = tf.grad((v: tf.Tensor) => gelu(v).mul(tf.tensor1d(xW)).sum())(g);
+    return [nll, dx, y, dg];
+  });
+  const data = out.map((t) => Float32Array.from(t.dataSync()));
+  tf.dispose(out);
+  return data;
+}
+
+function worstRel(got: Float32Array, ref: Float32Array, floor: number): number {
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]) / (Math.abs(ref[i]) + floor));
+  return worst;
+}
+
+/** float64 GELU and its derivative (the formulas of fused-ops.ts, independently in Math.tanh). */
+function gelu64(x: number): [number, number] {
+  const c = Math.sqrt(2 / Math.PI), a = 0.044715;
+  const t = Math.tanh(c * (x + a * x ** 3));
+  return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)];
+}
+
+test.serial('fused cross-entropy and GELU on wasm equal the references, values and gradients', async (t) => {
+  const ref = await run('cpu');
+  const got = await run('wasm');
+  t.truthy(tf.getKernel(SOFTMAX_XENT, 'wasm'), 'the fused kernel is registered on wasm');
+  const ce = worstRel(got[0], ref[0], 1e-3), dce = worstRel(got[1], ref[1], 1e-6);
+  t.true(ce < 2e-4, `nll: worst relative difference ${ce}`);
+  t.true(dce < 2e-4, `d nll/d logits: worst relative difference ${dce}`);
+  t.true(got[0].every(Number.isFinite));
+  t.true(got[0][0] < 1e-3, 'a dominant correct class gives nll ≈ 0');
+  const U = 2 ** -24;
+  let fused = 0, composite = 0;
+  xs.forEach((x, i) => {
+    const [y, dy] = gelu64(x);
+    const w = xW[i];
+    // 1e-14: the float64 reference's own error where 1 + tanh(u) cancels (u ≪ 0)
+    fused = Math.max(fused, Math.abs(got[2][i] - y) / (4 * U * Math.abs(y) + 1e-14), Math.abs(got[3][i] - w * dy) / (16 * U * Math.abs(w * dy) + 1e-14));
+    composite = Math.max(composite, Math.abs(ref[2][i] - y) / (4 * U * (1 + x * x)), Math.abs(ref[3][i] - w * dy) / (16 * U * (1 + x * x)));
+  });
+  t.true(fused <= 1, `fused gelu off by ${fused.toFixed(2)}× its float32 bound`);
+  t.true(composite <= 1, `composite gelu off by ${composite.toFixed(2)}× its loose bound`);
+});
+
+test.serial('an out-of-range target is an error, and the fused ops leak no tensors', async (t) => {
+  await selectBackend('wasm');
+  const x = tf.tensor2d(logits, [N, V]);
+  t.throws(() => softmaxCrossEntropy(x, Int32Array.from(targets, (v, i) => (i === 3 ? V : v))), { message: /targets\[3\] = 1000/ });
+  const step = (): void => {
+    const dx = tf.grad((l: tf.Tensor) => softmaxCrossEntropy(l as tf.Tensor2D, targets).sum().add(gelu(l).sum()))(x);
+    dx.dispose();
+  };
+  step();
+  const before = tf.memory().numTensors;
+  step();
+  t.is(tf.memory().numTensors, before);
+  x.dispose();
+});
