@@ -48,7 +48,7 @@ export interface PreprocessConfig {
   docTimeoutMs: number;
   /** Documents larger than this are skipped before parsing (bounded worker memory). */
   maxDocBytes: number;
-  /** Heap limit of each worker thread; a document that exhausts it kills only its worker and is skipped. A 50 MB page's DOM needs ~1–2 GB. */
+  /** Heap limit of each worker thread (a 50 MB page's DOM needs ~1–2 GB). Not a containment: V8 may abort the whole process on a worker's fatal OOM, so maxDocBytes bounds what reaches a worker. */
   workerHeapMb: number;
   /** Resolution images are loaded at (CM3: 256). */
   imageSize: number;
