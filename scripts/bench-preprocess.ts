@@ -3,7 +3,7 @@
 // htmlparser2 streaming parse). Results go to BENCHMARKS.md.
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as cheerio from 'cheerio';
 import { Parser } from 'htmlparser2';
@@ -55,6 +55,7 @@ runMain(async () => {
     yard('bare htmlparser2 streaming parse', (s) => { const p = new Parser({}); p.write(s); p.end(); }),
   ];
 
+  const loadBefore = loadavg()[0];
   const base = join(tmpdir(), `hyperlm-bench-${process.pid}`);
   const common = { ...DEFAULT_PREPROCESS, inputs: [input], vocabSize, validFraction: 0.01 };
   // Train the tokenizer once (timed), then measure pass 2 alone with it for each worker count.
@@ -74,6 +75,8 @@ runMain(async () => {
   await rm(base, { recursive: true, force: true });
   const mbps1 = Number(rows[0][4]);
   const body = [
+    `1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0].toFixed(2)} after (2 cores: above ~1 means other work shared the CPU).`,
+    '',
     `Input: \`${input}\` — ${pages.length} pages (${(htmlBytes / 1e6).toFixed(1)} MB HTML) and ${(codeBytes / 1e6).toFixed(1)} MB of code.`,
     '',
     markdownTable(['workers', 'documents', 'seconds', 'docs/s', 'MB/s', 'tokens/s'], rows),
