@@ -1,9 +1,18 @@
 // `npm run preprocess`: parse flags, resolve the config, run the pipeline. With no --input it
-// preprocesses the bundled sample (data/sample) into out/sample.
+// preprocesses the bundled sample (data/sample) into out/sample. Images are encoded with the bundled
+// VQGAN (data/vqgan) unless --images none or another --vqgan is given.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/args.js';
 import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
 import { preprocess } from '../src/pipeline/preprocess.js';
+import { loadConfiguredImageTokenizer } from '../src/pipeline/context.js';
+import { loadImageTokenizer } from '../src/vqgan/load.js';
+
+/** The image tokenizer shipped with the repository, used by default when present. */
+const BUNDLED_VQGAN = fileURLToPath(new URL('../../data/vqgan', import.meta.url));
+const bundledVqgan = (): string | undefined => (existsSync(`${BUNDLED_VQGAN}/model.safetensors`) ? BUNDLED_VQGAN : undefined);
 import { HyperlmError } from '../src/errors.js';
 
 const D = DEFAULT_PREPROCESS;
@@ -18,9 +27,9 @@ const spec: CommandSpec = {
     tokenizer: { type: 'string', arg: 'FILE', help: 'use this tokenizer.model instead of training one on the input' },
     'vocab-size': { type: 'string', arg: 'N', help: 'pieces of a tokenizer trained here', default: `${D.vocabSize} (4000 for the bundled sample)` },
     'tokenizer-sample-mb': { type: 'string', arg: 'MB', help: 'minimized text used to train the tokenizer', default: String(D.tokenizerSampleMb) },
-    images: { type: 'string', arg: 'none|vqgan', help: '`none` keeps <img> alt/title only; `vqgan` encodes images', default: D.images },
-    vqgan: { type: 'string', arg: 'RUN', help: 'VQGAN run folder for --images vqgan' },
-    'image-codes': { type: 'string', arg: 'N', help: 'image-code block size in the vocabulary', default: String(D.imageCodes) },
+    images: { type: 'string', arg: 'none|vqgan', help: '`none` keeps <img> alt/title only; `vqgan` encodes images into codes', default: 'vqgan when data/vqgan exists, else none' },
+    vqgan: { type: 'string', arg: 'RUN', help: 'VQGAN run folder or bundle for --images vqgan', default: 'data/vqgan' },
+    'image-codes': { type: 'string', arg: 'N', help: 'image-code block size in the vocabulary (must equal the VQGAN codebook)', default: `the VQGAN's codebook size, else ${D.imageCodes}` },
     workers: { type: 'string', arg: 'N', help: 'worker threads (0 = in this thread)', default: 'cores' },
     seed: { type: 'string', arg: 'N', help: 'seed for the split and static masks', default: String(D.seed) },
     'valid-fraction': { type: 'string', arg: 'F', help: 'fraction of documents in valid-*', default: `${D.validFraction} (0.1 for the bundled sample)` },
@@ -41,6 +50,12 @@ const spec: CommandSpec = {
 runMain(async () => {
   const { values } = parseCommandLine(spec);
   const sample = values.input === undefined;
+  const imagesMode = choiceFlag(values, 'images', ['none', 'vqgan'] as const, values.vqgan !== undefined || bundledVqgan() ? 'vqgan' : 'none');
+  const vqganRun = imagesMode === 'vqgan' ? (values.vqgan as string | undefined) ?? bundledVqgan() : undefined;
+  if (imagesMode === 'vqgan' && !vqganRun) throw new HyperlmError('CLI_BAD_FLAG', '--images vqgan needs --vqgan RUN (no bundled model in data/vqgan)');
+  // Absolute, so that `inspect` finds the VQGAN from the manifest's config wherever it runs.
+  const vqgan = vqganRun ? resolve(vqganRun) : undefined;
+  const codebook = vqgan ? (await loadImageTokenizer(vqgan)).codebookSize : D.imageCodes;
   const inputs = sample ? [fileURLToPath(new URL('../../data/sample', import.meta.url))] : (values.input as string[]);
   const config: PreprocessConfig = {
     ...D,
@@ -49,9 +64,9 @@ runMain(async () => {
     tokenizer: values.tokenizer as string | undefined,
     vocabSize: numberFlag(values, 'vocab-size', sample ? 4000 : D.vocabSize, { integer: true, min: 300 }),
     tokenizerSampleMb: numberFlag(values, 'tokenizer-sample-mb', D.tokenizerSampleMb, { min: 0.001 }),
-    images: choiceFlag(values, 'images', ['none', 'vqgan'] as const, D.images),
-    vqgan: values.vqgan as string | undefined,
-    imageCodes: numberFlag(values, 'image-codes', D.imageCodes, { integer: true, min: 1 }),
+    images: imagesMode,
+    vqgan,
+    imageCodes: numberFlag(values, 'image-codes', codebook, { integer: true, min: 1 }),
     workers: numberFlag(values, 'workers', D.workers, { integer: true, min: 0, max: 256 }),
     seed: numberFlag(values, 'seed', D.seed, { integer: true }),
     validFraction: numberFlag(values, 'valid-fraction', sample ? 0.1 : D.validFraction, { min: 0, max: 1 }),
@@ -64,7 +79,7 @@ runMain(async () => {
     docTimeoutMs: numberFlag(values, 'doc-timeout-ms', D.docTimeoutMs, { integer: true, min: 1 }),
     maxDocBytes: numberFlag(values, 'max-doc-bytes', D.maxDocBytes, { integer: true, min: 1 }),
   };
-  if (config.images === 'vqgan' && !config.vqgan) throw new HyperlmError('CLI_BAD_FLAG', '--images vqgan needs --vqgan RUN');
+  await loadConfiguredImageTokenizer(config); // fails here, once, on a missing model or a codebook/vocabulary mismatch
   const quiet = Boolean(values.quiet);
   const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), progress: !quiet });
   const { documents, tokens, skipped, images } = manifest;

@@ -1,9 +1,14 @@
 // Builds a DocumentContext from plain data, so that a worker thread and the in-process path (tests,
-// `--workers 0`) construct exactly the same thing.
+// `--workers 0`) construct exactly the same thing. With `images: 'vqgan'` the context also holds the
+// image tokenizer: the tfjs backend is selected in this thread (a worker starts on tfjs's pure-JS
+// default) and the weights are loaded once per thread (vqgan/load.ts caches by path).
 import type { PreprocessConfig } from './config.js';
 import type { DocumentContext } from './process-document.js';
+import { selectBackend } from '../backend/index.js';
+import { HyperlmError } from '../errors.js';
 import { resolveMinimizeOptions } from '../tokenize/minimize-config.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
+import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
 import { loadImageTokenizer } from '../vqgan/load.js';
 
 /** Everything a worker needs, as structured-clonable data (passed as piscina's workerData). */
@@ -13,10 +18,26 @@ export interface WorkerInit {
   tokenizerPath?: string;
 }
 
+/**
+ * The image tokenizer for `config` (undefined unless images is 'vqgan'), checked against the vocabulary:
+ * its codebook must fill the vocabulary's image block exactly (config.imageCodes), or codes would
+ * collide with other ids or leave ids no image can produce.
+ */
+export async function loadConfiguredImageTokenizer(config: PreprocessConfig): Promise<ImageTokenizer | undefined> {
+  if (config.images !== 'vqgan') return undefined;
+  if (!config.vqgan) throw new HyperlmError('CONFIG_BAD_VALUE', 'images "vqgan" needs config.vqgan (--vqgan RUN)');
+  await selectBackend('auto');
+  const tok = await loadImageTokenizer(config.vqgan);
+  if (tok.codebookSize !== config.imageCodes) {
+    throw new HyperlmError('CONFIG_BAD_VALUE', `--vqgan ${config.vqgan} has a codebook of ${tok.codebookSize} codes but the vocabulary's image block (imageCodes, --image-codes) is ${config.imageCodes}; they must be equal`);
+  }
+  return tok;
+}
+
 export async function createContext(init: WorkerInit): Promise<DocumentContext> {
   const { config } = init;
   const tokenizer = init.tokenizerPath ? await Tokenizer.load(init.tokenizerPath, { imageCodes: config.imageCodes }) : undefined;
-  const imageTokenizer = config.images === 'vqgan' && init.tokenizerPath ? await loadImageTokenizer(config.vqgan!) : undefined;
+  const imageTokenizer = init.tokenizerPath ? await loadConfiguredImageTokenizer(config) : undefined;
   return {
     config,
     minimize: resolveMinimizeOptions({ imageSlots: config.images !== 'none', minTextRatio: config.minTextRatio }),

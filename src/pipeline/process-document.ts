@@ -59,26 +59,46 @@ const minimize: Stage = (work, ctx) => {
   work.minimized = minimizeHtml(work.text!, ctx.minimize, raw.source);
 };
 
+// Each kept <img> is resolved (file, data: URI, WARC record), hashed, decoded by images.ts and encoded
+// into codes, all of a page's new images in one encode call. Unusable images are dropped with a reason
+// counted in the manifest (images.dropped); the page is always kept. Codes are cached per worker by
+// content hash, so an icon repeated on every page is encoded once.
 const images: Stage = async (work, ctx) => {
   const min = work.minimized!;
   work.imageCodes = min.images.map(() => null);
-  if (!ctx.imageTokenizer || min.images.length === 0) return;
+  const tok = ctx.imageTokenizer;
+  if (!tok || min.images.length === 0) return;
   const { raw, imagesDropped } = work;
   const drop = (reason: string): void => { imagesDropped[reason] = (imagesDropped[reason] ?? 0) + 1; };
   const page = { url: raw.url, filePath: raw.filePath, root: raw.root, baseHref: min.baseHref, images: raw.images };
+  const pending: Array<{ slots: number[]; key: string; rgb: Uint8Array }> = [];
+  const byKey = new Map<string, { slots: number[] }>();
   for (let k = 0; k < min.images.length; k++) {
     const found = await resolveImageSource(min.images[k].src, page);
     if ('drop' in found) { drop(found.drop); continue; }
     const key = createHash('sha256').update(found.bytes).digest('hex');
     const cached = ctx.imageCache?.get(key);
     if (cached) { work.imageCodes[k] = cached; work.imagesEncoded++; continue; }
-    const loaded = await loadImage(found.bytes, { size: ctx.imageTokenizer.resolution, maxPixels: ctx.config.maxImagePixels }, `${raw.source} <img src=${min.images[k].src}>`);
+    const same = byKey.get(key);
+    if (same) { same.slots.push(k); continue; }
+    const loaded = await loadImage(found.bytes, { size: tok.resolution, maxPixels: ctx.config.maxImagePixels }, `${raw.source} <img src=${min.images[k].src}>`);
     if ('drop' in loaded) { drop(loaded.drop); continue; }
-    const [codes] = await ctx.imageTokenizer.encode([loaded.rgb]);
-    ctx.imageCache?.set(key, codes);
-    work.imageCodes[k] = codes;
-    work.imagesEncoded++;
+    const entry = { slots: [k], key, rgb: loaded.rgb };
+    byKey.set(key, entry);
+    pending.push(entry);
   }
+  if (pending.length === 0) return;
+  let codes: Uint16Array[];
+  try {
+    codes = await tok.encode(pending.map((p) => p.rgb));
+  } catch {
+    for (const p of pending) for (const _ of p.slots) drop('encode-failed'); // the page keeps its text
+    return;
+  }
+  pending.forEach((p, i) => {
+    ctx.imageCache?.set(p.key, codes[i]);
+    for (const k of p.slots) { work.imageCodes[k] = codes[i]; work.imagesEncoded++; }
+  });
 };
 
 const tokenize: Stage = (work, ctx) => {

@@ -55,6 +55,27 @@ export async function readStoredDocument(dir: string, split: Split, n: number, t
   throw new HyperlmError('CLI_BAD_FLAG', `--doc ${n}: the ${split} split of ${dir} has ${total} documents (0..${total - 1})`);
 }
 
+/** The image-code runs of a document, in order: the codes (id − imageBase) between each
+ *  <image> … </image> pair, as encodeDocument wrote them. A run with a non-image id inside
+ *  (e.g. a CM3 mask in still-masked tokens) is an error naming its position. */
+export function imageCodeRuns(ids: Int32Array, layout: { imageBegin: number; imageEnd: number; imageBase: number; imageCount: number }): Uint16Array[] {
+  const runs: Uint16Array[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] !== layout.imageBegin) continue;
+    const end = ids.indexOf(layout.imageEnd, i + 1);
+    if (end < 0) throw new HyperlmError('SHARD_BAD_TOKEN', `image at token ${i} has no </image>`);
+    const run = new Uint16Array(end - i - 1);
+    for (let j = i + 1; j < end; j++) {
+      const c = ids[j] - layout.imageBase;
+      if (c < 0 || c >= layout.imageCount) throw new HyperlmError('SHARD_BAD_TOKEN', `token ${j} (id ${ids[j]}) inside the image at token ${i} is not an image code`);
+      run[j - i - 1] = c;
+    }
+    runs.push(run);
+    i = end;
+  }
+  return runs;
+}
+
 function concat(parts: Int32Array[]): Int32Array {
   const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;

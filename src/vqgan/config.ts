@@ -67,10 +67,10 @@ const tiny: VqganConfig = {
 
 /** CPU preset (≤ 1 h on 2 WASM threads): CM3's 256×256 in, 16×16 codes out, but the net runs at 128×128
  *  with 8×8 patches (a 2× average-pool; CM3's 256-code budget cannot carry detail finer than that anyway).
- *  Width 128, 4+4 blocks: ~1.1 GFLOP per image forward, 2.1 M parameters. Measured on this machine
- *  (WASM, 2 threads, GAN off): 6.5–7.7 s per step at batch 8, i.e. ~500 steps (~4 k images) per hour;
- *  the time is dominated by WASM's slow batched (attention) matmul, not by FLOPs. Width 256 cost
- *  ~2× more per image. Codebook kept at 8192 so the language model's vocabulary matches the GPU model's;
+ *  Width 128, 4+4 blocks: ~1.1 GFLOP per image forward, 2.1 M parameters. Measured on this machine at
+ *  batch 8 with the shipped WASM kernels: 6.5–7.7 s per step (GAN off); with ours (selectBackend, one
+ *  thread, `npm run bench:vqgan`): 3.0 s per step before discStart and 5.5–6 s in the GAN phase; encoding
+ *  ~16 images/s per worker. Width 256 cost ~2× more per image. Codebook kept at 8192 so the language model's vocabulary matches the GPU model's;
  *  l2-normalized 32-d codes plus restarts keep it in use (drop to 1024 via overrides if usage stays low).
  *  Restarts matter: on 8 synthetic images usage fell to 0.6 % of codes (perplexity 25) within 10 steps;
  *  with deadCodeSteps 10 it was 17 % (perplexity 1150) at step 25 and L2 was 17 % lower. */
@@ -78,8 +78,11 @@ const cpuSmall: VqganConfig = {
   resolution: 256, internalResolution: 128, patchSize: 8, width: 128, encoderLayers: 4, decoderLayers: 4,
   heads: 4, mlpRatio: 4, codebookSize: 8192, codeDim: 32, beta: 0.25, deadCodeSteps: 20,
   l1Weight: 0.5, l2Weight: 1, ganWeight: 0.1, discStart: 300, discChannels: 32, discLayers: 3,
-  maxAdaptiveWeight: 1e4, learningRate: 1e-3, discLearningRate: 2e-4, adamBeta1: 0.9, adamBeta2: 0.99,
+  maxAdaptiveWeight: 1e4, learningRate: 3e-4, discLearningRate: 2e-4, adamBeta1: 0.9, adamBeta2: 0.99,
 };
+// learningRate 3e-4, not 1e-3: on the web-image corpus (../shared/corpus/html, batch 4, codebook 1024) 1e-3
+// left held-out PSNR flat at ~14.7 dB from step 100 to 388 (reconstructions a uniform grey); 3e-4 (with the
+// decoder's fan-in code projection, decoder.ts) reached 17.1 dB at step 40 where 1e-3 had 16.1 and 1e-4 12.9.
 
 /** GPU preset: full CM3 setting, 256×256 at full resolution, 16×16 patches → 16×16 codes, 8192 codes
  *  (ViT-VQGAN "small" width 512, 8 blocks each side). */

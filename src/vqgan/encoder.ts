@@ -18,7 +18,8 @@ export class ParamInit {
   constructor(private readonly seed: number) {}
   /** Truncated normal (ViT's init, std 0.02 unless given). */
   normal(shape: number[], std = 0.02): tf.Variable {
-    const s = this.seed * 7919 + this.count++;
+    // +1: tfjs treats seed 0 as "no seed" (Math.random), which made seed-0 models non-reproducible.
+    const s = this.seed * 7919 + this.count++ + 1;
     return tf.variable(tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', s)));
   }
   constant(shape: number[], value: number): tf.Variable {

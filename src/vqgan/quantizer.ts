@@ -6,6 +6,7 @@
 // outputs of the current batch; usage is reported as fraction of codes used and perplexity.
 
 import * as tf from '@tensorflow/tfjs';
+import { HyperlmError } from '../errors.js';
 
 export interface QuantizerParams { codebook: tf.Variable } // [K, codeDim], unnormalized storage
 
@@ -128,6 +129,19 @@ export class DeadCodeTracker {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Restart bookkeeping for checkpoints: last-used step per code and the PRNG word. */
+  getState(): { lastUsed: number[]; rng: number } {
+    return { lastUsed: Array.from(this.lastUsed), rng: this.rng };
+  }
+
+  setState(state: { lastUsed: number[]; rng: number }): void {
+    if (!Array.isArray(state?.lastUsed) || state.lastUsed.length !== this.codebookSize || !Number.isInteger(state.rng)) {
+      throw new HyperlmError('CHECKPOINT_CORRUPT', `dead-code tracker state: needs lastUsed[${this.codebookSize}] and an integer rng`);
+    }
+    this.lastUsed.set(state.lastUsed);
+    this.rng = state.rng >>> 0;
   }
 
   /** Marks `indices` used at `step`; restarts codes unused for `patience` steps. Returns how many. */

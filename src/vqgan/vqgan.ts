@@ -11,8 +11,8 @@
 //   most when training is short.
 // - One code per patch gives CM3's 16×16 grid directly and the same code runs on tfjs-node-gpu.
 // The discriminator stays a small convolutional PatchGAN (discriminator.ts): a local texture critic.
-// On WASM it needs Conv2DBackpropFilter (being added to the backend); until then train with ganWeight 0
-// or a discStart past the end of the run there. Measured numbers are in config.ts (cpu-small preset).
+// On WASM its conv gradient (Conv2DBackpropFilter) comes from our kernels, registered by
+// selectBackend('wasm' | 'auto') (src/backend); bench:vqgan times the GAN phase.
 //
 // `Vqgan` owns all variables and both Adam optimizers; tensor methods are synchronous and tidy, the
 // `ImageTokenizer` methods (uint8 in/out) are the interface the preprocessing pipeline calls.
@@ -95,6 +95,22 @@ export class Vqgan implements ImageTokenizer {
     collect('decoder', this.decoder, out);
     collect('discriminator', this.discriminator, out);
     return out;
+  }
+
+  /** Assigns weights by the names of params(); `requireAll` false lets inference files omit the
+   *  discriminator (only `discriminator.*` may be missing). Shapes must match exactly. */
+  loadWeights(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, source: string, requireAll = true): void {
+    for (const [name, v] of this.params()) {
+      const t = tensors.get(name);
+      if (!t) {
+        if (!requireAll && name.startsWith('discriminator.')) continue;
+        throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: missing tensor ${name}`);
+      }
+      if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
+        throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
+      }
+      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(t.data), v.shape, 'float32')));
+    }
   }
 
   generatorVariables(): tf.Variable[] {

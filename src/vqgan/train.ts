@@ -1,0 +1,142 @@
+// The VQGAN training loop as a library function (the image twin of src/model/train.ts, whose checkpoint
+// naming and loss plot it reuses): seeded crop/flip batches from the training split → Vqgan.trainStep →
+// metrics.jsonl; held-out PSNR every evalEvery steps; checkpoint (+ loss.png, psnr.png) every
+// checkpointEvery steps, at the end, and when `signal` aborts (SIGINT). A resumed run restores weights,
+// both Adam states, the dead-code tracker, the data position and the crop/flip generator, so its losses
+// equal an uninterrupted run's. The held-out split (image-files.ts) is never trained on.
+//
+// metrics.jsonl, one JSON object per line:
+//   {"step":1,"loss":0.61,"l1":0.31,"l2":0.17,"codebookLoss":0.02,"commitLoss":0.005,"ganLoss":0,
+//    "discLoss":0,"adaptiveWeight":0,"psnr":13.7,"usedFraction":0.01,"perplexity":40.2,"restarted":0,
+//    "seconds":3.1,"elapsed":3.1}
+//   {"step":100,"heldOutPsnr":21.3,"heldOutSsim":0.61}
+// "psnr" is the batch's PSNR at the network's internal resolution, 10·log10(4 / l2) (pixels in [-1, 1]).
+
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../backend/index.js';
+import { Progress, formatCount } from '../cli/progress.js';
+import { HyperlmError } from '../errors.js';
+import { writeJsonAtomic } from '../io/atomic-file.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
+import { plotLossCurve, type CurvePoint } from '../model/plot.js';
+import { adamPowers, loadVqganCheckpoint, saveVqganCheckpoint } from './checkpoint.js';
+import { reconstructionMetrics } from './evaluate.js';
+import { ImageBatcher } from './image-batches.js';
+import { listImageFiles, splitImageFiles } from './image-files.js';
+import type { VqganRunConfig } from './train-config.js';
+import { Vqgan } from './vqgan.js';
+
+export interface VqganTrainOptions {
+  /** Run folder: config.json, metrics.jsonl, loss.png, psnr.png, checkpoints/. */
+  runDir: string;
+  config: VqganRunConfig;
+  /** Image folders or files. */
+  images: string[];
+  /** Continue from the run's latest checkpoint (a run without one starts fresh). */
+  resume?: boolean;
+  /** Stop after this step count instead of config.train.steps (the learning schedule is constant, so this only cuts the run). */
+  stopAt?: number;
+  log?: (line: string) => void;
+  progress?: boolean;
+  signal?: AbortSignal;
+  onStep?: (step: number, metrics: Record<string, number>) => void;
+}
+
+export interface VqganTrainResult {
+  step: number;
+  /** Total loss of each step run by this call. */
+  losses: number[];
+  stopped: 'done' | 'interrupted';
+  checkpoint?: string;
+}
+
+export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainResult> {
+  const { runDir, config } = opts;
+  const tc = config.train;
+  const log = opts.log ?? (() => {});
+  if (!tf.engine().backendName) await selectBackend('auto'); // a caller that chose a backend keeps it
+  const existing = await latestCheckpoint(runDir);
+  if (existing && !opts.resume) {
+    throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`);
+  }
+  const files = await listImageFiles(opts.images);
+  const split = splitImageFiles(files, tc.heldOut);
+  log(`images: ${files.length} found, ${split.train.length} train, ${split.heldOut.length} held out (${(tc.heldOut * 100).toFixed(0)}% by path hash)`);
+  const batcher = new ImageBatcher(split.train, { size: config.model.resolution, cropScale: tc.cropScale, flipProbability: tc.flipProbability, seed: tc.seed, maxImagePixels: tc.maxImagePixels });
+  await mkdir(runDir, { recursive: true });
+  await writeJsonAtomic(join(runDir, 'config.json'), config);
+  const model = new Vqgan(config.model, tc.seed);
+  let step = 0;
+  if (existing) {
+    const ck = await loadVqganCheckpoint(existing, model, true);
+    step = ck.step;
+    batcher.setState(ck.data);
+    log(`resumed from ${existing} at step ${step}`);
+  }
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  const lines = (await readFile(metricsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
+  await writeFile(metricsPath, lines.map((l) => l + '\n').join(''));
+  const history = lines.map((l) => JSON.parse(l) as Record<string, number>);
+  const params = [...model.params()].filter(([k]) => !k.startsWith('discriminator.')).reduce((a, [, v]) => a + v.size, 0);
+  log(`model: ${formatCount(params)} generator parameters, ${config.model.resolution}² → ${model.codesPerImage} codes of ${config.model.codebookSize}; batch ${tc.batchSize}`);
+
+  const end = Math.min(tc.steps, opts.stopAt ?? tc.steps);
+  const progress = opts.progress ? new Progress({ label: 'train:vqgan', total: end }) : undefined;
+  const started = performance.now();
+  const losses: number[] = [];
+  let lastCheckpoint = existing;
+  const checkpoint = async (): Promise<void> => {
+    lastCheckpoint = await saveVqganCheckpoint(runDir, model, { step, data: batcher.getState(), deadCodes: model.deadCodes.getState(), adamPowers: adamPowers(model), config }, tc.keepCheckpoints);
+    const title = `VQGAN ${config.preset}`;
+    await plotLossCurve(join(runDir, 'loss.png'), history.filter((h) => h.loss !== undefined).map((h): CurvePoint => ({ step: h.step, loss: h.loss })), `${title}: training loss`);
+    await plotLossCurve(join(runDir, 'psnr.png'), history.map((h): CurvePoint => ({ step: h.step, loss: h.psnr, valLoss: h.heldOutPsnr })), `${title}: PSNR dB (line: batch, dots: held-out)`);
+  };
+  try {
+    while (step < end) {
+      const t0 = performance.now();
+      const pixels = await batcher.next(tc.batchSize);
+      const R = config.model.resolution;
+      const batch = tf.tensor4d(pixels, [tc.batchSize, R, R, 3]);
+      let r;
+      try {
+        r = model.trainStep(batch, step);
+      } finally {
+        batch.dispose();
+      }
+      step++;
+      losses.push(r.loss);
+      const seconds = (performance.now() - t0) / 1000;
+      const line: Record<string, number> = {
+        step, loss: r.loss, l1: r.l1, l2: r.l2, codebookLoss: r.codebookLoss, commitLoss: r.commitLoss, ganLoss: r.ganLoss,
+        discLoss: r.discLoss, adaptiveWeight: r.adaptiveWeight, psnr: 10 * Math.log10(4 / r.l2),
+        usedFraction: r.usage.usedFraction, perplexity: r.usage.perplexity, restarted: r.restarted,
+        seconds, elapsed: (performance.now() - started) / 1000,
+      };
+      await appendFile(metricsPath, JSON.stringify(line) + '\n');
+      history.push(line);
+      if (tc.evalEvery > 0 && step % tc.evalEvery === 0 && split.heldOut.length > 0) {
+        const m = await reconstructionMetrics(model, split.heldOut.slice(0, tc.evalImages), { maxImagePixels: tc.maxImagePixels });
+        const v = { step, heldOutPsnr: m.psnr, heldOutSsim: m.ssim, heldOutUsedFraction: m.usage.usedFraction };
+        await appendFile(metricsPath, JSON.stringify(v) + '\n');
+        history.push(v);
+        log(`step ${step}: held-out PSNR ${m.psnr.toFixed(2)} dB, SSIM ${m.ssim.toFixed(3)} on ${m.images} images`);
+      }
+      progress?.update(step, { loss: r.loss.toFixed(4), psnr: line.psnr.toFixed(2), codes: `${(r.usage.usedFraction * 100).toFixed(1)}%`, 's/step': seconds.toFixed(2) });
+      opts.onStep?.(step, line);
+      const interrupted = opts.signal?.aborted === true && step < end;
+      if (step % tc.checkpointEvery === 0 || step === end || interrupted) await checkpoint();
+      if (interrupted) {
+        log(`interrupted: checkpoint written at step ${step} (${lastCheckpoint})`);
+        progress?.finish();
+        return { step, losses, stopped: 'interrupted', checkpoint: lastCheckpoint };
+      }
+    }
+    progress?.finish();
+    if (Object.keys(batcher.dropped).length > 0) log(`training images skipped: ${JSON.stringify(batcher.dropped)}`);
+    return { step, losses, stopped: 'done', checkpoint: lastCheckpoint };
+  } finally {
+    model.dispose();
+  }
+}
