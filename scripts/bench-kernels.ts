@@ -1,9 +1,12 @@
 // Prints a Markdown table of GFLOP/s per op shape on the WASM backend, shipped kernels vs ours
 // (src/backend/wasm-kernels), for the matmuls of a GPT with d=256, T=256, 4 heads, batch 8 and the
-// VQGAN's conv filter gradient. Usage: node dist/scripts/bench-kernels.js [--reps N]
+// VQGAN's conv filter gradient. Usage: npm run bench:kernels -- [--reps N]
 // Rates are per CPU-second of this (single-threaded) process, so they hold on a shared, loaded machine.
 import * as tf from '@tensorflow/tfjs';
+import { fileURLToPath } from 'node:url';
 import { registerWasmKernels, selectBackend, useShippedWasmKernels } from '../src/backend/index.js';
+import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
 
 interface Case { op: string; shape: string; flops: number; make: () => tf.Tensor[]; run: (xs: tf.Tensor[]) => tf.Tensor }
 
@@ -53,12 +56,22 @@ async function measure(c: Case, reps: number): Promise<{ rate: number; ms: numbe
   }
 }
 
-async function main(): Promise<void> {
-  const repsArg = process.argv.indexOf('--reps');
-  const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 3;
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${process.argv[repsArg + 1]}`);
-  await selectBackend('wasm', (line) => console.log(line));
-  console.log('\n| op | shape | shipped GFLOP/s (ms) | patched GFLOP/s (ms) | speed-up |\n|---|---|---:|---:|---:|');
+const spec: CommandSpec = {
+  usage: 'npm run bench:kernels -- [--reps N] [--no-write]',
+  summary: 'GFLOP/s of the WASM backend\'s shipped kernels vs ours (src/backend/wasm-kernels) for the matmuls of a\n' +
+    'GPT (d 256, T 256, 4 heads, batch 8), the VQGAN\'s conv filter gradient and the embedding gradient.\n' +
+    'Rates are per CPU-second of this single-threaded process, so they hold on a shared machine.',
+  flags: {
+    reps: { type: 'string', arg: 'N', help: 'timed calls per case', default: '3' },
+    'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+  },
+};
+
+runMain(async () => {
+  const { values } = parseCommandLine(spec);
+  const reps = numberFlag(values, 'reps', 3, { integer: true, min: 1 });
+  await selectBackend('wasm', (line) => console.error(line));
+  const rows: string[][] = [];
   for (const c of cases) {
     useShippedWasmKernels();
     const before = await measure(c, reps);
@@ -66,10 +79,14 @@ async function main(): Promise<void> {
     const after = await measure(c, reps);
     const fmt = (v: { rate: number; ms: number } | string) => (typeof v === 'string' ? v : `${v.rate.toFixed(2)} (${v.ms.toFixed(1)})`);
     const gain = typeof before !== 'string' && typeof after !== 'string' ? `${(before.ms / after.ms).toFixed(1)}×` : '—';
-    console.log(`| ${c.op} | ${c.shape} | ${fmt(before)} | ${fmt(after)} | ${gain} |`);
+    rows.push([c.op, c.shape, fmt(before), fmt(after), gain]);
   }
-  console.log('\nGFLOP/s per CPU-second; ms = CPU ms per call. Embedding grad counts one add per gathered element,');
-  console.log('and its time includes the forward gather and the zero-filled [8192, 256] gradient.');
-}
-
-await main();
+  const body = markdownTable(['op', 'shape', 'shipped GFLOP/s (ms)', 'patched GFLOP/s (ms)', 'speed-up'], rows) +
+    '\n\nGFLOP/s per CPU-second; ms = CPU ms per call. Embedding grad counts one add per gathered element, and its\n' +
+    'time includes the forward gather and the zero-filled [8192, 256] gradient.';
+  console.log(body);
+  if (!values['no-write']) {
+    await writeBenchmarkSection(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), 'kernels', 'WASM kernels, shipped vs patched',
+      `npm run bench:kernels${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, body);
+  }
+});
