@@ -79,7 +79,7 @@ test('a run killed with SIGKILL and rerun gives byte-identical output', async (t
   await preprocess(tinyConfig([input], reference, { shardDocs: 2 }));
   const out = tempDir('killed');
   const args = [join(REPO, 'dist/scripts/preprocess.js'), '--input', input, '--out', out, '--vocab-size', '1000', '--tokenizer-sample-mb', '4',
-    '--workers', '1', '--valid-fraction', '0.2', '--shard-docs', '2', '--quiet'];
+    '--workers', '1', '--valid-fraction', '0.2', '--shard-docs', '2', '--images', 'none', '--quiet'];
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   // Kill as soon as the second chunk is committed: the run is then mid-way through its shards.
   const killedMidway = await new Promise<boolean>((resolve) => {
