@@ -45,28 +45,39 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   }
 }
 
-/** Write a checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
-export async function saveCheckpoint(runDir: string, model: GPT, optimizer: AdamW, state: CheckpointState, keep = 3): Promise<string> {
+/**
+ * Writes `files` into RUN/checkpoints/step-N atomically (a temp folder, each file fsynced, then one
+ * rename), points latest.json at it and keeps the newest `keep` checkpoints; returns its folder. Shared
+ * by the language-model and VQGAN trainers.
+ */
+export async function writeCheckpointDir(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
   const root = join(runDir, 'checkpoints');
   await mkdir(root, { recursive: true });
-  const name = checkpointDirName(state.step);
+  const name = checkpointDirName(step);
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
-  const opt = new Map<string, SafeTensor>();
-  for (const [k, t] of optimizer.stateTensors()) opt.set(k, { dtype: 'F32', ...t });
-  await writeSynced(join(tmp, 'model.safetensors'), encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }));
-  await writeSynced(join(tmp, 'optimizer.safetensors'), encodeSafetensors(opt, { step: String(optimizer.step) }));
-  await writeSynced(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: optimizer.step }, null, 2) + '\n');
+  for (const [file, data] of Object.entries(files)) await writeSynced(join(tmp, file), data);
   await syncDir(tmp);
   const final = join(root, name);
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
   await syncDir(root);
-  await writeJsonAtomic(join(root, 'latest.json'), { step: state.step, dir: name });
+  await writeJsonAtomic(join(root, 'latest.json'), { step, dir: name });
   const old = (await readdir(root)).filter((n) => /^step-\d+$/.test(n) && n !== name).sort();
   for (const n of old.slice(0, Math.max(0, old.length - (keep - 1)))) await rm(join(root, n), { recursive: true, force: true });
   return final;
+}
+
+/** Write a checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
+export async function saveCheckpoint(runDir: string, model: GPT, optimizer: AdamW, state: CheckpointState, keep = 3): Promise<string> {
+  const opt = new Map<string, SafeTensor>();
+  for (const [k, t] of optimizer.stateTensors()) opt.set(k, { dtype: 'F32', ...t });
+  return writeCheckpointDir(runDir, state.step, {
+    'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }),
+    'optimizer.safetensors': encodeSafetensors(opt, { step: String(optimizer.step) }),
+    'state.json': JSON.stringify({ ...state, optimizerStep: optimizer.step }, null, 2) + '\n',
+  }, keep);
 }
 
 /** The folder of the newest checkpoint of a run, or undefined when it has none. */

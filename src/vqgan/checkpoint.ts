@@ -10,12 +10,11 @@
 //                                                        deadCodes (lastUsed[K], rng), config (run config) }
 //   RUN/checkpoints/latest.json                         { "step": 120, "dir": "step-000120" }
 
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
-import { syncDir, writeJsonAtomic } from '../io/atomic-file.js';
-import { checkpointDirName } from '../model/checkpoint.js';
+import { writeCheckpointDir } from '../model/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../model/safetensors.js';
 import type { BatcherState } from './image-batches.js';
 import type { VqganRunConfig } from './train-config.js';
@@ -52,16 +51,6 @@ function setAdamPowers(model: Vqgan, p: VqganCheckpointState['adamPowers']): voi
   }
 }
 
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Both optimizers' slots as safetensors entries, plus their order (tfjs pairs slots with variables by position). */
 async function optimizerTensors(model: Vqgan): Promise<{ tensors: Map<string, SafeTensor>; order: string[] }> {
   const tensors = new Map<string, SafeTensor>();
@@ -77,25 +66,12 @@ async function optimizerTensors(model: Vqgan): Promise<{ tensors: Map<string, Sa
 
 /** Write the checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
 export async function saveVqganCheckpoint(runDir: string, model: Vqgan, state: VqganCheckpointState, keep = 2): Promise<string> {
-  const root = join(runDir, 'checkpoints');
-  await mkdir(root, { recursive: true });
-  const name = checkpointDirName(state.step);
-  const tmp = join(root, `.tmp-${name}-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
   const opt = await optimizerTensors(model);
-  await writeSynced(join(tmp, 'model.safetensors'), encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }));
-  await writeSynced(join(tmp, 'optimizer.safetensors'), encodeSafetensors(opt.tensors, { order: JSON.stringify(opt.order) }));
-  await writeSynced(join(tmp, 'state.json'), JSON.stringify(state) + '\n');
-  await syncDir(tmp);
-  const final = join(root, name);
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
-  await syncDir(root);
-  await writeJsonAtomic(join(root, 'latest.json'), { step: state.step, dir: name });
-  const old = (await readdir(root)).filter((n) => /^step-\d+$/.test(n) && n !== name).sort();
-  for (const n of old.slice(0, Math.max(0, old.length - (keep - 1)))) await rm(join(root, n), { recursive: true, force: true });
-  return final;
+  return writeCheckpointDir(runDir, state.step, {
+    'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }),
+    'optimizer.safetensors': encodeSafetensors(opt.tensors, { order: JSON.stringify(opt.order) }),
+    'state.json': JSON.stringify(state) + '\n',
+  }, keep);
 }
 
 async function readIn(dir: string, file: string): Promise<Buffer> {
