@@ -1,9 +1,11 @@
 // Reads and writes the safetensors format (huggingface/safetensors), so checkpoints open in Python.
 // On disk: 8-byte little-endian u64 N, then N bytes of UTF-8 JSON (padded with spaces to a multiple of 8),
 // then the raw little-endian tensor bytes. The JSON maps each tensor name to
-// { "dtype": "F32" | "I32", "shape": [...], "data_offsets": [begin, end] } (offsets relative to the data
+// { "dtype": "F32" | "I32" | "F16", "shape": [...], "data_offsets": [begin, end] } (offsets relative to the data
 // section, contiguous, in name order here) plus an optional "__metadata__": { string: string }.
-// saveGPT stores the resolved model config as __metadata__.config.
+// saveGPT stores the resolved model config as __metadata__.config. F16 entries hold their values in a
+// Float32Array in memory and are written as IEEE 754 binary16 (round to nearest even) — the VQGAN bundle
+// uses them to halve its size.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
@@ -11,9 +13,48 @@ import { HyperlmError } from '../errors.js';
 import type { GPT } from './gpt.js';
 
 export interface SafeTensor {
-  dtype: 'F32' | 'I32';
+  dtype: 'F32' | 'I32' | 'F16';
   shape: number[];
   data: Float32Array | Int32Array;
+}
+
+const BYTES: Record<SafeTensor['dtype'], number> = { F32: 4, I32: 4, F16: 2 };
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 → binary16 bits, round to nearest even; overflow → ±Inf, tiny values → subnormals/±0. */
+export function toHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift, rest = mant & ((1 << shift) - 1), mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+  }
+  const rest = mant & 0x1fff;
+  mant >>>= 13;
+  if (rest > 0x1000 || (rest === 0x1000 && (mant & 1))) {
+    mant++;
+    if (mant === 0x400) { mant = 0; e++; if (e >= 0x1f) return sign | 0x7c00; }
+  }
+  return sign | (e << 10) | mant;
+}
+
+/** binary16 bits → number. */
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : sign * Infinity;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Record<string, string> = {}): Uint8Array {
@@ -25,8 +66,8 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Re
     const t = tensors.get(name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new HyperlmError('CHECKPOINT_CORRUPT', `safetensors: ${name} has ${t.data.length} values for shape [${t.shape}]`);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + BYTES[t.dtype] * n] };
+    offset += BYTES[t.dtype] * n;
   }
   let json = JSON.stringify(header);
   const jsonBytes = Buffer.byteLength(json, 'utf8');
@@ -39,8 +80,9 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Re
   let pos = 8 + headerBytes.length;
   for (const name of names) {
     const t = tensors.get(name)!;
-    for (let i = 0; i < t.data.length; i++, pos += 4) {
+    for (let i = 0; i < t.data.length; i++, pos += BYTES[t.dtype]) {
       if (t.dtype === 'F32') view.setFloat32(pos, t.data[i], true);
+      else if (t.dtype === 'F16') view.setUint16(pos, toHalf(t.data[i]), true);
       else view.setInt32(pos, t.data[i], true);
     }
   }
@@ -66,14 +108,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors buffe
   const tensors = new Map<string, SafeTensor>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (h.dtype !== 'F32' && h.dtype !== 'I32') bad(`${name} has unsupported dtype ${JSON.stringify(h.dtype)} (F32, I32 only)`);
+    if (h.dtype !== 'F32' && h.dtype !== 'I32' && h.dtype !== 'F16') bad(`${name} has unsupported dtype ${JSON.stringify(h.dtype)} (F32, I32, F16 only)`);
+    const size = BYTES[h.dtype as SafeTensor['dtype']];
     const [begin, end] = h.data_offsets;
     const count = h.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== 4 * count || dataStart + end > bytes.length) bad(`${name} data_offsets [${begin}, ${end}] do not fit shape [${h.shape}] in the file`);
-    const data = h.dtype === 'F32' ? new Float32Array(count) : new Int32Array(count);
+    if (end - begin !== size * count || dataStart + end > bytes.length) bad(`${name} data_offsets [${begin}, ${end}] do not fit shape [${h.shape}] in the file`);
+    const data = h.dtype === 'I32' ? new Int32Array(count) : new Float32Array(count);
     for (let i = 0; i < count; i++) {
-      const at = dataStart + begin + 4 * i;
-      data[i] = h.dtype === 'F32' ? view.getFloat32(at, true) : view.getInt32(at, true);
+      const at = dataStart + begin + size * i;
+      data[i] = h.dtype === 'F32' ? view.getFloat32(at, true) : h.dtype === 'F16' ? fromHalf(view.getUint16(at, true)) : view.getInt32(at, true);
     }
     tensors.set(name, { dtype: h.dtype as SafeTensor['dtype'], shape: h.shape, data });
   }
