@@ -7,6 +7,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
+import { activeBlas, setBlasEnabled } from '../src/backend/blas.js';
 
 const U = 2 ** -24;
 
@@ -54,6 +55,15 @@ async function assertParity(t: import('ava').ExecutionContext, f: Compute, nTerm
   }
 }
 
+/** The matmul paths to check: XNNPACK always, and the system BLAS when one was loaded. */
+async function matmulPaths(): Promise<Array<{ name: string; use: () => void }>> {
+  await selectBackend('wasm');
+  const paths = [{ name: 'xnnpack', use: () => setBlasEnabled(false) }];
+  setBlasEnabled(true);
+  if (activeBlas()) paths.push({ name: `blas ${activeBlas()!.library}`, use: () => setBlasEnabled(true) });
+  return paths;
+}
+
 const maybeAbs = (x: tf.Tensor, abs: boolean): tf.Tensor => (abs ? tf.abs(x) : x);
 
 const combos: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
@@ -61,63 +71,79 @@ const combos: Array<[boolean, boolean]> = [[false, false], [true, false], [false
 const batchings: Array<[number[], number[]]> = [[[], []], [[3], [3]], [[2, 3], []], [[], [4]], [[2, 2], [2, 2]]];
 
 test.serial('matMul matches cpu for all transpose combos and batchings', async (t) => {
-  const [m, k, n] = [37, 29, 23];
-  for (const [ta, tb] of combos) {
-    for (const [ba, bb] of batchings) {
-      const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
-      const bShape = [...bb, ...(tb ? [n, k] : [k, n])];
-      const a = randn(aShape, 1);
-      const b = randn(bShape, 2);
-      await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-        k, `matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+  for (const path of await matmulPaths()) {
+    path.use();
+    const [m, k, n] = [37, 29, 23];
+    for (const [ta, tb] of combos) {
+      for (const [ba, bb] of batchings) {
+        const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
+        const bShape = [...bb, ...(tb ? [n, k] : [k, n])];
+        const a = randn(aShape, 1);
+        const b = randn(bShape, 2);
+        await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
+          k, `${path.name} matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+      }
     }
   }
+  setBlasEnabled(true);
 });
 
 test.serial('decode-shaped matmuls (≤ 4 rows against one matrix, the JS loop path) match cpu', async (t) => {
-  const [k, n] = [48, 300];
-  for (const [ta, tb] of combos) {
-    for (const [ba, m] of [[[], 1], [[2], 2], [[], 4], [[4], 1]] as Array<[number[], number]>) {
-      const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
-      const bShape = tb ? [n, k] : [k, n];
-      const a = randn(aShape, 21);
-      const b = randn(bShape, 22);
-      await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-        k, `small matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+  for (const path of await matmulPaths()) {
+    path.use();
+    const [k, n] = [48, 300];
+    for (const [ta, tb] of combos) {
+      for (const [ba, m] of [[[], 1], [[2], 2], [[], 4], [[4], 1]] as Array<[number[], number]>) {
+        const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
+        const bShape = tb ? [n, k] : [k, n];
+        const a = randn(aShape, 21);
+        const b = randn(bShape, 22);
+        await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
+          k, `${path.name} small matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+      }
     }
   }
+  setBlasEnabled(true);
 });
 
 test.serial('long inner dimension (K > 1024, summed in blocks) matches cpu for all transpose combos', async (t) => {
-  const [m, k, n] = [40, 2500, 24];
-  for (const [ta, tb] of combos) {
-    for (const ba of [[], [2]]) {
-      const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
-      const bShape = tb ? [n, k] : [k, n];
-      const a = randn(aShape, 23);
-      const b = randn(bShape, 24);
-      await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-        k, `blocked matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+  for (const path of await matmulPaths()) {
+    path.use();
+    const [m, k, n] = [40, 2500, 24];
+    for (const [ta, tb] of combos) {
+      for (const ba of [[], [2]]) {
+        const aShape = [...ba, ...(ta ? [k, m] : [m, k])];
+        const bShape = tb ? [n, k] : [k, n];
+        const a = randn(aShape, 23);
+        const b = randn(bShape, 24);
+        await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
+          k, `${path.name} blocked matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+      }
     }
   }
+  setBlasEnabled(true);
 });
 
 test.serial('matMul gradients match cpu for all transpose combos, batch 1 and batch 3', async (t) => {
-  const [m, k, n] = [24, 40, 16];
-  for (const [ta, tb] of combos) {
-    for (const batch of [[], [3]]) {
-      const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
-      const bShape = [...batch, ...(tb ? [n, k] : [k, n])];
-      const a = randn(aShape, 3);
-      const b = randn(bShape, 4);
-      const dy = randn([...batch, m, n], 5);
-      // Gradient of Σ(dy ⊙ matMul(a, b)) is (dy·bᵀ, aᵀ·dy) up to transposes: sums of n resp. m terms.
-      await assertParity(t, (abs) => {
-        const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), maybeAbs(tf.tensor(dy, [...batch, m, n]), abs))));
-        return g([maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs)]);
-      }, Math.max(m, n), `grad matMul ta=${ta} tb=${tb} batch=[${batch}]`);
+  for (const path of await matmulPaths()) {
+    path.use();
+    const [m, k, n] = [24, 40, 16];
+    for (const [ta, tb] of combos) {
+      for (const batch of [[], [3]]) {
+        const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
+        const bShape = [...batch, ...(tb ? [n, k] : [k, n])];
+        const a = randn(aShape, 3);
+        const b = randn(bShape, 4);
+        const dy = randn([...batch, m, n], 5);
+        // Gradient of Σ(dy ⊙ matMul(a, b)) is (dy·bᵀ, aᵀ·dy) up to transposes: sums of n resp. m terms.
+        await assertParity(t, (abs) => {
+          const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), maybeAbs(tf.tensor(dy, [...batch, m, n]), abs))));
+          return g([maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs)]);
+        }, Math.max(m, n), `${path.name} grad matMul ta=${ta} tb=${tb} batch=[${batch}]`);
+      }
     }
   }
+  setBlasEnabled(true);
 });
 
 test.serial('attention-shaped batched matmuls (QKᵀ and AV) match cpu', async (t) => {
@@ -236,4 +262,18 @@ test.serial('patched kernels leak neither tensors nor heap bytes', async (t) => 
   const after = tf.memory();
   t.is(after.numTensors, before.numTensors);
   t.is(after.numBytes, before.numBytes);
+});
+
+test.serial('an installed OpenBLAS is found and used for matmuls (skipped without libopenblas)', async (t) => {
+  const { existsSync } = await import('node:fs');
+  const present = ['/usr/lib/x86_64-linux-gnu/libopenblas.so.0', '/usr/lib/aarch64-linux-gnu/libopenblas.so.0', '/usr/lib64/libopenblas.so.0']
+    .some((p) => existsSync(p));
+  if (!present || process.env.HYPERLM_BLAS === 'off') {
+    t.log('libopenblas.so.0 not installed (Debian: apt-get install libopenblas0); the XNNPACK path was tested above');
+    t.pass();
+    return;
+  }
+  const selected = await selectBackend('wasm');
+  t.truthy(activeBlas(), 'libopenblas is installed but was not loaded');
+  t.regex(selected.device, /matmuls on libopenblas/);
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { HyperlmError } from '../errors.js';
+import { blasStatus, loadBlas } from './blas.js';
 import { registerWasmKernels } from './wasm-kernels/register.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -42,7 +43,8 @@ async function choose(choice: BackendChoice): Promise<SelectedBackend> {
       await activate('cpu');
       return { name: 'cpu', device: 'cpu (pure JS)', why: 'requested; pure-JS reference backend, slowest' };
     case 'wasm':
-      return { ...(await activateWasm()), why: 'requested' };
+      const wasm = await activateWasm();
+      return { name: wasm.name, device: wasm.device, why: `requested; ${wasm.blas}` };
     case 'tensorflow': {
       const tried: string[] = [];
       const found = await tryTensorflow(tried, false);
@@ -55,7 +57,7 @@ async function choose(choice: BackendChoice): Promise<SelectedBackend> {
       const found = await tryTensorflow(tried, true);
       if (found) return found;
       const wasm = await activateWasm();
-      return { ...wasm, why: `auto: ${tried.join('; ')}; WASM is ~30× the pure-JS cpu backend` };
+      return { name: wasm.name, device: wasm.device, why: `auto: ${tried.join('; ')}; WASM is ~30× the pure-JS cpu backend; ${wasm.blas}` };
     }
   }
 }
@@ -102,7 +104,7 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
-async function activateWasm(): Promise<Omit<SelectedBackend, 'why'>> {
+async function activateWasm(): Promise<Omit<SelectedBackend, 'why'> & { blas: string }> {
   if (!wasmPathsSet) {
     // Point Emscripten at the .wasm files inside the npm package as a file path, so nothing is fetched.
     const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
@@ -110,10 +112,12 @@ async function activateWasm(): Promise<Omit<SelectedBackend, 'why'>> {
     wasmPathsSet = true;
   }
   registerWasmKernels();
+  const blas = await loadBlas();
   if (!(await activate('wasm'))) {
     throw new HyperlmError('BACKEND_UNAVAILABLE', 'backend wasm failed to initialise from @tensorflow/tfjs-backend-wasm/dist');
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();
-  return { name: 'wasm', device: `cpu (wasm${simd ? ' simd' : ''}, ${threads} thread${threads === 1 ? '' : 's'})` };
+  const matmul = blas ? `, matmuls on ${blas.library}` : '';
+  return { name: 'wasm', device: `cpu (wasm${simd ? ' simd' : ''}, ${threads} thread${threads === 1 ? '' : 's'}${matmul})`, blas: blasStatus() };
 }

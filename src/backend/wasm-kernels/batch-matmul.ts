@@ -10,8 +10,12 @@
 // a 12k-long K measured ~2× the CPU time of 1k blocks; a transposed a is transposed block by block; (4) a product
 // with at most SMALL_ROWS rows against a batch-1 b (a decode step: [1, d] × [d, V]) is a JS loop over
 // the heap, since transposing and packing all of b for one row costs ~10× the product itself.
+// (0) Before all of that: when an optimized system BLAS is loaded (../blas.ts), every float32 product
+// goes to its sgemm on the heap in place — transposes become BLAS flags, a batch-1 b folds a's batch into
+// rows, other batches are one call per slice — at ~3.5× XNNPACK's speed here.
 // Sibling kernels: unsorted-segment-sum.ts, conv2d-backprop-filter.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
+import { activeBlas, type Blas } from '../blas.js';
 import { matmulAt, offsetOf, scratchF32, transposeAt, type WasmBackendLike } from './wasm-heap.js';
 
 // Below this many multiply-adds per slice the per-call cost of creating an XNNPACK operator (packing b)
@@ -40,7 +44,8 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     const outerB = b.shape.slice(0, -2);
     const batchA = tf.util.sizeFromShape(outerA);
     const batchB = tf.util.sizeFromShape(outerB);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kB || m * k * n < MIN_SLICE_MACS) {
+    const blas = activeBlas();
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kB || (m * k * n < MIN_SLICE_MACS && !blas)) {
       return shipped(args); // the shipped kernel also raises the dtype and shape errors
     }
     const outOuter = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
@@ -49,6 +54,11 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return shipped(args);
     const out = backend.makeOutput([...outOuter, m, n], 'float32');
     const wasm = backend.wasm;
+    if (blas) {
+      blasMatMul(blas, wasm.HEAPF32, offsetOf(backend, a) >>> 2, offsetOf(backend, b) >>> 2, offsetOf(backend, out) >>> 2,
+        { batch, batchA, batchB, m, k, n, transposeA, transposeB });
+      return out;
+    }
     if (batchB === 1 && batchA * m <= SMALL_ROWS) {
       smallRows(wasm.HEAPF32, offsetOf(backend, a) >>> 2, offsetOf(backend, b) >>> 2, offsetOf(backend, out) >>> 2,
         batchA * m, m, k, n, transposeA, transposeB);
@@ -82,6 +92,29 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     }
     return out;
   };
+}
+
+interface Product { batch: number; batchA: number; batchB: number; m: number; k: number; n: number; transposeA: boolean; transposeB: boolean }
+
+/** out = op(a)·op(b) by sgemm on heap views (float indices); k = 0 (an empty sum) writes zeros. */
+function blasMatMul(blas: Blas, heap: Float32Array, aBase: number, bBase: number, oBase: number, p: Product): void {
+  const { batch, batchA, batchB, m, k, n, transposeA: ta, transposeB: tb } = p;
+  const view = (base: number, size: number) => heap.subarray(base, base + size);
+  const lda = ta ? m : k, ldb = tb ? k : n;
+  if (m * n === 0) return;
+  if (k === 0) {
+    heap.fill(0, oBase, oBase + batch * m * n);
+    return;
+  }
+  if (batchB === 1 && !ta) { // rows of every a slice are contiguous: one [batchA·M, K]·[K, N] call
+    blas.sgemm(false, tb, batchA * m, n, k, 1, view(aBase, batchA * m * k), lda, view(bBase, k * n), ldb,
+      0, view(oBase, batchA * m * n), n);
+    return;
+  }
+  for (let s = 0; s < batch; s++) {
+    const aS = aBase + (batchA === 1 ? 0 : s * m * k), bS = bBase + (batchB === 1 ? 0 : s * k * n);
+    blas.sgemm(ta, tb, m, n, k, 1, view(aS, m * k), lda, view(bS, k * n), ldb, 0, view(oBase + s * m * n, m * n), n);
+  }
 }
 
 /**
