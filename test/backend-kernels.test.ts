@@ -277,3 +277,17 @@ test.serial('an installed OpenBLAS is found and used for matmuls (skipped withou
   t.truthy(activeBlas(), 'libopenblas is installed but was not loaded');
   t.regex(selected.device, /matmuls on libopenblas/);
 });
+
+test.serial('Sum over leading axes (our one-pass kernel) and other axes (published kernel) matches cpu', async (t) => {
+  const shape = [6, 5, 33];
+  const x = randn(shape, 31);
+  const cases: Array<[number | number[], boolean]> = [[0, false], [[0, 1], false], [[1, 0], true], [1, false], [2, true], [[0, 2], false], [[0, 1, 2], false]];
+  for (const [axis, keepDims] of cases) {
+    const n = tf.util.parseAxisParam(axis, shape).reduce((p, a) => p * shape[a], 1);
+    await assertParity(t, (abs) => [tf.sum(maybeAbs(tf.tensor(x, shape), abs), axis, keepDims)], n, `sum axis=${JSON.stringify(axis)} keepDims=${keepDims}`);
+  }
+  await selectBackend('wasm');
+  const s = tf.sum(tf.tensor(x, shape), [0, 1], true);
+  t.deepEqual(s.shape, [1, 1, 33]);
+  s.dispose();
+});

@@ -19,12 +19,12 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): t
   }
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const ids = tf.tensor1d(targets, 'int32');
-    const [nll, e, inv] = tf.engine().runKernel(SOFTMAX_XENT, { logits: x, targets: ids }, {}) as tf.Tensor[];
-    save([e, inv, ids]);
+    const [nll, probs] = tf.engine().runKernel(SOFTMAX_XENT, { logits: x, targets: ids }, {}) as tf.Tensor[];
+    save([probs, ids]);
     return {
       value: nll,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(SOFTMAX_XENT_GRAD, { e: saved[0], inv: saved[1], targets: saved[2], dy }, {}) as tf.Tensor, // [N, V]
+        tf.engine().runKernel(SOFTMAX_XENT_GRAD, { probs: saved[0], targets: saved[1], dy }, {}) as tf.Tensor, // [N, V]
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
   return op(logits.reshape([N, V])) as tf.Tensor1D;
@@ -41,11 +41,11 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     });
   }
   const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, e] = tf.engine().runKernel(GELU, { x: input }, {}) as tf.Tensor[];
-    save([input, e]);
+    const [y, s] = tf.engine().runKernel(GELU, { x: input }, {}) as tf.Tensor[];
+    save([input, s]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD, { x: saved[0], e: saved[1], dy }, {}) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD, { x: saved[0], s: saved[1], dy }, {}) as tf.Tensor,
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor;
   return op(x);
