@@ -46,7 +46,7 @@ test('switch: capacity is respected in training and overflow tokens output exact
       continue;
     }
     // kept token: gate · expert(x), gate = its router probability for the chosen (argmax) expert
-    const want = moe.experts[e].apply(x.slice([n, 0], [1, 8]), false).mul(probs[n * 2 + e]).arraySync() as number[][];
+    const want = moe.experts[e].apply(x.slice([n, 0], [1, 8])).mul(probs[n * 2 + e]).arraySync() as number[][];
     t.true(want[0].every((v, j) => Math.abs(v - rows[n][j]) < 1e-5));
     t.is(e, probs[n * 2] >= probs[n * 2 + 1] ? 0 : 1);
   }
@@ -105,11 +105,11 @@ test('demix: routes by domain in training, mixes at inference, and needs domains
   const x = tf.randomNormal([8, 8], 0, 1, 'float32', 6) as tf.Tensor2D; // B = 2 rows of T = 4
   const { y, routing } = moe.apply(x, { training: true, seqLen: 4, domains: Int32Array.from([2, 0]), random: rng(1) });
   t.deepEqual(Array.from(routing.expertIndex), [2, 2, 2, 2, 0, 0, 0, 0]);
-  const y2 = moe.experts[2].apply(x.slice([0, 0], [4, 8]), false);
+  const y2 = moe.experts[2].apply(x.slice([0, 0], [4, 8]));
   t.true(tf.max(tf.abs(y.slice([0, 0], [4, 8]).sub(y2))).dataSync()[0] < 1e-6);
   // inference mixture is linear in the weights: 0.3·expert0 + 0.7·expert1
   const mix = moe.apply(x, { training: false, seqLen: 4, mixture: [[0.3, 0.7, 0], [1, 0, 0]], random: rng(1) }).y;
-  const want = moe.experts[0].apply(x, false).mul(0.3).add(moe.experts[1].apply(x, false).mul(0.7));
+  const want = moe.experts[0].apply(x).mul(0.3).add(moe.experts[1].apply(x).mul(0.7));
   t.true(tf.max(tf.abs(mix.slice([0, 0], [4, 8]).sub(want.slice([0, 0], [4, 8])))).dataSync()[0] < 1e-5);
   const err = t.throws(() => moe.apply(x, { training: true, seqLen: 4, random: rng(1) }), { instanceOf: HyperlmError });
   t.is((err as HyperlmError).code, 'MODEL_BAD_INPUT');

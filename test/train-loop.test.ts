@@ -1,5 +1,5 @@
 // The training loop (src/model/train.ts) with the `tiny` preset on synthetic shards, real engine:
-// 6 steps equal 3 steps + resume + 3 steps bit for bit; tensor count stays flat across steps; a huge
+// 6 steps equal 3 steps + resume + 3 steps bit for bit, at dropout 0 and 0.1; tensor count stays flat across steps; a huge
 // learning rate stops with TRAIN_NON_FINITE naming the step and keeps the last good checkpoint; an
 // abort (SIGINT) checkpoints and resumes; metrics.jsonl and loss.png are written; the loss falls.
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ async function config(sets: string[]): Promise<RunConfig> {
 test.serial('6 steps in one run equal 3 steps + resume + 3 steps, exactly', async (t) => {
   const c = await config(['steps=6']);
   const full = await train({ runDir: tempDir('run-full'), config: c });
+  t.is(c.model.dropout, 0);
   t.is(full.losses.length, 6);
   const runDir = tempDir('run-resumed');
   const ac = new AbortController();
@@ -47,6 +48,21 @@ test.serial('6 steps in one run equal 3 steps + resume + 3 steps, exactly', asyn
   t.true(existsSync(join(runDir, 'loss.png')));
   const png = readFileSync(join(runDir, 'loss.png'));
   t.is(png.subarray(1, 4).toString('latin1'), 'PNG');
+});
+
+test.serial('with dropout 0.1, 6 steps in one run equal 3 steps + resume + 3 steps, exactly', async (t) => {
+  const c = await config(['steps=6', 'dropout=0.1']);
+  const full = await train({ runDir: tempDir('run-drop-full'), config: c });
+  const noDropout = await train({ runDir: tempDir('run-drop-0'), config: await config(['steps=1']) });
+  t.not(full.losses[0], noDropout.losses[0], 'dropout changes the first loss (same weights, same batch)');
+  const runDir = tempDir('run-drop-resumed');
+  const ac = new AbortController();
+  const first = await train({ runDir, config: c, signal: ac.signal, onStep: (s) => { if (s === 3) ac.abort(); } });
+  t.is(first.step, 3);
+  const second = await train({ runDir, config: c, resume: true });
+  t.deepEqual([...first.losses, ...second.losses], full.losses);
+  const again = await train({ runDir: tempDir('run-drop-again'), config: c });
+  t.deepEqual(again.losses, full.losses, 'a fresh run with the same seed repeats the losses');
 });
 
 test.serial('an abort mid-interval writes a checkpoint at that step', async (t) => {

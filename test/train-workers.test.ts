@@ -1,7 +1,8 @@
 // Data-parallel training (src/model/gradient-workers.ts through src/model/train.ts): one batch's
 // gradient from 2 worker threads equals the single-thread gradient of the whole batch; params set on
-// the workers arrive byte-identical in every replica; a dense run with --workers 2 follows the 1-worker
-// loss sequence within float tolerance and still resumes exactly; an MoE run logs routing from workers.
+// the workers arrive byte-identical in every replica (both with dropout 0.1: masks are drawn per global
+// batch row); a dense run with dropout 0.1 and --workers 2 follows the 1-worker loss sequence within
+// float tolerance and still resumes exactly; an MoE run logs routing from workers.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -29,16 +30,18 @@ async function config(sets: string[]): Promise<RunConfig> {
 }
 
 test.serial('2 workers give the full-batch gradient, and set params reach every replica byte for byte', async (t) => {
-  const c = await config(['moe.every=0']);
+  const c = await config(['moe.every=0', 'dropout=0.1']);
   const loader = await ShardLoader.open(dataDir, { blockSize: c.model.blockSize, seed: 3, split: 'train', byDomain: false });
   const batch = await loader.nextBatch(4);
   await loader.close();
   batch.weights[5] = 0; // uneven target weight across the two halves: the slices must be weighted by it
   const model = new GPT(c.model, 9);
-  const local = await new LocalGradients(model).compute(batch, 1);
+  const local = await new LocalGradients(model).compute(batch, 1, 5);
+  const otherMasks = await new LocalGradients(model).compute(batch, 1, 6);
+  t.true(Math.abs(otherMasks.loss - local.loss) > 1e-4, 'dropout is on: another dropout seed gives another loss');
   const workers = await WorkerGradients.start(model, 9, 2);
   try {
-    const dp = await workers.compute(batch, 1);
+    const dp = await workers.compute(batch, 1, 5);
     t.true(Math.abs(dp.loss - local.loss) < 1e-5, `loss ${dp.loss} vs ${local.loss}`);
     let worst = 0, norm = 0;
     for (let i = 0; i < local.grads.length; i++) {
@@ -62,8 +65,8 @@ function checkpointParams(dir: string): Map<string, Float32Array> {
   return new Map([...tensors].map(([k, v]) => [k, Float32Array.from(v.data)]));
 }
 
-test.serial('a dense run with 2 workers follows the 1-worker losses and resumes exactly', async (t) => {
-  const c = await config(['moe.every=0', 'steps=6']);
+test.serial('a dense run with dropout and 2 workers follows the 1-worker losses, and both resume exactly', async (t) => {
+  const c = await config(['moe.every=0', 'steps=6', 'dropout=0.1']);
   const oneDir = tempDir('w1');
   const one = await train({ runDir: oneDir, config: c, workers: 1 });
   const two = await train({ runDir: tempDir('w2'), config: c, workers: 2 });
@@ -81,6 +84,12 @@ test.serial('a dense run with 2 workers follows the 1-worker losses and resumes 
   t.is(first.stopped, 'interrupted');
   const second = await train({ runDir, config: c, workers: 2, resume: true });
   t.deepEqual([...first.losses, ...second.losses], two.losses);
+
+  const oneResumed = tempDir('w1-resumed');
+  const ac1 = new AbortController();
+  const head = await train({ runDir: oneResumed, config: c, workers: 1, signal: ac1.signal, onStep: (s) => { if (s === 3) ac1.abort(); } });
+  const tail = await train({ runDir: oneResumed, config: c, workers: 1, resume: true });
+  t.deepEqual([...head.losses, ...tail.losses], one.losses);
 });
 
 test.serial('an MoE run with 2 workers logs expert load from the workers', async (t) => {

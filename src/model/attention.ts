@@ -4,6 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
+import type { RowDropout } from './dropout.js';
 import { ParamStore, linear } from './params.js';
 
 /** One layer's cached keys and values. k, v: [B, nHead, S, headDim]. */
@@ -19,6 +20,8 @@ export interface AttentionContext {
   mask: tf.Tensor4D;
   /** Rotary tables [B, 1, T, headDim] for the query positions, or undefined for learned positions. */
   rope?: { cos: tf.Tensor4D; sin: tf.Tensor4D };
+  /** Training with dropout > 0: the seeded per-row masks (dropout.ts); undefined means no dropout. */
+  dropout?: RowDropout;
 }
 
 /** RoPE tables for absolute positions [B, T] (float32). cos, sin: [B, 1, T, headDim]. */
@@ -52,7 +55,7 @@ export class CausalSelfAttention {
   readonly cProjW: tf.Variable;
   readonly cProjB: tf.Variable;
 
-  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig) {
+  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig, private readonly layer: number) {
     const d = config.dModel;
     this.cAttnW = store.normal(`${prefix}.c_attn.weight`, [d, 3 * d], config.initStd);
     this.cAttnB = store.zeros(`${prefix}.c_attn.bias`, [3 * d]);
@@ -62,7 +65,7 @@ export class CausalSelfAttention {
 
   /** x: [B, T, d] → y: [B, T, d], plus this layer's keys/values including `past`. */
   apply(x: tf.Tensor3D, ctx: AttentionContext, past?: KVEntry): { y: tf.Tensor3D; kv: KVEntry } {
-    const { nHead, dModel, dropout } = this.config;
+    const { nHead, dModel } = this.config;
     const [B, T] = x.shape;
     const hd = dModel / nHead;
     // c_attn holds [Wq | Wk | Wv] as columns. For many rows (training, prefill) slicing the small weight
@@ -83,12 +86,12 @@ export class CausalSelfAttention {
     }
     let att = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hd)).add(ctx.mask); // [B, nHead, T, S]
     att = tf.softmax(att, -1);
-    if (ctx.training && dropout > 0) att = tf.dropout(att, dropout);
+    if (ctx.dropout) att = ctx.dropout.apply(att, this.layer, 'attn-probs');
     const y = tf.matMul(att, v) // [B, nHead, T, hd]
       .transpose([0, 2, 1, 3]) // [B, T, nHead, hd]
       .reshape([B, T, dModel]); // [B, T, d]
     let out = linear(y, this.cProjW as tf.Tensor2D, this.cProjB as tf.Tensor1D) as tf.Tensor3D;
-    if (ctx.training && dropout > 0) out = tf.dropout(out, dropout) as tf.Tensor3D;
+    if (ctx.dropout) out = ctx.dropout.apply(out, this.layer, 'attn-out') as tf.Tensor3D;
     return { y: out, kv: { k, v } };
   }
 }

@@ -21,7 +21,10 @@ import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type Safe
 export interface CheckpointState {
   /** Optimizer steps completed; training resumes at this step. */
   step: number;
-  /** Seeds per-step model randomness (GShard's second-expert draw). */
+  /**
+   * Seeds per-step model randomness (GShard's second-expert draw). Dropout needs no saved state: its masks
+   * are a function of (config train.seed, step, micro-batch, batch row, layer, site) (dropout.ts).
+   */
   rng: RngState;
   /** Training data position. */
   loader: LoaderState;

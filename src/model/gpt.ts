@@ -1,13 +1,15 @@
 // The decoder-only GPT (nanoGPT's GPT): token embedding (+ learned positions, or rotary inside attention),
 // nLayer pre-norm blocks with dense or MoE MLPs, final LayerNorm, output projection tied to the embedding.
 // `forward` gives logits, the summed MoE aux loss and per-layer routing; `loss` adds weighted cross-entropy
-// (weights are 0 on sentinels/padding); `lossAndGrads` is the training step's gradient call.
+// (weights are 0 on sentinels/padding); `lossAndGrads` is the training step's gradient call. Dropout masks
+// are seeded per batch row (dropout.ts), so a training forward is a function of its inputs and seeds.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import { attentionMask, rotaryTables, type KVEntry } from './attention.js';
 import { Block } from './block.js';
 import type { ModelConfig } from './config.js';
+import { RowDropout } from './dropout.js';
 import type { RoutingInfo } from './moe.js';
 import { softmaxCrossEntropy } from './fused.js';
 import { ParamStore, layerNorm } from './params.js';
@@ -24,8 +26,12 @@ export interface ForwardOptions {
   positions?: number[][];
   /** [B][pastLen + T]: 1 for real tokens, 0 for padding keys that no query may attend. */
   keyMask?: number[][];
-  /** Seeds GShard's stochastic second-expert choice; dropout uses tf's own seeding. */
+  /** Seeds GShard's stochastic second-expert choice (default: random), and dropout when dropoutSeed is absent. */
   seed?: number;
+  /** Training: dropout masks for row b come from (dropoutSeed, rowOffset + b, layer, site), dropout.ts. */
+  dropoutSeed?: number;
+  /** Index of row 0 within the full batch (a data-parallel slice's first row), so masks do not depend on the split. Default 0. */
+  rowOffset?: number;
 }
 
 export interface ForwardResult {
@@ -92,16 +98,20 @@ export class GPT {
     }
     const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => pastLen + t));
     const training = opts.training ?? false;
-    const random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 31));
+    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const random = seededRandom(seed);
+    const drop = training && this.config.dropout > 0
+      ? new RowDropout(this.config.dropout, opts.dropoutSeed ?? seed, opts.rowOffset ?? 0)
+      : undefined;
     const domains = opts.domains ? Int32Array.from(opts.domains) : undefined;
     return tf.tidy(() => {
-      const { dModel: d, vocabSize: V, dropout } = this.config;
+      const { dModel: d, vocabSize: V } = this.config;
       const pos = tf.tensor2d(positions, [B, T], 'int32');
       let x: tf.Tensor = this.embed(this.wte as tf.Tensor2D, ids, V); // [B, T, d]
       if (this.wpe) x = x.add(this.embed(this.wpe as tf.Tensor2D, pos, this.config.blockSize));
-      if (training && dropout > 0) x = tf.dropout(x, dropout);
+      if (drop) x = drop.apply(x, -1, 'embed');
       const ctx = {
-        training,
+        training, dropout: drop,
         mask: attentionMask(B, T, pastLen, opts.keyMask),
         rope: this.config.positions === 'rotary' ? rotaryTables(pos, d / this.config.nHead) : undefined,
         domains, mixture: opts.mixture, random,

@@ -8,6 +8,8 @@
 // Splitting is exact for the cross-entropy: slice i's gradient is scaled by W_i / W (its share of the
 // batch's target weight), so the sum over workers is the gradient of Σ w·nll / Σ w over the full batch.
 // MoE aux losses are averaged by row share; they (and switch capacity) are per slice, as in DDP.
+// Dropout masks are too: every slice gets the batch's dropout seed and the global index of its first
+// row, and masks are drawn per row (dropout.ts), so a dense model's dropout is the same for any N.
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -33,18 +35,20 @@ export interface BatchGradients {
 export interface GradientSource {
   readonly workers: number;
   readonly layout: ParamLayout;
-  compute(batch: Batch, seed: number): Promise<BatchGradients>;
+  /** seed: GShard's second-expert draws; dropoutSeed (default seed): the dropout masks, per row of the batch. */
+  compute(batch: Batch, seed: number, dropoutSeed?: number): Promise<BatchGradients>;
   setParams(flat: Float32Array): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Rows [lo, hi) of a batch as a replica slice with its loss weights. */
-function sliceOf(b: Batch, T: number, lo: number, hi: number, totalWeight: number, seed: number): ReplicaSlice {
+/** Rows [lo, hi) of a batch as a replica slice with its loss weights; its dropout rows start at lo. */
+function sliceOf(b: Batch, T: number, lo: number, hi: number, totalWeight: number, seed: number, dropoutSeed: number): ReplicaSlice {
   const weights = b.weights.slice(lo * T, hi * T);
   const w = weights.reduce((a, x) => a + x, 0);
   const rows = b.domains.length;
   return {
     ids: b.ids.slice(lo * T, hi * T), targets: b.targets.slice(lo * T, hi * T), weights, domains: b.domains.slice(lo, hi), seed,
+    dropoutSeed, rowOffset: lo,
     ceWeight: totalWeight > 0 ? w / totalWeight : (hi - lo) / rows, auxWeight: (hi - lo) / rows,
   };
 }
@@ -56,12 +60,12 @@ export class LocalGradients implements GradientSource {
     this.layout = paramLayout(model.params());
   }
 
-  async compute(b: Batch, seed: number): Promise<BatchGradients> {
+  async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
     const B = b.domains.length, T = this.model.config.blockSize;
     const ids = tf.tensor2d(b.ids, [B, T], 'int32');
     const targets = tf.tensor2d(b.targets, [B, T], 'int32');
     const weights = tf.tensor2d(b.weights, [B, T], 'float32');
-    const r = this.model.lossAndGrads(ids, targets, weights, { training: true, domains: b.domains, seed });
+    const r = this.model.lossAndGrads(ids, targets, weights, { training: true, domains: b.domains, seed, dropoutSeed });
     const grads = flatten(this.layout, r.grads);
     tf.dispose([ids, targets, weights, ...r.grads.values()]);
     const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));
@@ -92,11 +96,11 @@ export class WorkerGradients implements GradientSource {
     return this.dp.workers;
   }
 
-  async compute(b: Batch, seed: number): Promise<BatchGradients> {
+  async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
     const rows = b.domains.length, n = this.dp.workers;
     const total = b.weights.reduce((a, x) => a + x, 0);
     const slices = Array.from({ length: n }, (_, i) =>
-      sliceOf(b, this.T, Math.floor((i * rows) / n), Math.floor(((i + 1) * rows) / n), total, (seed + i) >>> 0));
+      sliceOf(b, this.T, Math.floor((i * rows) / n), Math.floor(((i + 1) * rows) / n), total, (seed + i) >>> 0, dropoutSeed));
     const r = await this.dp.gradients(slices);
     const infos = r.infos as ReplicaInfo[];
     let ce = 0, aux = 0;

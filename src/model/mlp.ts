@@ -1,5 +1,6 @@
-// The position-wise feed-forward network (nanoGPT's MLP: c_fc → GELU → c_proj → dropout). The dense
-// blocks use one (GELU is fused.ts's, one heap pass on wasm); an MoE layer (moe.ts) holds `experts` of them under `mlp.experts.k`.
+// The position-wise feed-forward network (nanoGPT's MLP: c_fc → GELU → c_proj; block.ts applies the
+// dropout after it, to the dense or MoE output, with masks indexed by batch row). The dense blocks use one
+// (GELU is fused.ts's, one heap pass on wasm); an MoE layer (moe.ts) holds `experts` of them under `mlp.experts.k`.
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
@@ -14,7 +15,7 @@ export class Mlp {
   readonly cProjW: tf.Variable;
   readonly cProjB: tf.Variable;
 
-  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig) {
+  constructor(store: ParamStore, prefix: string, config: ModelConfig) {
     const { dModel: d, dFF: ff, initStd, nLayer } = config;
     this.cFcW = store.normal(`${prefix}.c_fc.weight`, [d, ff], initStd);
     this.cFcB = store.zeros(`${prefix}.c_fc.bias`, [ff]);
@@ -23,9 +24,8 @@ export class Mlp {
   }
 
   /** x: [..., d] → [..., d]. */
-  apply(x: tf.Tensor, training: boolean): tf.Tensor {
+  apply(x: tf.Tensor): tf.Tensor {
     const h = gelu(linear(x, this.cFcW as tf.Tensor2D, this.cFcB as tf.Tensor1D)); // [..., ff]
-    const y = linear(h, this.cProjW as tf.Tensor2D, this.cProjB as tf.Tensor1D); // [..., d]
-    return training && this.config.dropout > 0 ? tf.dropout(y, this.config.dropout) : y;
+    return linear(h, this.cProjW as tf.Tensor2D, this.cProjB as tf.Tensor1D); // [..., d]
   }
 }

@@ -101,7 +101,7 @@ export class MoE {
       for (let e = 0, start = 0; e < E; e++) {
         let end = start;
         while (end < round.length && round[end][1] === e) end++;
-        if (end > start) parts.push(this.experts[e].apply(xr.slice([start, 0], [end - start, -1]), ctx.training)); // [n_e, d]
+        if (end > start) parts.push(this.experts[e].apply(xr.slice([start, 0], [end - start, -1]))); // [n_e, d]; dropout is block.ts's
         start = end;
       }
       const back = new Int32Array(N).fill(-1);

@@ -28,7 +28,11 @@ export interface ReplicaSlice {
   targets: Int32Array;
   weights: Float32Array;
   domains: Int32Array;
+  /** GShard's second-expert draws. */
   seed: number;
+  /** Dropout masks: the full batch's dropout seed, and the index of this slice's first row in that batch. */
+  dropoutSeed?: number;
+  rowOffset?: number;
   /** The gradient is of ceWeight·ce + auxWeight·aux of this slice (default 1, 1). */
   ceWeight?: number;
   auxWeight?: number;
@@ -56,8 +60,8 @@ export async function createReplica(init: ReplicaInit) {
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');
       const targets = tf.tensor2d(slice.targets, [B, T], 'int32');
       const weights = tf.tensor2d(slice.weights, [B, T], 'float32');
-      const r = model.lossAndGrads(ids, targets, weights, { training: true, domains: slice.domains, seed: slice.seed },
-        { ce: slice.ceWeight ?? 1, aux: slice.auxWeight ?? 1 });
+      const opts = { training: true, domains: slice.domains, seed: slice.seed, dropoutSeed: slice.dropoutSeed, rowOffset: slice.rowOffset };
+      const r = model.lossAndGrads(ids, targets, weights, opts, { ce: slice.ceWeight ?? 1, aux: slice.auxWeight ?? 1 });
       const grads = flatten(layout, r.grads);
       tf.dispose([ids, targets, weights, ...r.grads.values()]);
       const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));

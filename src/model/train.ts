@@ -5,7 +5,8 @@
 // evalEvery steps; checkpoint (+ loss.png) every checkpointEvery steps, at the end, and when `signal`
 // aborts (SIGINT). A resumed run restores weights, AdamW state, the step RNG and the data position, so
 // its losses equal an uninterrupted run's, whatever the worker count (optimizer, RNG and data position
-// never leave this thread). A NaN/Inf loss or gradient stops with TRAIN_NON_FINITE naming the step;
+// never leave this thread); dropout masks are counter-based (dropout.ts: run seed, step, micro-batch,
+// row, layer, site), so this holds at dropout > 0 too. A NaN/Inf loss or gradient stops with TRAIN_NON_FINITE naming the step;
 // nothing is saved after the last good checkpoint.
 //
 // metrics.jsonl, one JSON object per line:
@@ -21,6 +22,7 @@ import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { Rng } from '../rng.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { dropoutSeed } from './dropout.js';
 import { assignFlat, flatten, paramLayout } from './flat-params.js';
 import { GPT } from './gpt.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
@@ -221,7 +223,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const routing: MoEStats[][] = [];
       for (let a = 0; a < tc.gradAccum; a++) {
         const batch = await loader.nextBatch(tc.batchSize);
-        const r = await source.compute(batch, rng.nextU32());
+        const r = await source.compute(batch, rng.nextU32(), dropoutSeed(tc.seed, step, a));
         loss += r.loss / tc.gradAccum; ce += r.ce / tc.gradAccum; aux += r.aux / tc.gradAccum;
         tokens += batch.tokens;
         routing.push(...r.moe);
