@@ -31,6 +31,9 @@ export async function selectBackend(choice: BackendChoice, log?: (line: string) 
     throw new HyperlmError('CONFIG_BAD_VALUE', `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(choice)}`);
   }
   if (current?.choice === choice && tf.getBackend() === current.result.name) return current.result;
+  // PROD silences tfjs's console advice (e.g. the cpu backend's "install our node backend" banner on first
+  // use); the start-up line below already says which backend runs and why.
+  tf.env().set('PROD', true);
   const result = await choose(choice);
   current = { choice, result };
   log?.(`backend: ${result.name} on ${result.device} — ${result.why}`);
