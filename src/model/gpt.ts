@@ -62,6 +62,7 @@ export function seededRandom(seed: number): () => number {
 
 export class GPT {
   private readonly store: ParamStore;
+  private decodeHead?: { source: tf.DataId; tensor: tf.Tensor2D }; // headTransposed()'s cache
   readonly wte: tf.Variable; // [V, d]
   readonly wpe?: tf.Variable; // [blockSize, d]
   readonly blocks: Block[];
@@ -203,7 +204,22 @@ export class GPT {
     }
   }
 
+  /**
+   * Decoding only (decode.ts): the output head as [d, V], transposed once per head weights and kept until
+   * they change or dispose() — wasm's fast matmul needs an untransposed b, and caches b's packed form per tensor.
+   */
+  headTransposed(): tf.Tensor2D {
+    const head = this.lmHead ?? this.wte; // [V, d]
+    if (this.decodeHead?.source !== head.dataId) {
+      this.decodeHead?.tensor.dispose();
+      this.decodeHead = { source: head.dataId, tensor: tf.keep(tf.transpose(head as tf.Tensor2D)) }; // [d, V]
+    }
+    return this.decodeHead.tensor;
+  }
+
   dispose(): void {
     for (const v of this.store.vars.values()) v.dispose();
+    this.decodeHead?.tensor.dispose();
+    this.decodeHead = undefined;
   }
 }

@@ -1,0 +1,300 @@
+// KV-cached decoding with the cache in host memory: generate.ts's default on CPU backends (wasm, cpu,
+// native TensorFlow without a GPU). The prompt runs through GPT.forward once (prefill); after that each
+// step feeds one token per row, and:
+//   - keys/values live in JS Float32Arrays [B, nHead, capacity, headDim] per layer, preallocated to
+//     prompt + new tokens and written in place (no concat of a growing cache tensor, no O(S) copy per step);
+//   - the per-token vector work (LayerNorm, rotary, attention over the cache, residual adds, MoE routing)
+//     is JS loops over d-sized rows, instead of ~300 tfjs ops of a few µs dispatch each per token;
+//   - only weight products go to the backend: per layer c_attn, attn c_proj and the MLP (c_fc → GELU →
+//     c_proj in one tidy; an MoE layer runs each used expert's MLP once on its rows), plus the embedding
+//     gather and the output head — 14 round trips per token for 4 dense layers.
+// Products use tf.fused.matMul with the layer's bias: on wasm its kernel (tfjs-backend-wasm's
+// _FusedMatMul, which our BatchMatMul replacement does not touch) runs XNNPACK with each weight matrix
+// packed once and cached on the weight tensor's id (batch_mat_mul_impl.cc, xnn_matmul) — ~0.1 ms for
+// [1, 256]·[256, 1024] against ~0.4 ms for a product that loops or repacks per call. That path needs an
+// untransposed b, so on wasm the head [V, d] is used as GPT.headTransposed()'s [d, V] copy (made once per weights).
+// Same weights and modules as training: MLPs use the Mlp's weights and fused.ts's GELU, MoE layers route
+// as moe.ts does at inference (decode-routing.ts), the prompt is GPT.forward's.
+// test/model-decode.test.ts checks the logits against the full forward pass at every position.
+
+import * as tf from '@tensorflow/tfjs';
+import { HyperlmError } from '../errors.js';
+import { inferenceGates } from './decode-routing.js';
+import { gelu } from './fused.js';
+import type { GPT } from './gpt.js';
+import { Mlp } from './mlp.js';
+
+export interface HostDecoderOptions {
+  /** demix: domain id per row [B]. */
+  domains?: Int32Array | number[];
+  /** demix inference: expert weights per row [B][E]. */
+  mixture?: number[][];
+}
+
+/** LayerNorm gain and bias read into JS once per decoder. */
+interface NormParams { gain: Float32Array; bias: Float32Array }
+
+export class HostDecoder {
+  private readonly ln1: NormParams[];
+  private readonly ln2: NormParams[];
+  private readonly lnF: NormParams;
+  private readonly keys: Float32Array[]; // per layer [B, nHead, capacity, hd]
+  private readonly values: Float32Array[]; // per layer [B, nHead, capacity, hd]
+  /** [d, V] (GPT.headTransposed, on wasm) or the model's own [V, d]. */
+  private readonly head: tf.Tensor2D;
+  private readonly headTransposed: boolean;
+  private readonly invFreq: Float32Array; // [hd / 2] rotary frequencies, float32 as in attention.ts
+  /** Per layer: router weights [d, E] read into JS (MoE layers with a router), else undefined. */
+  private readonly routers: Array<Float32Array | undefined>;
+  private pastLen = 0;
+
+  /** Decodes `batch` rows of up to `capacity` positions (prompt + new tokens). */
+  constructor(private readonly model: GPT, readonly batch: number, readonly capacity: number, private readonly opts: HostDecoderOptions) {
+    const { dModel: d, nHead, blockSize } = model.config;
+    if (!(Number.isInteger(capacity) && capacity > 0 && capacity <= blockSize)) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder: capacity ${capacity} must be in [1, blockSize ${blockSize}]`);
+    }
+    const read = (p: { weight: tf.Variable; bias: tf.Variable }): NormParams =>
+      ({ gain: Float32Array.from(p.weight.dataSync()), bias: Float32Array.from(p.bias.dataSync()) });
+    this.ln1 = model.blocks.map((b) => read(b.ln1));
+    this.ln2 = model.blocks.map((b) => read(b.ln2));
+    this.lnF = read(model.lnF);
+    const size = batch * capacity * d; // B · nHead · capacity · hd
+    this.keys = model.blocks.map(() => new Float32Array(size));
+    this.values = model.blocks.map(() => new Float32Array(size));
+    const hd = d / nHead;
+    this.invFreq = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / Math.pow(10000, (2 * i) / hd));
+    this.headTransposed = tf.getBackend() === 'wasm';
+    this.head = this.headTransposed ? model.headTransposed() : (model.lmHead ?? model.wte) as tf.Tensor2D; // [d, V] | [V, d]
+    this.routers = model.blocks.map((b) => (b.mlp instanceof Mlp || !b.mlp.router ? undefined : Float32Array.from(b.mlp.router.dataSync())));
+  }
+
+  /** Runs the prompts ids [B][T] (left-padded) through GPT.forward, keeps their keys/values; next-token logits [B·V]. */
+  prefill(ids: number[][], positions: number[][], keyMask: number[][]): Float32Array {
+    const B = this.batch, T = ids[0].length, V = this.model.config.vocabSize;
+    if (ids.length !== B || T > this.capacity) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefill: got [${ids.length}, ${T}] ids for ${B} rows of capacity ${this.capacity}`);
+    }
+    const input = tf.tensor2d(ids, [B, T], 'int32');
+    const r = this.model.forward(input, { positions, keyMask, cache: [], domains: this.opts.domains, mixture: this.opts.mixture });
+    const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V])); // [B, V]
+    const logits = last.dataSync() as Float32Array;
+    r.cache!.forEach((e, l) => {
+      this.store(this.keys[l], e.k.dataSync() as Float32Array, T);
+      this.store(this.values[l], e.v.dataSync() as Float32Array, T);
+    });
+    tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
+    this.pastLen = T;
+    return logits;
+  }
+
+  /**
+   * Appends one token per row at position pastLen (tokens [B], absolute positions [B]; keyMask [B][pastLen + 1]
+   * marks padding keys with 0) and returns the next-token logits [B·V].
+   */
+  step(tokens: number[], positions: number[], keyMask: number[][]): Float32Array {
+    const { config, blocks } = this.model;
+    const B = this.batch, d = config.dModel, s = this.pastLen;
+    if (s >= this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.step: cache full (${this.capacity} positions)`);
+    const x = this.embed(tokens, positions); // [B, d] residual stream
+    for (let l = 0; l < blocks.length; l++) {
+      const { attn, mlp } = blocks[l];
+      const qkv = this.linear(layerNorm(x, d, this.ln1[l], config.normEps), attn.cAttnW, attn.cAttnB); // [B, 3d]
+      if (config.positions === 'rotary') this.rotate(qkv, positions);
+      this.append(l, qkv, s);
+      addInto(x, this.linear(this.attend(l, qkv, s, keyMask), attn.cProjW, attn.cProjB));
+      const hn = layerNorm(x, d, this.ln2[l], config.normEps);
+      addInto(x, mlp instanceof Mlp ? this.mlp(mlp, hn, B) : this.moe(l, mlp.experts, hn));
+    }
+    this.pastLen = s + 1;
+    const xf = layerNorm(x, d, this.lnF, config.normEps);
+    return this.run(() => {
+      const a = tf.tensor2d(xf, [B, d]);
+      return this.headTransposed ? tf.fused.matMul({ a, b: this.head }) : tf.matMul(a, this.head, false, true); // [B, V]
+    });
+  }
+
+  /** A tidy computation's single result, read back to JS (and disposed). */
+  private run(f: () => tf.Tensor): Float32Array {
+    const t = tf.tidy(f);
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
+  }
+
+  /** x [B, in] → x·W + b [B, out]. */
+  private linear(x: Float32Array, w: tf.Variable, b: tf.Variable): Float32Array {
+    return this.run(() => tf.fused.matMul({ a: tf.tensor2d(x, [this.batch, w.shape[0]]), b: w as tf.Tensor2D, bias: b as tf.Tensor1D }));
+  }
+
+  /** c_fc → GELU → c_proj on `rows` rows x [rows, d]. */
+  private mlp(mlp: Mlp, x: Float32Array, rows: number): Float32Array {
+    return this.run(() => {
+      const h = tf.fused.matMul({ a: tf.tensor2d(x, [rows, x.length / rows]), b: mlp.cFcW as tf.Tensor2D, bias: mlp.cFcB as tf.Tensor1D }); // [rows, ff]
+      return tf.fused.matMul({ a: gelu(h) as tf.Tensor2D, b: mlp.cProjW as tf.Tensor2D, bias: mlp.cProjB as tf.Tensor1D }); // [rows, d]
+    });
+  }
+
+  /** MoE layer l on x [B, d]: route each row (decode-routing.ts), run each used expert once on its rows, mix by gate. */
+  private moe(l: number, experts: Mlp[], x: Float32Array): Float32Array {
+    const { dModel: d, moe: moeConfig } = this.model.config;
+    const E = moeConfig.experts, B = this.batch;
+    const router = this.routers[l];
+    const gates = Array.from({ length: B }, (_, b) => {
+      const logits = new Float64Array(router ? E : 0); // x[b]·router [E]
+      for (let i = 0; router && i < d; i++) {
+        const xi = x[b * d + i];
+        for (let e = 0; e < E; e++) logits[e] += xi * router[i * E + e];
+      }
+      return inferenceGates(moeConfig, logits, { domain: this.opts.domains?.[b], mixture: this.opts.mixture?.[b] });
+    });
+    const y = new Float32Array(B * d);
+    for (let e = 0; e < E; e++) {
+      const rows = gates.flatMap((g, b) => (g[e] !== 0 ? [b] : []));
+      if (rows.length === 0) continue;
+      const xs = new Float32Array(rows.length * d); // [n_e, d] this expert's rows
+      rows.forEach((b, i) => xs.set(x.subarray(b * d, (b + 1) * d), i * d));
+      const out = this.mlp(experts[e], xs, rows.length); // [n_e, d]
+      rows.forEach((b, i) => {
+        for (let j = 0; j < d; j++) y[b * d + j] += gates[b][e] * out[i * d + j];
+      });
+    }
+    return y;
+  }
+
+  /** Token embeddings (+ learned positions) for one token per row: [B, d]. */
+  private embed(tokens: number[], positions: number[]): Float32Array {
+    const { wte, wpe } = this.model;
+    return this.run(() => {
+      const x = tf.gather(wte, tf.tensor1d(tokens, 'int32'));
+      return wpe ? x.add(tf.gather(wpe, tf.tensor1d(positions, 'int32'))) : x;
+    });
+  }
+
+  /** Rotary positions on the q and k parts of qkv [B, 3d] in place (attention.ts's rotate-half layout). */
+  private rotate(qkv: Float32Array, positions: number[]): void {
+    const { dModel: d, nHead } = this.model.config;
+    const hd = d / nHead, half = hd / 2;
+    const cos = new Float32Array(half), sin = new Float32Array(half);
+    for (let b = 0; b < this.batch; b++) {
+      for (let i = 0; i < half; i++) {
+        const angle = Math.fround(positions[b] * this.invFreq[i]); // float32, as positions · invFreq on the backend
+        cos[i] = Math.cos(angle);
+        sin[i] = Math.sin(angle);
+      }
+      for (let h = 0; h < 2 * nHead; h++) { // q heads, then k heads
+        const o = b * 3 * d + h * hd;
+        for (let i = 0; i < half; i++) {
+          const x1 = qkv[o + i], x2 = qkv[o + half + i];
+          qkv[o + i] = x1 * cos[i] - x2 * sin[i];
+          qkv[o + half + i] = x2 * cos[i] + x1 * sin[i];
+        }
+      }
+    }
+  }
+
+  /** Writes the k and v parts of qkv [B, 3d] at position s of layer l's cache. */
+  private append(l: number, qkv: Float32Array, s: number): void {
+    const { dModel: d, nHead } = this.model.config;
+    const hd = d / nHead;
+    for (let b = 0; b < this.batch; b++) {
+      for (let h = 0; h < nHead; h++) {
+        const at = ((b * nHead + h) * this.capacity + s) * hd;
+        const k = b * 3 * d + d + h * hd;
+        this.keys[l].set(qkv.subarray(k, k + hd), at);
+        this.values[l].set(qkv.subarray(k + d, k + d + hd), at);
+      }
+    }
+  }
+
+  /** softmax(q·Kᵀ/√hd over the unmasked keys 0..s)·V per row and head: [B, d]. */
+  private attend(l: number, qkv: Float32Array, s: number, keyMask: number[][]): Float32Array {
+    const { dModel: d, nHead } = this.model.config;
+    const hd = d / nHead, scale = 1 / Math.sqrt(hd);
+    const y = new Float32Array(this.batch * d);
+    const p = new Float64Array(s + 1); // [s + 1] scores, then softmax weights
+    for (let b = 0; b < this.batch; b++) {
+      const mask = keyMask[b];
+      for (let h = 0; h < nHead; h++) {
+        const base = (b * nHead + h) * this.capacity * hd; // this row and head's [capacity, hd] block
+        dotRows(qkv, b * 3 * d + h * hd, this.keys[l], base, hd, s + 1, p);
+        let max = -Infinity;
+        for (let t = 0; t <= s; t++) {
+          p[t] = mask[t] === 0 ? -Infinity : p[t] * scale;
+          if (p[t] > max) max = p[t];
+        }
+        let z = 0;
+        for (let t = 0; t <= s; t++) z += (p[t] = Math.exp(p[t] - max));
+        mixRows(p, 1 / z, this.values[l], base, hd, s + 1, y, b * d + h * hd);
+      }
+    }
+    return y;
+  }
+
+  /** Copies a prefill's k or v [B, nHead, T, hd] into the first T positions of a cache. */
+  private store(cache: Float32Array, src: Float32Array, T: number): void {
+    const { dModel: d, nHead } = this.model.config;
+    const hd = d / nHead, rows = this.batch * nHead;
+    for (let r = 0; r < rows; r++) cache.set(src.subarray(r * T * hd, (r + 1) * T * hd), r * this.capacity * hd);
+  }
+}
+
+/** Row-wise LayerNorm of x [B, d] (population variance, as tf.moments): a new [B, d]. */
+function layerNorm(x: Float32Array, d: number, p: NormParams, eps: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let o = 0; o < x.length; o += d) {
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += x[o + j];
+    mean /= d;
+    let variance = 0;
+    for (let j = 0; j < d; j++) variance += (x[o + j] - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / d + eps);
+    for (let j = 0; j < d; j++) out[o + j] = (x[o + j] - mean) * inv * p.gain[j] + p.bias[j];
+  }
+  return out;
+}
+
+// The two O(S·hd) loops of a decode step's attention, 8 columns at a time: each cache element is read
+// once per step and the 8 partial sums stay in registers (~2.5× a plain dot-product loop in V8).
+
+/** p[t] = Σ_j q[qo + j]·cache[base + t·hd + j] for t < n. */
+function dotRows(q: Float32Array, qo: number, cache: Float32Array, base: number, hd: number, n: number, p: Float64Array): void {
+  p.fill(0, 0, n);
+  let j = 0;
+  for (; j + 8 <= hd; j += 8) {
+    const q0 = q[qo + j], q1 = q[qo + j + 1], q2 = q[qo + j + 2], q3 = q[qo + j + 3];
+    const q4 = q[qo + j + 4], q5 = q[qo + j + 5], q6 = q[qo + j + 6], q7 = q[qo + j + 7];
+    for (let t = 0, k = base + j; t < n; t++, k += hd) {
+      p[t] += q0 * cache[k] + q1 * cache[k + 1] + q2 * cache[k + 2] + q3 * cache[k + 3] +
+        q4 * cache[k + 4] + q5 * cache[k + 5] + q6 * cache[k + 6] + q7 * cache[k + 7];
+    }
+  }
+  for (; j < hd; j++) {
+    const qj = q[qo + j];
+    for (let t = 0, k = base + j; t < n; t++, k += hd) p[t] += qj * cache[k];
+  }
+}
+
+/** y[yo + j] = scale·Σ_t w[t]·cache[base + t·hd + j] for j < hd. */
+function mixRows(w: Float64Array, scale: number, cache: Float32Array, base: number, hd: number, n: number, y: Float32Array, yo: number): void {
+  let j = 0;
+  for (; j + 8 <= hd; j += 8) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (let t = 0, v = base + j; t < n; t++, v += hd) {
+      const wt = w[t];
+      a0 += wt * cache[v]; a1 += wt * cache[v + 1]; a2 += wt * cache[v + 2]; a3 += wt * cache[v + 3];
+      a4 += wt * cache[v + 4]; a5 += wt * cache[v + 5]; a6 += wt * cache[v + 6]; a7 += wt * cache[v + 7];
+    }
+    y[yo + j] = a0 * scale; y[yo + j + 1] = a1 * scale; y[yo + j + 2] = a2 * scale; y[yo + j + 3] = a3 * scale;
+    y[yo + j + 4] = a4 * scale; y[yo + j + 5] = a5 * scale; y[yo + j + 6] = a6 * scale; y[yo + j + 7] = a7 * scale;
+  }
+  for (; j < hd; j++) {
+    let a = 0;
+    for (let t = 0, v = base + j; t < n; t++, v += hd) a += w[t] * cache[v];
+    y[yo + j] = a * scale;
+  }
+}
+
+function addInto(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] += y[i];
+}
