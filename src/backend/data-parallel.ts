@@ -12,6 +12,7 @@
 //     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>; // grads in getParams order
 //     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
 //     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
+//     run?(request: unknown): Promise<unknown> | unknown;                            // anything else (for `map`)
 //   }
 // Two ways to drive it. `step`: replicated optimizer — each worker applies the SAME mean gradient with its
 // own deterministic `applyGrads`. `gradients` + `setParams`: the optimizer lives in the caller — workers
@@ -19,7 +20,9 @@
 // the batch's loss weight, so the sum is exactly the full-batch gradient), the caller updates the flat
 // params and broadcasts them through the same shared buffer; replicas then hold the caller's bytes.
 // `init` must be structured-cloneable and build identical params in every worker (seeded init, or
-// params passed inside `init`); `start` checks this byte for byte. With `step`, slices should hold equal
+// params passed inside `init`); `start` checks this byte for byte. `map` sends one request per worker to
+// the replica's `run` and returns the answers unreduced: per-slice statistics a caller needs before the
+// gradient pass (the VQGAN's adaptive GAN weight is a function of the whole batch). With `step`, slices should hold equal
 // numbers of examples: losses and gradients are averaged with equal weight.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
@@ -54,6 +57,7 @@ type Request =
   | { type: 'reduce'; lo: number; hi: number; mean: boolean }
   | { type: 'apply'; step: number }
   | { type: 'set' }
+  | { type: 'run'; request: unknown }
   | { type: 'params' };
 
 export class DataParallel {
@@ -117,6 +121,14 @@ export class DataParallel {
     await Promise.all(this.pool.map((w) => call(w, { type: 'set' })));
   }
 
+  /** `requests[i]` to worker i's `replica.run`; the answers in worker order (nothing is reduced). */
+  async map(requests: unknown[]): Promise<unknown[]> {
+    if (requests.length !== this.pool.length) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: map needs ${this.pool.length} requests, got ${requests.length}`);
+    }
+    return Promise.all(this.pool.map((w, i) => call<unknown>(w, { type: 'run', request: requests[i] })));
+  }
+
   private async computeAndReduce(slices: unknown[], mean: boolean): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
     const out = await Promise.all(this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })));
     // Each worker reduces a disjoint range of parameters over all slots, in slot order.
@@ -163,6 +175,7 @@ interface Replica {
   lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>;
   applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;
   setParams?(params: Float32Array): Promise<void> | void;
+  run?(request: unknown): Promise<unknown> | unknown;
 }
 
 async function runWorker(setup: WorkerSetup): Promise<void> {
@@ -217,6 +230,9 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
         if (!r.setParams) throw new Error(`${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
         await r.setParams(mean.slice());
         return null;
+      case 'run':
+        if (!r.run) throw new Error(`${setup.modulePath}: the replica has no run, needed by DataParallel.map`);
+        return r.run(msg.request);
       case 'params':
         return r.getParams().slice();
     }

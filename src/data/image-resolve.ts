@@ -24,7 +24,8 @@ export interface ImagePage {
 
 export type ImageDropReason = 'outside-root' | 'remote' | 'missing' | 'bad-data-uri' | 'unsupported-scheme' | 'too-large';
 
-export type ResolvedImage = { bytes: Uint8Array } | { drop: ImageDropReason; detail: string };
+/** `filePath`: for an image read from the input folder, its real path (symlinks resolved) inside the root. */
+export type ResolvedImage = { bytes: Uint8Array; filePath?: string } | { drop: ImageDropReason; detail: string };
 
 /** Local image files above this are not read (the loader's own byte limit is usually lower). */
 const defaultMaxBytes = 64 * 2 ** 20;
@@ -85,7 +86,7 @@ async function readLocal(root: string, urlPath: string, maxBytes: number): Promi
   const stat = await fs.stat(real);
   if (!stat.isFile()) return { drop: 'missing', detail: `${candidate} is not a regular file` };
   if (stat.size > maxBytes) return { drop: 'too-large', detail: `${candidate} is ${stat.size} bytes (limit ${maxBytes})` };
-  return { bytes: await fs.readFile(real) };
+  return { bytes: await fs.readFile(real), filePath: real };
 }
 
 /** Resolve one `src` for `page`; never throws for a bad src, never fetches. */

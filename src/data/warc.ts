@@ -125,6 +125,37 @@ async function payload(record: WARCRecord, where: string, stats: SourceStats, co
   }
 }
 
+export interface WarcImage {
+  url: string;
+  bytes: Uint8Array;
+  /** Byte offset of the record in the (compressed) file. */
+  offset: number;
+}
+
+/**
+ * Stream the image records (2xx `response`, Content-Type image/*) of one WARC(.gz) file in record order,
+ * whether or not a page mentions them: the image tokenizer's training images. The caps are readWarc's:
+ * a record over `maxImageBytes`, or past `maxImageBytesPerFile` in this file, is skipped and counted.
+ */
+export async function* readWarcImages(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcImage> {
+  let imageBytes = 0;
+  for await (const { record, offset } of records(file, stats, true)) {
+    if (classify(record) !== 'image') continue;
+    if (record.warcContentLength > opts.maxImageBytes || imageBytes >= opts.maxImageBytesPerFile) {
+      countSkip(stats, 'warc-image-over-cap');
+      continue;
+    }
+    const bytes = await payload(record, `${file}@${offset}`, stats, true);
+    if (bytes === undefined) continue;
+    if (imageBytes + bytes.byteLength > opts.maxImageBytesPerFile) {
+      countSkip(stats, 'warc-image-over-cap');
+      continue;
+    }
+    imageBytes += bytes.byteLength;
+    yield { url: record.warcTargetURI as string, bytes, offset };
+  }
+}
+
 /** Stream the HTML pages of one WARC(.gz) file in record order, each with the images it mentions. */
 export async function* readWarc(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcPage> {
   const images = new Map<string, { bytes: Uint8Array; needles: string[] }>();

@@ -5,9 +5,8 @@
 // against the tokenizer's 256 codes. Per-image PSNR is capped at PSNR_CAP dB before averaging: a flat
 // image (common among web icons) is reconstructed exactly by both and would make the mean infinite.
 
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { ImageFile } from './image-files.js';
+import { readImageBytes, type ImageFile } from './image-files.js';
 import type { ImageTokenizer } from './image-tokenizer.js';
 import { loadImage } from './images.js';
 import { psnr, ssim } from './metrics.js';
@@ -35,7 +34,7 @@ export interface BaselineReport { images: number; psnr: number; ssim: number }
 export async function loadEvalImages(files: ImageFile[], size: number, maxImagePixels = 40_000_000): Promise<{ rgb: Uint8Array[]; files: ImageFile[]; dropped: Record<string, number> }> {
   const rgb: Uint8Array[] = [], kept: ImageFile[] = [], dropped: Record<string, number> = {};
   for (const f of files) {
-    const bytes = await readFile(f.filePath).catch(() => undefined);
+    const bytes = await readImageBytes(f);
     const r = bytes ? await loadImage(bytes, { size, maxPixels: maxImagePixels }, f.relPath) : { drop: 'unreadable' as const };
     if ('drop' in r) { dropped[r.drop] = (dropped[r.drop] ?? 0) + 1; continue; }
     rgb.push(r.rgb);

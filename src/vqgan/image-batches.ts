@@ -4,10 +4,9 @@
 // the crop/flip generator are the whole state, so a checkpoint restores the exact batch sequence.
 // Images that fail to load are skipped (counted in `dropped`), deterministically on every run.
 
-import { readFile } from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
 import { Rng, type RngState } from '../rng.js';
-import type { ImageFile } from './image-files.js';
+import { readImageBytes, type ImageFile } from './image-files.js';
 import { loadImage } from './images.js';
 
 export interface BatcherState {
@@ -73,7 +72,7 @@ export class ImageBatcher {
     if (this.cache.has(i)) return this.cache.get(i)!;
     const f = this.files[i];
     let rgb: Uint8Array | null = null;
-    const bytes = await readFile(f.filePath).catch(() => undefined);
+    const bytes = await readImageBytes(f);
     if (!bytes) this.dropped.unreadable = (this.dropped.unreadable ?? 0) + 1;
     else {
       const r = await loadImage(bytes, { size: this.loadSize, maxPixels: this.opts.maxImagePixels }, f.relPath);

@@ -1,9 +1,12 @@
 // The VQGAN training loop as a library function (the image twin of src/model/train.ts, whose checkpoint
-// naming and loss plot it reuses): seeded crop/flip batches from the training split → Vqgan.trainStep →
-// metrics.jsonl; held-out PSNR every evalEvery steps; checkpoint (+ loss.png, psnr.png) every
-// checkpointEvery steps, at the end, and when `signal` aborts (SIGINT). A resumed run restores weights,
-// both Adam states, the dead-code tracker, the data position and the crop/flip generator, so its losses
-// equal an uninterrupted run's. The held-out split (image-files.ts) is never trained on.
+// naming and loss plot it reuses): seeded crop/flip batches from the training split → one step, either
+// Vqgan.trainStep in this thread or split over `workers` data-parallel worker threads (step-workers.ts;
+// optimizers, dead-code restarts and data stay here) → metrics.jsonl; held-out PSNR every evalEvery
+// steps; checkpoint (+ loss.png, psnr.png) every checkpointEvery steps, at the end, and when `signal`
+// aborts (SIGINT). A resumed run restores weights, both Adam states, the dead-code tracker, the data
+// position and the crop/flip generator, so its losses equal an uninterrupted run's with the same worker
+// count (and, up to float summation order, any other). The held-out split (image-files.ts) is never
+// trained on; images come from folders, HTML pages' <img>, WARC and JSONL (image-files.ts).
 //
 // metrics.jsonl, one JSON object per line:
 //   {"step":1,"loss":0.61,"l1":0.31,"l2":0.17,"codebookLoss":0.02,"commitLoss":0.005,"ganLoss":0,
@@ -24,9 +27,10 @@ import { plotLossCurve, type CurvePoint } from '../model/plot.js';
 import { adamPowers, loadVqganCheckpoint, saveVqganCheckpoint } from './checkpoint.js';
 import { reconstructionMetrics } from './evaluate.js';
 import { ImageBatcher } from './image-batches.js';
-import { listImageFiles, splitImageFiles } from './image-files.js';
+import { describeImageList, listImageFiles, newImageListStats, splitImageFiles } from './image-files.js';
+import { VqganWorkers } from './step-workers.js';
 import type { VqganRunConfig } from './train-config.js';
-import { Vqgan } from './vqgan.js';
+import { Vqgan, type TrainStepResult } from './vqgan.js';
 
 export interface VqganTrainOptions {
   /** Run folder: config.json, metrics.jsonl, loss.png, psnr.png, checkpoints/. */
@@ -42,6 +46,11 @@ export interface VqganTrainOptions {
   progress?: boolean;
   signal?: AbortSignal;
   onStep?: (step: number, metrics: Record<string, number>) => void;
+  /**
+   * Data-parallel worker threads (default 1: compute in this thread). With N > 1 each batch's images are
+   * split over N WASM replicas; losses equal the 1-worker run's up to float rounding. Capped at batchSize.
+   */
+  workers?: number;
 }
 
 export interface VqganTrainResult {
@@ -61,9 +70,10 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   if (existing && !opts.resume) {
     throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`);
   }
-  const files = await listImageFiles(opts.images);
+  const listed = newImageListStats();
+  const files = await listImageFiles(opts.images, listed);
   const split = splitImageFiles(files, tc.heldOut);
-  log(`images: ${files.length} found, ${split.train.length} train, ${split.heldOut.length} held out (${(tc.heldOut * 100).toFixed(0)}% by path hash)`);
+  log(`images: ${describeImageList(listed)}; ${split.train.length} train, ${split.heldOut.length} held out (${(tc.heldOut * 100).toFixed(0)}% by path/URL hash)`);
   const batcher = new ImageBatcher(split.train, { size: config.model.resolution, cropScale: tc.cropScale, flipProbability: tc.flipProbability, seed: tc.seed, maxImagePixels: tc.maxImagePixels });
   await mkdir(runDir, { recursive: true });
   await writeJsonAtomic(join(runDir, 'config.json'), config);
@@ -82,6 +92,9 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   const params = [...model.params()].filter(([k]) => !k.startsWith('discriminator.')).reduce((a, [, v]) => a + v.size, 0);
   log(`model: ${formatCount(params)} generator parameters, ${config.model.resolution}² → ${model.codesPerImage} codes of ${config.model.codebookSize}; batch ${tc.batchSize}`);
 
+  const workers = Math.max(1, Math.min(opts.workers ?? 1, tc.batchSize));
+  if ((opts.workers ?? 1) > workers) log(`workers: ${opts.workers} requested, using ${workers} (one image per worker at batchSize ${tc.batchSize})`);
+  let parallel: VqganWorkers | undefined;
   const end = Math.min(tc.steps, opts.stopAt ?? tc.steps);
   const progress = opts.progress ? new Progress({ label: 'train:vqgan', total: end }) : undefined;
   const started = performance.now();
@@ -93,18 +106,24 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     await plotLossCurve(join(runDir, 'loss.png'), history.filter((h) => h.loss !== undefined).map((h): CurvePoint => ({ step: h.step, loss: h.loss })), `${title}: training loss`);
     await plotLossCurve(join(runDir, 'psnr.png'), history.map((h): CurvePoint => ({ step: h.step, loss: h.psnr, valLoss: h.heldOutPsnr })), `${title}: PSNR dB (line: batch, dots: held-out)`);
   };
+  const trainStep = async (pixels: Float32Array): Promise<TrainStepResult> => {
+    if (parallel) return parallel.step(pixels, tc.batchSize, step);
+    const R = config.model.resolution;
+    const batch = tf.tensor4d(pixels, [tc.batchSize, R, R, 3]);
+    try {
+      return model.trainStep(batch, step);
+    } finally {
+      batch.dispose();
+    }
+  };
   try {
+    if (workers > 1 && step < end) {
+      parallel = await VqganWorkers.start(model, tc.seed, workers);
+      log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, Adam and dead-code restarts in this thread`);
+    }
     while (step < end) {
       const t0 = performance.now();
-      const pixels = await batcher.next(tc.batchSize);
-      const R = config.model.resolution;
-      const batch = tf.tensor4d(pixels, [tc.batchSize, R, R, 3]);
-      let r;
-      try {
-        r = model.trainStep(batch, step);
-      } finally {
-        batch.dispose();
-      }
+      const r = await trainStep(await batcher.next(tc.batchSize));
       step++;
       losses.push(r.loss);
       const seconds = (performance.now() - t0) / 1000;
@@ -137,6 +156,7 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     if (Object.keys(batcher.dropped).length > 0) log(`training images skipped: ${JSON.stringify(batcher.dropped)}`);
     return { step, losses, stopped: 'done', checkpoint: lastCheckpoint };
   } finally {
+    await parallel?.close();
     model.dispose();
   }
 }

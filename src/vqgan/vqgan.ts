@@ -14,36 +14,25 @@
 // On WASM its conv gradient (Conv2DBackpropFilter) comes from our kernels, registered by
 // selectBackend('wasm' | 'auto') (src/backend); bench:vqgan times the GAN phase.
 //
-// `Vqgan` owns all variables and both Adam optimizers; tensor methods are synchronous and tidy, the
-// `ImageTokenizer` methods (uint8 in/out) are the interface the preprocessing pipeline calls.
+// `Vqgan` owns all variables and both Adam optimizers (the training step's maths are in train-step.ts);
+// tensor methods are synchronous and tidy, the `ImageTokenizer` methods (uint8 in/out) are the interface
+// the preprocessing pipeline calls.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import { checkVqganConfig, codeGrid, type VqganConfig } from './config.js';
 import { createDecoder, decoderHead, decoderTrunk, type DecoderParams } from './decoder.js';
-import { createDiscriminator, discriminatorForward, type DiscriminatorParams } from './discriminator.js';
+import { createDiscriminator, type DiscriminatorParams } from './discriminator.js';
 import { createEncoder, encoderForward, ParamInit, type EncoderParams } from './encoder.js';
 import type { ImageTokenizer } from './image-tokenizer.js';
-import { adaptiveWeight, discriminatorHingeLoss, generatorAdversarialLoss, lastLayerGradNorm, offTape, reconstructionLoss } from './losses.js';
-import { codeUsage, createQuantizer, DeadCodeTracker, lookup, quantize, stopGradient, type CodeUsage, type QuantizerParams } from './quantizer.js';
+import { codeUsage, createQuantizer, DeadCodeTracker, lookup, quantize, type CodeUsage, type QuantizerParams } from './quantizer.js';
+import { applyStep, disposeStepGradients, stepGradients, type LossParts, type StepGradients } from './train-step.js';
 
 /** One named optimizer tensor (tfjs's io.NamedTensor, which the package root does not re-export). */
 export interface NamedTensor { name: string; tensor: tf.Tensor }
 
-export interface TrainStepResult {
+export interface TrainStepResult extends LossParts {
   step: number;
-  /** Total generator objective that was minimized. */
-  loss: number;
-  l1: number;
-  l2: number;
-  codebookLoss: number;
-  commitLoss: number;
-  /** Generator hinge loss −E[D(x̂)] (0 before discStart). */
-  ganLoss: number;
-  /** Discriminator hinge loss (0 before discStart). */
-  discLoss: number;
-  /** Adaptive weight λ of Esser et al. eq. 7 (0 before discStart). */
-  adaptiveWeight: number;
   /** Codes re-seeded by the dead-code restart this step. */
   restarted: number;
   /** Codebook usage within this batch. */
@@ -122,7 +111,7 @@ export class Vqgan implements ImageTokenizer {
   }
 
   /** [B, resolution, resolution, 3] → [B, internal, internal, 3] by average pooling (identity when equal). */
-  private toInternal(images: tf.Tensor4D): tf.Tensor4D {
+  toInternal(images: tf.Tensor4D): tf.Tensor4D {
     const f = this.config.resolution / this.config.internalResolution;
     if (images.shape[1] !== this.config.resolution || images.shape[2] !== this.config.resolution || images.shape[3] !== 3) {
       throw new HyperlmError('INPUT_BAD_RECORD', `vqgan: images must be [B, ${this.resolution}, ${this.resolution}, 3], got [${images.shape.join(', ')}]`);
@@ -144,60 +133,22 @@ export class Vqgan implements ImageTokenizer {
     });
   }
 
-  /** One generator step (and one discriminator step once step >= discStart). batch: [B, R, R, 3] in [-1,1]. */
+  /** One generator step (and one discriminator step once step >= discStart) on the whole batch, in this
+   *  thread (train-step.ts; step-workers.ts splits a batch over workers instead). batch: [B, R, R, 3] in [-1,1]. */
   trainStep(batch: tf.Tensor4D, step: number): TrainStepResult {
-    const c = this.config;
-    const useGan = c.ganWeight > 0 && step >= c.discStart;
     const x = tf.tidy(() => this.toInternal(batch).clone()); // own copy: disposed at the end of the step
-    const kept: Record<string, tf.Tensor> = {};
-    const keep = (name: string, t: tf.Tensor) => { kept[name] = tf.keep(t); };
-    const gen = tf.variableGrads(() => {
-      const q = quantize(this.quantizer, encoderForward(this.encoder, c, x), c.beta);
-      const feats = decoderTrunk(this.decoder, c, q.zq);
-      const y = decoderHead(this.decoder.toPixels, c, feats);
-      const rec = reconstructionLoss(c, x, y);
-      let total = rec.total.add(q.codebookLoss).add(q.commitLoss);
-      if (useGan) {
-        const ganLoss = generatorAdversarialLoss(discriminatorForward(this.discriminator, y));
-        const fd = offTape(feats), b = offTape(this.decoder.toPixels.b), w0 = offTape(this.decoder.toPixels.w);
-        const head = (w: tf.Tensor) => decoderHead({ w, b }, c, fd);
-        const lambda = adaptiveWeight(
-          lastLayerGradNorm((w) => reconstructionLoss(c, x, head(w)).total, w0),
-          lastLayerGradNorm((w) => generatorAdversarialLoss(discriminatorForward(this.discriminator, head(w))), w0),
-          c.maxAdaptiveWeight);
-        total = total.add(ganLoss.mul(lambda).mul(c.ganWeight));
-        keep('ganLoss', ganLoss); keep('lambda', lambda); keep('fake', stopGradient(y));
-      }
-      keep('l1', rec.l1); keep('l2', rec.l2); keep('cb', q.codebookLoss); keep('commit', q.commitLoss);
-      keep('indices', q.indices); keep('zFlat', stopGradient(q.zFlat));
-      return total as tf.Scalar;
-    }, this.generatorVariables());
-    const loss = gen.value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
-      tf.dispose([x, gen.value, ...Object.values(gen.grads), ...Object.values(kept)]);
-      throw new HyperlmError('TRAIN_NON_FINITE', `vqgan: generator loss is ${loss} at step ${step}`);
+    let g: StepGradients;
+    try {
+      g = stepGradients(this, x, step);
+    } finally {
+      x.dispose();
     }
-    this.generatorOptimizer.applyGradients(gen.grads as tf.NamedTensorMap as never); // tfjs types want NamedVariableMap
-    tf.dispose([gen.value, ...Object.values(gen.grads)]);
-
-    let discLoss = 0;
-    if (useGan) {
-      const fake = kept.fake as tf.Tensor4D;
-      const d = tf.variableGrads(() => discriminatorHingeLoss(discriminatorForward(this.discriminator, x), discriminatorForward(this.discriminator, fake)), this.discriminatorVariables());
-      discLoss = d.value.dataSync()[0];
-      this.discriminatorOptimizer.applyGradients(d.grads as never);
-      tf.dispose([d.value, ...Object.values(d.grads)]);
+    try {
+      const restarted = applyStep(this, g, step);
+      return { step, ...g.parts, restarted, usage: codeUsage(g.indices, this.codebookSize) };
+    } finally {
+      disposeStepGradients(g);
     }
-
-    const indices = kept.indices.dataSync() as Int32Array;
-    const restarted = this.deadCodes.update(this.quantizer, indices, kept.zFlat as tf.Tensor2D, step);
-    const scalar = (name: string) => (kept[name] ? kept[name].dataSync()[0] : 0);
-    const result: TrainStepResult = {
-      step, loss, l1: scalar('l1'), l2: scalar('l2'), codebookLoss: scalar('cb'), commitLoss: scalar('commit'),
-      ganLoss: scalar('ganLoss'), discLoss, adaptiveWeight: scalar('lambda'), restarted, usage: codeUsage(indices, c.codebookSize),
-    };
-    tf.dispose([x, ...Object.values(kept)]);
-    return result;
   }
 
   /** ImageTokenizer: uint8 HWC RGB images (resolution² × 3 each) → Uint16 codes (codesPerImage each). */
