@@ -100,8 +100,18 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   const started = performance.now();
   const losses: number[] = [];
   let lastCheckpoint = existing;
+  // The next batch is decoded (sharp, off-thread) while the current step runs; `dataState` is the position
+  // of the first batch not yet trained on, which is what a checkpoint records — a prefetched batch is
+  // simply loaded again, identically, after a resume.
+  let dataState = batcher.getState();
+  let prefetched: Promise<Float32Array> | undefined;
+  const fetchBatch = (): Promise<Float32Array> => {
+    const p = batcher.next(tc.batchSize);
+    p.catch(() => {}); // a failure surfaces when this batch is awaited, not as an unhandled rejection
+    return p;
+  };
   const checkpoint = async (): Promise<void> => {
-    lastCheckpoint = await saveVqganCheckpoint(runDir, model, { step, data: batcher.getState(), deadCodes: model.deadCodes.getState(), adamPowers: adamPowers(model), config }, tc.keepCheckpoints);
+    lastCheckpoint = await saveVqganCheckpoint(runDir, model, { step, data: dataState, deadCodes: model.deadCodes.getState(), adamPowers: adamPowers(model), config }, tc.keepCheckpoints);
     const title = `VQGAN ${config.preset}`;
     await plotLossCurve(join(runDir, 'loss.png'), history.filter((h) => h.loss !== undefined).map((h): CurvePoint => ({ step: h.step, loss: h.loss })), `${title}: training loss`);
     await plotLossCurve(join(runDir, 'psnr.png'), history.map((h): CurvePoint => ({ step: h.step, loss: h.psnr, valLoss: h.heldOutPsnr })), `${title}: PSNR dB (line: batch, dots: held-out)`);
@@ -123,7 +133,11 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     }
     while (step < end) {
       const t0 = performance.now();
-      const r = await trainStep(await batcher.next(tc.batchSize));
+      const pixels = await (prefetched ?? fetchBatch());
+      const afterBatch = batcher.getState(); // no load is in flight here
+      prefetched = step + 1 < end ? fetchBatch() : undefined;
+      const r = await trainStep(pixels);
+      dataState = afterBatch;
       step++;
       losses.push(r.loss);
       const seconds = (performance.now() - t0) / 1000;
