@@ -8,11 +8,11 @@ import { baselineMetrics, listImageFiles, loadEvalImages, loadVqgan, readVqganRu
 
 const spec: CommandSpec = {
   usage: 'npm run vqgan:eval -- --run DIR --images PATH... [--all] [--limit N] [--benchmarks FILE]',
-  summary: 'Reconstruction quality of a trained VQGAN (run folder or bundle) on the held-out images (the split by path hash\n' +
+  summary: 'Reconstruction quality of a trained VQGAN (run folder or bundle) on the held-out images (the split by path or URL hash\n' +
     'that training never used; fraction from RUN/config.json), and of a naive 16×16 baseline with the same budget.',
   flags: {
     run: { type: 'string', arg: 'DIR', help: 'VQGAN run folder or bundle', default: 'data/vqgan' },
-    images: { type: 'string', multiple: true, arg: 'PATH', help: 'the image folders the run was trained on' },
+    images: { type: 'string', multiple: true, arg: 'PATH', help: 'the inputs the run was trained on (image folders or files, page folders, .warc[.gz], .jsonl[.gz])' },
     all: { type: 'boolean', help: 'evaluate every image, not only the held-out split' },
     limit: { type: 'string', arg: 'N', help: 'evaluate at most N images' },
     json: { type: 'boolean', help: 'print the report as JSON' },
@@ -24,7 +24,7 @@ const spec: CommandSpec = {
 runMain(async () => {
   const { values } = parseCommandLine(spec);
   const images = (values.images as string[] | undefined) ?? [];
-  if (images.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--images PATH is required (the folders the run was trained on)');
+  if (images.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--images PATH is required (the inputs the run was trained on)');
   await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
   const run = (values.run as string | undefined) ?? 'data/vqgan';
   const runConfig = await readVqganRunConfig(run);
