@@ -17,8 +17,9 @@ const tokenizerRun = (async () => {
 test('a document over the per-document timeout is skipped as DOC_TIMEOUT and the run goes on', async (t) => {
   const input = smallInput(2, 2);
   const out = tempDir('timeout');
-  // 1 ms cannot fit a worker's start-up (it loads the tokenizer), so every document times out:
-  // each abort terminates the worker and piscina starts a fresh one for the next document.
+  // 1 ms cannot fit a worker's start-up (it loads the tokenizer), so the batch times out; it is then
+  // retried one document per task, and each of those times out too (an abort of a running task
+  // terminates its worker and piscina starts a fresh one).
   const m = await preprocess(tinyConfig([input], out, { tokenizer: await tokenizerRun, workers: 2, docTimeoutMs: 1 }));
   t.is(m.documents.in, 4);
   t.is(m.skipped.DOC_TIMEOUT, 4);

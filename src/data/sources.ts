@@ -3,8 +3,11 @@
 // their paths; folders are walked by walk.ts, containers are read by warc.ts and jsonl.ts.
 // `index` counts documents 0.. in yield order, so a parallel pipeline can write results in order.
 // It is a generator throughout: at most one file (or one WARC's buffered pages) is in memory.
+// Files are stat'ed and read synchronously: reading the 3901 files of ../shared/corpus (52 MB) with
+// fs.promises.readFile cost 0.8 s of CPU (2.4 s wall), readFileSync 0.05 s, and in preprocess that CPU
+// is taken from the workers. A local read blocks the event loop for microseconds to milliseconds.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { RawDocument } from '../tokenize/document.js';
 import { HyperlmError } from '../errors.js';
@@ -63,11 +66,11 @@ async function* readFile(filePath: string, root: string, relPath: string, opts: 
       }
       let bytes: Uint8Array;
       try {
-        if ((await fs.stat(filePath)).size > opts.maxFileBytes) {
+        if (statSync(filePath).size > opts.maxFileBytes) {
           countSkip(opts.stats, 'too-large');
           return;
         }
-        bytes = await fs.readFile(filePath);
+        bytes = readFileSync(filePath);
       } catch (err) {
         countError(opts.stats, { code: 'INPUT_UNREADABLE', where: filePath, message: (err as Error).message });
         return;

@@ -13,7 +13,6 @@ import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { cm3Transform, CM3_DEFAULTS } from '../tokenize/cm3.js';
 import { Rng } from '../rng.js';
 import { resolveImageSource } from '../data/image-resolve.js';
-import { loadImage } from '../vqgan/images.js';
 import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
 import type { PreprocessConfig } from './config.js';
 
@@ -62,13 +61,15 @@ const minimize: Stage = (work, ctx) => {
 // Each kept <img> is resolved (file, data: URI, WARC record), hashed, decoded by images.ts and encoded
 // into codes, all of a page's new images in one encode call. Unusable images are dropped with a reason
 // counted in the manifest (images.dropped); the page is always kept. Codes are cached per worker by
-// content hash, so an icon repeated on every page is encoded once.
+// content hash, so an icon repeated on every page is encoded once. images.ts (sharp) is imported here,
+// not at the top: a text-only worker never loads it (see context.ts).
 const images: Stage = async (work, ctx) => {
   const min = work.minimized!;
   work.imageCodes = min.images.map(() => null);
   const tok = ctx.imageTokenizer;
   if (!tok || min.images.length === 0) return;
   const { raw, imagesDropped } = work;
+  const { loadImage } = await import('../vqgan/images.js');
   const drop = (reason: string): void => { imagesDropped[reason] = (imagesDropped[reason] ?? 0) + 1; };
   const page = { url: raw.url, filePath: raw.filePath, root: raw.root, baseHref: min.baseHref, images: raw.images };
   const pending: Array<{ slots: number[]; key: string; rgb: Uint8Array }> = [];

@@ -1,57 +1,18 @@
-// The piscina worker: a thin entry that builds its context once (tokenizer, image tokenizer) from
-// workerData and runs the same processDocument pipeline as the single-threaded library call.
+// The piscina worker: a thin entry that builds its context (tokenizer, image tokenizer) from workerData
+// and runs the same processTask as the in-thread pool. The context is built while piscina loads this
+// module, before the worker reports ready: the workers of a pool start up in parallel, as soon as the
+// pool exists, instead of each on its first task. A context that fails to build fails every task
+// sent to this worker with its error (counted as skips naming it), as building it on first use did.
 import { workerData } from 'node:worker_threads';
-import { HyperlmError } from '../errors.js';
-import type { RawDocument } from '../tokenize/document.js';
-import { DocumentContext, processDocument, minimizedText, type StageName } from './process-document.js';
 import { createContext, type WorkerInit } from './context.js';
+import { processTask, type DocumentResult, type DocumentTask } from './task.js';
 
-export interface DocumentTask {
-  raw: RawDocument;
-  /** Stop after this stage: `minimize` for the tokenizer-training pass, `cm3` for the full run. */
-  until: StageName;
-}
+type Handler = (task: DocumentTask) => Promise<DocumentResult[]>;
 
-export type DocumentResult =
-  | {
-    ok: true;
-    index: number;
-    /** Pass 1: the minimized text. */
-    text?: string;
-    /** Pass 2: token ids without end-of-document. */
-    tokens?: Int32Array;
-    imagesEncoded: number;
-    imagesDropped: Record<string, number>;
-    minimizeStats: Record<string, { nodes: number; chars: number }>;
-    ms: Record<StageName, number>;
-  }
-  | { ok: false; index: number; reason: string; detail: string };
+// piscina awaits a promised default export before marking the worker ready.
+const handler: Promise<Handler> = createContext(workerData as WorkerInit).then(
+  (ctx): Handler => (task) => processTask(task, ctx),
+  (err: unknown): Handler => () => Promise.reject(err),
+);
 
-let context: Promise<DocumentContext> | undefined;
-
-export default async function run(task: DocumentTask): Promise<DocumentResult> {
-  context ??= createContext(workerData as WorkerInit);
-  const ctx = await context;
-  return processOne(task, ctx);
-}
-
-export async function processOne(task: DocumentTask, ctx: DocumentContext): Promise<DocumentResult> {
-  const { raw } = task;
-  try {
-    const { work, ms } = await processDocument(raw, ctx, task.until);
-    const result: DocumentResult = {
-      ok: true,
-      index: raw.index,
-      imagesEncoded: work.imagesEncoded,
-      imagesDropped: work.imagesDropped,
-      minimizeStats: work.minimized?.stats ?? {},
-      ms,
-      ...(task.until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens }),
-    };
-    return result;
-  } catch (err) {
-    if (err instanceof HyperlmError) return { ok: false, index: raw.index, reason: err.code, detail: err.message };
-    const message = err instanceof Error ? err.message : String(err);
-    return { ok: false, index: raw.index, reason: 'DOC_CRASHED', detail: `${raw.source}: ${message}` };
-  }
-}
+export default handler;

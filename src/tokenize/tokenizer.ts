@@ -28,7 +28,9 @@ interface SpmProcessor {
   decodeIds(ids: number[]): string;
 }
 const require = createRequire(import.meta.url);
-const { SentencePieceProcessor } = require('sentencepiece-js') as { SentencePieceProcessor: new () => SpmProcessor };
+/** Required on first use: an `encodeOnly` tokenizer (preprocess workers) never loads it. */
+const spmClass = (): new () => SpmProcessor =>
+  (require('sentencepiece-js') as { SentencePieceProcessor: new () => SpmProcessor }).SentencePieceProcessor;
 
 /** Characters per spm call when encoding long text (see `encode`). */
 const ENCODE_BLOCK = 8192;
@@ -44,6 +46,12 @@ export interface TokenizerOptions {
    * Default: env HYPERLM_TOKENIZER_ENGINE, else 'js'.
    */
   engine?: TokenizerEngine;
+  /**
+   * Load only what `encode`/`encodeDocument` need: with the JS engine, sentencepiece-js is not loaded
+   * (~0.1 s per preprocess worker), and `decode`, `encodePieces` and `encodeReference` throw.
+   * For a model already checked by a full load (preprocess loads it in the main thread first).
+   */
+  encodeOnly?: boolean;
 }
 
 function resolveEngine(opt: TokenizerEngine | undefined): TokenizerEngine {
@@ -54,12 +62,23 @@ function resolveEngine(opt: TokenizerEngine | undefined): TokenizerEngine {
   return v;
 }
 
+/** The JS encoder for the model, or null when it does not support it (the reference encodes then). */
+function jsEncoder(parsed: ReturnType<typeof decodeModel>, source: string): BpeEncoder | null {
+  try {
+    return BpeEncoder.fromModel(parsed, {}, source);
+  } catch (err) {
+    if (!(err instanceof HyperlmError && err.code === 'TOKENIZER_BAD_MODEL')) throw err;
+    return null;
+  }
+}
+
 export class Tokenizer {
   readonly layout: VocabLayout;
   /** The spm pieces; pieces[i] is id i. */
   readonly pieces: readonly SpmPiece[];
   private readonly modelBytes: Uint8Array;
-  private readonly spm: SpmProcessor;
+  /** sentencepiece-js, or null for an `encodeOnly` tokenizer that encodes with the JS engine. */
+  private readonly spmOrNull: SpmProcessor | null;
   /** True when no text piece contains a newline (except '\n' itself): encoding may split after newlines. */
   private readonly newlineSplits: boolean;
   /** The JS encoder, or null when `engine` is 'reference'. */
@@ -67,11 +86,11 @@ export class Tokenizer {
   /** Which encoder `encode` uses (the JS one unless asked otherwise or the model is unsupported). */
   readonly engine: TokenizerEngine;
 
-  private constructor(modelBytes: Uint8Array, pieces: SpmPiece[], layout: VocabLayout, spm: SpmProcessor, js: BpeEncoder | null) {
+  private constructor(modelBytes: Uint8Array, pieces: SpmPiece[], layout: VocabLayout, spm: SpmProcessor | null, js: BpeEncoder | null) {
     this.modelBytes = modelBytes;
     this.pieces = pieces;
     this.layout = layout;
-    this.spm = spm;
+    this.spmOrNull = spm;
     this.js = js;
     this.engine = js === null ? 'reference' : 'js';
     this.newlineSplits = pieces.every((p) => p.piece === '\n' || !p.piece.includes('\n') ||
@@ -93,8 +112,12 @@ export class Tokenizer {
     const engine = resolveEngine(opts.engine);
     const parsed = decodeModel(model);
     const layout = layoutFromPieces(parsed.pieces, opts.imageCodes ?? 8192, source);
+    if (opts.encodeOnly === true && engine === 'js') {
+      const js = jsEncoder(parsed, source);
+      if (js !== null) return new Tokenizer(model, parsed.pieces, layout, null, js);
+    }
     const dir = await mkdtemp(join(tmpdir(), 'hyperlm-spm-'));
-    const spm = new SentencePieceProcessor();
+    const spm = new (spmClass())();
     try {
       const path = join(dir, 'tokenizer.model');
       await writeFile(path, model);
@@ -104,20 +127,18 @@ export class Tokenizer {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    let js: BpeEncoder | null = null;
-    if (engine === 'js') {
-      try {
-        js = BpeEncoder.fromModel(parsed, {}, source);
-      } catch (err) {
-        if (!(err instanceof HyperlmError && err.code === 'TOKENIZER_BAD_MODEL')) throw err;
-      }
-    }
+    const js = engine === 'js' ? jsEncoder(parsed, source) : null;
     const tok = new Tokenizer(model, parsed.pieces, layout, spm, js);
     // spm's Load reports failure through a status we cannot read; a model that failed to load encodes nothing.
     if (tok.spm.encodeIds('a').length === 0) {
       throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: sentencepiece rejected the model`);
     }
     return tok;
+  }
+
+  private get spm(): SpmProcessor {
+    if (this.spmOrNull === null) throw new HyperlmError('CONFIG_BAD_VALUE', 'this tokenizer was loaded with encodeOnly: it can encode but not decode; load it without encodeOnly');
+    return this.spmOrNull;
   }
 
   /** Text → spm ids (no bos/eos), through `engine`. Lossless: decode(encode(t)) === t for well-formed t. */

@@ -1,0 +1,91 @@
+// The unit of work for the pool: a batch of consecutive documents in, one result per document out.
+// `processOne` never throws: a document that fails any stage becomes `{ ok: false, reason }`, which the
+// writer counts as a skip. Shared by the worker entry (worker.ts) and the in-thread pool (`--workers 0`).
+//
+// Why batches: a pool task costs ~0.1 ms of main-thread CPU (postMessage, wake-up, timeout timer,
+// response), against ~1.6 ms of work for an average page of ../shared/corpus. With 2 workers on
+// 2 cores that main-thread time is taken from the workers; batching divides it by the batch length.
+// Batches are cut from the input order and the config alone (batchLimitsFor), never by worker count or timing.
+import { HyperlmError } from '../errors.js';
+import type { RawDocument } from '../tokenize/document.js';
+import { processDocument, minimizedText, type DocumentContext, type StageName } from './process-document.js';
+import type { PreprocessConfig } from './config.js';
+
+export interface DocumentTask {
+  /** Consecutive documents of the input (usually several; one when a batch is retried document by document). */
+  docs: RawDocument[];
+  /** Stop after this stage: `minimize` for the tokenizer-training pass, `cm3` for the full run. */
+  until: StageName;
+}
+
+export type DocumentResult =
+  | {
+    ok: true;
+    index: number;
+    /** Pass 1: the minimized text. */
+    text?: string;
+    /** Pass 2: token ids without end-of-document. */
+    tokens?: Int32Array;
+    imagesEncoded: number;
+    imagesDropped: Record<string, number>;
+    minimizeStats: Record<string, { nodes: number; chars: number }>;
+    ms: Record<StageName, number>;
+  }
+  | { ok: false; index: number; reason: string; detail: string };
+
+/**
+ * How many documents go in one task. 16 documents or 256 KiB (about 25 ms of work on ../shared/corpus,
+ * whichever comes first; a larger document goes alone): enough to make the per-task cost ~1% of the
+ * work, small enough that the last batches still spread over the workers and a batch never nears
+ * the per-document timeout.
+ */
+export const BATCH_LIMITS = { docs: 16, bytes: 256 * 1024 };
+
+/**
+ * The batch limits for a run. With `--images vqgan` a page costs ~0.1–1 s of image encoding, so the
+ * per-task cost does not matter and one page per task keeps a batch of image-heavy pages from nearing
+ * the per-document timeout.
+ */
+export function batchLimitsFor(config: Pick<PreprocessConfig, 'images'>): { docs: number; bytes: number } {
+  return config.images === 'vqgan' ? { docs: 1, bytes: 0 } : BATCH_LIMITS;
+}
+
+/** Groups a document stream into batches of consecutive documents within BATCH_LIMITS. */
+export async function* batchDocuments(docs: AsyncIterable<RawDocument>, limits = BATCH_LIMITS): AsyncGenerator<RawDocument[]> {
+  let batch: RawDocument[] = [];
+  let bytes = 0;
+  for await (const doc of docs) {
+    if (batch.length > 0 && (batch.length >= limits.docs || bytes + doc.bytes.length > limits.bytes)) {
+      yield batch;
+      batch = []; bytes = 0;
+    }
+    batch.push(doc);
+    bytes += doc.bytes.length;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export async function processTask(task: DocumentTask, ctx: DocumentContext): Promise<DocumentResult[]> {
+  const results: DocumentResult[] = [];
+  for (const raw of task.docs) results.push(await processOne(raw, task.until, ctx));
+  return results;
+}
+
+export async function processOne(raw: RawDocument, until: StageName, ctx: DocumentContext): Promise<DocumentResult> {
+  try {
+    const { work, ms } = await processDocument(raw, ctx, until);
+    return {
+      ok: true,
+      index: raw.index,
+      imagesEncoded: work.imagesEncoded,
+      imagesDropped: work.imagesDropped,
+      minimizeStats: work.minimized?.stats ?? {},
+      ms,
+      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens }),
+    };
+  } catch (err) {
+    if (err instanceof HyperlmError) return { ok: false, index: raw.index, reason: err.code, detail: err.message };
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, index: raw.index, reason: 'DOC_CRASHED', detail: `${raw.source}: ${message}` };
+  }
+}
