@@ -138,28 +138,37 @@ export interface WarcImage {
  * a record over `maxImageBytes`, or past `maxImageBytesPerFile` in this file, is skipped and counted.
  */
 export async function* readWarcImages(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcImage> {
-  let imageBytes = 0;
+  const budget = { bytes: 0 };
   for await (const { record, offset } of records(file, stats, true)) {
     if (classify(record) !== 'image') continue;
-    if (record.warcContentLength > opts.maxImageBytes || imageBytes >= opts.maxImageBytesPerFile) {
-      countSkip(stats, 'warc-image-over-cap');
-      continue;
-    }
-    const bytes = await payload(record, `${file}@${offset}`, stats, true);
-    if (bytes === undefined) continue;
-    if (imageBytes + bytes.byteLength > opts.maxImageBytesPerFile) {
-      countSkip(stats, 'warc-image-over-cap');
-      continue;
-    }
-    imageBytes += bytes.byteLength;
-    yield { url: record.warcTargetURI as string, bytes, offset };
+    const bytes = await cappedImage(record, `${file}@${offset}`, opts, stats, budget);
+    if (bytes !== undefined) yield { url: record.warcTargetURI as string, bytes, offset };
   }
+}
+
+/**
+ * An image record's body within the caps — `maxImageBytes` per record, `maxImageBytesPerFile` summed in
+ * `budget` over one file — or undefined: over a cap (counted as a skip) or unreadable (counted as an error).
+ */
+async function cappedImage(record: WARCRecord, where: string, opts: WarcOptions, stats: SourceStats, budget: { bytes: number }): Promise<Uint8Array | undefined> {
+  if (record.warcContentLength > opts.maxImageBytes || budget.bytes >= opts.maxImageBytesPerFile) {
+    countSkip(stats, 'warc-image-over-cap');
+    return undefined;
+  }
+  const bytes = await payload(record, where, stats, true);
+  if (bytes === undefined) return undefined;
+  if (budget.bytes + bytes.byteLength > opts.maxImageBytesPerFile) {
+    countSkip(stats, 'warc-image-over-cap');
+    return undefined;
+  }
+  budget.bytes += bytes.byteLength;
+  return bytes;
 }
 
 /** Stream the HTML pages of one WARC(.gz) file in record order, each with the images it mentions. */
 export async function* readWarc(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcPage> {
   const images = new Map<string, { bytes: Uint8Array; needles: string[] }>();
-  let imageBytes = 0;
+  const imageBudget = { bytes: 0 };
   let buffered: WarcPage[] | undefined = [];
   let bufferedBytes = 0;
 
@@ -168,17 +177,8 @@ export async function* readWarc(file: string, opts: WarcOptions, stats: SourceSt
     if (typeof kind === 'object') {
       countSkip(stats, kind.skip);
     } else if (kind === 'image') {
-      if (record.warcContentLength > opts.maxImageBytes || imageBytes >= opts.maxImageBytesPerFile) {
-        countSkip(stats, 'warc-image-over-cap');
-        continue;
-      }
-      const bytes = await payload(record, `${file}@${offset}`, stats, true);
+      const bytes = await cappedImage(record, `${file}@${offset}`, opts, stats, imageBudget);
       if (bytes === undefined) continue;
-      if (imageBytes + bytes.byteLength > opts.maxImageBytesPerFile) {
-        countSkip(stats, 'warc-image-over-cap');
-        continue;
-      }
-      imageBytes += bytes.byteLength;
       const url = record.warcTargetURI as string;
       images.set(url, { bytes, needles: needlesFor(url) });
     } else if (buffered !== undefined) {
