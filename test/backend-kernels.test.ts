@@ -55,13 +55,24 @@ async function assertParity(t: import('ava').ExecutionContext, f: Compute, nTerm
   }
 }
 
-/** The matmul paths to check: XNNPACK always, and the system BLAS when one was loaded. */
-async function matmulPaths(): Promise<Array<{ name: string; use: () => void }>> {
+/**
+ * Runs `body` once per matmul path: XNNPACK always, and the system BLAS when one was loaded; the BLAS
+ * switch is back on afterwards, whatever `body` does.
+ */
+async function forEachMatmulPath(body: (path: string) => Promise<void>): Promise<void> {
   await selectBackend('wasm');
-  const paths = [{ name: 'xnnpack', use: () => setBlasEnabled(false) }];
   setBlasEnabled(true);
-  if (activeBlas()) paths.push({ name: `blas ${activeBlas()!.library}`, use: () => setBlasEnabled(true) });
-  return paths;
+  const blas = activeBlas();
+  try {
+    setBlasEnabled(false);
+    await body('xnnpack');
+    if (blas) {
+      setBlasEnabled(true);
+      await body(`blas ${blas.library}`);
+    }
+  } finally {
+    setBlasEnabled(true);
+  }
 }
 
 const maybeAbs = (x: tf.Tensor, abs: boolean): tf.Tensor => (abs ? tf.abs(x) : x);
@@ -71,8 +82,7 @@ const combos: Array<[boolean, boolean]> = [[false, false], [true, false], [false
 const batchings: Array<[number[], number[]]> = [[[], []], [[3], [3]], [[2, 3], []], [[], [4]], [[2, 2], [2, 2]]];
 
 test.serial('matMul matches cpu for all transpose combos and batchings', async (t) => {
-  for (const path of await matmulPaths()) {
-    path.use();
+  await forEachMatmulPath(async (path) => {
     const [m, k, n] = [37, 29, 23];
     for (const [ta, tb] of combos) {
       for (const [ba, bb] of batchings) {
@@ -81,16 +91,14 @@ test.serial('matMul matches cpu for all transpose combos and batchings', async (
         const a = randn(aShape, 1);
         const b = randn(bShape, 2);
         await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-          k, `${path.name} matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+          k, `${path} matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
       }
     }
-  }
-  setBlasEnabled(true);
+  });
 });
 
 test.serial('decode-shaped matmuls (≤ 4 rows against one matrix, the JS loop path) match cpu', async (t) => {
-  for (const path of await matmulPaths()) {
-    path.use();
+  await forEachMatmulPath(async (path) => {
     const [k, n] = [48, 300];
     for (const [ta, tb] of combos) {
       for (const [ba, m] of [[[], 1], [[2], 2], [[], 4], [[4], 1]] as Array<[number[], number]>) {
@@ -99,16 +107,14 @@ test.serial('decode-shaped matmuls (≤ 4 rows against one matrix, the JS loop p
         const a = randn(aShape, 21);
         const b = randn(bShape, 22);
         await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-          k, `${path.name} small matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+          k, `${path} small matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
       }
     }
-  }
-  setBlasEnabled(true);
+  });
 });
 
 test.serial('long inner dimension (K > 1024, summed in blocks) matches cpu for all transpose combos', async (t) => {
-  for (const path of await matmulPaths()) {
-    path.use();
+  await forEachMatmulPath(async (path) => {
     const [m, k, n] = [40, 2500, 24];
     for (const [ta, tb] of combos) {
       for (const ba of [[], [2]]) {
@@ -117,16 +123,14 @@ test.serial('long inner dimension (K > 1024, summed in blocks) matches cpu for a
         const a = randn(aShape, 23);
         const b = randn(bShape, 24);
         await assertParity(t, (abs) => [tf.matMul(maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs), ta, tb)],
-          k, `${path.name} blocked matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
+          k, `${path} blocked matMul ta=${ta} tb=${tb} a=[${aShape}] b=[${bShape}]`);
       }
     }
-  }
-  setBlasEnabled(true);
+  });
 });
 
 test.serial('matMul gradients match cpu for all transpose combos, batch 1 and batch 3', async (t) => {
-  for (const path of await matmulPaths()) {
-    path.use();
+  await forEachMatmulPath(async (path) => {
     const [m, k, n] = [24, 40, 16];
     for (const [ta, tb] of combos) {
       for (const batch of [[], [3]]) {
@@ -139,11 +143,10 @@ test.serial('matMul gradients match cpu for all transpose combos, batch 1 and ba
         await assertParity(t, (abs) => {
           const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), maybeAbs(tf.tensor(dy, [...batch, m, n]), abs))));
           return g([maybeAbs(tf.tensor(a, aShape), abs), maybeAbs(tf.tensor(b, bShape), abs)]);
-        }, Math.max(m, n), `${path.name} grad matMul ta=${ta} tb=${tb} batch=[${batch}]`);
+        }, Math.max(m, n), `${path} grad matMul ta=${ta} tb=${tb} batch=[${batch}]`);
       }
     }
-  }
-  setBlasEnabled(true);
+  });
 });
 
 test.serial('attention-shaped batched matmuls (QKᵀ and AV) match cpu', async (t) => {

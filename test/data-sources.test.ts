@@ -11,6 +11,7 @@ import { readSources, newSourceStats, type SourceStats } from '../src/data/sourc
 import type { RawDocument } from '../src/tokenize/document.js';
 import { fileKindForPath } from '../src/data/walk.js';
 import { HyperlmError } from '../src/errors.js';
+import { warcRecord, warcResponse } from './helpers/warc.js';
 
 let dir: string;
 test.before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'hyperlm-sources-')); });
@@ -21,23 +22,6 @@ async function collect(inputs: string[], extra: object = {}): Promise<{ docs: Ra
   const docs: RawDocument[] = [];
   for await (const doc of readSources(inputs, { stats, ...extra })) docs.push(doc);
   return { docs, stats };
-}
-
-/** One WARC/1.0 response record: WARC headers, then an HTTP response as the block. */
-function warcResponse(url: string, contentType: string, body: Buffer | string, extraHttp = '', status = '200 OK'): Buffer {
-  const payload = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
-  const http = Buffer.concat([
-    Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n${extraHttp}Content-Length: ${payload.length}\r\n\r\n`),
-    payload,
-  ]);
-  return warcRecord('response', url, 'application/http; msgtype=response', http);
-}
-
-function warcRecord(type: string, url: string, contentType: string, block: Buffer): Buffer {
-  const head = `WARC/1.0\r\nWARC-Type: ${type}\r\nWARC-Target-URI: ${url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n` +
-    `WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}>\r\n` +
-    `Content-Type: ${contentType}\r\nContent-Length: ${block.length}\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head), block, Buffer.from('\r\n\r\n')]);
 }
 
 const png1 = Buffer.from('\x89PNG-one', 'latin1');

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, existsSync, writeFileSync } from 
 import { join } from 'node:path';
 import { tempDir } from './helpers/fixtures.js';
 import { ImageBatcher, isHeldOut, listImageFiles, resolveVqganRun, splitImageFiles, trainVqgan, type VqganRunConfig } from '../src/vqgan/index.js';
+import { gradientImage } from './helpers/images.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -19,15 +20,8 @@ async function imageFolder(): Promise<string> {
   mkdirSync(join(dir, 'a'));
   mkdirSync(join(dir, 'b'));
   for (let i = 0; i < 12; i++) {
-    const w = 40 + 3 * i, h = 36 + 2 * i;
-    const raw = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const o = (y * w + x) * 3;
-      raw[o] = (x * (i + 3) * 5) & 255; raw[o + 1] = (y * (i + 1) * 7) & 255; raw[o + 2] = ((x + y) * 11 + i * 40) & 255;
-    }
-    const img = sharp(raw, { raw: { width: w, height: h, channels: 3 } });
     const name = join(dir, i % 2 ? 'a' : 'b', `img-${i}.${i === 5 ? 'jpg' : 'png'}`);
-    await (i === 5 ? img.jpeg() : img.png()).toFile(name);
+    writeFileSync(name, await gradientImage(40 + 3 * i, 36 + 2 * i, i, i === 5 ? 'jpeg' : 'png'));
   }
   writeFileSync(join(dir, 'notes.txt'), 'not an image');
   return dir;
