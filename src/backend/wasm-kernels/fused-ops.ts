@@ -41,9 +41,10 @@ const softmaxXent: tf.KernelFunc = (args) => {
   if (logits.shape.length !== 2 || targets.shape.length !== 1 || targets.shape[0] !== N) {
     throw new Error(`${SOFTMAX_XENT} (wasm): logits must be [N, V] and targets [N], got [${logits.shape}] and [${targets.shape}]`);
   }
-  const ids = backend.wasm.HEAP32, tg = offsetOf(backend, targets) >>> 2;
+  const tg = offsetOf(backend, targets) >>> 2;
+  const ids = backend.wasm.HEAP32.slice(tg, tg + N); // a copy: the outputs' mallocs below may grow the heap
   for (let n = 0; n < N; n++) {
-    const target = ids[tg + n];
+    const target = ids[n];
     if (!(target >= 0 && target < V)) throw new Error(`${SOFTMAX_XENT} (wasm): targets[${n}] = ${target} is outside [0, ${V})`);
   }
   const probs = shipped('Softmax')({ backend: args.backend, inputs: { logits }, attrs: { dim: 1 } }) as tf.TensorInfo;
@@ -51,7 +52,7 @@ const softmaxXent: tf.KernelFunc = (args) => {
   const heap = backend.wasm.HEAPF32; // after makeOutput: its malloc may have grown the heap
   const x = offsetOf(backend, logits) >>> 2, p = offsetOf(backend, probs) >>> 2, out = offsetOf(backend, nll) >>> 2;
   for (let n = 0; n < N; n++) {
-    const target = backend.wasm.HEAP32[tg + n];
+    const target = ids[n];
     const pt = heap[p + n * V + target];
     // −log p is exact to float32 rounding while p is a normal float; below that, recompute the row's
     // logsumexp from the logits (rare: the target is > ~69 nats below the top logit).
