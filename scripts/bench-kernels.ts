@@ -5,8 +5,7 @@
 // Rates are per CPU-second of this (single-threaded) process, so they hold on a shared, loaded machine.
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
-import { registerWasmKernels, selectBackend, useShippedWasmKernels } from '../src/backend/index.js';
-import { activeBlas, setBlasEnabled } from '../src/backend/blas.js';
+import { activeBlas, registerWasmKernels, selectBackend, setBlasEnabled, useShippedWasmKernels } from '../src/backend/index.js';
 import { gelu, softmaxCrossEntropy } from '../src/model/fused.js';
 import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
 import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';

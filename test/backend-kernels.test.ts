@@ -6,8 +6,7 @@
 // allow 2·n·u·Σ|terms| elementwise, computing Σ|terms| by running the same op on |inputs| on cpu.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/index.js';
-import { activeBlas, setBlasEnabled } from '../src/backend/blas.js';
+import { activeBlas, selectBackend, setBlasEnabled } from '../src/backend/index.js';
 
 const U = 2 ** -24;
 
