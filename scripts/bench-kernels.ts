@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
 import { activeBlas, registerWasmKernels, selectBackend, setBlasEnabled, useShippedWasmKernels } from '../src/backend/index.js';
-import { gelu, softmaxCrossEntropy } from '../src/model/fused.js';
+import { gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
 import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
 import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
 

@@ -16,12 +16,12 @@ import { profileKernels } from '../src/backend/kernel-profile.js';
 import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
 import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
 import { isMoELayer, resolveModelConfig, type ModelConfig } from '../src/model/config.js';
-import { flatten } from '../src/model/flat-params.js';
+import { flatten } from '../src/train/flat-params.js';
 import { generate } from '../src/model/generate.js';
 import { GPT } from '../src/model/gpt.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from '../src/model/gradient-workers.js';
 import type { Batch } from '../src/model/loader.js';
-import { AdamW, defaultOptimConfig } from '../src/model/optimizer.js';
+import { AdamW, defaultOptimConfig } from '../src/train/optimizer.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { formatCount, Progress } from '../src/cli/progress.js';
+import { formatCount, Progress } from '../src/io/progress.js';
 import { fileKindForPath, walkFolder } from '../src/data/walk.js';
 import { HyperlmError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic-file.js';

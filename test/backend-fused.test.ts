@@ -7,7 +7,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
-import { gelu, softmaxCrossEntropy } from '../src/model/fused.js';
+import { gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
 import { SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
 
 function rng(seed: number): () => number {

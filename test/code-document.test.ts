@@ -5,7 +5,7 @@ import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
-import { codeDocumentText, languageForPath, parseCodeDocument } from '../src/tokenize/code-document.js';
+import { codeDocumentText, languageForPath, parseCodeDocument } from '../src/minimize/code-document.js';
 
 test('header format and verbatim text', (t) => {
   const text = 'if (a < b && c > d) {\n\treturn "<| x |>";\n}\n';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readSources, newSourceStats, type SourceStats } from '../src/data/sources.js';
-import type { RawDocument } from '../src/tokenize/document.js';
+import type { RawDocument } from '../src/data/document.js';
 import { fileKindForPath } from '../src/data/walk.js';
 import { HyperlmError } from '../src/errors.js';
 import { warcRecord, warcResponse } from './helpers/warc.js';

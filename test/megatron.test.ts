@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IndexedDatasetWriter, IndexedDataset, splitDocument, type ShardDtype } from '../src/tokenize/megatron.js';
-import { SidecarWriter, readSidecar, sidecarPath, type SidecarRecord } from '../src/tokenize/sidecar.js';
+import { IndexedDatasetWriter, IndexedDataset, splitDocument, type ShardDtype } from '../src/shards/megatron.js';
+import { SidecarWriter, readSidecar, sidecarPath, type SidecarRecord } from '../src/shards/sidecar.js';
 import { HyperlmError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 

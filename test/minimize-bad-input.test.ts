@@ -4,9 +4,9 @@
 
 import test from 'ava';
 import { HyperlmError, type ErrorCode } from '../src/errors.js';
-import { decodeHtmlBytes } from '../src/tokenize/charset.js';
-import type { MinimizedDocument } from '../src/tokenize/document.js';
-import { DEFAULT_MINIMIZE, minimizeHtml, resolveMinimizeOptions } from '../src/tokenize/minimize.js';
+import { decodeHtmlBytes } from '../src/minimize/charset.js';
+import type { MinimizedDocument } from '../src/data/document.js';
+import { DEFAULT_MINIMIZE, minimizeHtml, resolveMinimizeOptions } from '../src/minimize/minimize.js';
 
 const LOOSE = resolveMinimizeOptions({ minTextRatio: 0 });
 const flat = (doc: MinimizedDocument) => doc.segments.map((s) => (typeof s === 'string' ? s : doc.images[s.image].src)).join('');

@@ -8,8 +8,8 @@ import { Parser } from 'htmlparser2';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
-import type { MinimizedDocument } from '../src/tokenize/document.js';
-import { DEFAULT_MINIMIZE, minimizeHtml, resolveMinimizeOptions } from '../src/tokenize/minimize.js';
+import type { MinimizedDocument } from '../src/data/document.js';
+import { DEFAULT_MINIMIZE, minimizeHtml, resolveMinimizeOptions } from '../src/minimize/minimize.js';
 
 const CORPUS = '/work/shared/corpus/html';
 const PAGES = [

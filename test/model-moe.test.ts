@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { HyperlmError } from '../src/errors.js';
 import { MoE, balancedAssignment, domainPosterior, resolveModelConfig, routerZLoss, switchLoadBalancingLoss } from '../src/model/index.js';
-import { ParamStore } from '../src/model/params.js';
+import { ParamStore } from '../src/nn/params.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');

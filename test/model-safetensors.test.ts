@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { HyperlmError } from '../src/errors.js';
-import { GPT, loadGPTWeights, readSafetensors, resolveModelConfig, saveGPT, writeSafetensors, type SafeTensor } from '../src/model/index.js';
+import { GPT, loadGPTWeights, resolveModelConfig, saveGPT } from '../src/model/index.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../src/train/index.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');

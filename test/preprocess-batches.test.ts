@@ -11,7 +11,7 @@ import { preprocess } from '../src/pipeline/preprocess.js';
 import { BATCH_LIMITS, batchDocuments, batchLimitsFor } from '../src/pipeline/task.js';
 import { createPool } from '../src/pipeline/pool.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
-import type { RawDocument } from '../src/tokenize/document.js';
+import type { RawDocument } from '../src/data/document.js';
 import { HyperlmError } from '../src/errors.js';
 import { SAMPLE, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
 import { BpeEncoder } from '../src/tokenize/bpe-encoder.js';
 import { trainBpe } from '../src/tokenize/bpe-trainer.js';
-import { DEFAULT_MINIMIZE, minimizeHtml } from '../src/tokenize/minimize.js';
+import { DEFAULT_MINIMIZE, minimizeHtml } from '../src/minimize/minimize.js';
 import { decodeModel, encodeModel, PieceType, TRAINER_SPEC_DEFAULTS, type SpmModel, type SpmPiece } from '../src/tokenize/spm-model.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 import { bytePiece, controlPieces, sanitizeText } from '../src/tokenize/vocab.js';

@@ -11,7 +11,7 @@ import { latestCheckpoint, loadCheckpoint } from '../src/model/checkpoint.js';
 import { addExpert, removeExpert } from '../src/model/experts.js';
 import { GPT } from '../src/model/gpt.js';
 import { readDataInfo } from '../src/model/loader.js';
-import { AdamW } from '../src/model/optimizer.js';
+import { AdamW } from '../src/train/optimizer.js';
 import { resolveRunConfig, resolveTrainConfig } from '../src/model/train-config.js';
 import { readRunConfig, train } from '../src/model/train.js';
 import { tempDir } from './helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { latestCheckpoint } from '../src/model/checkpoint.js';
 import { GPT } from '../src/model/gpt.js';
 import { LocalGradients, WorkerGradients } from '../src/model/gradient-workers.js';
 import { ShardLoader, readDataInfo } from '../src/model/loader.js';
-import { decodeSafetensors } from '../src/model/safetensors.js';
+import { decodeSafetensors } from '../src/train/safetensors.js';
 import { resolveRunConfig, type RunConfig } from '../src/model/train-config.js';
 import { train } from '../src/model/train.js';
 import { tempDir } from './helpers/fixtures.js';

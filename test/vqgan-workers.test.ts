@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
-import { flatten, paramLayout } from '../src/model/flat-params.js';
+import { flatten, paramLayout } from '../src/train/flat-params.js';
 import { resolveVqganRun, trainVqgan, Vqgan, VqganWorkers, type TrainStepResult, type VqganRunConfig } from '../src/vqgan/index.js';
 import { tempDir } from './helpers/fixtures.js';
 import { gradientImage } from './helpers/images.js';

@@ -9,7 +9,7 @@
 
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { RawDocument } from '../tokenize/document.js';
+import type { RawDocument } from './document.js';
 import { HyperlmError } from '../errors.js';
 import { fileKindForPath, walkFolder } from './walk.js';
 import { readWarc, defaultWarcOptions, type WarcOptions } from './warc.js';

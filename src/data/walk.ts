@@ -6,7 +6,7 @@
 
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { languageForPath } from '../tokenize/code-document.js';
+import { languageForPath } from '../minimize/code-document.js';
 
 /** How a file is read: a page, a source file, a container of pages, or nothing we know. */
 export type FileKind =

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
 import type { RowDropout } from './dropout.js';
-import { ParamStore, linear } from './params.js';
+import { ParamStore, linear } from '../nn/params.js';
 
 /** One layer's cached keys and values. k, v: [B, nHead, S, headDim]. */
 export interface KVEntry {

@@ -8,7 +8,7 @@ import { CausalSelfAttention, type AttentionContext, type KVEntry } from './atte
 import { isMoELayer, type ModelConfig } from './config.js';
 import { Mlp } from './mlp.js';
 import { MoE, type MoEContext, type RoutingInfo } from './moe.js';
-import { ParamStore, layerNorm } from './params.js';
+import { ParamStore, layerNorm } from '../nn/params.js';
 
 export type BlockContext = AttentionContext & Omit<MoEContext, 'training' | 'seqLen'>;
 

@@ -15,8 +15,8 @@ import { syncDir, writeJsonAtomic } from '../io/atomic-file.js';
 import type { RngState } from '../rng.js';
 import type { GPT } from './gpt.js';
 import type { LoaderState } from './loader.js';
-import type { AdamW } from './optimizer.js';
-import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from './safetensors.js';
+import type { AdamW } from '../train/optimizer.js';
+import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
 
 export interface CheckpointState {
   /** Optimizer steps completed; training resumes at this step. */

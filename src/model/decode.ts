@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import { inferenceGates } from './decode-routing.js';
-import { gelu } from './fused.js';
+import { gelu } from '../nn/fused.js';
 import type { GPT } from './gpt.js';
 import { Mlp } from './mlp.js';
 

@@ -11,7 +11,7 @@ import { HyperlmError } from '../errors.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { GPT } from './gpt.js';
 import { ShardLoader, readDataInfo } from './loader.js';
-import { AdamW } from './optimizer.js';
+import { AdamW } from '../train/optimizer.js';
 import type { RunConfig } from './train-config.js';
 import { evaluate, readRunConfig } from './train.js';
 

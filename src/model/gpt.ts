@@ -11,8 +11,8 @@ import { Block } from './block.js';
 import type { ModelConfig } from './config.js';
 import { RowDropout } from './dropout.js';
 import type { RoutingInfo } from './moe.js';
-import { softmaxCrossEntropy } from './fused.js';
-import { ParamStore, layerNorm } from './params.js';
+import { softmaxCrossEntropy } from '../nn/fused.js';
+import { ParamStore, layerNorm } from '../nn/params.js';
 
 export interface ForwardOptions {
   training?: boolean;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { DataParallel } from '../backend/data-parallel.js';
 import type { BackendChoice } from '../backend/select.js';
-import { assignFlat, flatten, paramLayout, type ParamLayout } from './flat-params.js';
+import { assignFlat, flatten, paramLayout, type ParamLayout } from '../train/flat-params.js';
 import type { GPT } from './gpt.js';
 import type { Batch } from './loader.js';
 import type { ReplicaInfo, ReplicaInit, ReplicaSlice } from './replica.js';

@@ -1,5 +1,5 @@
-// The model folder's public surface: config, GPT, generation, MoE routing types and losses, safetensors,
-// fused ops, gradient sources (this thread or data-parallel workers) and the flat parameter layout.
+// The model folder's public surface: config, GPT, generation, MoE routing types and losses, weights files,
+// gradient sources (this thread or data-parallel workers), the LM trainer and its loader and checkpoints.
 export * from './config.js';
 export { GPT, seededRandom, type ForwardOptions, type ForwardResult, type LossResult } from './gpt.js';
 export { generate, sampleToken, type GenerateOptions, type GenerateResult } from './generate.js';
@@ -7,7 +7,9 @@ export { MoE, domainPosterior, type RoutingInfo, type MoEContext } from './moe.j
 export { switchLoadBalancingLoss, routerZLoss } from './moe-loss.js';
 export { balancedAssignment } from './auction.js';
 export type { KVEntry } from './attention.js';
-export * from './safetensors.js';
-export { softmaxCrossEntropy, gelu } from './fused.js';
+export { saveGPT, loadGPTWeights } from './weights.js';
 export { LocalGradients, WorkerGradients, type GradientSource, type BatchGradients } from './gradient-workers.js';
-export { paramLayout, flatten, assignFlat, flatNorm, type ParamLayout } from './flat-params.js';
+export { train, readRunConfig, type TrainOptions, type TrainResult } from './train.js';
+export { resolveRunConfig, type RunConfig, type TrainConfig } from './train-config.js';
+export { readDataInfo, ShardLoader } from './loader.js';
+export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { cm3Transform, lossWeights, CM3_DEFAULTS, type Cm3Options, type Cm3Vocab } from '../tokenize/cm3.js';
-import { IndexedDataset } from '../tokenize/megatron.js';
-import { readSidecar } from '../tokenize/sidecar.js';
+import { IndexedDataset } from '../shards/megatron.js';
+import { readSidecar } from '../shards/sidecar.js';
 
 export interface LoaderOptions {
   split: 'train' | 'valid';

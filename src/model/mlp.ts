@@ -4,8 +4,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
-import { gelu } from './fused.js';
-import { ParamStore, linear } from './params.js';
+import { gelu } from '../nn/fused.js';
+import { ParamStore, linear } from '../nn/params.js';
 
 export { gelu };
 

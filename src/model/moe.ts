@@ -17,7 +17,7 @@ import type { ModelConfig, RouterKind } from './config.js';
 import { moveRows } from './dispatch.js';
 import { Mlp } from './mlp.js';
 import { switchLoadBalancingLoss, routerZLoss } from './moe-loss.js';
-import { ParamStore } from './params.js';
+import { ParamStore } from '../nn/params.js';
 
 /** What one MoE layer did with the N = B·T tokens of a forward pass (copied to JS). */
 export interface RoutingInfo {

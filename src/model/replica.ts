@@ -9,9 +9,9 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
-import { assignFlat, flatten, paramLayout } from './flat-params.js';
+import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
-import { AdamW, defaultOptimConfig, learningRate, type OptimConfig } from './optimizer.js';
+import { AdamW, defaultOptimConfig, learningRate, type OptimConfig } from '../train/optimizer.js';
 import type { MoEStats } from './train.js';
 
 export interface ReplicaInit {

@@ -10,7 +10,7 @@ import { HyperlmError } from '../errors.js';
 import { CM3_DEFAULTS, type Cm3Options } from '../tokenize/cm3.js';
 import { modelPresets, parseSetArgs, resolveModelConfig, type ModelConfig } from './config.js';
 import type { DataInfo } from './loader.js';
-import { defaultOptimConfig, type OptimConfig } from './optimizer.js';
+import { defaultOptimConfig, type OptimConfig } from '../train/optimizer.js';
 
 export interface TrainConfig {
   /** Optimizer steps in the run (the cosine schedule ends here); 600 trains `tiny` on the sample in a few minutes on 2 cores. */

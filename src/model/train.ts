@@ -17,18 +17,18 @@
 import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Progress, formatCount } from '../cli/progress.js';
+import { Progress, formatCount } from '../io/progress.js';
 import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { Rng } from '../rng.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { dropoutSeed } from './dropout.js';
-import { assignFlat, flatten, paramLayout } from './flat-params.js';
+import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
 import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
-import { AdamW, learningRate } from './optimizer.js';
-import { plotLossCurve, type CurvePoint } from './plot.js';
+import { AdamW, learningRate } from '../train/optimizer.js';
+import { plotLossCurve, type CurvePoint } from '../train/plot.js';
 import type { RunConfig } from './train-config.js';
 
 export interface TrainOptions {

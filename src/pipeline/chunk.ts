@@ -4,9 +4,9 @@
 // written last, so a rerun after SIGKILL redoes at most the chunk that was in progress.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { IndexedDatasetWriter, splitDocument, type ShardDtype } from '../tokenize/megatron.js';
-import { SidecarWriter } from '../tokenize/sidecar.js';
-import type { RawDocument } from '../tokenize/document.js';
+import { IndexedDatasetWriter, splitDocument, type ShardDtype } from '../shards/megatron.js';
+import { SidecarWriter } from '../shards/sidecar.js';
+import type { RawDocument } from '../data/document.js';
 import type { PreprocessConfig } from './config.js';
 
 export type Split = 'train' | 'valid';

@@ -7,7 +7,7 @@
 import type { PreprocessConfig } from './config.js';
 import type { DocumentContext } from './process-document.js';
 import { HyperlmError } from '../errors.js';
-import { resolveMinimizeOptions } from '../tokenize/minimize-config.js';
+import { resolveMinimizeOptions } from '../minimize/minimize-config.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
 

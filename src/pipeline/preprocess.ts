@@ -6,21 +6,21 @@ import { statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
-import { documentIdentity } from '../tokenize/document.js';
+import { documentIdentity } from '../data/document.js';
 import { readSources, newSourceStats, type SourceStats } from '../data/sources.js';
 import { fileKindForPath } from '../data/walk.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { trainBpe } from '../tokenize/bpe-trainer.js';
 import { writeVocabJson } from '../tokenize/vocab.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-file.js';
-import { Progress, formatCount } from '../cli/progress.js';
+import { Progress, formatCount } from '../io/progress.js';
 import type { PreprocessConfig } from './config.js';
 import { createPool } from './pool.js';
 import { OrderedRunner } from './reorder.js';
 import { ChunkWriter, domainKey, splitOf, type ChunkRecord, type DocMeta } from './chunk.js';
 import { buildManifest, type Manifest } from './manifest.js';
 import { batchDocuments, batchLimitsFor, type DocumentResult } from './task.js';
-import type { RawDocument } from '../tokenize/document.js';
+import type { RawDocument } from '../data/document.js';
 import type { StageName } from './process-document.js';
 
 export interface PreprocessHooks {

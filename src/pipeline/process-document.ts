@@ -4,11 +4,11 @@
 // Timings per stage are returned for the benchmark.
 import { createHash } from 'node:crypto';
 import { HyperlmError } from '../errors.js';
-import { documentIdentity, type MinimizedDocument, type RawDocument } from '../tokenize/document.js';
-import { decodeCodeBytes, decodeHtmlBytes } from '../tokenize/charset.js';
-import { minimizeHtml } from '../tokenize/minimize.js';
-import type { MinimizeOptions } from '../tokenize/minimize-config.js';
-import { codeDocumentText } from '../tokenize/code-document.js';
+import { documentIdentity, type MinimizedDocument, type RawDocument } from '../data/document.js';
+import { decodeCodeBytes, decodeHtmlBytes } from '../minimize/charset.js';
+import { minimizeHtml } from '../minimize/minimize.js';
+import type { MinimizeOptions } from '../minimize/minimize-config.js';
+import { codeDocumentText } from '../minimize/code-document.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { cm3Transform, CM3_DEFAULTS } from '../tokenize/cm3.js';
 import { Rng } from '../rng.js';

@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
-import { IndexedDataset } from '../tokenize/megatron.js';
-import { readSidecar, type SidecarRecord } from '../tokenize/sidecar.js';
+import { IndexedDataset } from '../shards/megatron.js';
+import { readSidecar, type SidecarRecord } from '../shards/sidecar.js';
 import { cm3Inverse } from '../tokenize/cm3.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import type { Manifest } from './manifest.js';

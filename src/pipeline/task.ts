@@ -7,7 +7,7 @@
 // 2 cores that main-thread time is taken from the workers; batching divides it by the batch length.
 // Batches are cut from the input order and the config alone (batchLimitsFor), never by worker count or timing.
 import { HyperlmError } from '../errors.js';
-import type { RawDocument } from '../tokenize/document.js';
+import type { RawDocument } from '../data/document.js';
 import { processDocument, minimizedText, type DocumentContext, type StageName } from './process-document.js';
 import type { PreprocessConfig } from './config.js';
 

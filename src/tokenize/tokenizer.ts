@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
-import type { MinimizedDocument } from './document.js';
+import type { MinimizedDocument } from '../data/document.js';
 import { BpeEncoder } from './bpe-encoder.js';
 import { decodeModel, PieceType, type SpmPiece } from './spm-model.js';
 import { layoutFromPieces, sanitizeText, type VocabLayout } from './vocab.js';

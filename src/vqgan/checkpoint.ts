@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import { writeCheckpointDir } from '../model/checkpoint.js';
-import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../model/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
 import type { BatcherState } from './image-batches.js';
 import type { VqganRunConfig } from './train-config.js';
 import type { Vqgan } from './vqgan.js';

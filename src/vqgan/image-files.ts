@@ -21,8 +21,8 @@ import { Parser } from 'htmlparser2';
 import { defaultWarcOptions, fileKindForPath, newSourceStats, readJsonl, readWarcImages, resolveImageSource, walkFolder, type SourceStats } from '../data/index.js';
 import { HyperlmError } from '../errors.js';
 import { seedFrom } from '../rng.js';
-import { decodeHtmlBytes } from '../tokenize/charset.js';
-import { largestSrcsetCandidate } from '../tokenize/minimize.js';
+import { decodeHtmlBytes } from '../minimize/charset.js';
+import { largestSrcsetCandidate } from '../minimize/minimize.js';
 
 /** Extensions sharp decodes (SVG is left out on purpose: images.ts drops it as unsupported). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.avif', '.tif', '.tiff']);

@@ -6,7 +6,7 @@
 // replica holds the main thread's bytes and needs nothing in a checkpoint.
 
 import * as tf from '@tensorflow/tfjs';
-import { assignFlat, flatten, paramLayout } from '../model/flat-params.js';
+import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import type { VqganConfig } from './config.js';
 import { adaptiveWeightGrads, disposeStepGradients, stepGradients, type LossParts } from './train-step.js';
 import { Vqgan } from './vqgan.js';

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DataParallel } from '../backend/data-parallel.js';
 import type { BackendChoice } from '../backend/select.js';
 import { HyperlmError } from '../errors.js';
-import { flatten, paramLayout, type ParamLayout } from '../model/flat-params.js';
+import { flatten, paramLayout, type ParamLayout } from '../train/flat-params.js';
 import { codeUsage } from './quantizer.js';
 import type { VqganAdaptiveRequest, VqganReplicaInit, VqganSlice, VqganSliceInfo } from './replica.js';
 import { adaptiveWeightFrom, applyStep, ganActive, type LossParts } from './train-step.js';

@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/rng.js';
-import { IndexedDatasetWriter, splitDocument } from '../../src/tokenize/megatron.js';
-import { SidecarWriter } from '../../src/tokenize/sidecar.js';
+import { IndexedDatasetWriter, splitDocument } from '../../src/shards/megatron.js';
+import { SidecarWriter } from '../../src/shards/sidecar.js';
 
 export const LAYOUT = {
   size: 64, pad: 0, bos: 1, eos: 2, unk: 3, imageBegin: 4, imageEnd: 5, maskBase: 6, maskCount: 16, eom: 22,

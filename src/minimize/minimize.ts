@@ -7,7 +7,7 @@
 import { Parser } from 'htmlparser2';
 import { HyperlmError } from '../errors.js';
 import { boilerplateRule, isCopyrightLine, keptMeta } from './boilerplate.js';
-import type { MinimizedDocument } from './document.js';
+import type { MinimizedDocument } from '../data/document.js';
 import { compileMinimizeRules, type MinimizeOptions, type MinimizeRules } from './minimize-config.js';
 import { collapseSpace, normalizeChildren, serializeTree, trimSpace, type MinElement } from './serialize.js';
 

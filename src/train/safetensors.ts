@@ -3,14 +3,13 @@
 // then the raw little-endian tensor bytes. The JSON maps each tensor name to
 // { "dtype": "F32" | "I32" | "F16", "shape": [...], "data_offsets": [begin, end] } (offsets relative to the data
 // section, contiguous, in name order here) plus an optional "__metadata__": { string: string }.
-// saveGPT stores the resolved model config as __metadata__.config. F16 entries hold their values in a
+// F16 entries hold their values in a
 // Float32Array in memory and are written as IEEE 754 binary16 (round to nearest even) — the VQGAN bundle
 // uses them to halve its size.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
-import type { GPT } from './gpt.js';
 
 export interface SafeTensor {
   dtype: 'F32' | 'I32' | 'F16';
@@ -142,16 +141,4 @@ export function variablesToSafeTensors(vars: Map<string, tf.Variable>): Map<stri
   const out = new Map<string, SafeTensor>();
   for (const [name, v] of vars) out.set(name, { dtype: 'F32', shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
   return out;
-}
-
-/** Write a model's weights with its resolved config (JSON) in __metadata__.config. */
-export async function saveGPT(model: GPT, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  await writeSafetensors(path, variablesToSafeTensors(model.params()), { ...metadata, config: JSON.stringify(model.config) });
-}
-
-/** Load weights saved by saveGPT into a model built from a matching config. */
-export async function loadGPTWeights(model: GPT, path: string): Promise<Record<string, string>> {
-  const { tensors, metadata } = await readSafetensors(path);
-  model.loadWeights(tensors, path);
-  return metadata;
 }

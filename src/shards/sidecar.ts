@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
-import type { DocKind } from './document.js';
+import type { DocKind } from '../data/document.js';
 
 export interface SidecarRecord {
   /** Index of the document within this shard (0-based, the order of endDocument calls). */

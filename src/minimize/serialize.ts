@@ -3,7 +3,7 @@
 // closers, whitespace collapsed outside verbatim elements, and `{ image: k }` slots inside the
 // `src` attribute of kept images. Iterative throughout: documents may nest 100,000 deep.
 
-import type { ImageRef, MinimizedDocument } from './document.js';
+import type { ImageRef, MinimizedDocument } from '../data/document.js';
 
 /** One element of the minimized tree; text children are plain strings. */
 export interface MinElement {
