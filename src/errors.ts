@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'CM3_BAD_TOKENS'
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
-  | 'TOKENIZER_BAD_ID';
+  | 'TOKENIZER_BAD_ID'
+  // evaluation (metrics and baselines)
+  | 'METRIC_BAD_INPUT';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;
