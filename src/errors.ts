@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
   | 'TOKENIZER_BAD_ID'
-  // evaluation harness
+  // evaluation (metrics and baselines)
+  | 'METRIC_BAD_INPUT'
   | 'EVAL_BAD_TASK';
 
 export class HyperlmError extends Error {
