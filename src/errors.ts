@@ -31,7 +31,10 @@ export type ErrorCode =
   | 'CM3_BAD_TOKENS'
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
-  | 'TOKENIZER_BAD_ID';
+  | 'TOKENIZER_BAD_ID'
+  // prompts (src/prompts)
+  | 'PROMPT_TOO_LONG'
+  | 'PROMPT_BAD_INPUT';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;
