@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
   | 'TOKENIZER_BAD_ID'
+  // prompts (src/prompts)
+  | 'PROMPT_TOO_LONG'
+  | 'PROMPT_BAD_INPUT'
   // evaluation (metrics and baselines)
   | 'METRIC_BAD_INPUT'
   | 'EVAL_BAD_TASK';

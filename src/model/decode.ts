@@ -49,7 +49,7 @@ export class HostDecoder {
   private pastLen = 0;
 
   /** Decodes `batch` rows of up to `capacity` positions (prompt + new tokens). */
-  constructor(private readonly model: GPT, readonly batch: number, readonly capacity: number, private readonly opts: HostDecoderOptions) {
+  constructor(private readonly model: GPT, readonly batch: number, readonly capacity: number, private opts: HostDecoderOptions) {
     const { dModel: d, nHead, blockSize } = model.config;
     if (!(Number.isInteger(capacity) && capacity > 0 && capacity <= blockSize)) {
       throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder: capacity ${capacity} must be in [1, blockSize ${blockSize}]`);
@@ -67,6 +67,18 @@ export class HostDecoder {
     this.headTransposed = tf.getBackend() === 'wasm';
     this.head = this.headTransposed ? model.headTransposed() : (model.lmHead ?? model.wte) as tf.Tensor2D; // [d, V] | [V, d]
     this.routers = model.blocks.map((b) => (b.mlp instanceof Mlp || !b.mlp.router ? undefined : Float32Array.from(b.mlp.router.dataSync())));
+  }
+
+  /** Beam search: row b's cached keys/values (and routing inputs) become row parents[b]'s. */
+  reorder(parents: number[]): void {
+    const rowSize = this.capacity * this.model.config.dModel; // nHead · capacity · hd
+    for (const cache of [...this.keys, ...this.values]) {
+      const old = cache.slice();
+      parents.forEach((p, b) => cache.set(old.subarray(p * rowSize, (p + 1) * rowSize), b * rowSize));
+    }
+    const { domains, mixture } = this.opts;
+    if (domains) this.opts.domains = parents.map((p) => domains[p]);
+    if (mixture) this.opts.mixture = parents.map((p) => mixture[p]);
   }
 
   /** Runs the prompts ids [B][T] (left-padded) through GPT.forward, keeps their keys/values; next-token logits [B·V]. */

@@ -13,3 +13,4 @@ export { train, readRunConfig, type TrainOptions, type TrainResult } from './tra
 export { resolveRunConfig, type RunConfig, type TrainConfig } from './train-config.js';
 export { readDataInfo, ShardLoader } from './loader.js';
 export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+export { loadRun, type LoadRunOptions, type LoadedRun } from './load-run.js';
