@@ -8,8 +8,8 @@ import { writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec, type ParsedArgs } from '../src/cli/args.js';
 import { HyperlmError } from '../src/errors.js';
 import {
-  EVAL_TASKS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable, readTaskFile, selectRows, taskSystems,
-  type EvalTask,
+  EVAL_TASKS, EvalModel, MODEL_SYSTEM_DEFAULTS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable,
+  readTaskFile, selectRows, taskSystems, type EvalTask,
 } from '../src/prompts/eval/index.js';
 
 const spec: CommandSpec = {
@@ -28,6 +28,9 @@ const spec: CommandSpec = {
     mode: { type: 'string', arg: 'infill|ltr|both', help: 'infill tasks: the model with the infill prompt, left to right (prefix only), or both', default: 'both' },
     'baselines-only': { type: 'boolean', help: 'evaluate only the baselines (no model is loaded)' },
     'ngram-data': { type: 'string', arg: 'DIR', help: 'preprocessed folder (tokenizer.model, train shards) for the n-gram baseline', default: 'the run\'s data (RUN/config.json "data")' },
+    vqgan: { type: 'string', arg: 'DIR', help: 'image tokenizer for caption and image_gen', default: MODEL_SYSTEM_DEFAULTS.vqgan },
+    beams: { type: 'string', arg: 'N', help: 'beam width for titles and masked captions', default: String(MODEL_SYSTEM_DEFAULTS.numBeams) },
+    'image-samples': { type: 'string', arg: 'N', help: 'image_gen: text → image samples reranked per item', default: String(MODEL_SYSTEM_DEFAULTS.imageSamples) },
     'max-prompt-chars': { type: 'string', arg: 'N', help: 'longest prompt kept per item in --out (middle elided)', default: '2000' },
     backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
     quiet: { type: 'boolean', help: 'no progress bar' },
@@ -49,7 +52,7 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   const tasksFile = typeof values.tasks === 'string' ? resolve(values.tasks) : defaultTaskFile(task, root);
   const n = values.n === undefined || values.n === 'all' ? undefined : numberFlag(values, 'n', 0, { integer: true, min: 1 });
   const seed = values.seed === undefined ? undefined : numberFlag(values, 'seed', 0, { integer: true });
-  choiceFlag(values, 'mode', ['infill', 'ltr', 'both'], 'both');
+  const mode = choiceFlag(values, 'mode', ['infill', 'ltr', 'both'] as const, 'both');
   const baselinesOnly = Boolean(values['baselines-only']);
   const infill = task === 'infill_line' || task === 'infill_span';
 
@@ -60,11 +63,18 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   }
   if (!baselinesOnly || infill) await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
 
-  if (!baselinesOnly) throw new HyperlmError('CONFIG_BAD_VALUE', 'model systems are not wired into npm run eval yet: use --baselines-only');
   if (infill) throw new HyperlmError('CONFIG_BAD_VALUE', 'the n-gram infill baseline is not wired into npm run eval yet');
-  const model = undefined as undefined | { describe(): string; dispose(): void };
+  const model = baselinesOnly ? undefined : await EvalModel.load(runDir!);
+  if (model) console.error(`model: ${runDir} (${model.describe()})`);
   const ngram = undefined;
-  const systems = taskSystems(task, { ngram });
+  const systems = taskSystems(task, {
+    ngram,
+    model: model?.systems(task, {
+      mode, seed: seed ?? 0, vqgan: typeof values.vqgan === 'string' ? values.vqgan : MODEL_SYSTEM_DEFAULTS.vqgan,
+      numBeams: numberFlag(values, 'beams', MODEL_SYSTEM_DEFAULTS.numBeams, { integer: true, min: 1 }),
+      imageSamples: numberFlag(values, 'image-samples', MODEL_SYSTEM_DEFAULTS.imageSamples, { integer: true, min: 1 }),
+    }),
+  });
   console.error(`eval ${task}: ${rows.length} items from ${tasksFile}; systems ${systems.map((s) => s.name).join(', ')}`);
   const result = await evaluate({
     task, rows, systems, out: typeof values.out === 'string' ? values.out : undefined, progress: !values.quiet,

@@ -9,3 +9,4 @@ export { taskSystems, baselineSystems, type SystemSources } from './task-systems
 export { evaluate, selectRows, referenceOf, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
 export { summaryTable, formatTextTable, formatMarkdownTable, type SummaryTable } from './summary-table.js';
 export { defaultRunDir, runDataDir } from './run-dirs.js';
+export { EvalModel, MODEL_SYSTEM_DEFAULTS, tolerant, type ModelSystemOptions } from './model-systems.js';
