@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { HyperlmError } from '../../errors.js';
 import { readDataInfo } from '../../model/loader.js';
-import { IndexedDataset } from '../../tokenize/index.js';
+import { IndexedDataset } from '../../shards/index.js';
 import { KneserNeyModel, resolveNgramOptions, type NgramOptions } from './ngram.js';
 import { NgramTrainer } from './ngram-trainer.js';
 
