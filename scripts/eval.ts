@@ -9,7 +9,7 @@ import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec, ty
 import { HyperlmError } from '../src/errors.js';
 import {
   EVAL_TASKS, EvalModel, MODEL_SYSTEM_DEFAULTS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable,
-  readTaskFile, selectRows, taskSystems, type EvalTask,
+  ngramSystem, readTaskFile, runDataDir, selectRows, taskSystems, type EvalTask,
 } from '../src/prompts/eval/index.js';
 
 const spec: CommandSpec = {
@@ -61,12 +61,21 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   if (!baselinesOnly && runDir === undefined) {
     throw new HyperlmError('INPUT_NOT_FOUND', 'no model to evaluate: no --run, no data/model and no run in runs/ (use --baselines-only for the baselines alone)');
   }
-  if (!baselinesOnly || infill) await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  if (!baselinesOnly) await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
 
-  if (infill) throw new HyperlmError('CONFIG_BAD_VALUE', 'the n-gram infill baseline is not wired into npm run eval yet');
   const model = baselinesOnly ? undefined : await EvalModel.load(runDir!);
   if (model) console.error(`model: ${runDir} (${model.describe()})`);
-  const ngram = undefined;
+  let ngram;
+  if (infill) {
+    const dataDir = typeof values['ngram-data'] === 'string' ? values['ngram-data'] : runDir !== undefined ? await runDataDir(runDir) : undefined;
+    if (dataDir === undefined) {
+      throw new HyperlmError('INPUT_NOT_FOUND', `the n-gram baseline needs training shards: ${runDir === undefined ? 'no run was found' : `${runDir} records no data folder`}; pass --ngram-data DIR`);
+    }
+    const t0 = performance.now();
+    const trained = await ngramSystem(dataDir);
+    ngram = trained.system;
+    console.error(`n-gram baseline: Kneser–Ney 4-gram on ${dataDir} (${trained.documents} documents, ${trained.tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
   const systems = taskSystems(task, {
     ngram,
     model: model?.systems(task, {
