@@ -4,8 +4,9 @@
 // this; tests call it directly. The results file holds one JSON object per item:
 //   {"id", "task", "reference", "systems": {NAME: {"prediction", "metrics": {…}, "ms", "prompt"?, "extra"?}}}
 
-import { Progress } from '../../io/index.js';
-import { writeFileAtomic } from '../../io/index.js';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Progress, writeFileAtomic } from '../../io/index.js';
 import { Rng } from '../../rng.js';
 import { metricSuite } from './metric-suites.js';
 import { runTask, type EvalSystem, type ResultRecord, type SystemSummary } from './runner.js';
@@ -56,6 +57,7 @@ export interface EvaluateResult {
 
 export async function evaluate<T extends EvalTask>(opts: EvaluateOptions<T>): Promise<EvaluateResult> {
   const metrics = metricSuite(opts.task);
+  if (opts.out !== undefined) await mkdir(dirname(opts.out), { recursive: true }); // fail now, not after the run
   const progress = opts.progress ? new Progress({ label: `eval ${opts.task}`, total: opts.rows.length }) : undefined;
   const first = metrics.names[0];
   const t0 = performance.now();

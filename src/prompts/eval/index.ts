@@ -10,4 +10,4 @@ export { evaluate, selectRows, referenceOf, type EvaluateOptions, type EvaluateR
 export { summaryTable, formatTextTable, formatMarkdownTable, type SummaryTable } from './summary-table.js';
 export { defaultRunDir, runDataDir } from './run-dirs.js';
 export { EvalModel, MODEL_SYSTEM_DEFAULTS, tolerant, type ModelSystemOptions } from './model-systems.js';
-export { ngramSystem, ngramPredictor, newlineIds, firstLines, NGRAM_BASELINE_DEFAULTS, type NgramBaselineOptions } from './ngram-baseline.js';
+export { ngramSystem, ngramPredictor, pieceKinds, firstLines, NGRAM_BASELINE_DEFAULTS, type NgramBaselineOptions } from './ngram-baseline.js';

@@ -1,8 +1,9 @@
 // The n-gram infill baseline (issue 8): the Kneser–Ney 4-gram of src/prompts/baselines, trained on the
 // run's training shards with the run's own tokenizer, continues the prefix greedily, left to right, until
-// it writes a newline (infill_line) — or, for infill_span, until it has written as many lines as the target
+// it ends a line (infill_line) — or, for infill_span, until it has written as many lines as the target
 // has, the rule InCoder's left-to-right comparisons use, since a left-to-right model cannot know where the
-// span ends. It never sees the suffix. Unlike the model systems (model-systems.ts) it needs no TF.js.
+// span ends. Blank lines before the first visible character are skipped (a target line always has ≥ 10
+// non-blank characters; on code, "\n" is often the greedy first token). It never sees the suffix.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,12 +27,13 @@ export const NGRAM_BASELINE_DEFAULTS: NgramBaselineOptions = {
   maxTrainTokens: 5_000_000, // why: trainNgramFromShards' default, 0.25–0.75 GB
 };
 
-/** Per id: whether its text contains a newline (so greedy continuation can stop at the end of a line). */
-export function newlineIds(tokenizer: Tokenizer): Uint8Array {
+/** Per id: bit 1 when its text contains a newline, bit 2 when it has a non-whitespace character. */
+export function pieceKinds(tokenizer: Tokenizer): Uint8Array {
   const out = new Uint8Array(tokenizer.layout.size);
   for (let id = 0; id < out.length; id++) {
     if (id >= tokenizer.layout.imageBase && id < tokenizer.layout.imageBase + tokenizer.layout.imageCount) continue;
-    if (tokenizer.decode([id]).includes('\n')) out[id] = 1;
+    const text = tokenizer.decode([id]);
+    out[id] = (text.includes('\n') ? 1 : 0) | (text.trim() !== '' ? 2 : 0);
   }
   return out;
 }
@@ -50,15 +52,21 @@ export function firstLines(text: string, lines: number): string {
 /** A Predictor from an n-gram model and its tokenizer (see the file comment). */
 export function ngramPredictor(model: KneserNeyModel, tokenizer: Tokenizer, opts: Partial<NgramBaselineOptions> = {}): EvalSystem<InfillRow>['predict'] {
   const o = { ...NGRAM_BASELINE_DEFAULTS, ...opts };
-  const newline = newlineIds(tokenizer);
+  const kinds = pieceKinds(tokenizer);
   const { eos, eom } = tokenizer.layout;
   return async (row) => {
     const lines = Math.max(1, (row.middle.match(/\n/g) ?? []).length);
     const context = tokenizer.encode(row.prefix.slice(-o.contextChars));
     let seen = 0;
-    const stop = (t: number): boolean => t === eos || t === eom || (newline[t] === 1 && ++seen >= lines);
+    let visible = false;
+    const stop = (t: number): boolean => {
+      if (t === eos || t === eom) return true;
+      if ((kinds[t] & 1) !== 0 && visible) seen++; // a piece with text then a newline ends its line
+      visible ||= (kinds[t] & 2) !== 0;
+      return seen >= lines;
+    };
     const { tokens } = model.greedyContinue(context.length ? context : [tokenizer.layout.bos], o.tokensPerLine * lines, stop);
-    const text = tokenizer.decode(tokens.filter((t) => t !== eos && t !== eom));
+    const text = tokenizer.decode(tokens.filter((t) => t !== eos && t !== eom)).replace(/^(?:[ \t]*\n)+/, '');
     return { prediction: firstLines(text, lines), extra: { tokens: tokens.length } };
   };
 }
