@@ -69,7 +69,8 @@ const normalize = (html: string): string => unescapeHtml(html.replace(/<[^>]*>/g
 /** Builds the title (or description) prompt from raw HTML. Pure. */
 export function titlePrompt(html: string, options: Partial<TitlePromptOptions> = {}, source = 'page'): TitlePrompt {
   const opts = { ...TITLE_PROMPT_DEFAULTS, ...options };
-  const doc = minimizeHtml(html, { ...opts.minimize, imageSlots: false }, source);
+  // a page to prompt with is not filtered (minTextRatio 0): only cleaned as training pages were
+  const doc = minimizeHtml(html, { ...opts.minimize, imageSlots: false, minTextRatio: 0 }, source);
   const page = splitMinimizedPage(doc.segments.filter((s): s is string => typeof s === 'string').join(''));
   let body = page.body;
   const h1 = /<h1(?: [^>]*)?>([\s\S]*?)<\/h1>/.exec(body);
