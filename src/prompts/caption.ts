@@ -62,16 +62,15 @@ export async function runCaption(target: PromptTarget, input: CaptionInput, opts
   const budget = model.config.blockSize - maxNewTokens - 2; // room for the caption and its closing token when scored
   const masked = encodePrompt(tokenizer, captionPromptMasked(input), budget, 'caption prompt (masked)');
   const causal = encodePrompt(tokenizer, captionPromptCausal(input), budget, 'caption prompt (causal)');
-  const decode = (ids: number[]) => tokenizer.decode(ids.filter((id) => id < L.imageBase));
+  const stops = [L.eom, L.eos, L.imageBegin];
+  const decode = (ids: number[]) => tokenizer.decode(untilStop(ids, stops).filter((id) => id < L.imageBase));
   const dec = decodeOptions(opts);
   const candidates: CaptionCandidate[] = [];
   for (const form of opts.forms ?? ['masked', 'causal'] as const) {
-    const stops = [L.eom, L.eos, L.imageBegin];
     const out = form === 'masked'
       ? generate(model, [masked.ids], { ...dec, maxNewTokens, stopTokens: stops, padToken: L.pad })
       : generate(model, [causal.ids], { ...dec, numBeams: 1, maxNewTokens, stopTokens: stops, stopStrings: ['"'], decode, padToken: L.pad });
-    let text = decode(untilStop(out.tokens[0], stops));
-    if (form === 'causal' && text.includes('"')) text = text.slice(0, text.indexOf('"'));
+    const text = form === 'causal' ? out.text![0] : decode(out.tokens[0]);
     candidates.push({ form, text: unescapeHtml(text).trim(), scores: { masked: -Infinity, causal: -Infinity, combined: -Infinity }, finish: out.finish[0] });
   }
   for (const c of candidates) {
