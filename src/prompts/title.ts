@@ -11,7 +11,7 @@ import { HyperlmError } from '../errors.js';
 import { generate } from '../model/index.js';
 import { DEFAULT_MINIMIZE, minimizeHtml, type MinimizeOptions } from '../minimize/index.js';
 import { encodePrompt, type PromptPart } from './prompt.js';
-import { decodeOptions, resolveTarget, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
+import { decodeOptions, resolveTarget, spanStops, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
 
 export interface TitlePromptOptions {
   /** What the sentinel stands for: the <title> text, or the <meta name="description"> content. */
@@ -117,7 +117,7 @@ export async function runTitle(target: PromptTarget, html: string, opts: TitleOp
   const maxNewTokens = opts.maxNewTokens ?? 24;
   const L = tokenizer.layout;
   const enc = encodePrompt(tokenizer, built.parts, model.config.blockSize - maxNewTokens, opts.source ?? 'title prompt');
-  const stops = [L.eom, L.eos];
+  const stops = spanStops(L);
   const out = generate(model, [enc.ids], { numBeams: 5, ...decodeOptions(opts), maxNewTokens, stopTokens: stops, padToken: L.pad });
   const ids = untilStop(out.tokens[0], stops).filter((id) => id < L.imageBase);
   return {
