@@ -10,6 +10,7 @@ import { HyperlmError } from '../errors.js';
 import { beamSearch, type BeamHypothesis } from './beam-search.js';
 import { DecodeState } from './decode-state.js';
 import { GPT, seededRandom } from './gpt.js';
+import { StopStringMatcher } from './stop-strings.js';
 import { maskAllowed, sampleToken as pickToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -57,8 +58,10 @@ export interface GenerateResult {
   tokens: number[][];
   /** Per row. */
   finish: FinishReason[];
-  /** Per row: the stop string that ended it, if one did. */
+  /** With stopStrings, per row: the stop string that ended it, if one did. */
   stopString?: Array<string | undefined>;
+  /** With stopStrings, per row: the decoded output cut before the stop string (stop-strings.ts). */
+  text?: string[];
   /** Per row, per step: next-token logits [V], before the allowedIds mask (only with returnLogits). */
   logits?: Float32Array[][];
   /** Beam search: per prompt, the finished hypotheses best first. */
@@ -103,15 +106,32 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   const logitsOut: Float32Array[][] = rows.map(() => []);
   const finish = new Array<FinishReason>(B).fill('length');
   const stopString = new Array<string | undefined>(B).fill(undefined);
+  const text = new Array<string>(B).fill('');
   const result = (): GenerateResult => ({
-    tokens: out, finish, ...(opts.stopStrings?.length ? { stopString } : {}), ...(opts.returnLogits ? { logits: logitsOut } : {}),
+    tokens: out, finish, ...(opts.stopStrings?.length ? { stopString, text } : {}), ...(opts.returnLogits ? { logits: logitsOut } : {}),
   });
   if (opts.maxNewTokens <= 0) return result();
   const V = model.config.vocabSize;
   const pad = opts.padToken ?? 0;
   const stops = new Set(opts.stopTokens ?? []);
   const allowed = opts.allowedIds ? maskAllowed(V, opts.allowedIds) : undefined;
-  const matcher = opts.stopStrings?.length ? new StopStringMatcher(opts.stopStrings, opts.decode!) : undefined;
+  // stop strings: each row's output is decoded after every token and the new text fed to the serve
+  // engineer's incremental matcher, which finds a stop string however the pieces split it
+  const matchers = opts.stopStrings?.length ? rows.map(() => new StopStringMatcher(opts.stopStrings!)) : undefined;
+  const decodedLen = new Array<number>(B).fill(0);
+  const stopHit = (b: number, final: boolean): boolean => {
+    const m = matchers![b];
+    let r;
+    if (final) r = m.flush();
+    else {
+      const full = opts.decode!(out[b]);
+      r = m.push(full.slice(decodedLen[b]));
+      decodedLen[b] = full.length;
+    }
+    text[b] += r.text;
+    if (r.stop !== undefined) stopString[b] = r.stop;
+    return r.stop !== undefined;
+  };
   const random = seededRandom(opts.seed ?? 0);
   const deadline = opts.maxTimeMs === undefined ? Infinity : performance.now() + opts.maxTimeMs;
   const done = new Array<boolean>(B).fill(false);
@@ -132,7 +152,7 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
         out[b].push(token);
         if (opts.returnLogits) logitsOut[b].push(raw.slice());
         if (stops.has(token)) stopRow(b, 'stop-token');
-        else if (matcher && (stopString[b] = matcher.find(out[b])) !== undefined) stopRow(b, 'stop-string');
+        else if (matchers && stopHit(b, false)) stopRow(b, 'stop-string');
         if (opts.onToken?.(b, token) === false && !done[b]) stopRow(b, 'callback');
       }
       state.push(picked);
@@ -142,32 +162,7 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   } finally {
     state.dispose();
   }
+  // release what the matchers still hold (a stop string may be confirmed only now)
+  if (matchers) for (let b = 0; b < B; b++) if (!matchers[b].stopped && stopHit(b, true) && finish[b] !== 'stop-token') finish[b] = 'stop-string';
   return result();
-}
-
-/**
- * Stop strings, minimal: a row's output is decoded after each token and searched from just before where the
- * previous text ended, so a stop string split across pieces is found once its last piece arrives.
- */
-class StopStringMatcher {
-  private readonly seen = new Map<number[], number>(); // row tokens → text length already searched
-  private readonly longest: number;
-
-  constructor(private readonly stops: string[], private readonly decode: (ids: number[]) => string) {
-    this.longest = Math.max(...stops.map((s) => s.length));
-  }
-
-  /** The first stop string in decode(ids), if any. */
-  find(ids: number[]): string | undefined {
-    const text = this.decode(ids);
-    // a byte-fallback character completed by this token may rewrite a few chars before the old end
-    const from = Math.max(0, (this.seen.get(ids) ?? 0) - this.longest - 4);
-    this.seen.set(ids, text.length);
-    let best: { at: number; stop: string } | undefined;
-    for (const stop of this.stops) {
-      const at = text.indexOf(stop, from);
-      if (at >= 0 && (!best || at < best.at)) best = { at, stop };
-    }
-    return best?.stop;
-  }
 }

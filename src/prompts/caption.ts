@@ -7,10 +7,9 @@
 // Image codes come from the VQGAN (image.ts `encodeImage`), as the pipeline's `--images vqgan` writes them.
 
 import { generate } from '../model/index.js';
-import { escapeAttr } from '../minimize/serialize.js';
 import { checkCodes, encodePrompt, type PromptPart } from './prompt.js';
 import { candidateLogProbs } from './score.js';
-import { decodeOptions, resolveTarget, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
+import { decodeOptions, resolveTarget, spanStops, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
 
 export interface CaptionInput {
   /** Minimized HTML of the page before the image (may be empty). */
@@ -62,26 +61,30 @@ export async function runCaption(target: PromptTarget, input: CaptionInput, opts
   const budget = model.config.blockSize - maxNewTokens - 2; // room for the caption and its closing token when scored
   const masked = encodePrompt(tokenizer, captionPromptMasked(input), budget, 'caption prompt (masked)');
   const causal = encodePrompt(tokenizer, captionPromptCausal(input), budget, 'caption prompt (causal)');
-  const decode = (ids: number[]) => tokenizer.decode(ids.filter((id) => id < L.imageBase));
+  const stops = [...spanStops(L), L.imageBegin];
+  const decode = (ids: number[]) => tokenizer.decode(untilStop(ids, stops).filter((id) => id < L.imageBase));
   const dec = decodeOptions(opts);
   const candidates: CaptionCandidate[] = [];
+  const raws: string[] = []; // each candidate as generated, before unescaping
   for (const form of opts.forms ?? ['masked', 'causal'] as const) {
-    const stops = [L.eom, L.eos, L.imageBegin];
     const out = form === 'masked'
       ? generate(model, [masked.ids], { ...dec, maxNewTokens, stopTokens: stops, padToken: L.pad })
       : generate(model, [causal.ids], { ...dec, numBeams: 1, maxNewTokens, stopTokens: stops, stopStrings: ['"'], decode, padToken: L.pad });
-    let text = decode(untilStop(out.tokens[0], stops));
-    if (form === 'causal' && text.includes('"')) text = text.slice(0, text.indexOf('"'));
+    const text = form === 'causal' ? out.text![0] : decode(out.tokens[0]);
     candidates.push({ form, text: unescapeHtml(text).trim(), scores: { masked: -Infinity, causal: -Infinity, combined: -Infinity }, finish: out.finish[0] });
+    raws.push(text.trim());
   }
-  for (const c of candidates) {
-    if (c.text === '') continue;
-    const body = tokenizer.encode(escapeAttr(c.text));
-    const m = candidateLogProbs(model, masked.ids, [[...body, L.eom]])[0] / (body.length + 1);
-    const quoted = tokenizer.encode(escapeAttr(c.text) + '"');
-    const k = candidateLogProbs(model, causal.ids, [quoted])[0] / quoted.length;
+  // mean log-probability of the caption as written in the attribute (still escaped), cut to the context
+  const meanOf = (prompt: number[], ids: number[]): number => {
+    const kept = ids.slice(0, model.config.blockSize - prompt.length);
+    return candidateLogProbs(model, prompt, [kept])[0] / kept.length;
+  };
+  candidates.forEach((c, i) => {
+    if (c.text === '') return;
+    const m = meanOf(masked.ids, [...tokenizer.encode(raws[i]), L.eom]);
+    const k = meanOf(causal.ids, tokenizer.encode(raws[i] + '"'));
     c.scores = { masked: m, causal: k, combined: (m + k) / 2 };
-  }
+  });
   const best = candidates.reduce((a, b) => (b.scores.combined > a.scores.combined ? b : a));
   return {
     prediction: best.text, chosen: best.form, candidates,

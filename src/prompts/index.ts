@@ -6,7 +6,7 @@ export {
   score, rank, candidateLogProbs, candidateDistribution, dcPmi, contextualCalibration,
   type ScoreOptions, type CandidateScore, type RankRule,
 } from './score.js';
-export { resolveTarget, decodeOptions, untilStop, unescapeHtml, type PromptTarget, type ModelAndTokenizer, type DecodeOptions } from './target.js';
+export { resolveTarget, decodeOptions, untilStop, spanStops, unescapeHtml, type PromptTarget, type ModelAndTokenizer, type DecodeOptions } from './target.js';
 export {
   titlePrompt, splitMinimizedPage, runTitle, TITLE_PROMPT_DEFAULTS,
   type TitlePromptOptions, type TitlePrompt, type MinimizedPage, type TitleOptions, type TitleResult,

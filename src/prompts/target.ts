@@ -6,7 +6,7 @@
 
 import type { GenerateOptions } from '../model/index.js';
 import { loadRun, type GPT, type LoadedRun } from '../model/index.js';
-import type { Tokenizer } from '../tokenize/index.js';
+import type { Tokenizer, VocabLayout } from '../tokenize/index.js';
 
 export interface ModelAndTokenizer {
   model: GPT;
@@ -41,6 +41,11 @@ export async function resolveTarget(target: PromptTarget): Promise<ModelAndToken
     loaded.set(target, run);
   }
   return run;
+}
+
+/** Tokens that end an infilled span: <eom>, end of document, and any sentinel (a new span cannot start inside one). */
+export function spanStops(layout: VocabLayout): number[] {
+  return [layout.eom, layout.eos, ...Array.from({ length: layout.maskCount }, (_, i) => layout.maskBase + i)];
 }
 
 /** Generated ids up to (not including) the first of `stops`. */

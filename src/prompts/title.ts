@@ -11,7 +11,7 @@ import { HyperlmError } from '../errors.js';
 import { generate } from '../model/index.js';
 import { DEFAULT_MINIMIZE, minimizeHtml, type MinimizeOptions } from '../minimize/index.js';
 import { encodePrompt, type PromptPart } from './prompt.js';
-import { decodeOptions, resolveTarget, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
+import { decodeOptions, resolveTarget, spanStops, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
 
 export interface TitlePromptOptions {
   /** What the sentinel stands for: the <title> text, or the <meta name="description"> content. */
@@ -69,7 +69,8 @@ const normalize = (html: string): string => unescapeHtml(html.replace(/<[^>]*>/g
 /** Builds the title (or description) prompt from raw HTML. Pure. */
 export function titlePrompt(html: string, options: Partial<TitlePromptOptions> = {}, source = 'page'): TitlePrompt {
   const opts = { ...TITLE_PROMPT_DEFAULTS, ...options };
-  const doc = minimizeHtml(html, { ...opts.minimize, imageSlots: false }, source);
+  // a page to prompt with is not filtered (minTextRatio 0): only cleaned as training pages were
+  const doc = minimizeHtml(html, { ...opts.minimize, imageSlots: false, minTextRatio: 0 }, source);
   const page = splitMinimizedPage(doc.segments.filter((s): s is string => typeof s === 'string').join(''));
   let body = page.body;
   const h1 = /<h1(?: [^>]*)?>([\s\S]*?)<\/h1>/.exec(body);
@@ -116,7 +117,7 @@ export async function runTitle(target: PromptTarget, html: string, opts: TitleOp
   const maxNewTokens = opts.maxNewTokens ?? 24;
   const L = tokenizer.layout;
   const enc = encodePrompt(tokenizer, built.parts, model.config.blockSize - maxNewTokens, opts.source ?? 'title prompt');
-  const stops = [L.eom, L.eos];
+  const stops = spanStops(L);
   const out = generate(model, [enc.ids], { numBeams: 5, ...decodeOptions(opts), maxNewTokens, stopTokens: stops, padToken: L.pad });
   const ids = untilStop(out.tokens[0], stops).filter((id) => id < L.imageBase);
   return {
