@@ -83,17 +83,43 @@ export class HostDecoder {
 
   /** Runs the prompts ids [B][T] (left-padded) through GPT.forward, keeps their keys/values; next-token logits [B·V]. */
   prefill(ids: number[][], positions: number[][], keyMask: number[][]): Float32Array {
-    const B = this.batch, T = ids[0].length, V = this.model.config.vocabSize;
+    const B = this.batch, T = ids[0].length;
     if (ids.length !== B || T > this.capacity) {
       throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefill: got [${ids.length}, ${T}] ids for ${B} rows of capacity ${this.capacity}`);
     }
-    const input = tf.tensor2d(ids, [B, T], 'int32');
-    const r = this.model.forward(input, { positions, keyMask, cache: [], domains: this.opts.domains, mixture: this.opts.mixture });
-    const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V])); // [B, V]
+    return this.forwardPrompt(ids, positions, keyMask, B);
+  }
+
+  /**
+   * Every row has the same prompt (N samples, beams): one forward of that row, its keys/values copied to all
+   * rows; the logits [B·V] are its logits repeated. Routing must not differ by row (no per-row domains).
+   */
+  prefillShared(ids: number[], positions: number[]): Float32Array {
+    const T = ids.length, V = this.model.config.vocabSize;
+    if (T > this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefillShared: ${T} ids for capacity ${this.capacity}`);
+    const row = this.forwardPrompt([ids], [positions], [ids.map(() => 1)], 1);
+    const rowSize = this.capacity * this.model.config.dModel;
+    for (const cache of [...this.keys, ...this.values]) {
+      for (let b = 1; b < this.batch; b++) cache.copyWithin(b * rowSize, 0, rowSize);
+    }
+    const out = new Float32Array(this.batch * V);
+    for (let b = 0; b < this.batch; b++) out.set(row, b * V);
+    return out;
+  }
+
+  /** GPT.forward over `rows` prompts [rows][T]; keys/values into the first rows of the cache; last logits [rows·V]. */
+  private forwardPrompt(ids: number[][], positions: number[][], keyMask: number[][], rows: number): Float32Array {
+    const T = ids[0].length, V = this.model.config.vocabSize;
+    const input = tf.tensor2d(ids, [rows, T], 'int32');
+    const { domains, mixture } = this.opts;
+    const r = this.model.forward(input, {
+      positions, keyMask, cache: [], domains: domains && Array.from(domains).slice(0, rows), mixture: mixture?.slice(0, rows),
+    });
+    const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [rows, 1, V]).reshape([rows, V])); // [rows, V]
     const logits = last.dataSync() as Float32Array;
     r.cache!.forEach((e, l) => {
-      this.store(this.keys[l], e.k.dataSync() as Float32Array, T);
-      this.store(this.values[l], e.v.dataSync() as Float32Array, T);
+      this.store(this.keys[l], e.k.dataSync() as Float32Array, T, rows);
+      this.store(this.values[l], e.v.dataSync() as Float32Array, T, rows);
     });
     tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
     this.pastLen = T;
@@ -243,10 +269,10 @@ export class HostDecoder {
     return y;
   }
 
-  /** Copies a prefill's k or v [B, nHead, T, hd] into the first T positions of a cache. */
-  private store(cache: Float32Array, src: Float32Array, T: number): void {
+  /** Copies a prefill's k or v [rows, nHead, T, hd] into the first T positions of the first rows of a cache. */
+  private store(cache: Float32Array, src: Float32Array, T: number, batchRows: number): void {
     const { dModel: d, nHead } = this.model.config;
-    const hd = d / nHead, rows = this.batch * nHead;
+    const hd = d / nHead, rows = batchRows * nHead;
     for (let r = 0; r < rows; r++) cache.set(src.subarray(r * T * hd, (r + 1) * T * hd), r * this.capacity * hd);
   }
 }
