@@ -94,7 +94,7 @@ export class DecodeState {
   private prefillShared(): Float32Array {
     const B = this.batch, V = this.model.config.vocabSize, L = this.promptLen;
     const positions = this.seqs[0].map((_, j) => j);
-    if (this.host) return this.host.prefillShared(this.seqs[0], positions);
+    if (this.host) return this.host.prefillShared(this.seqs[0]);
     const ids = tf.tensor2d([this.seqs[0]], [1, L], 'int32');
     const r = this.model.forward(ids, { domains: this.domains?.slice(0, 1), mixture: this.mixture?.slice(0, 1), positions: [positions], cache: [] });
     const last = r.logits.slice([0, L - 1, 0], [1, 1, V]);
@@ -126,7 +126,7 @@ export class DecodeState {
     }
     if (this.domains) this.domains = parents.map((p) => this.domains![p]);
     if (this.mixture) this.mixture = parents.map((p) => this.mixture![p]);
-    this.host?.reorder(parents);
+    this.host?.reorderRows(parents);
     if (this.cache) {
       const index = tf.tensor1d(parents, 'int32');
       const moved = this.cache.map((e) => ({ k: tf.gather(e.k, index), v: tf.gather(e.v, index) })); // [B, nHead, S, hd]
