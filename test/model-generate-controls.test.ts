@@ -37,7 +37,7 @@ test('constrained decoding never leaves its id ranges', (t) => {
   model.dispose();
 });
 
-test('numSamples rows equal the prompts repeated, prompt-major', (t) => {
+test('numSamples rows equal the prompts repeated, prompt-major; a shared prompt is prefilled once', (t) => {
   const model = new GPT(resolveModelConfig('tiny', { vocabSize: 30, initStd: 0.3 }), 2);
   const opts = { maxNewTokens: 6, temperature: 1.2, seed: 11 };
   const samples = generate(model, prompts, { ...opts, numSamples: 3 });
@@ -45,6 +45,16 @@ test('numSamples rows equal the prompts repeated, prompt-major', (t) => {
   t.deepEqual(samples.tokens, repeated.tokens);
   t.is(samples.tokens.length, 6);
   t.true(new Set(samples.tokens.slice(0, 3).map((r) => r.join(','))).size > 1, 'samples of one prompt differ');
+  // one prompt for every row runs it once and copies its cache: same tokens and logits as recomputing
+  const one = { ...opts, numSamples: 4, returnLogits: true };
+  const none = generate(model, [prompts[0]], { ...one, useCache: false });
+  for (const kvCache of ['host', 'tensors'] as const) {
+    const shared = generate(model, [prompts[0]], { ...one, kvCache });
+    t.deepEqual(shared.tokens, none.tokens, kvCache);
+    let maxErr = 0;
+    shared.logits!.forEach((rows, b) => rows.forEach((row, s) => row.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - none.logits![b][s][i]))))));
+    t.true(maxErr < 1e-4, `${kvCache}: max |Δlogit| ${maxErr}`);
+  }
   model.dispose();
 });
 

@@ -3,7 +3,7 @@
 // page body and the end of a context before an image (the nearest text), and every input that cannot fit.
 import test from 'ava';
 import {
-  captionPromptCausal, captionPromptMasked, encodePrompt, imageInfillPrompt, renderPrompt, splitMinimizedPage,
+  choicePrompt, captionPromptCausal, captionPromptMasked, encodePrompt, imageInfillPrompt, renderPrompt, splitMinimizedPage,
   textToImagePrompt, titlePrompt, type PromptPart,
 } from '../src/prompts/index.js';
 import { promptTokenizer } from './helpers/prompt-model.js';
@@ -43,6 +43,11 @@ test('caption, text-to-image and image-infill prompts: the exact CM3 strings (al
   t.is(renderPrompt(textToImagePrompt('a red "cat" & dog')), '<img alt="a red &quot;cat&quot; &amp; dog" src="<image>');
   t.is(renderPrompt(imageInfillPrompt([1, 2, 3, 4], 1, 3, 'x')), '<img alt="x" src="<image><img:1><mask:0><img:4></image>"><mask:0>');
   t.is(renderPrompt(imageInfillPrompt([1, 2, 3, 4], 0, 4)), '<img src="<image><mask:0></image>"><mask:0>');
+});
+
+test('multiple-choice template: the exact HTML question/answer string', (t) => {
+  t.is(choicePrompt('Which filter bends the image?'), '<div class="question">Which filter bends the image?</div><div class="answer">');
+  t.is(choicePrompt('N/A', { before: '<p>Q: ', after: '</p><p>A: ', close: '</p>' }), '<p>Q: N/A</p><p>A: ');
 });
 
 test('encodePrompt puts sentinels, image delimiters and codes at the layout ids', async (t) => {

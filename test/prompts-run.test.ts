@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import sharp from 'sharp';
 import {
-  altScoringPrompt, candidateLogProbs, encodePrompt, runCaption, runImageInfill, runTextToImage, runTitle,
+  altScoringPrompt, candidateLogProbs, rank, runMultipleChoice, score, encodePrompt, runCaption, runImageInfill, runTextToImage, runTitle,
 } from '../src/prompts/index.js';
 import { escapeAttr } from '../src/minimize/serialize.js';
 import { vqgan } from '../src/index.js';
@@ -99,5 +99,22 @@ test('runImageInfill: only the span changes; PSNR and SSIM are against the origi
   await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: original, start: 5, end: 5 }, { imageTokenizer: vq }), { message: /non-empty/ });
   await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: [...original.slice(1), 64], start: 1, end: 2 }, { imageTokenizer: vq }), { message: /outside the image block/ });
   await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: original.slice(2), start: 1, end: 2 }, { imageTokenizer: vq }), { message: /per image/ });
+  model.dispose();
+});
+
+test('runMultipleChoice fills the template into score(): premise, content-free inputs, and the chosen rule', async (t) => {
+  const tokenizer = await promptTokenizer();
+  const model = randomModel(tokenizer, {}, 8);
+  const ids = (s: string) => tokenizer.encode(s);
+  const choices = ['Curve Bend', 'Sharpen', 'Emboss'];
+  const r = await runMultipleChoice({ model, tokenizer }, 'Which filter bends?', choices, { rule: 'calibrated' });
+  const want = score(model, ids('<div class="question">Which filter bends?</div><div class="answer">'), choices.map((c) => ids(`${c}</div>`)), {
+    premise: ids('</div><div class="answer">'),
+    contentFree: ['N/A', '', '[MASK]'].map((x) => ids(`<div class="question">${x}</div><div class="answer">`)),
+  });
+  t.deepEqual(r.scores, want);
+  t.is(r.best, rank(want, 'calibrated'));
+  t.is(r.choice, choices[r.best]);
+  await t.throwsAsync(runMultipleChoice({ model, tokenizer }, 'Q', ['a', ' ']), { message: /empty choice/ });
   model.dispose();
 });

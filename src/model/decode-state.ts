@@ -3,7 +3,8 @@
 // the fast path on CPU backends), in backend tensors through GPT.forward (GPU backends), or none
 // (recompute everything each step, the reference the cached paths are tested against). `next` gives the
 // next-token logits of every row, `push` appends one token per row, and `reorder` makes row b continue
-// row parents[b] (beam search), which moves its cached keys/values along with its tokens.
+// row parents[b] (beam search), which moves its cached keys/values along with its tokens. Rows that share one
+// prompt (N samples, beams) run it once and copy its cache.
 
 import * as tf from '@tensorflow/tfjs';
 import type { KVEntry } from './attention.js';
@@ -39,6 +40,8 @@ export class DecodeState {
   private readonly kv: 'host' | 'tensors' | 'none';
   private readonly host?: HostDecoder;
   private cache?: KVEntry[];
+  /** Every row starts from the same prompt with the same routing inputs: the prompt runs once (samples, beams). */
+  private readonly shared: boolean;
 
   /** Rows `prompts` (non-empty), room for `newTokens` more positions each. */
   constructor(private readonly model: GPT, prompts: number[][], newTokens: number, opts: DecodeStateOptions) {
@@ -50,6 +53,8 @@ export class DecodeState {
     this.keyMask = this.seqs.map((s, b) => s.map((_, j) => (j < this.padLen[b] ? 0 : 1)));
     this.domains = opts.domains;
     this.mixture = opts.mixture;
+    const same = <T>(xs: T[] | undefined) => !xs || xs.every((x) => JSON.stringify(x) === JSON.stringify(xs[0]));
+    this.shared = this.batch > 1 && same(prompts) && same(opts.domains) && same(opts.mixture);
     this.kv = opts.useCache === false ? 'none' : opts.kvCache ?? (hostResident() ? 'host' : 'tensors');
     if (this.kv === 'host') {
       this.host = new HostDecoder(model, this.batch, this.promptLen + newTokens, { domains: opts.domains, mixture: opts.mixture });
@@ -64,6 +69,7 @@ export class DecodeState {
   next(): Float32Array {
     const B = this.batch, V = this.model.config.vocabSize, S = this.seqs[0].length, L = this.promptLen;
     const { seqs, keyMask } = this;
+    if (this.shared && S === L && this.kv !== 'none') return this.prefillShared();
     if (this.host) {
       return S === L
         ? this.host.prefill(seqs, seqs.map((s, b) => s.map((_, j) => this.posOf(b, j))), keyMask)
@@ -82,6 +88,22 @@ export class DecodeState {
     this.disposeCache();
     this.cache = r.cache;
     return rows;
+  }
+
+  /** The first step when all rows share one prompt: one row through the model, its cache and logits copied. */
+  private prefillShared(): Float32Array {
+    const B = this.batch, V = this.model.config.vocabSize, L = this.promptLen;
+    const positions = this.seqs[0].map((_, j) => j);
+    if (this.host) return this.host.prefillShared(this.seqs[0]);
+    const ids = tf.tensor2d([this.seqs[0]], [1, L], 'int32');
+    const r = this.model.forward(ids, { domains: this.domains?.slice(0, 1), mixture: this.mixture?.slice(0, 1), positions: [positions], cache: [] });
+    const last = r.logits.slice([0, L - 1, 0], [1, 1, V]);
+    const row = last.dataSync() as Float32Array;
+    this.cache = r.cache!.map((e) => ({ k: tf.tile(e.k, [B, 1, 1, 1]), v: tf.tile(e.v, [B, 1, 1, 1]) })); // [B, nHead, L, hd]
+    tf.dispose([ids, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
+    const out = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) out.set(row, b * V);
+    return out;
   }
 
   /** Appends tokens[b] to row b. */
@@ -104,7 +126,7 @@ export class DecodeState {
     }
     if (this.domains) this.domains = parents.map((p) => this.domains![p]);
     if (this.mixture) this.mixture = parents.map((p) => this.mixture![p]);
-    this.host?.reorder(parents);
+    this.host?.reorderRows(parents);
     if (this.cache) {
       const index = tf.tensor1d(parents, 'int32');
       const moved = this.cache.map((e) => ({ k: tf.gather(e.k, index), v: tf.gather(e.v, index) })); // [B, nHead, S, hd]

@@ -16,3 +16,7 @@ export {
   textToImagePrompt, altScoringPrompt, imageInfillPrompt, encodeImage, rgbToPng, runTextToImage, runImageInfill,
   type ImageOptions, type GeneratedImage, type TextToImageResult, type ImageInfillInput, type ImageInfillResult,
 } from './image.js';
+export {
+  choicePrompt, runMultipleChoice, QUESTION_TEMPLATE, CONTENT_FREE_INPUTS,
+  type ChoiceTemplate, type ChoiceOptions, type ChoiceResult,
+} from './choice.js';
