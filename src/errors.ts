@@ -35,6 +35,7 @@ export type ErrorCode =
   // prompts (src/prompts)
   | 'PROMPT_TOO_LONG'
   | 'PROMPT_BAD_INPUT'
+  | 'PROMPT_EMPTY'
   // evaluation (metrics and baselines)
   | 'METRIC_BAD_INPUT'
   | 'EVAL_BAD_TASK';
