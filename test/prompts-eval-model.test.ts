@@ -74,6 +74,27 @@ test('caption and image_gen: VQGAN codes in the prompt, finite PSNR/SSIM and a m
   model.dispose();
 });
 
+test('infill: the InCoder prompt with both sentinels, left to right without them; lines end at one newline', async (t) => {
+  const { runDir } = await tinyRun();
+  const model = await EvalModel.load(runDir);
+  const rows = await readTaskFile('infill_line', join(ROOT, 'tasks/infill_line.jsonl'), ROOT);
+  const { records, summary } = await evaluate({ task: 'infill_line', rows, maxPromptChars: 1e6, systems: model.systems('infill_line', { mode: 'both' }) });
+  t.deepEqual(summary.map((s) => s.name), ['model:infill', 'model:ltr']);
+  for (const [i, row] of rows.entries()) {
+    const inf = records[i].systems['model:infill'];
+    const ltr = records[i].systems['model:ltr'];
+    t.is(inf.metrics.failed, 0, JSON.stringify(inf.extra));
+    t.true(inf.prompt!.startsWith(`<| file lang=javascript path=${row.path} |>\n`), inf.prompt!.slice(0, 80));
+    t.true(inf.prompt!.endsWith(`${row.suffix.trimEnd()}\n<mask:1><mask:0>`) || inf.prompt!.endsWith('<mask:1><mask:0>'));
+    t.is(inf.prompt!.split('<mask:0>').length, 3);
+    t.false(ltr.prompt!.includes('<mask:'));
+    t.true(ltr.prompt!.endsWith(row.prefix.slice(-20)));
+    for (const p of [inf.prediction, ltr.prediction]) t.true(!p.slice(0, -1).includes('\n'), JSON.stringify(p));
+  }
+  t.deepEqual(model.systems('infill_span', { mode: 'ltr' }).map((s) => s.name), ['model:ltr']);
+  model.dispose();
+});
+
 test('a failing item is recorded as failed, other errors still throw', async (t) => {
   const failing = tolerant(async () => { throw new HyperlmError('PROMPT_TOO_LONG', 'does not fit'); });
   t.deepEqual(await failing({}, 0), { prediction: '', metrics: { failed: 1 }, extra: { error: 'PROMPT_TOO_LONG: does not fit' } });
@@ -86,7 +107,7 @@ test('n-gram baseline: trained on the run\'s shards (RUN/config.json "data"), it
   t.is(await runDataDir(runDir), dataDir);
   const { system, tokens } = await ngramSystem(dataDir);
   t.true(tokens > 1000);
-  const row: InfillRow = { id: 'x', file: 'code/flux/flux0.js', prefix: SEEN_PREFIX, middle: SEEN_LINE, suffix: `${SEEN_NEXT}}\n`, language: 'javascript' };
+  const row: InfillRow = { id: 'x', file: 'code/flux/flux0.js', path: 'code/flux/flux0.js', prefix: SEEN_PREFIX, middle: SEEN_LINE, suffix: `${SEEN_NEXT}}\n`, language: 'javascript' };
   t.is((await system.predict(row, 0)).prediction, SEEN_LINE);
   // a span stops after as many lines as its target has (what follows is the n-gram's business)
   const span = (await system.predict({ ...row, middle: SEEN_LINE + SEEN_NEXT }, 0)).prediction;

@@ -13,7 +13,8 @@ import { escapeAttr, escapeText } from '../../minimize/serialize.js';
 import { loadRun, type LoadedRun } from '../../model/index.js';
 import { encodeImage, runCaption, runImageInfill, runTextToImage, runTitle, type TitleOptions } from '../index.js';
 import { loadImageTokenizer, type ImageTokenizer } from '../../vqgan/index.js';
-import type { EvalSystem, Prediction } from './runner.js';
+import { tolerant, type EvalSystem } from './runner.js';
+import { infillSystems } from './infill-systems.js';
 import type { CaptionRow, EvalTask, SummarizeRow, TaskRows } from './task-files.js';
 
 export interface ModelSystemOptions {
@@ -36,19 +37,6 @@ export const MODEL_SYSTEM_DEFAULTS: ModelSystemOptions = {
   imageSamples: 2, // why: 256 codes per sample; CM3 reranks many more on a GPU
   numBeams: 5, // why: HTLM/CM3 decode with beam 5
 };
-
-/** Wraps a model predictor so a HyperlmError on one item is recorded, not thrown. */
-export function tolerant<Row>(predict: (row: Row, index: number) => Promise<Prediction>): (row: Row, index: number) => Promise<Prediction> {
-  return async (row, index) => {
-    try {
-      const p = await predict(row, index);
-      return { ...p, metrics: { ...p.metrics, failed: 0 } };
-    } catch (err) {
-      if (!(err instanceof HyperlmError)) throw err;
-      return { prediction: '', metrics: { failed: 1 }, extra: { error: `${err.code}: ${err.message}` } };
-    }
-  };
-}
 
 async function readPage(path: string): Promise<string> {
   return decodeHtmlBytes(new Uint8Array(await readFile(path)), path).text;
@@ -132,7 +120,7 @@ export class EvalModel {
         }] as Array<EvalSystem<CaptionRow>>);
       case 'infill_line':
       case 'infill_span':
-        throw new HyperlmError('CONFIG_BAD_VALUE', `eval ${task}: the model's code-infill systems are not wired yet (waiting for src/prompts/code-infill.ts)`);
+        return list(infillSystems(this.run, task, { mode: o.mode }) as Array<EvalSystem<never>>);
       default:
         throw new HyperlmError('CONFIG_BAD_VALUE', `eval: unknown task ${String(task)}`);
     }

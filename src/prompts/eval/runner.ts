@@ -153,3 +153,16 @@ export async function runTask<Row extends { id: string }>(opts: RunTaskOptions<R
   for (const r of records) await opts.onRecord?.(r);
   return { records, summary };
 }
+
+/** Wraps a model predictor so a HyperlmError on one item is recorded, not thrown. */
+export function tolerant<Row>(predict: (row: Row, index: number) => Promise<Prediction>): (row: Row, index: number) => Promise<Prediction> {
+  return async (row, index) => {
+    try {
+      const p = await predict(row, index);
+      return { ...p, metrics: { ...p.metrics, failed: 0 } };
+    } catch (err) {
+      if (!(err instanceof HyperlmError)) throw err;
+      return { prediction: '', metrics: { failed: 1 }, extra: { error: `${err.code}: ${err.message}` } };
+    }
+  };
+}

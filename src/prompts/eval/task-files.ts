@@ -32,7 +32,10 @@ export interface CaptionRow {
 
 export interface InfillRow {
   id: string;
+  /** Absolute path of the source file. */
   file: string;
+  /** `file` as written in the task file (relative to the root): the path the code-document header names. */
+  path: string;
   prefix: string;
   middle: string;
   suffix: string;
@@ -89,6 +92,7 @@ export function validateRow<T extends EvalTask>(task: T, value: unknown, root: s
         const rel = relative(resolve(root), abs);
         if (rel.startsWith('..') || isAbsolute(rel)) bad(where, `field "${field}" leaves the root ${root}: ${JSON.stringify(v)}`);
         out[field] = abs;
+        if (field === 'file' && task.startsWith('infill')) out.path = v;
         continue;
       }
     }
