@@ -2,7 +2,8 @@
 // same items (src/prompts/eval). Parses flags, reads and validates the task file, loads the model and the
 // n-gram baseline's training data, then calls `evaluate`; prints the summary table and optionally writes
 // the per-item results JSONL and a section of BENCHMARKS.md with the command that produced it.
-import { basename, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec, type ParsedArgs } from '../src/cli/args.js';
@@ -66,6 +67,7 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   const model = baselinesOnly ? undefined : await EvalModel.load(runDir!);
   if (model) console.error(`model: ${runDir} (${model.describe()})`);
   let ngram;
+  let ngramNote = '';
   if (infill) {
     const dataDir = typeof values['ngram-data'] === 'string' ? values['ngram-data'] : runDir !== undefined ? await runDataDir(runDir) : undefined;
     if (dataDir === undefined) {
@@ -74,6 +76,7 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
     const t0 = performance.now();
     const trained = await ngramSystem(dataDir);
     ngram = trained.system;
+    ngramNote = `n-gram trained on \`${dataDir}\` (${trained.documents} documents, ${trained.tokens} tokens)`;
     console.error(`n-gram baseline: Kneser–Ney 4-gram on ${dataDir} (${trained.documents} documents, ${trained.tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const systems = taskSystems(task, {
@@ -95,6 +98,8 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   if (typeof values.benchmarks === 'string') {
     const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`;
     const what = [`${rows.length} items of \`${basename(tasksFile)}\``, model ? `model \`${runDir}\` (${model.describe()})` : 'baselines only'];
+    if (ngramNote) what.push(ngramNote);
+    await mkdir(dirname(values.benchmarks), { recursive: true });
     await writeBenchmarkSection(values.benchmarks, `eval-${task}`, `Evaluation: ${task}`, command,
       `${what.join('; ')}; ${result.seconds.toFixed(1)} s.\n\n${formatMarkdownTable(result.table)}`);
     console.error(`updated section eval-${task} of ${values.benchmarks}`);
