@@ -12,7 +12,7 @@ import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } f
 import { HyperlmError } from '../src/errors.js';
 import { decodeHtmlBytes } from '../src/minimize/index.js';
 import { generate } from '../src/model/index.js';
-import { encodePrompt, titlePrompt } from '../src/prompts/index.js';
+import { encodePrompt, spanStops, titlePrompt } from '../src/prompts/index.js';
 import {
   EVAL_TASKS, EvalModel, defaultRunDir, defaultTaskFile, evaluate, readTaskFile, selectRows, type EvalTask, type TaskRows,
 } from '../src/prompts/eval/index.js';
@@ -95,7 +95,7 @@ runMain(async () => {
   let raw = Infinity, harness = Infinity;
   for (let round = 0; round < 2; round++) {
     const t0 = performance.now();
-    for (const p of prompts) generate(gpt, [p], { numBeams: 5, maxNewTokens: 24, stopTokens: [L.eom, L.eos], padToken: L.pad });
+    for (const p of prompts) generate(gpt, [p], { numBeams: 5, maxNewTokens: 24, stopTokens: spanStops(L), padToken: L.pad });
     raw = Math.min(raw, performance.now() - t0);
     harness = Math.min(harness, (await evaluate({ task: 'summarize', rows, systems: title })).seconds * 1000);
   }
