@@ -22,16 +22,24 @@ const spec: CommandSpec = {
     run: { type: 'string', arg: 'RUN', help: 'training run or bundle folder', default: 'data/model if present, else the newest run in runs/' },
     tasks: { type: 'string', arg: 'FILE.jsonl', help: 'task file', default: 'ROOT/tasks/TASK.jsonl (image_gen: caption.jsonl)' },
     root: { type: 'string', arg: 'DIR', help: 'dev-set root the paths inside the task file are relative to', default: '../shared/eval' },
-    n: { type: 'string', arg: 'N', help: 'evaluate only N items (the first N rows, or a seeded sample with --seed)', default: 'all' },
-    seed: { type: 'string', arg: 'N', help: 'draw the N items at random with this seed; also seeds sampling' },
+    n: { type: 'string', arg: 'N', help: 'evaluate N items drawn with --seed, kept in file order (the files are sorted by package)', default: 'all' },
+    seed: { type: 'string', arg: 'N', help: 'seed of the --n sample and of sampling', default: '0' },
     out: { type: 'string', arg: 'RESULTS.jsonl', help: 'write one JSON line per item: id, reference, per system prediction, prompt, metrics' },
     benchmarks: { type: 'string', arg: 'BENCHMARKS.md', help: 'write/update this task\'s section of a BENCHMARKS.md with the table and the command' },
-    mode: { type: 'string', arg: 'infill|ltr|both', help: 'infill tasks: the model with the infill prompt, left to right (prefix only), or both', default: 'both' },
+    mode: {
+      type: 'string', arg: 'infill|ltr|both', default: 'both',
+      help: 'infill tasks: the model with the infill prompt, left to right (prefix only), or both',
+    },
     'baselines-only': { type: 'boolean', help: 'evaluate only the baselines (no model is loaded)' },
-    'ngram-data': { type: 'string', arg: 'DIR', help: 'preprocessed folder (tokenizer.model, train shards) for the n-gram baseline', default: 'the run\'s data (RUN/config.json "data")' },
+    'ngram-data': {
+      type: 'string', arg: 'DIR', help: 'preprocessed folder (tokenizer.model, train shards) for the n-gram baseline',
+      default: 'the run\'s data (RUN/config.json "data")',
+    },
     vqgan: { type: 'string', arg: 'DIR', help: 'image tokenizer for caption and image_gen', default: MODEL_SYSTEM_DEFAULTS.vqgan },
     beams: { type: 'string', arg: 'N', help: 'beam width for titles and masked captions', default: String(MODEL_SYSTEM_DEFAULTS.numBeams) },
-    'image-samples': { type: 'string', arg: 'N', help: 'image_gen: text → image samples reranked per item', default: String(MODEL_SYSTEM_DEFAULTS.imageSamples) },
+    'image-samples': {
+      type: 'string', arg: 'N', help: 'image_gen: text → image samples reranked per item', default: String(MODEL_SYSTEM_DEFAULTS.imageSamples),
+    },
     'max-prompt-chars': { type: 'string', arg: 'N', help: 'longest prompt kept per item in --out (middle elided)', default: '2000' },
     backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
     quiet: { type: 'boolean', help: 'no progress bar' },
@@ -52,7 +60,7 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   const root = resolve(typeof values.root === 'string' ? values.root : '../shared/eval');
   const tasksFile = typeof values.tasks === 'string' ? resolve(values.tasks) : defaultTaskFile(task, root);
   const n = values.n === undefined || values.n === 'all' ? undefined : numberFlag(values, 'n', 0, { integer: true, min: 1 });
-  const seed = values.seed === undefined ? undefined : numberFlag(values, 'seed', 0, { integer: true });
+  const seed = numberFlag(values, 'seed', 0, { integer: true });
   const mode = choiceFlag(values, 'mode', ['infill', 'ltr', 'both'] as const, 'both');
   const baselinesOnly = Boolean(values['baselines-only']);
   const infill = task === 'infill_line' || task === 'infill_span';
@@ -60,7 +68,8 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   const rows = selectRows(await readTaskFile(task, tasksFile, root), n, seed);
   const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
   if (!baselinesOnly && runDir === undefined) {
-    throw new HyperlmError('INPUT_NOT_FOUND', 'no model to evaluate: no --run, no data/model and no run in runs/ (use --baselines-only for the baselines alone)');
+    throw new HyperlmError('INPUT_NOT_FOUND',
+      'no model to evaluate: no --run, no data/model and no run in runs/ (use --baselines-only for the baselines alone)');
   }
   if (!baselinesOnly) await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
 
@@ -71,18 +80,20 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
   if (infill) {
     const dataDir = typeof values['ngram-data'] === 'string' ? values['ngram-data'] : runDir !== undefined ? await runDataDir(runDir) : undefined;
     if (dataDir === undefined) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `the n-gram baseline needs training shards: ${runDir === undefined ? 'no run was found' : `${runDir} records no data folder`}; pass --ngram-data DIR`);
+      const why = runDir === undefined ? 'no run was found' : `${runDir} records no data folder`;
+      throw new HyperlmError('INPUT_NOT_FOUND', `the n-gram baseline needs training shards: ${why}; pass --ngram-data DIR`);
     }
     const t0 = performance.now();
     const trained = await ngramSystem(dataDir);
     ngram = trained.system;
     ngramNote = `n-gram trained on \`${dataDir}\` (${trained.documents} documents, ${trained.tokens} tokens)`;
-    console.error(`n-gram baseline: Kneser–Ney 4-gram on ${dataDir} (${trained.documents} documents, ${trained.tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    console.error(`n-gram baseline: Kneser–Ney 4-gram on ${dataDir} (${trained.documents} documents, ${trained.tokens} tokens) in ${seconds} s`);
   }
   const systems = taskSystems(task, {
     ngram,
     model: model?.systems(task, {
-      mode, seed: seed ?? 0, vqgan: typeof values.vqgan === 'string' ? values.vqgan : MODEL_SYSTEM_DEFAULTS.vqgan,
+      mode, seed, vqgan: typeof values.vqgan === 'string' ? values.vqgan : MODEL_SYSTEM_DEFAULTS.vqgan,
       numBeams: numberFlag(values, 'beams', MODEL_SYSTEM_DEFAULTS.numBeams, { integer: true, min: 1 }),
       imageSamples: numberFlag(values, 'image-samples', MODEL_SYSTEM_DEFAULTS.imageSamples, { integer: true, min: 1 }),
     }),
@@ -100,8 +111,10 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
     const what = [`${rows.length} items of \`${basename(tasksFile)}\``, model ? `model \`${runDir}\` (${model.describe()})` : 'baselines only'];
     if (ngramNote) what.push(ngramNote);
     await mkdir(dirname(values.benchmarks), { recursive: true });
-    await writeBenchmarkSection(values.benchmarks, `eval-${task}`, `Evaluation: ${task}`, command,
+    const runName = model ? basename(resolve(runDir!)) : undefined;
+    const section = runName ? `eval-${task}-${runName}` : `eval-${task}`; // one section per task and model
+    await writeBenchmarkSection(values.benchmarks, section, `Evaluation: ${task}${runName ? ` (${runName})` : ', baselines'}`, command,
       `${what.join('; ')}; ${result.seconds.toFixed(1)} s.\n\n${formatMarkdownTable(result.table)}`);
-    console.error(`updated section eval-${task} of ${values.benchmarks}`);
+    console.error(`updated section ${section} of ${values.benchmarks}`);
   }
 }

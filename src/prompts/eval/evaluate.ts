@@ -1,6 +1,6 @@
-// One evaluation as a library call: choose the items (the first N rows, or a seeded sample of N), run every
-// system on them with the task's metrics (runner.ts), draw progress, write the results JSONL and return the
-// summary table. `npm run eval` (scripts/eval.ts) parses flags, loads the model and the n-gram, and calls
+// One evaluation as a library call: choose the items (the first N rows, or a seeded sample of N — the task
+// files are sorted by package, so `npm run eval` always samples), run every system on them with the task's
+// metrics (runner.ts), draw progress, write the results JSONL and return the summary table. `npm run eval` (scripts/eval.ts) parses flags, loads the model and the n-gram, and calls
 // this; tests call it directly. The results file holds one JSON object per item:
 //   {"id", "task", "reference", "systems": {NAME: {"prediction", "metrics": {…}, "ms", "prompt"?, "extra"?}}}
 

@@ -2,9 +2,10 @@
 // src/prompts/code-infill.ts: `model:infill` sees prefix and suffix (`header prefix <mask:0> suffix <mask:1>
 // <mask:0>`, generation until <eom>), `model:ltr` the header and prefix only — the comparison InCoder
 // makes. Greedy decoding; the header names the file by its path in the task file (`code/<package>/…`),
-// as training documents name theirs by their path inside the input folder. Lines end as in the n-gram baseline (ngram-baseline.ts), so every system stops by
-// the same rule: infill_line ends at the first newline after visible text (in both modes); infill_span ends
-// at <eom> in infill mode, and after the target's line count left to right (which cannot know the end).
+// as training documents name theirs by their path inside the input folder. Lines end as in the n-gram
+// baseline (ngram-baseline.ts), so every system stops by the same rule: infill_line ends at the first
+// newline after visible text (in both modes); infill_span ends at <eom> in infill mode, and after the
+// target's line count left to right (which cannot know the end).
 
 import { generate } from '../../model/index.js';
 import { buildInfillPrompt, INFILL_DEFAULTS } from '../code-infill.js';
@@ -25,7 +26,9 @@ export const INFILL_SYSTEM_DEFAULTS: InfillSystemOptions = {
   tokensPerLine: 48, // why: task lines are ≤ 240 characters; code averages 3–5 characters per token
 };
 
-export function infillSystems(run: LoadedRun, task: 'infill_line' | 'infill_span', options: Partial<InfillSystemOptions> = {}): Array<EvalSystem<InfillRow>> {
+export function infillSystems(
+  run: LoadedRun, task: 'infill_line' | 'infill_span', options: Partial<InfillSystemOptions> = {},
+): Array<EvalSystem<InfillRow>> {
   const o = { ...INFILL_SYSTEM_DEFAULTS, ...options };
   const { model, tokenizer } = run;
   const kinds = pieceKinds(tokenizer);

@@ -3,8 +3,9 @@
 // the description variant, scored against the title); caption → `runCaption` (masked and causal forms, best
 // by the model's score) with the task row's context text before the image; image_gen → `runTextToImage`
 // (its best noisy-channel score, per alt token) and `runImageInfill` of the image's middle half of codes
-// (PSNR/SSIM against the real image); infill → infill-systems.ts (InCoder prompt, and left to right). A failed item (a prompt that cannot fit, an
-// unreadable image) scores as an empty prediction with `failed` 1, so one bad item never stops a run.
+// (PSNR/SSIM against the real image); infill → infill-systems.ts (InCoder prompt, and left to right). A
+// failed item (a prompt that cannot fit, an unreadable image) scores as an empty prediction with `failed` 1,
+// so one bad item never stops a run.
 
 import { readFile } from 'node:fs/promises';
 import { HyperlmError } from '../../errors.js';
@@ -85,7 +86,8 @@ export class EvalModel {
           name, kind: 'model',
           predict: tolerant(async (row) => {
             const r = await runTitle(target, await readPage(row.file), { numBeams: o.numBeams, ...opts, source: row.file });
-            return { prediction: r.prediction, prompt: r.prompt, extra: { promptTokens: r.promptTokens, truncatedTokens: r.truncatedTokens, h1RepeatsTitle: r.h1RepeatsTitle } };
+            const extra = { promptTokens: r.promptTokens, truncatedTokens: r.truncatedTokens, h1RepeatsTitle: r.h1RepeatsTitle };
+            return { prediction: r.prediction, prompt: r.prompt, extra };
           }),
         });
         return list([
@@ -100,7 +102,8 @@ export class EvalModel {
           predict: tolerant(async (row: CaptionRow) => {
             const { codes } = await this.imageCodes(row, o.vqgan);
             const r = await runCaption(target, { context: escapeText(row.context_before), codes }, { numBeams: o.numBeams });
-            return { prediction: r.prediction, prompt: r.prompts[r.chosen], extra: { chosen: r.chosen, candidates: r.candidates.map((c) => [c.form, c.text]) } };
+            const extra = { chosen: r.chosen, candidates: r.candidates.map((c) => [c.form, c.text]) };
+            return { prediction: r.prediction, prompt: r.prompts[r.chosen], extra };
           }),
         }] as Array<EvalSystem<CaptionRow>>);
       case 'image_gen':
@@ -111,7 +114,8 @@ export class EvalModel {
             const gen = await runTextToImage(target, row.alt, { imageTokenizer: vq, numSamples: o.imageSamples, seed: o.seed });
             const altTokens = this.run.tokenizer.encode(escapeAttr(row.alt)).length + 1;
             const n = codes.length;
-            const fill = await runImageInfill(target, { codes, start: Math.floor(n / 4), end: Math.floor((3 * n) / 4), alt: row.alt, original: rgb }, { imageTokenizer: vq });
+            const span = { start: Math.floor(n / 4), end: Math.floor((3 * n) / 4) }; // the middle half of the codes
+            const fill = await runImageInfill(target, { codes, ...span, alt: row.alt, original: rgb }, { imageTokenizer: vq });
             return {
               prediction: `${gen.samples.length} samples, best score ${gen.samples[0].score.toFixed(2)}`, prompt: gen.prompt,
               metrics: { ownScore: gen.samples[0].score / altTokens, infillPsnr: fill.psnr, infillSsim: fill.ssim },

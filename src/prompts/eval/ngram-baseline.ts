@@ -50,7 +50,9 @@ export function firstLines(text: string, lines: number): string {
 }
 
 /** A Predictor from an n-gram model and its tokenizer (see the file comment). */
-export function ngramPredictor(model: KneserNeyModel, tokenizer: Tokenizer, opts: Partial<NgramBaselineOptions> = {}): EvalSystem<InfillRow>['predict'] {
+export function ngramPredictor(
+  model: KneserNeyModel, tokenizer: Tokenizer, opts: Partial<NgramBaselineOptions> = {},
+): EvalSystem<InfillRow>['predict'] {
   const o = { ...NGRAM_BASELINE_DEFAULTS, ...opts };
   const kinds = pieceKinds(tokenizer);
   const { eos, eom } = tokenizer.layout;
@@ -72,7 +74,9 @@ export function ngramPredictor(model: KneserNeyModel, tokenizer: Tokenizer, opts
 }
 
 /** Trains the 4-gram on DIR's train shards with DIR's tokenizer and returns it as the `ngram-4` system. */
-export async function ngramSystem(dataDir: string, opts: Partial<NgramBaselineOptions> = {}): Promise<{ system: EvalSystem<InfillRow>; documents: number; tokens: number }> {
+export async function ngramSystem(
+  dataDir: string, opts: Partial<NgramBaselineOptions> = {},
+): Promise<{ system: EvalSystem<InfillRow>; documents: number; tokens: number }> {
   const o = { ...NGRAM_BASELINE_DEFAULTS, ...opts };
   const trained = await trainNgramFromShards(dataDir, 'train', { order: 4, maxTokens: o.maxTrainTokens });
   const vocab = JSON.parse(await readFile(join(dataDir, 'vocab.json'), 'utf8').catch(() => '{}')) as { layout?: { imageCount?: number } };

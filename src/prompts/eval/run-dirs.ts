@@ -44,5 +44,6 @@ export async function runDataDir(runDir: string, cwd = process.cwd()): Promise<s
   const candidates = isAbsolute(data) ? [data] : [resolve(cwd, data), resolve(runDir, '..', '..', data)];
   for (const dir of candidates) if ((await mtime(join(dir, 'manifest.json'))) !== undefined) return dir;
   throw new HyperlmError('INPUT_NOT_FOUND',
-    `${configPath}: its data folder ${JSON.stringify(data)} (needed to train the n-gram baseline) is not at ${candidates.join(' or ')}; pass --ngram-data DIR`);
+    `${configPath}: its data folder ${JSON.stringify(data)} (needed to train the n-gram baseline) is not at ` +
+    `${candidates.join(' or ')}; pass --ngram-data DIR`);
 }
