@@ -70,11 +70,7 @@ runMain(async () => {
 
   const files = await listFiles(inputs, choiceFlag(values, 'kinds', ['html', 'code', 'all'] as const, 'all'));
   if (values.seed !== undefined) {
-    const rng = Rng.fromSeed(numberFlag(values, 'seed', 0, { integer: true }));
-    for (let i = files.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [files[i], files[j]] = [files[j], files[i]];
-    }
+    Rng.fromSeed(numberFlag(values, 'seed', 0, { integer: true })).shuffle(files);
   }
   const texts: string[] = [];
   let bytes = 0;

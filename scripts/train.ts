@@ -46,7 +46,7 @@ runMain(async () => {
     config = await readRunConfig(runDir);
     const { model, train: trainOver } = splitSetArgs([...sets, ...only]);
     if (Object.keys(model).length > 0) throw new HyperlmError('CLI_BAD_FLAG', `--resume keeps the run's model config; cannot --set ${Object.keys(model).join(', ')}`);
-    config.train = resolveTrainConfig(trainOver, config.train);
+    config.train = resolveTrainConfig(config.train, trainOver);
     if (values.data !== undefined) config.data = values.data as string;
   } else {
     const data = await readDataInfo((values.data as string | undefined) ?? 'out/sample');

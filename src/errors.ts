@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'CM3_BAD_TOKENS'
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
-  | 'TOKENIZER_BAD_ID';
+  | 'TOKENIZER_BAD_ID'
+  // a broken internal contract (a bug in hyperlm, not in the input)
+  | 'INTERNAL';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;

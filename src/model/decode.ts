@@ -1,4 +1,5 @@
-// KV-cached decoding with the cache in host memory: generate.ts's default on CPU backends (wasm, cpu,
+// The fast path of gpt.ts's forward pass for decoding: the same model, one token per step, with the
+// KV cache in host memory — generate.ts's default on CPU backends (wasm, cpu,
 // native TensorFlow without a GPU). The prompt runs through GPT.forward once (prefill); after that each
 // step feeds one token per row, and:
 //   - keys/values live in JS Float32Arrays [B, nHead, capacity, headDim] per layer, preallocated to
@@ -14,14 +15,15 @@
 // [1, 256]·[256, 1024] against ~0.4 ms for a product that loops or repacks per call. That path needs an
 // untransposed b, so on wasm the head [V, d] is used as GPT.headTransposed()'s [d, V] copy (made once per weights).
 // Same weights and modules as training: MLPs use the Mlp's weights and fused.ts's GELU, MoE layers route
-// as moe.ts does at inference (decode-routing.ts), the prompt is GPT.forward's.
+// through routing.ts, as moe.ts does at inference, the prompt is GPT.forward's.
 // test/model-decode.test.ts checks the logits against the full forward pass at every position.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
-import { inferenceGates } from './decode-routing.js';
+import { inferenceGates } from './routing.js';
 import { gelu } from '../nn/fused.js';
 import type { GPT } from './gpt.js';
+import { addInto, dotRows, layerNormRows, mixRows } from './host-vectors.js';
 import { Mlp } from './mlp.js';
 
 export interface HostDecoderOptions {
@@ -99,15 +101,15 @@ export class HostDecoder {
     const x = this.embed(tokens, positions); // [B, d] residual stream
     for (let l = 0; l < blocks.length; l++) {
       const { attn, mlp } = blocks[l];
-      const qkv = this.linear(layerNorm(x, d, this.ln1[l], config.normEps), attn.cAttnW, attn.cAttnB); // [B, 3d]
+      const qkv = this.linear(layerNormRows(x, d, this.ln1[l], config.normEps), attn.cAttnW, attn.cAttnB); // [B, 3d]
       if (config.positions === 'rotary') this.rotate(qkv, positions);
       this.append(l, qkv, s);
       addInto(x, this.linear(this.attend(l, qkv, s, keyMask), attn.cProjW, attn.cProjB));
-      const hn = layerNorm(x, d, this.ln2[l], config.normEps);
+      const hn = layerNormRows(x, d, this.ln2[l], config.normEps);
       addInto(x, mlp instanceof Mlp ? this.mlp(mlp, hn, B) : this.moe(l, mlp.experts, hn));
     }
     this.pastLen = s + 1;
-    const xf = layerNorm(x, d, this.lnF, config.normEps);
+    const xf = layerNormRows(x, d, this.lnF, config.normEps);
     return this.run(() => {
       const a = tf.tensor2d(xf, [B, d]);
       return this.headTransposed ? tf.fused.matMul({ a, b: this.head }) : tf.matMul(a, this.head, false, true); // [B, V]
@@ -135,7 +137,7 @@ export class HostDecoder {
     });
   }
 
-  /** MoE layer l on x [B, d]: route each row (decode-routing.ts), run each used expert once on its rows, mix by gate. */
+  /** MoE layer l on x [B, d]: route each row (routing.ts), run each used expert once on its rows, mix by gate. */
   private moe(l: number, experts: Mlp[], x: Float32Array): Float32Array {
     const { dModel: d, moe: moeConfig } = this.model.config;
     const E = moeConfig.experts, B = this.batch;
@@ -237,64 +239,4 @@ export class HostDecoder {
     const hd = d / nHead, rows = this.batch * nHead;
     for (let r = 0; r < rows; r++) cache.set(src.subarray(r * T * hd, (r + 1) * T * hd), r * this.capacity * hd);
   }
-}
-
-/** Row-wise LayerNorm of x [B, d] (population variance, as tf.moments): a new [B, d]. */
-function layerNorm(x: Float32Array, d: number, p: NormParams, eps: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let o = 0; o < x.length; o += d) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[o + j];
-    mean /= d;
-    let variance = 0;
-    for (let j = 0; j < d; j++) variance += (x[o + j] - mean) ** 2;
-    const inv = 1 / Math.sqrt(variance / d + eps);
-    for (let j = 0; j < d; j++) out[o + j] = (x[o + j] - mean) * inv * p.gain[j] + p.bias[j];
-  }
-  return out;
-}
-
-// The two O(S·hd) loops of a decode step's attention, 8 columns at a time: each cache element is read
-// once per step and the 8 partial sums stay in registers (~2.5× a plain dot-product loop in V8).
-
-/** p[t] = Σ_j q[qo + j]·cache[base + t·hd + j] for t < n. */
-function dotRows(q: Float32Array, qo: number, cache: Float32Array, base: number, hd: number, n: number, p: Float64Array): void {
-  p.fill(0, 0, n);
-  let j = 0;
-  for (; j + 8 <= hd; j += 8) {
-    const q0 = q[qo + j], q1 = q[qo + j + 1], q2 = q[qo + j + 2], q3 = q[qo + j + 3];
-    const q4 = q[qo + j + 4], q5 = q[qo + j + 5], q6 = q[qo + j + 6], q7 = q[qo + j + 7];
-    for (let t = 0, k = base + j; t < n; t++, k += hd) {
-      p[t] += q0 * cache[k] + q1 * cache[k + 1] + q2 * cache[k + 2] + q3 * cache[k + 3] +
-        q4 * cache[k + 4] + q5 * cache[k + 5] + q6 * cache[k + 6] + q7 * cache[k + 7];
-    }
-  }
-  for (; j < hd; j++) {
-    const qj = q[qo + j];
-    for (let t = 0, k = base + j; t < n; t++, k += hd) p[t] += qj * cache[k];
-  }
-}
-
-/** y[yo + j] = scale·Σ_t w[t]·cache[base + t·hd + j] for j < hd. */
-function mixRows(w: Float64Array, scale: number, cache: Float32Array, base: number, hd: number, n: number, y: Float32Array, yo: number): void {
-  let j = 0;
-  for (; j + 8 <= hd; j += 8) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (let t = 0, v = base + j; t < n; t++, v += hd) {
-      const wt = w[t];
-      a0 += wt * cache[v]; a1 += wt * cache[v + 1]; a2 += wt * cache[v + 2]; a3 += wt * cache[v + 3];
-      a4 += wt * cache[v + 4]; a5 += wt * cache[v + 5]; a6 += wt * cache[v + 6]; a7 += wt * cache[v + 7];
-    }
-    y[yo + j] = a0 * scale; y[yo + j + 1] = a1 * scale; y[yo + j + 2] = a2 * scale; y[yo + j + 3] = a3 * scale;
-    y[yo + j + 4] = a4 * scale; y[yo + j + 5] = a5 * scale; y[yo + j + 6] = a6 * scale; y[yo + j + 7] = a7 * scale;
-  }
-  for (; j < hd; j++) {
-    let a = 0;
-    for (let t = 0, v = base + j; t < n; t++, v += hd) a += w[t] * cache[v];
-    y[yo + j] = a * scale;
-  }
-}
-
-function addInto(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += y[i];
 }

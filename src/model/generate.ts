@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import type { KVEntry } from './attention.js';
 import { HostDecoder } from './decode.js';
-import { GPT, seededRandom } from './gpt.js';
+import { Rng } from '../rng.js';
+import type { GPT } from './gpt.js';
 import { sampleToken as pickToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -67,7 +68,7 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   const V = model.config.vocabSize;
   const pad = opts.padToken ?? 0;
   const stops = new Set(opts.stopTokens ?? []);
-  const random = seededRandom(opts.seed ?? 0);
+  const random = Rng.fromSeed(opts.seed ?? 0).uniformFn();
   const padLen = prompts.map((p) => L - p.length);
   const seqs = prompts.map((p, b) => [...new Array<number>(padLen[b]).fill(pad), ...p]); // left-padded, [B][L + s]
   const keyMask = prompts.map((_, b) => seqs[b].map((__, s) => (s < padLen[b] ? 0 : 1)));

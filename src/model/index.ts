@@ -1,7 +1,7 @@
 // The model folder's public surface: config, GPT, generation, MoE routing types and losses, weights files,
 // gradient sources (this thread or data-parallel workers), the LM trainer and its loader and checkpoints.
 export * from './config.js';
-export { GPT, seededRandom, type ForwardOptions, type ForwardResult, type LossResult } from './gpt.js';
+export { GPT, type ForwardOptions, type ForwardResult, type LossResult } from './gpt.js';
 export { generate, sampleToken, type GenerateOptions, type GenerateResult } from './generate.js';
 export { MoE, domainPosterior, type RoutingInfo, type MoEContext } from './moe.js';
 export { switchLoadBalancingLoss, routerZLoss } from './moe-loss.js';

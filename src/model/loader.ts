@@ -168,12 +168,7 @@ export class ShardLoader {
   private epochOrder(epoch: number): Int32Array {
     const order = Int32Array.from(this.docs.keys());
     if (this.opts.shuffle === false) return order;
-    const rng = Rng.fromParts(this.opts.seed, 'order', epoch);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    return order;
+    return Rng.fromParts(this.opts.seed, 'order', epoch).shuffle(order);
   }
 
   /** One document's tokens as trained on: CM3-transformed (fresh spans per epoch) and ending in eos. */

@@ -76,7 +76,7 @@ export function splitSetArgs(sets: string[]): { model: Record<string, unknown>; 
 }
 
 /** Merge `overrides` into a copy of `base`, coercing strings to each field's type; unknown keys throw naming the key. */
-export function resolveTrainConfig(overrides: Record<string, unknown> = {}, base: TrainConfig = defaultTrainConfig): TrainConfig {
+export function resolveTrainConfig(base: TrainConfig = defaultTrainConfig, overrides: Record<string, unknown> = {}): TrainConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   for (const [key, raw] of Object.entries(overrides)) {
     const path = key.split('.');
@@ -131,7 +131,7 @@ function flatten(obj: object, prefix = ''): Record<string, unknown> {
 export async function resolveRunConfig(nameOrFile: string, sets: string[], data: DataInfo): Promise<RunConfig> {
   const base = await loadBase(nameOrFile);
   const { model: modelOver, train: trainOver } = splitSetArgs(sets);
-  const train = resolveTrainConfig({ ...(base.train ? flatten(base.train) : {}), ...trainOver });
+  const train = resolveTrainConfig(defaultTrainConfig, { ...(base.train ? flatten(base.train) : {}), ...trainOver });
   const model = resolveModelConfig(base.model, { ...modelOver, vocabSize: data.layout.size });
   if (model.moe.every > 0 && model.moe.router === 'demix' && !('moe.experts' in modelOver) && !(model.moe.domains?.length)) {
     const names = Object.entries(data.domains).sort((a, b) => a[1] - b[1]).map(([k]) => k);
