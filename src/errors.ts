@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'CHECKPOINT_CORRUPT'
   // training
   | 'TRAIN_NON_FINITE'
+  | 'RUN_HAS_CHECKPOINTS'
   | 'BACKEND_UNAVAILABLE'
   | 'CM3_BAD_TOKENS'
   | 'SHARD_BAD_TOKEN'

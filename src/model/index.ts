@@ -12,4 +12,4 @@ export { LocalGradients, WorkerGradients, type GradientSource, type BatchGradien
 export { train, readRunConfig, type TrainOptions, type TrainResult } from './train.js';
 export { resolveRunConfig, type RunConfig, type TrainConfig } from './train-config.js';
 export { readDataInfo, ShardLoader } from './loader.js';
-export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+export { loadCheckpoint, saveCheckpoint } from './checkpoint.js';

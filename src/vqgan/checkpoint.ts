@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import type { RngState } from '../rng.js';
-import { writeCheckpointDir } from '../model/checkpoint.js';
+import { writeCheckpointDir } from '../train/index.js';
 import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
 import type { BatcherState } from './image-batches.js';
 import type { VqganRunConfig } from './train-config.js';
