@@ -1,13 +1,13 @@
 // Training the Kneser–Ney baseline (ngram.ts) on a preprocessed folder: the shards of one split listed in
 // DIR/manifest.json (read through the loader's readDataInfo, so a missing or malformed manifest fails the
 // same way training does), each document's sequences streamed in order with positioned reads
-// (IndexedDataset), never a whole shard in memory. Unlike ShardLoader there is no shuffling and no CM3
-// masking: documents are counted as stored (masked already if the folder was preprocessed with --cm3-static).
+// (src/shards' IndexedDataset), never a whole shard in memory. Unlike ShardLoader there is no shuffling and
+// no CM3 masking: documents are counted as stored (masked already if preprocessed with --cm3-static).
 
 import { join } from 'node:path';
 import { HyperlmError } from '../../errors.js';
-import { readDataInfo } from '../../model/loader.js';
-import { IndexedDataset } from '../../tokenize/index.js';
+import { readDataInfo } from '../../model/index.js';
+import { IndexedDataset } from '../../shards/index.js';
 import { KneserNeyModel, resolveNgramOptions, type NgramOptions } from './ngram.js';
 import { NgramTrainer } from './ngram-trainer.js';
 
