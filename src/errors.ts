@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
   | 'TOKENIZER_BAD_ID'
+  // evaluation (metrics and baselines)
+  | 'METRIC_BAD_INPUT'
   // a broken internal contract (a bug in hyperlm, not in the input)
   | 'INTERNAL';
 
