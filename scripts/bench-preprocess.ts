@@ -8,12 +8,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as cheerio from 'cheerio';
 import { Parser } from 'htmlparser2';
-import { parseCommandLine, numberFlag, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
-import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
-import { preprocess } from '../src/pipeline/preprocess.js';
-import { createPool } from '../src/pipeline/pool.js';
-import { readSources, newSourceStats } from '../src/data/sources.js';
+import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import { createPool, DEFAULT_PREPROCESS, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { readSources, newSourceStats } from '../src/data/index.js';
 import { HyperlmError } from '../src/errors.js';
 
 const spec: CommandSpec = {

@@ -3,14 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { loadCheckpoint } from '../src/model/checkpoint.js';
+import { generate, GPT, loadCheckpoint, readRunConfig } from '../src/model/index.js';
 import { latestCheckpoint } from '../src/train/index.js';
-import { generate } from '../src/model/generate.js';
-import { GPT } from '../src/model/gpt.js';
-import { readRunConfig } from '../src/model/train.js';
-import { Tokenizer } from '../src/tokenize/tokenizer.js';
+import { Tokenizer } from '../src/tokenize/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run generate -- --run RUN --prompt TEXT [options]',

@@ -4,11 +4,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/args.js';
-import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
-import { preprocess } from '../src/pipeline/preprocess.js';
-import { loadConfiguredImageTokenizer } from '../src/pipeline/context.js';
-import { loadImageTokenizer } from '../src/vqgan/load.js';
+import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/index.js';
+import { DEFAULT_PREPROCESS, loadConfiguredImageTokenizer, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { loadImageTokenizer } from '../src/vqgan/index.js';
 
 /** The image tokenizer shipped with the repository, used by default when present. */
 const BUNDLED_VQGAN = fileURLToPath(new URL('../../data/vqgan', import.meta.url));

@@ -4,11 +4,9 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { readDataInfo } from '../src/model/loader.js';
-import { resolveRunConfig, resolveTrainConfig, splitSetArgs } from '../src/model/train-config.js';
-import { readRunConfig, train } from '../src/model/train.js';
+import { readDataInfo, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run train -- [--data DIR] [--config NAME|FILE] [--set key=value]... [--out RUN] [--resume]',

@@ -8,7 +8,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { latestCheckpoint } from '../src/train/index.js';
 import { readSafetensors } from '../src/train/safetensors.js';
-import { baselineMetrics, exportBundle, fromHalf, loadVqgan, toHalf, Vqgan, loadVqganCheckpoint, resolveVqganRun, trainVqgan, PSNR_CAP } from '../src/vqgan/index.js';
+import { fromHalf, toHalf } from '../src/train/index.js';
+import { baselineMetrics, exportBundle, loadVqgan, Vqgan, loadVqganCheckpoint, resolveVqganRun, trainVqgan, PSNR_CAP } from '../src/vqgan/index.js';
 import { SAMPLE, tempDir, walk } from './helpers/fixtures.js';
 
 test.before(async () => {

@@ -2,7 +2,7 @@
 // confined to the input root.
 export { readSources, type SourceOptions } from './sources.js';
 export { newSourceStats, type SourceStats, type SourceError } from './source-stats.js';
-export { fileKindForPath, walkFolder, type FileKind, type WalkEntry } from './walk.js';
+export { fileKindForPath, walkFolder, listTextFiles, type FileKind, type WalkEntry } from './walk.js';
 export { resolveImageSource, decodeDataUri, type ImageDropReason } from './image-resolve.js';
 export { readWarc, readWarcImages, defaultWarcOptions, type WarcOptions, type WarcPage, type WarcImage } from './warc.js';
 export { readJsonl, type JsonlPage } from './jsonl.js';

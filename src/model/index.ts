@@ -1,6 +1,6 @@
 // The model folder's public surface: config, GPT, generation, MoE routing types and losses, weights files,
 // gradient sources (this thread or data-parallel workers), the LM trainer and its loader and checkpoints.
-export * from './config.js';
+export { defaultModelConfig, modelPresets, parseSetArgs, resolveModelConfig, isMoELayer, type RouterKind, type MoEConfig, type ModelConfig } from './config.js';
 export { GPT, type ForwardOptions, type ForwardResult, type LossResult } from './gpt.js';
 export { generate, sampleToken, type GenerateOptions, type GenerateResult } from './generate.js';
 export { MoE, domainPosterior, type RoutingInfo, type MoEContext } from './moe.js';
@@ -10,6 +10,7 @@ export type { KVEntry } from './attention.js';
 export { saveGPT, loadGPTWeights } from './weights.js';
 export { LocalGradients, WorkerGradients, type GradientSource, type BatchGradients } from './gradient-workers.js';
 export { train, readRunConfig, type TrainOptions, type TrainResult } from './train.js';
-export { resolveRunConfig, type RunConfig, type TrainConfig } from './train-config.js';
-export { readDataInfo, ShardLoader } from './loader.js';
+export { resolveRunConfig, resolveTrainConfig, splitSetArgs, type RunConfig, type TrainConfig } from './train-config.js';
+export { readDataInfo, ShardLoader, type Batch, type DataInfo } from './loader.js';
+export { addExpert, removeExpert } from './experts.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint.js';

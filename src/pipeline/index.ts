@@ -2,5 +2,7 @@
 export { preprocess, type PreprocessHooks } from './preprocess.js';
 export { DEFAULT_PREPROCESS, type PreprocessConfig, type ImagesMode, type DomainBy } from './config.js';
 export type { Manifest } from './manifest.js';
-export { readManifest, readStoredDocument, type StoredDocument } from './read-document.js';
+export { readManifest, readStoredDocument, imageCodeRuns, type StoredDocument } from './read-document.js';
+export { createPool } from './pool.js';
+export { loadConfiguredImageTokenizer } from './context.js';
 export { processDocument, type DocumentContext } from './process-document.js';
