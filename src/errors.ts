@@ -2,15 +2,15 @@
 // (after fastify's lib/errors.js). Messages name the file, field or value at fault.
 
 export type ErrorCode =
-  // configuration and command line
+  // command line and configuration (src/cli, every resolve…Config)
+  | 'CLI_BAD_FLAG'
   | 'CONFIG_UNKNOWN_KEY'
   | 'CONFIG_BAD_VALUE'
-  | 'CLI_BAD_FLAG'
-  // inputs
+  // inputs (src/data)
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
   | 'INPUT_BAD_RECORD'
-  // documents and images (counted skips/drops, not crashes)
+  // documents and images: counted skips and drops during preprocessing, not crashes (src/minimize, src/vqgan)
   | 'DOC_EMPTY'
   | 'DOC_BINARY'
   | 'DOC_TOO_LARGE'
@@ -21,21 +21,23 @@ export type ErrorCode =
   | 'IMAGE_CORRUPT'
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_UNSUPPORTED'
-  // tokenizer and formats
+  // tokenizer and CM3 (src/tokenize)
   | 'TOKENIZER_BAD_MODEL'
+  | 'TOKENIZER_BAD_ID'
+  | 'CM3_BAD_TOKENS'
+  // shards (src/shards)
   | 'SHARD_CORRUPT'
-  | 'CHECKPOINT_CORRUPT'
-  // training
+  | 'SHARD_BAD_TOKEN'
+  // model and backends (src/model, src/backend)
+  | 'MODEL_BAD_INPUT'
+  | 'BACKEND_UNAVAILABLE'
+  // training runs (src/train, the LM and VQGAN trainers)
   | 'TRAIN_NON_FINITE'
   | 'RUN_HAS_CHECKPOINTS'
-  | 'BACKEND_UNAVAILABLE'
-  | 'CM3_BAD_TOKENS'
-  | 'SHARD_BAD_TOKEN'
-  | 'MODEL_BAD_INPUT'
-  | 'TOKENIZER_BAD_ID'
-  // evaluation (metrics and baselines)
+  | 'CHECKPOINT_CORRUPT'
+  // evaluation: metrics and baselines (src/prompts)
   | 'METRIC_BAD_INPUT'
-  // a broken internal contract (a bug in hyperlm, not in the input)
+  // a broken internal contract: a bug in hyperlm, not in the input
   | 'INTERNAL';
 
 export class HyperlmError extends Error {
@@ -48,5 +50,5 @@ export class HyperlmError extends Error {
 }
 
 export function assertNever(value: never, what = 'value'): never {
-  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+  throw new HyperlmError('INTERNAL', `unexpected ${what}: ${JSON.stringify(value)}`);
 }
