@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
 import { CM3_DEFAULTS, type Cm3Options } from '../tokenize/cm3.js';
 import { modelPresets, parseSetArgs, resolveModelConfig, type ModelConfig } from './config.js';
-import type { DataInfo } from './loader.js';
+import type { DataInfo } from './data-info.js';
 import { defaultOptimConfig, type OptimConfig } from '../train/optimizer.js';
 
 export interface TrainConfig {
