@@ -202,7 +202,8 @@ export class ShardLoader {
     if (this.current?.doc === doc) return this.current.body;
     const all = await this.storedTokens(doc);
     const body = all[all.length - 1] === this.info.layout.eos ? all.subarray(0, all.length - 1) : all;
-    const header = this.docs[doc].code && this.info.pieces ? codeHeaderTokens(body, this.info.pieces, this.opts.blockSize + 1) : 0;
+    const pieces = this.info.pieces;
+    const header = this.docs[doc].code && pieces ? codeHeaderTokens(body, (id) => pieces[id] ?? '', this.opts.blockSize + 1) : 0;
     this.current = { doc, body: { body, header } };
     return this.current.body;
   }

@@ -99,11 +99,11 @@ function pieceText(piece: string): string {
  * holds the header's end), or 0 when the document has no header or it would take more than a quarter
  * of the row (a header that long would crowd out the code it describes).
  */
-export function codeHeaderTokens(body: Int32Array, pieces: readonly string[], rowTokens: number): number {
+export function codeHeaderTokens(body: Int32Array, pieceOf: (id: number) => string, rowTokens: number): number {
   const limit = Math.min(body.length, Math.floor(rowTokens / 4));
   let text = '';
   for (let i = 0; i < limit; i++) {
-    text += pieceText(pieces[body[i]] ?? '');
+    text += pieceText(pieceOf(body[i]));
     const lead = text.trimStart(); // spm's dummy-prefix space
     if (lead.length > 0 && !'<| file'.startsWith(lead.slice(0, 7))) return 0;
     if (lead.includes('|>\n')) return i + 1;
@@ -111,7 +111,10 @@ export function codeHeaderTokens(body: Int32Array, pieces: readonly string[], ro
   return 0;
 }
 
-/** All windows of a document, each planned as if it started a row of `rowTokens` (static preprocessing). */
+/**
+ * All windows of a document, each planned as if it started a row of `rowTokens` (static preprocessing:
+ * the row a window will land in is not known yet, so every cut window is a full row).
+ */
 export function cm3Windows(doc: WindowDoc, rowTokens: number, vocab: Cm3Vocab, opts: Cm3Options, eos: number, rngOf: (window: number) => Rng, where: string): Cm3Window[] {
   const out: Cm3Window[] = [];
   for (let start = 0; out.length === 0 || start < doc.body.length;) {
@@ -120,6 +123,15 @@ export function cm3Windows(doc: WindowDoc, rowTokens: number, vocab: Cm3Vocab, o
     out.push(w);
     start = w.end;
   }
+  return out;
+}
+
+/** Undo the windows of one document: each window's cm3Parse, the repeated header dropped from all but the first. */
+export function joinWindows(originals: Int32Array[], header: number): Int32Array {
+  const parts = originals.map((w, i) => (i === 0 ? w : w.subarray(header)));
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 }
 
