@@ -69,13 +69,18 @@ export function cm3Window(doc: WindowDoc, start: number, limits: WindowLimits, v
   // a cut: the continuation sentinel closes it, and it needs one sentinel id more than its spans
   // (and spans only as many as leave room for minTokens of text: this binds only in rows of a few dozen tokens)
   const minText = Math.max(1, limits.minTokens);
-  const k = ltr ? 0 : Math.min(n, vocab.maskCount - 1, Math.floor((limits.space - header - 1 - minText) / 3));
-  if (k < 0) return null;
-  let end = textStart + (limits.space - header - 3 * k - 1);
-  if (end >= body.length) end = body.length - 1; // the rest did not fit with its </s>, so leave at least one token
-  end = imageSafeEnd(body, textStart, end, vocab);
-  if (end - textStart < minText) return null;
-  return { start, end, tokens: masked(doc, textStart, end, k, true, vocab, eos, rng), continues: true };
+  const most = ltr ? 0 : Math.min(n, vocab.maskCount - 1, Math.floor((limits.space - header - 1 - minText) / 3));
+  // an image block right at the cut can leave too little text: then fewer spans make room for it
+  for (let k = most; k >= 0; k--) {
+    let end = textStart + (limits.space - header - 3 * k - 1);
+    if (end >= body.length) end = body.length - 1; // the rest did not fit with its </s>, so leave at least one token
+    end = imageSafeEnd(body, textStart, end, vocab);
+    if (end - textStart >= minText) return { start, end, tokens: masked(doc, textStart, end, k, true, vocab, eos, rng), continues: true };
+  }
+  // no cut fits (the rest ends inside an image block): the whole rest with as many spans as still fit
+  const fewer = Math.floor((limits.space - header - rest - 1) / 3);
+  if (fewer >= 0) return { start, end: body.length, tokens: masked(doc, textStart, body.length, ltr ? 0 : fewer, false, vocab, eos, rng), continues: false };
+  return null;
 }
 
 function masked(doc: WindowDoc, textStart: number, end: number, n: number, continues: boolean, vocab: Cm3Vocab, eos: number, rng: Rng): Int32Array {
