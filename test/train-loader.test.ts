@@ -5,7 +5,6 @@
 // the identical row stream. test/train-windows.test.ts checks the windows themselves on real data.
 import test from 'ava';
 import { ShardLoader, type LoaderOptions, type Row } from '../src/model/loader.js';
-import { cm3Inverse } from '../src/tokenize/cm3.js';
 import { tempDir } from './helpers/fixtures.js';
 import { documentsFromRows, rowTokens } from './helpers/row-windows.js';
 import { LAYOUT, writeSyntheticData, type SyntheticData } from './helpers/train-shards.js';
