@@ -76,6 +76,8 @@ export interface RunConfig {
   train: TrainConfig;
   /** The preprocessed data folder the run trains on. */
   data: string;
+  /** Fine-tuning (`--init`): the weights file a new run starts from (init-from.ts); a resumed run ignores it. */
+  init?: string;
 }
 
 /** Split `--set` strings into model and training overrides (see the file comment). */

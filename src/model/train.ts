@@ -25,6 +25,7 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.j
 import { dropoutSeed } from './dropout.js';
 import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
+import { loadGPTWeights } from './weights.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
 import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
@@ -179,6 +180,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       loader.setState(ck.loader);
     }
     log(`resumed from ${existing} at step ${step}`);
+  } else if (config.init) {
+    await loadGPTWeights(model, config.init); // fine-tuning: weights only; AdamW, step and data start fresh
+    log(`initialised from ${config.init}`);
   }
   const history = await loadHistory(metricsPath, step);
   await writeFile(metricsPath, history.lines.map((l) => l + '\n').join(''));
