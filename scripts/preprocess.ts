@@ -34,6 +34,7 @@ const spec: CommandSpec = {
     'max-doc-tokens': { type: 'string', arg: 'N', help: 'longer documents are split into sequences', default: String(D.maxDocTokens) },
     'shard-docs': { type: 'string', arg: 'N', help: 'input documents per shard (unit of resumption)', default: String(D.shardDocs) },
     'cm3-static': { type: 'boolean', help: 'apply the CM3 transform here, for external trainers (Megatron-LM)' },
+    'cm3-window': { type: 'string', arg: 'N', help: 'with --cm3-static: mask within windows for a model of blockSize N (one sequence of ≤ N+1 tokens each), as the hyperlm loader does; 0 = whole documents', default: String(D.cm3Window) },
     'max-masks': { type: 'string', arg: 'N', help: 'CM3: most masked spans per document', default: String(D.maxMasks) },
     'domain-by': { type: 'string', arg: 'host|folder|kind', help: 'what names a document domain (DEMix experts)', default: D.domainBy },
     'min-text-ratio': { type: 'string', arg: 'F', help: 'skip pages whose text/HTML ratio is below this', default: String(D.minTextRatio) },
@@ -71,12 +72,17 @@ runMain(async () => {
     maxDocTokens: numberFlag(values, 'max-doc-tokens', D.maxDocTokens, { integer: true, min: 1 }),
     shardDocs: numberFlag(values, 'shard-docs', D.shardDocs, { integer: true, min: 1 }),
     cm3Static: Boolean(values['cm3-static']),
+    cm3Window: numberFlag(values, 'cm3-window', D.cm3Window, { integer: true, min: 0 }),
     maxMasks: numberFlag(values, 'max-masks', D.maxMasks, { integer: true, min: 1, max: 256 }),
     domainBy: choiceFlag(values, 'domain-by', ['host', 'folder', 'kind'] as const, D.domainBy),
     minTextRatio: numberFlag(values, 'min-text-ratio', D.minTextRatio, { min: 0, max: 1 }),
     docTimeoutMs: numberFlag(values, 'doc-timeout-ms', D.docTimeoutMs, { integer: true, min: 1 }),
     maxDocBytes: numberFlag(values, 'max-doc-bytes', D.maxDocBytes, { integer: true, min: 1 }),
   };
+  if (config.cm3Window > 0 && !config.cm3Static) throw new HyperlmError('CLI_BAD_FLAG', `--cm3-window ${config.cm3Window} needs --cm3-static (the hyperlm loader cuts windows itself)`);
+  if (config.cm3Window + 1 > config.maxDocTokens) {
+    throw new HyperlmError('CLI_BAD_FLAG', `--cm3-window ${config.cm3Window}: windows of ${config.cm3Window + 1} tokens exceed --max-doc-tokens ${config.maxDocTokens}`);
+  }
   await loadConfiguredImageTokenizer(config); // fails here, once, on a missing model or a codebook/vocabulary mismatch
   const quiet = Boolean(values.quiet);
   const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), progress: !quiet });

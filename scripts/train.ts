@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { readDataInfo, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
+import { initRunConfig, readDataInfo, readInitSource, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
 
 const spec: CommandSpec = {
-  usage: 'npm run train -- [--data DIR] [--config NAME|FILE] [--set key=value]... [--out RUN] [--resume]',
+  usage: 'npm run train -- [--data DIR] [--config NAME|FILE | --init RUN|BUNDLE] [--set key=value]... [--out RUN] [--resume]',
   summary: 'Train a GPT / MoE model on preprocessed shards with CM3 masking, AdamW, checkpoints and metrics.\n' +
     'Writes RUN/config.json, RUN/metrics.jsonl, RUN/loss.png, RUN/checkpoints/ and a copy of the tokenizer.',
   flags: {
     data: { type: 'string', arg: 'DIR', help: 'preprocessed data folder (manifest.json, vocab.json, shards)', default: 'out/sample' },
-    config: { type: 'string', arg: 'NAME|FILE', help: 'model preset (tiny, dense-small, moe-small, cm3-125m) or JSON file', default: 'tiny' },
+    config: { type: 'string', arg: 'NAME|FILE', help: 'model preset (tiny, dense-small, moe-small, code-small, cm3-125m) or JSON file', default: 'tiny' },
+    init: { type: 'string', arg: 'RUN|BUNDLE', help: 'fine-tune: start a new run from a run\'s latest weights or a bundle (config.json + model.safetensors); model config from there, fresh optimizer' },
     set: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'override: model keys (nLayer, moe.router…) or training keys (steps, batchSize, optim.lr, cm3.lambda…)' },
     out: { type: 'string', arg: 'RUN', help: 'run folder', default: 'runs/CONFIG' },
     resume: { type: 'boolean', help: 'continue the run in --out from its latest checkpoint (config from RUN/config.json; training --set keys still apply)' },
@@ -25,6 +26,7 @@ const spec: CommandSpec = {
   },
   epilog: 'Examples:\n  npm run train\n  npm run train -- --config moe-small --set steps=2000 --set optim.lr=6e-4 --out runs/moe\n' +
     '  npm run train -- --out runs/moe --resume\n' +
+    '  npm run train -- --init data/model --data out/mine --set steps=300 --out runs/mine\n' +
     'Note: with --workers N > 1 the batch rows are split over N WASM worker threads; AdamW, checkpoints and\n' +
     'validation stay in this process. Use --workers 1 with --backend tensorflow (native TensorFlow is multi-threaded).',
 };
@@ -40,12 +42,18 @@ runMain(async () => {
   const runDir = (values.out as string | undefined) ?? join('runs', configName.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_'));
   const only = values['train-only-expert'] === undefined ? [] : [`trainOnlyExpert=${numberFlag(values, 'train-only-expert', -1, { integer: true, min: 0 })}`];
   let config;
+  if (values.resume && values.init !== undefined) throw new HyperlmError('CLI_BAD_FLAG', '--resume continues a run with its own weights; --init starts a new one: pass one of them');
   if (values.resume) {
     config = await readRunConfig(runDir);
     const { model, train: trainOver } = splitSetArgs([...sets, ...only]);
     if (Object.keys(model).length > 0) throw new HyperlmError('CLI_BAD_FLAG', `--resume keeps the run's model config; cannot --set ${Object.keys(model).join(', ')}`);
     config.train = resolveTrainConfig(config.train, trainOver);
     if (values.data !== undefined) config.data = values.data as string;
+  } else if (values.init !== undefined) {
+    if (values.config !== undefined) throw new HyperlmError('CLI_BAD_FLAG', '--init takes the model config from the source; drop --config');
+    const from = values.init as string;
+    const data = await readDataInfo((values.data as string | undefined) ?? 'out/sample');
+    config = initRunConfig(await readInitSource(from), from, [...sets, ...only], data);
   } else {
     const data = await readDataInfo((values.data as string | undefined) ?? 'out/sample');
     config = await resolveRunConfig(configName, [...sets, ...only], data);

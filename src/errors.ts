@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'TOKENIZER_BAD_MODEL'
   | 'TOKENIZER_BAD_ID'
   | 'CM3_BAD_TOKENS'
+  | 'CM3_WINDOW_MISMATCH'
+  | 'CM3_WINDOW_TOO_SMALL'
   // shards (src/shards)
   | 'SHARD_CORRUPT'
   | 'SHARD_BAD_TOKEN'
@@ -34,6 +36,7 @@ export type ErrorCode =
   // training runs (src/train, the LM and VQGAN trainers)
   | 'TRAIN_NON_FINITE'
   | 'RUN_HAS_CHECKPOINTS'
+  | 'TRAIN_VOCAB_MISMATCH'
   | 'CHECKPOINT_CORRUPT'
   // evaluation: metrics and baselines (src/prompts)
   | 'METRIC_BAD_INPUT'

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
 import { CM3_DEFAULTS, type Cm3Options } from '../tokenize/cm3.js';
 import { modelPresets, parseSetArgs, resolveModelConfig, type ModelConfig } from './config.js';
-import type { DataInfo } from './loader.js';
+import type { DataInfo } from './data-info.js';
 import { defaultOptimConfig, type OptimConfig } from '../train/optimizer.js';
 
 export interface TrainConfig {
@@ -53,12 +53,31 @@ export const defaultTrainConfig: TrainConfig = {
   optim: { ...defaultOptimConfig },
 };
 
+/**
+ * Training settings that go with a model preset of the same name (a preset without one uses the
+ * defaults); `--set` and a config file's `train` section still override them.
+ */
+export const trainPresets: Record<string, Partial<TrainConfig>> = {
+  'code-small': {
+    // 8 rows × 512 tokens = 4k tokens a step; 2,000 steps ≈ 8M tokens, the scale of one session on 2 cores
+    steps: 2000, batchSize: 8, evalEvery: 250, evalBatches: 8, checkpointEvery: 100,
+    // a 6-layer model at this batch trains stably at 1e-3 (nanoGPT's small-model rate); warm up over 100 steps
+    optim: { ...defaultOptimConfig, lr: 1e-3, minLr: 1e-4, warmupSteps: 100 },
+  },
+  'cm3-125m': {
+    // CM3's smallest model: one 2,048-token row per micro-batch fits a WASM heap; gradAccum builds the batch
+    batchSize: 1, gradAccum: 8, optim: { ...defaultOptimConfig, lr: 6e-4, minLr: 6e-5, warmupSteps: 200 },
+  },
+};
+
 /** What a run folder's config.json holds. */
 export interface RunConfig {
   model: ModelConfig;
   train: TrainConfig;
   /** The preprocessed data folder the run trains on. */
   data: string;
+  /** Fine-tuning (`--init`): the weights file a new run starts from (init-from.ts); a resumed run ignores it. */
+  init?: string;
 }
 
 /** Split `--set` strings into model and training overrides (see the file comment). */
@@ -106,7 +125,7 @@ export function resolveTrainConfig(base: TrainConfig = defaultTrainConfig, overr
 
 /** A preset name, or a JSON file holding a model config (or a whole RunConfig with `model` and `train`). */
 async function loadBase(nameOrFile: string): Promise<{ model: string | object; train?: object }> {
-  if (nameOrFile in modelPresets) return { model: nameOrFile };
+  if (nameOrFile in modelPresets) return { model: nameOrFile, ...(trainPresets[nameOrFile] ? { train: trainPresets[nameOrFile] } : {}) };
   let text: string;
   try {
     text = await readFile(nameOrFile, 'utf8');

@@ -26,6 +26,7 @@ import { MetricsLog, checkpointDue, existingCheckpoint, workerCount } from '../t
 import { dropoutSeed } from './dropout.js';
 import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
+import { loadGPTWeights } from './weights.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
 import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
@@ -169,6 +170,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       loader.setState(ck.loader);
     }
     log(`resumed from ${existing} at step ${step}`);
+  } else if (config.init) {
+    await loadGPTWeights(model, config.init); // fine-tuning: weights only; AdamW, step and data start fresh
+    log(`initialised from ${config.init}`);
   }
   const metrics = await MetricsLog.open(metricsPath, step);
   const curve = metrics.history as unknown as CurvePoint[];

@@ -82,7 +82,8 @@ export class ChunkWriter {
     return d[key];
   }
 
-  add(split: Split, raw: DocMeta, domain: number, tokens: Int32Array): void {
+  /** `windows`: static CM3 windows (lengths; the last holds the eos), stored one sequence each instead of split by maxDocTokens. */
+  add(split: Split, raw: DocMeta, domain: number, tokens: Int32Array, windows?: number[]): void {
     let w = this.writers.get(split);
     if (!w) {
       const prefix = join(this.dir, shardName(split, this.record.chunk));
@@ -90,7 +91,7 @@ export class ChunkWriter {
       this.writers.set(split, w);
     }
     // The end-of-document token is part of the document, so no sequence exceeds maxDocTokens.
-    const parts = splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
+    const parts = windows ? windowParts(tokens, windows) : splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
     const doc = this.record.documentsOut[split]++;
     parts.forEach((seq, k) => {
       w.data.addSequence(seq);
@@ -120,6 +121,13 @@ export class ChunkWriter {
   abort(): void {
     for (const w of this.writers.values()) { w.data.abort(); w.side.abort(); }
   }
+}
+
+function windowParts(tokens: Int32Array, windows: number[]): Int32Array[] {
+  const parts: Int32Array[] = [];
+  let o = 0;
+  for (const len of windows) { parts.push(tokens.subarray(o, o + len)); o += len; }
+  return parts;
 }
 
 function appendEos(tokens: Int32Array, eos: number): Int32Array {

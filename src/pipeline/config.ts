@@ -34,6 +34,12 @@ export interface PreprocessConfig {
   shardDocs: number;
   /** Apply the CM3 transform once here (for external trainers); hyperlm's own loader applies it per epoch. */
   cm3Static: boolean;
+  /**
+   * With cm3Static: cut each document into CM3 windows for a model of this blockSize (each window, masked
+   * on its own, is one sequence of at most cm3Window + 1 tokens; see cm3-window.ts); 0 masks whole
+   * documents as before. The hyperlm loader refuses a mismatch with the model's blockSize.
+   */
+  cm3Window: number;
   /** CM3: most masked spans per document (CM3: 16). */
   maxMasks: number;
   /** How a document's domain (for DEMix experts) is named: its web host, its top folder, or html/code. */
@@ -67,6 +73,7 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
   maxDocTokens: 32768,
   shardDocs: 5000,
   cm3Static: false,
+  cm3Window: 0,
   maxMasks: 16,
   domainBy: 'folder',
   minTextRatio: 0.02,

@@ -31,8 +31,9 @@ export interface PreprocessHooks {
 
 /** Config fields that change the output; `workers` and timeouts do not, so a resume may change them. */
 function outputConfig(config: PreprocessConfig): Record<string, unknown> {
-  const { workers: _w, docTimeoutMs: _t, workerHeapMb: _h, out: _o, ...rest } = config;
-  return rest;
+  const { workers: _w, docTimeoutMs: _t, workerHeapMb: _h, out: _o, cm3Window, ...rest } = config;
+  // cm3Window only when set, so folders written before it existed still resume
+  return cm3Window > 0 ? { ...rest, cm3Window } : rest;
 }
 
 export async function preprocess(config: PreprocessConfig, hooks: PreprocessHooks = {}): Promise<Manifest> {
@@ -95,8 +96,8 @@ export async function preprocess(config: PreprocessConfig, hooks: PreprocessHook
       r.nodes += s.nodes; r.chars += s.chars;
     }
     const domain = chunk.domainId(domainKey(meta, config.domainBy));
-    chunk.add(splitOf(documentIdentity(meta), config.seed, config.validFraction), meta, domain, res.tokens!);
-    tokensThisRun += res.tokens!.length + 1;
+    chunk.add(splitOf(documentIdentity(meta), config.seed, config.validFraction), meta, domain, res.tokens!, res.windows);
+    tokensThisRun += res.tokens!.length + (res.windows ? 0 : 1);
   };
 
   // The documents of this run: those of chunks not completed by an earlier run.

@@ -11,6 +11,7 @@ import type { MinimizeOptions } from '../minimize/minimize-config.js';
 import { codeDocumentText } from '../minimize/code-document.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { cm3Transform, CM3_DEFAULTS } from '../tokenize/cm3.js';
+import { cm3Windows, codeHeaderTokens } from '../tokenize/cm3-window.js';
 import { Rng } from '../rng.js';
 import { resolveImageSource } from '../data/image-resolve.js';
 import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
@@ -37,6 +38,8 @@ export interface Work {
   imagesDropped: Record<string, number>;
   imagesEncoded: number;
   tokens?: Int32Array;
+  /** Static windowed CM3: the window lengths `tokens` is cut into (the last window holds the eos). */
+  windows?: number[];
 }
 
 type Stage = (work: Work, ctx: DocumentContext) => Promise<void> | void;
@@ -107,11 +110,27 @@ const tokenize: Stage = (work, ctx) => {
 };
 
 const cm3: Stage = (work, ctx) => {
-  if (!ctx.config.cm3Static) return;
-  const L = ctx.tokenizer!.layout;
-  const rng = Rng.fromParts('cm3-static', ctx.config.seed, documentIdentity(work.raw));
-  work.tokens = cm3Transform(work.tokens!, { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd },
-    { ...CM3_DEFAULTS, maxMasks: ctx.config.maxMasks }, rng);
+  const { config } = ctx;
+  if (!config.cm3Static) return;
+  const tok = ctx.tokenizer!;
+  const L = tok.layout;
+  const vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd };
+  const opts = { ...CM3_DEFAULTS, maxMasks: config.maxMasks };
+  const id = documentIdentity(work.raw);
+  if (config.cm3Window === 0) {
+    work.tokens = cm3Transform(work.tokens!, vocab, opts, Rng.fromParts('cm3-static', config.seed, id));
+    return;
+  }
+  // the same windows the loader cuts, each planned for a row of its own (cm3-window.ts)
+  const row = config.cm3Window + 1;
+  const body = work.tokens!;
+  const header = work.raw.kind === 'code' ? codeHeaderTokens(body, (i) => tok.pieces[i]?.piece ?? '', row) : 0;
+  const windows = cm3Windows({ body, header }, row, vocab, opts, L.eos, (w) => Rng.fromParts('cm3-static', config.seed, id, w), work.raw.source);
+  work.windows = windows.map((w) => w.tokens.length);
+  const out = new Int32Array(work.windows.reduce((a, b) => a + b, 0));
+  let o = 0;
+  for (const w of windows) { out.set(w.tokens, o); o += w.tokens.length; }
+  work.tokens = out;
 };
 
 const STAGES: ReadonlyArray<readonly [StageName, Stage]> = [

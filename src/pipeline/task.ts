@@ -24,8 +24,10 @@ export type DocumentResult =
     index: number;
     /** Pass 1: the minimized text. */
     text?: string;
-    /** Pass 2: token ids without end-of-document. */
+    /** Pass 2: token ids without end-of-document (with it, when cut into static CM3 windows). */
     tokens?: Int32Array;
+    /** Static windowed CM3: the window lengths, one sequence each. */
+    windows?: number[];
     imagesEncoded: number;
     imagesDropped: Record<string, number>;
     minimizeStats: Record<string, { nodes: number; chars: number }>;
@@ -81,7 +83,7 @@ export async function processOne(raw: RawDocument, until: StageName, ctx: Docume
       imagesDropped: work.imagesDropped,
       minimizeStats: work.minimized?.stats ?? {},
       ms,
-      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens }),
+      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens, ...(work.windows ? { windows: work.windows } : {}) }),
     };
   } catch (err) {
     if (err instanceof HyperlmError) return { ok: false, index: raw.index, reason: err.code, detail: err.message };
