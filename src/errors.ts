@@ -31,7 +31,19 @@ export type ErrorCode =
   | 'CM3_BAD_TOKENS'
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
-  | 'TOKENIZER_BAD_ID';
+  | 'TOKENIZER_BAD_ID'
+  // prompts
+  | 'PROMPT_EMPTY'
+  | 'PROMPT_TOO_LONG'
+  // the HTTP server (src/serve): each maps to one HTTP status there
+  | 'SERVE_BAD_REQUEST'
+  | 'SERVE_UNAUTHORIZED'
+  | 'SERVE_FORBIDDEN'
+  | 'SERVE_NOT_FOUND'
+  | 'SERVE_BODY_TOO_LARGE'
+  | 'SERVE_TIMEOUT'
+  | 'SERVE_BUSY'
+  | 'SERVE_UNAVAILABLE';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;
