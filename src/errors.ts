@@ -38,8 +38,19 @@ export type ErrorCode =
   | 'RUN_HAS_CHECKPOINTS'
   | 'TRAIN_VOCAB_MISMATCH'
   | 'CHECKPOINT_CORRUPT'
-  // evaluation: metrics and baselines (src/prompts)
+  // prompts and evaluation (src/prompts)
+  | 'PROMPT_EMPTY'
+  | 'PROMPT_TOO_LONG'
   | 'METRIC_BAD_INPUT'
+  // the HTTP server (src/serve): each maps to one HTTP status there
+  | 'SERVE_BAD_REQUEST'
+  | 'SERVE_UNAUTHORIZED'
+  | 'SERVE_FORBIDDEN'
+  | 'SERVE_NOT_FOUND'
+  | 'SERVE_BODY_TOO_LARGE'
+  | 'SERVE_TIMEOUT'
+  | 'SERVE_BUSY'
+  | 'SERVE_UNAVAILABLE'
   // a broken internal contract: a bug in hyperlm, not in the input
   | 'INTERNAL';
 
