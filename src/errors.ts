@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'SHARD_BAD_TOKEN'
   | 'MODEL_BAD_INPUT'
   | 'TOKENIZER_BAD_ID'
-  // prompts (src/prompts)
+  // prompts
+  | 'PROMPT_EMPTY'
   | 'PROMPT_TOO_LONG'
   | 'PROMPT_BAD_INPUT';
 
