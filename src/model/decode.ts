@@ -269,10 +269,17 @@ export class HostDecoder {
 
   /** Row b's cached keys/values (and routing inputs) become row parents[b]'s (beam search). */
   reorderRows(parents: number[]): void {
-    const rowSize = this.capacity * this.model.config.dModel; // nHead · capacity · hd
+    const { nHead, dModel: d } = this.model.config;
+    const hd = d / nHead, n = this.pastLen * hd; // the filled part of one head's [capacity, hd] block
+    const moved = parents.flatMap((p, b) => (p === b ? [] : [b]));
+    const sources = [...new Set(moved.map((b) => parents[b]))];
     for (const cache of [...this.keys, ...this.values]) {
-      const old = cache.slice();
-      parents.forEach((p, b) => cache.set(old.subarray(p * rowSize, (p + 1) * rowSize), b * rowSize));
+      // copy the source rows first: a row may be a source and be overwritten in the same step
+      const saved = new Map(sources.map((p) => [p, Array.from({ length: nHead }, (_, h) => {
+        const at = (p * nHead + h) * this.capacity * hd;
+        return cache.slice(at, at + n);
+      })]));
+      for (const b of moved) saved.get(parents[b])!.forEach((src, h) => cache.set(src, (b * nHead + h) * this.capacity * hd));
     }
     const { domains, mixture } = this.opts;
     if (domains) this.opts.domains = parents.map((p) => domains[p]);
