@@ -1,19 +1,16 @@
-// `npm run generate`: load a training run (its config, latest checkpoint and its own tokenizer copy),
-// encode the prompt and sample a continuation with src/model/generate.ts (KV cache).
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// `npm run generate`: load a training run or an inference bundle (src/model/load-run.ts: config, latest
+// checkpoint, its own tokenizer copy), encode the prompt and sample a continuation with
+// src/model/generate.ts (KV cache).
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { generate, GPT, loadCheckpoint, readRunConfig } from '../src/model/index.js';
-import { latestCheckpoint } from '../src/train/index.js';
-import { Tokenizer } from '../src/tokenize/index.js';
+import { generate, loadRun } from '../src/model/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run generate -- --run RUN --prompt TEXT [options]',
   summary: 'Continue a prompt with a trained run (latest checkpoint, the run\'s tokenizer).',
   flags: {
-    run: { type: 'string', arg: 'RUN', help: 'training run folder' },
+    run: { type: 'string', arg: 'RUN', help: 'training run folder or inference bundle' },
     prompt: { type: 'string', arg: 'TEXT', help: 'text (or minimized HTML) to continue' },
     'max-tokens': { type: 'string', arg: 'N', help: 'tokens to generate', default: '64' },
     temperature: { type: 'string', arg: 'T', help: 'sampling temperature (0 = greedy)', default: '0.8' },
@@ -31,22 +28,16 @@ runMain(async () => {
   if (typeof values.prompt !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--prompt TEXT is required');
   await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
   const runDir = values.run;
-  const config = await readRunConfig(runDir);
-  const ckpt = await latestCheckpoint(runDir);
-  if (!ckpt) throw new HyperlmError('INPUT_NOT_FOUND', `${runDir} has no checkpoint yet (checkpoints/latest.json)`);
-  const vocab = JSON.parse(await readFile(join(runDir, 'vocab.json'), 'utf8').catch(() => '{}')) as { layout?: { imageCount?: number; eos?: number } };
-  const tokenizer = await Tokenizer.load(join(runDir, 'tokenizer.model'), { imageCodes: vocab.layout?.imageCount ?? 8192 });
-  const model = new GPT(config.model, 0);
-  const state = await loadCheckpoint(ckpt, model);
+  const { model, tokenizer, config, step } = await loadRun(runDir);
   const prompt = tokenizer.encode(values.prompt);
   if (prompt.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--prompt encodes to no tokens');
   const maxNew = numberFlag(values, 'max-tokens', 64, { integer: true, min: 1 });
-  const ids = prompt.slice(-Math.max(1, config.model.blockSize - maxNew));
-  if (ids.length < prompt.length) console.error(`prompt truncated to its last ${ids.length} tokens (blockSize ${config.model.blockSize})`);
+  const ids = prompt.slice(-Math.max(1, config.blockSize - maxNew));
+  if (ids.length < prompt.length) console.error(`prompt truncated to its last ${ids.length} tokens (blockSize ${config.blockSize})`);
   const greedy = Boolean(values.greedy);
   const t0 = performance.now();
   const out = generate(model, [ids], {
-    maxNewTokens: Math.min(maxNew, config.model.blockSize - ids.length),
+    maxNewTokens: Math.min(maxNew, config.blockSize - ids.length),
     temperature: greedy ? 0 : numberFlag(values, 'temperature', 0.8, { min: 0 }),
     topK: numberFlag(values, 'top-k', 40, { integer: true, min: 0 }),
     topP: numberFlag(values, 'top-p', 0.95, { min: 0, max: 1 }),
@@ -56,6 +47,6 @@ runMain(async () => {
   });
   const ms = performance.now() - t0;
   process.stdout.write(values.prompt + tokenizer.decode(out.tokens[0]) + '\n');
-  console.error(`step ${state.step} of ${runDir}: ${out.tokens[0].length} tokens in ${ms.toFixed(0)} ms (${(ms / Math.max(1, out.tokens[0].length)).toFixed(1)} ms/token)`);
+  console.error(`step ${step} of ${runDir}: ${out.tokens[0].length} tokens in ${ms.toFixed(0)} ms (${(ms / Math.max(1, out.tokens[0].length)).toFixed(1)} ms/token)`);
   model.dispose();
 });

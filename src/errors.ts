@@ -41,6 +41,7 @@ export type ErrorCode =
   // prompts and evaluation (src/prompts)
   | 'PROMPT_EMPTY'
   | 'PROMPT_TOO_LONG'
+  | 'PROMPT_BAD_INPUT'
   | 'METRIC_BAD_INPUT'
   // the HTTP server (src/serve): each maps to one HTTP status there
   | 'SERVE_BAD_REQUEST'

@@ -12,3 +12,4 @@ export * from './train/index.js';
 export * from './io/index.js';
 export * from './model/index.js';
 export * as vqgan from './vqgan/index.js';
+export * from './prompts/index.js';

@@ -332,4 +332,54 @@ export class HostDecoder {
     const hd = d / nHead, rows = this.batch * nHead;
     for (let r = 0; r < rows; r++) cache.set(src.subarray(r * T * hd, (r + 1) * T * hd), r * this.capacity * hd);
   }
+
+  // Rows that share or swap histories (generate.ts's N samples, beam-search.ts): one prompt run once for all
+  // rows, and rows taking over another row's cache.
+
+  /**
+   * Every row has the same prompt ids [T] (no padding) and the same routing inputs: one GPT.forward of one
+   * row, its keys/values copied to every row; returns its next-token logits repeated per row [B·V].
+   */
+  prefillShared(ids: number[]): Float32Array {
+    const { nHead, dModel: d, vocabSize: V } = this.model.config;
+    const T = ids.length, hd = d / nHead, rowSize = this.capacity * d;
+    if (T === 0 || T > this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefillShared: ${T} ids for capacity ${this.capacity}`);
+    const input = tf.tensor2d([ids], [1, T], 'int32');
+    const pick = <X>(a: ArrayLike<X> | undefined): X[] | undefined => (a === undefined ? undefined : [a[0]]);
+    const r = this.model.forward(input, { positions: [ids.map((_, t) => t)], cache: [], domains: pick(this.opts.domains), mixture: pick(this.opts.mixture) });
+    const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [1, 1, V]).reshape([V])); // [V]
+    const row = last.dataSync() as Float32Array;
+    r.cache!.forEach((e, l) => { // [1, nHead, T, hd] into row 0, then row 0 into every row
+      for (const [cache, src] of [[this.keys[l], e.k.dataSync()], [this.values[l], e.v.dataSync()]] as Array<[Float32Array, Float32Array]>) {
+        for (let h = 0; h < nHead; h++) cache.set(src.subarray(h * T * hd, (h + 1) * T * hd), h * this.capacity * hd);
+        for (let b = 1; b < this.batch; b++) cache.copyWithin(b * rowSize, 0, rowSize);
+      }
+    });
+    tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
+    this.lengths.fill(T);
+    const out = new Float32Array(this.batch * V);
+    for (let b = 0; b < this.batch; b++) out.set(row, b * V);
+    return out;
+  }
+
+  /** Row b's cached keys/values (and routing inputs) become row parents[b]'s (beam search). */
+  reorderRows(parents: number[]): void {
+    const { nHead, dModel: d } = this.model.config;
+    const hd = d / nHead;
+    const moved = parents.flatMap((p, b) => (p === b ? [] : [b]));
+    const sources = [...new Set(moved.map((b) => parents[b]))];
+    for (const cache of [...this.keys, ...this.values]) {
+      // copy the source rows first: a row may be a source and be overwritten in the same step
+      const saved = new Map(sources.map((p) => [p, Array.from({ length: nHead }, (_, h) => {
+        const at = (p * nHead + h) * this.capacity * hd;
+        return cache.slice(at, at + this.lengths[p] * hd); // the filled part of one head's [capacity, hd] block
+      })]));
+      for (const b of moved) saved.get(parents[b])!.forEach((src, h) => cache.set(src, (b * nHead + h) * this.capacity * hd));
+    }
+    const lengths = Int32Array.from(this.lengths);
+    parents.forEach((p, b) => { this.lengths[b] = lengths[p]; });
+    const { domains, mixture } = this.opts;
+    if (domains) this.opts.domains = parents.map((p) => domains[p]);
+    if (mixture) this.opts.mixture = parents.map((p) => mixture[p]);
+  }
 }

@@ -4,7 +4,8 @@
 // nucleus spanning most of the vocabulary sorts it all, with a native numeric sort. Candidates rank by logit,
 // ties by lower id (what a stable full sort gives), so top-k/top-p pick the same token for the same random
 // draw as sorting everything would (test/model-sampling.test.ts). Plain temperature sampling needs no order
-// and inverts the CDF in id order. Used by generate.ts.
+// and inverts the CDF in id order. `maskAllowed` restricts a row to id ranges (−∞ elsewhere); masked ids have
+// probability 0 and are never returned, even when rounding leaves the inverted CDF short. Used by generate.ts.
 
 export interface SamplingOptions {
   /** 0 (default) is greedy; otherwise logits are divided by it before sampling. */
@@ -49,6 +50,7 @@ export function sampleToken(row: Float32Array, opts: SamplingOptions, random: ()
       }
       mass = cum;
     }
+    while (keep > 1 && probs[keep - 1] === 0) keep--; // −∞ (masked) candidates inside the top k
     let u = random() * mass;
     for (let j = 0; j < keep; j++) {
       u -= probs[j];
@@ -74,11 +76,28 @@ function expSum(row: Float32Array, max: number, temperature: number): number {
 function sampleAll(row: Float32Array, temperature: number, random: () => number): number {
   const max = row[argmax(row)];
   let u = random() * expSum(row, max, temperature);
+  let last = 0; // the last id with non-zero probability, for a draw that rounding leaves unspent
   for (let i = 0; i < row.length; i++) {
-    u -= Math.exp((row[i] - max) / temperature);
-    if (u <= 0) return i;
+    const p = Math.exp((row[i] - max) / temperature);
+    if (p > 0) last = i;
+    u -= p;
+    if (u <= 0 && p > 0) return i;
   }
-  return row.length - 1;
+  return last;
+}
+
+/**
+ * A function copying a row of logits [V] with every id outside the half-open ranges set to −∞ (the ranges'
+ * union must be non-empty; generate.ts checks them against the vocabulary).
+ */
+export function maskAllowed(V: number, ranges: ReadonlyArray<readonly [number, number]>): (row: Float32Array) => Float32Array {
+  const allowed = new Uint8Array(V);
+  for (const [lo, hi] of ranges) allowed.fill(1, Math.max(0, lo), Math.min(V, hi));
+  const out = new Float32Array(V);
+  return (row) => {
+    for (let i = 0; i < V; i++) out[i] = allowed[i] ? row[i] : -Infinity;
+    return out;
+  };
 }
 
 /** The m highest-logit ids, highest first (ties: lower id first), via a size-m min-heap. */
