@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'PROMPT_TOO_LONG'
   | 'PROMPT_BAD_INPUT'
   | 'METRIC_BAD_INPUT'
+  | 'EVAL_BAD_TASK'
   // the HTTP server (src/serve): each maps to one HTTP status there
   | 'SERVE_BAD_REQUEST'
   | 'SERVE_UNAUTHORIZED'

@@ -1,0 +1,107 @@
+// `npm run eval`: measure a run on one task file beside the baselines, computed by the same harness on the
+// same items (src/prompts/eval). Parses flags, reads and validates the task file, loads the model and the
+// n-gram baseline's training data, then calls `evaluate`; prints the summary table and optionally writes
+// the per-item results JSONL and a section of BENCHMARKS.md with the command that produced it.
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec, type ParsedArgs } from '../src/cli/args.js';
+import { HyperlmError } from '../src/errors.js';
+import {
+  EVAL_TASKS, EvalModel, MODEL_SYSTEM_DEFAULTS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable,
+  ngramSystem, readTaskFile, runDataDir, selectRows, taskSystems, type EvalTask,
+} from '../src/prompts/eval/index.js';
+
+const spec: CommandSpec = {
+  usage: 'npm run eval -- --task summarize|caption|infill_line|infill_span|image_gen [--run RUN] [--tasks FILE.jsonl] [--root DIR] [options]',
+  summary: 'Evaluate a run zero-shot on a task file (schema: ../shared/eval/tasks/README.md) beside simple baselines run on the same items;\n' +
+    'prints the mean of each metric per system, optionally writes one JSON line per item and a BENCHMARKS.md section.',
+  flags: {
+    task: { type: 'string', arg: 'TASK', help: `task: ${EVAL_TASKS.join('|')}` },
+    run: { type: 'string', arg: 'RUN', help: 'training run or bundle folder', default: 'data/model if present, else the newest run in runs/' },
+    tasks: { type: 'string', arg: 'FILE.jsonl', help: 'task file', default: 'ROOT/tasks/TASK.jsonl (image_gen: caption.jsonl)' },
+    root: { type: 'string', arg: 'DIR', help: 'dev-set root the paths inside the task file are relative to', default: '../shared/eval' },
+    n: { type: 'string', arg: 'N', help: 'evaluate only N items (the first N rows, or a seeded sample with --seed)', default: 'all' },
+    seed: { type: 'string', arg: 'N', help: 'draw the N items at random with this seed; also seeds sampling' },
+    out: { type: 'string', arg: 'RESULTS.jsonl', help: 'write one JSON line per item: id, reference, per system prediction, prompt, metrics' },
+    benchmarks: { type: 'string', arg: 'BENCHMARKS.md', help: 'write/update this task\'s section of a BENCHMARKS.md with the table and the command' },
+    mode: { type: 'string', arg: 'infill|ltr|both', help: 'infill tasks: the model with the infill prompt, left to right (prefix only), or both', default: 'both' },
+    'baselines-only': { type: 'boolean', help: 'evaluate only the baselines (no model is loaded)' },
+    'ngram-data': { type: 'string', arg: 'DIR', help: 'preprocessed folder (tokenizer.model, train shards) for the n-gram baseline', default: 'the run\'s data (RUN/config.json "data")' },
+    vqgan: { type: 'string', arg: 'DIR', help: 'image tokenizer for caption and image_gen', default: MODEL_SYSTEM_DEFAULTS.vqgan },
+    beams: { type: 'string', arg: 'N', help: 'beam width for titles and masked captions', default: String(MODEL_SYSTEM_DEFAULTS.numBeams) },
+    'image-samples': { type: 'string', arg: 'N', help: 'image_gen: text → image samples reranked per item', default: String(MODEL_SYSTEM_DEFAULTS.imageSamples) },
+    'max-prompt-chars': { type: 'string', arg: 'N', help: 'longest prompt kept per item in --out (middle elided)', default: '2000' },
+    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    quiet: { type: 'boolean', help: 'no progress bar' },
+  },
+  epilog: 'Examples:\n' +
+    '  npm run eval -- --task summarize --n 50\n' +
+    '  npm run eval -- --task infill_line --baselines-only --ngram-data out/sample --out results/line.jsonl\n' +
+    '  npm run eval -- --task caption --run runs/tiny --benchmarks BENCHMARKS.md',
+};
+
+runMain(async () => {
+  const { values } = parseCommandLine(spec);
+  if (typeof values.task !== 'string') throw new HyperlmError('CLI_BAD_FLAG', `--task is required (${EVAL_TASKS.join('|')})`);
+  await runEval(choiceFlag(values, 'task', EVAL_TASKS, 'summarize'), values);
+});
+
+async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']): Promise<void> {
+  const root = resolve(typeof values.root === 'string' ? values.root : '../shared/eval');
+  const tasksFile = typeof values.tasks === 'string' ? resolve(values.tasks) : defaultTaskFile(task, root);
+  const n = values.n === undefined || values.n === 'all' ? undefined : numberFlag(values, 'n', 0, { integer: true, min: 1 });
+  const seed = values.seed === undefined ? undefined : numberFlag(values, 'seed', 0, { integer: true });
+  const mode = choiceFlag(values, 'mode', ['infill', 'ltr', 'both'] as const, 'both');
+  const baselinesOnly = Boolean(values['baselines-only']);
+  const infill = task === 'infill_line' || task === 'infill_span';
+
+  const rows = selectRows(await readTaskFile(task, tasksFile, root), n, seed);
+  const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
+  if (!baselinesOnly && runDir === undefined) {
+    throw new HyperlmError('INPUT_NOT_FOUND', 'no model to evaluate: no --run, no data/model and no run in runs/ (use --baselines-only for the baselines alone)');
+  }
+  if (!baselinesOnly) await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+
+  const model = baselinesOnly ? undefined : await EvalModel.load(runDir!);
+  if (model) console.error(`model: ${runDir} (${model.describe()})`);
+  let ngram;
+  let ngramNote = '';
+  if (infill) {
+    const dataDir = typeof values['ngram-data'] === 'string' ? values['ngram-data'] : runDir !== undefined ? await runDataDir(runDir) : undefined;
+    if (dataDir === undefined) {
+      throw new HyperlmError('INPUT_NOT_FOUND', `the n-gram baseline needs training shards: ${runDir === undefined ? 'no run was found' : `${runDir} records no data folder`}; pass --ngram-data DIR`);
+    }
+    const t0 = performance.now();
+    const trained = await ngramSystem(dataDir);
+    ngram = trained.system;
+    ngramNote = `n-gram trained on \`${dataDir}\` (${trained.documents} documents, ${trained.tokens} tokens)`;
+    console.error(`n-gram baseline: Kneser–Ney 4-gram on ${dataDir} (${trained.documents} documents, ${trained.tokens} tokens) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const systems = taskSystems(task, {
+    ngram,
+    model: model?.systems(task, {
+      mode, seed: seed ?? 0, vqgan: typeof values.vqgan === 'string' ? values.vqgan : MODEL_SYSTEM_DEFAULTS.vqgan,
+      numBeams: numberFlag(values, 'beams', MODEL_SYSTEM_DEFAULTS.numBeams, { integer: true, min: 1 }),
+      imageSamples: numberFlag(values, 'image-samples', MODEL_SYSTEM_DEFAULTS.imageSamples, { integer: true, min: 1 }),
+    }),
+  });
+  console.error(`eval ${task}: ${rows.length} items from ${tasksFile}; systems ${systems.map((s) => s.name).join(', ')}`);
+  const result = await evaluate({
+    task, rows, systems, out: typeof values.out === 'string' ? values.out : undefined, progress: !values.quiet,
+    maxPromptChars: numberFlag(values, 'max-prompt-chars', 2000, { integer: true, min: 20 }),
+  });
+  model?.dispose();
+  process.stdout.write(`${formatTextTable(result.table)}\n`);
+  if (typeof values.out === 'string') console.error(`wrote ${result.records.length} records to ${values.out}`);
+  if (typeof values.benchmarks === 'string') {
+    const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`;
+    const what = [`${rows.length} items of \`${basename(tasksFile)}\``, model ? `model \`${runDir}\` (${model.describe()})` : 'baselines only'];
+    if (ngramNote) what.push(ngramNote);
+    await mkdir(dirname(values.benchmarks), { recursive: true });
+    await writeBenchmarkSection(values.benchmarks, `eval-${task}`, `Evaluation: ${task}`, command,
+      `${what.join('; ')}; ${result.seconds.toFixed(1)} s.\n\n${formatMarkdownTable(result.table)}`);
+    console.error(`updated section eval-${task} of ${values.benchmarks}`);
+  }
+}
