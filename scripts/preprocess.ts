@@ -81,7 +81,7 @@ runMain(async () => {
   };
   await loadConfiguredImageTokenizer(config); // fails here, once, on a missing model or a codebook/vocabulary mismatch
   const quiet = Boolean(values.quiet);
-  const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), progress: !quiet });
+  const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), warn: (l) => console.error(l), progress: !quiet });
   const { documents, tokens, skipped, images } = manifest;
   console.log(`${config.out}: ${documents.out}/${documents.in} documents (train ${documents.train}, valid ${documents.valid}), ` +
     `${tokens.total} tokens, images ${images.encoded} encoded; skipped ${JSON.stringify(skipped)}`);

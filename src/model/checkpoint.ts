@@ -12,6 +12,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { syncDir, writeJsonAtomic } from '../io/atomic-file.js';
+import { asIoFailure, withPath } from '../io/io-failure.js';
 import type { RngState } from '../rng.js';
 import type { GPT } from './gpt.js';
 import type { LoaderState } from './loader.js';
@@ -43,6 +44,8 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   try {
     await fh.writeFile(data);
     await fh.sync();
+  } catch (err) {
+    throw withPath(err, path);
   } finally {
     await fh.close();
   }
@@ -54,6 +57,16 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
  * by the language-model and VQGAN trainers.
  */
 export async function writeCheckpointDir(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
+  try {
+    return await writeCheckpointFiles(runDir, step, files, keep);
+  } catch (err) {
+    // latest.json still names the last whole checkpoint; the half-written temp folder is removed (best effort: the disk may be gone).
+    await rm(join(runDir, 'checkpoints', `.tmp-${checkpointDirName(step)}-${process.pid}`), { recursive: true, force: true }).catch(() => {});
+    throw asIoFailure(err, `checkpoint step ${step} was not written; free space or fix the permission, then rerun the same command: training resumes from the last complete checkpoint (latest.json)`);
+  }
+}
+
+async function writeCheckpointFiles(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
   const root = join(runDir, 'checkpoints');
   await mkdir(root, { recursive: true });
   const name = checkpointDirName(step);

@@ -12,7 +12,7 @@ import type { PreprocessConfig } from './config.js';
 export type Split = 'train' | 'valid';
 
 /** What the writer needs to know of a document (its bytes have gone to a worker). */
-export type DocMeta = Pick<RawDocument, 'index' | 'source' | 'url' | 'kind' | 'language' | 'relPath'>;
+export type DocMeta = Pick<RawDocument, 'index' | 'source' | 'url' | 'kind' | 'language' | 'relPath' | 'imagesDropped'>;
 
 /** What a finished chunk contributed, saved in its state file and summed into the manifest. */
 export interface ChunkRecord {

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { HyperlmError } from '../errors.js';
+import { withPath } from '../io/io-failure.js';
 
 export type ShardDtype = 'uint16' | 'int32';
 
@@ -98,13 +99,15 @@ export class IndexedDatasetWriter {
     this.assertOpen('finalize');
     if (this.documentIndices[this.documentIndices.length - 1] !== this.lengths.length) this.endDocument();
     this.state = 'done';
+    let file = `${this.prefix}.bin.tmp`; // the file an fd-based failure is about
     try {
       this.flush();
       fs.fsyncSync(this.fd!);
       fs.closeSync(this.fd!);
       this.fd = null;
       const idx = this.encodeIndex();
-      const fh = await fsp.open(`${this.prefix}.idx.tmp`, 'w');
+      file = `${this.prefix}.idx.tmp`;
+      const fh = await fsp.open(file, 'w');
       try {
         await fh.writeFile(idx);
         await fh.sync();
@@ -116,7 +119,7 @@ export class IndexedDatasetWriter {
       await syncDirectory(path.dirname(path.resolve(this.prefix)));
     } catch (err) {
       this.removeTemps();
-      throw err;
+      throw withPath(err, file);
     }
   }
 
@@ -146,7 +149,11 @@ export class IndexedDatasetWriter {
 
   private flush(): void {
     let off = 0;
-    while (off < this.used) off += fs.writeSync(this.fd!, this.buffer, off, this.used - off);
+    try {
+      while (off < this.used) off += fs.writeSync(this.fd!, this.buffer, off, this.used - off);
+    } catch (err) {
+      throw withPath(err, `${this.prefix}.bin.tmp`);
+    }
     this.used = 0;
   }
 

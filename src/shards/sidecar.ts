@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
+import { withPath } from '../io/io-failure.js';
 import type { DocKind } from '../data/document.js';
 
 export interface SidecarRecord {
@@ -75,7 +76,7 @@ export class SidecarWriter {
       await fsp.rename(tmp, sidecarPath(this.prefix));
     } catch (err) {
       this.abortFiles();
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 
@@ -89,7 +90,11 @@ export class SidecarWriter {
     if (this.pending.length === 0) return;
     const buf = Buffer.from(this.pending.join(''), 'utf8');
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.fd!, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd!, buf, off, buf.length - off);
+    } catch (err) {
+      throw withPath(err, `${sidecarPath(this.prefix)}.tmp`);
+    }
     this.pending = [];
     this.pendingChars = 0;
   }
