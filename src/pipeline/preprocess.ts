@@ -5,11 +5,12 @@
 // Any I/O failure (disk full, permission denied) ends as IO_FAILED naming the file: what was finished
 // is kept (chunks are atomic), so the same command resumes.
 import { join } from 'node:path';
-import { documentIdentity } from '../data/document.js';
+import { HyperlmError } from '../errors.js';
+import { documentIdentity, shardIdentity } from '../data/document.js';
 import { readSources, newSourceStats } from '../data/sources.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import { writeVocabJson } from '../tokenize/vocab.js';
-import { writeJsonAtomic } from '../io/atomic-file.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-file.js';
 import { asIoFailure } from '../io/io-failure.js';
 import { Progress, formatCount } from '../io/progress.js';
 import type { PreprocessConfig } from './config.js';
@@ -20,6 +21,8 @@ import { buildManifest, type Manifest } from './manifest.js';
 import { batchDocuments, batchLimitsFor, type DocumentResult } from './task.js';
 import type { RawDocument } from '../data/document.js';
 import { ensureTokenizer, inFlight, type TokenizerPassHooks } from './tokenizer-pass.js';
+import { DedupIndex, packKeys, unpackKeys, type KeptKeys } from '../filter/dedup.js';
+import { shardOf } from './shard.js';
 import { checkSameConfig, inputBytes, loadChunkRecords, makeDir, removeTemps, writeSkipped } from './run-state.js';
 
 export interface PreprocessHooks extends TokenizerPassHooks {
@@ -47,6 +50,10 @@ export async function preprocess(config: PreprocessConfig, hooks: PreprocessHook
 
 async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Manifest> {
   const log = hooks.log ?? (() => {});
+  if (config.shard && !config.tokenizer) {
+    throw new HyperlmError('CONFIG_BAD_VALUE', `shard ${config.shard.index}/${config.shard.count} has no tokenizer: a sharded run needs --tokenizer FILE, ` +
+      'the same for every shard (train it once on a sample with `npm run train-tokenizer`), or the shards cannot be merged');
+  }
   const started = performance.now();
   const stateDir = join(config.out, '.state');
   await makeDir(stateDir);
@@ -62,6 +69,11 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   const done = await loadChunkRecords(stateDir);
   const firstChunk = done.length;
   if (firstChunk > 0) log(`resuming: chunks 0..${firstChunk - 1} are complete, continuing at chunk ${firstChunk}`);
+  // The dedup index as the finished chunks left it: their documents, indexed again in order.
+  const bands = config.dedup === 'near' ? config.minhash.bands : 0;
+  const dedup = new DedupIndex(config.dedup, bands);
+  const indexed: KeptKeys[] = done.flatMap((c, i) => (c.dedupKeys ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), join(stateDir, `chunk-${String(i).padStart(5, '0')}.json`)) : []));
+  for (const keys of indexed) dedup.check(keys, 'a document of an earlier run');
 
   const tokenizerSeconds = (performance.now() - started) / 1000;
   const passStart = performance.now();
@@ -89,13 +101,15 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
     metas.delete(res.index);
     const k = Math.floor(res.index / config.shardDocs);
     if (chunk && chunk.record.chunk !== k) await finishChunk();
-    chunk ??= new ChunkWriter(config.out, k, tokenizer.layout.dtype, tokenizer.layout.eos, config.maxDocTokens, domains);
+    chunk ??= new ChunkWriter(config.out, k, tokenizer.layout.dtype, tokenizer.layout.eos, config.maxDocTokens, domains, bands);
     const rec = chunk.record;
     rec.documentsIn++;
     rec.bytes += meta.bytes;
     if (meta.imagesDropped) addCounts(rec.images.dropped, meta.imagesDropped);
+    if (res.lang !== undefined) rec.languages[res.lang] = (rec.languages[res.lang] ?? 0) + 1;
     if (!res.ok) {
       chunk.skip(meta, res.reason, res.detail);
+      if (res.reason === 'DOC_LANGUAGE') chunk.filtered('language', res.chars ?? 0);
       return;
     }
     for (const [name, ms] of Object.entries(res.ms)) stageMs[name] = (stageMs[name] ?? 0) + ms;
@@ -105,15 +119,28 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
       const r = (rec.minimize[rule] ??= { nodes: 0, chars: 0 });
       r.nodes += s.nodes; r.chars += s.chars;
     }
+    const split = splitOf(documentIdentity(meta), config.seed, config.validFraction);
+    if (res.dedup) {
+      const verdict = dedup.check(res.dedup, meta.source);
+      chunk.deduplicated(meta, verdict, res.chars ?? 0);
+      // An exact repeat adds nothing to the index; a near duplicate's bands extend it (filter/dedup.ts).
+      if (verdict.keep || verdict.reason === 'NEAR_DUPLICATE') chunk.keys.push({ ...res.dedup, split: verdict.keep ? split : 'dropped', chars: res.chars ?? 0 });
+      if (!verdict.keep) return;
+    }
     const domain = chunk.domainId(domainKey(meta, config.domainBy));
-    chunk.add(splitOf(documentIdentity(meta), config.seed, config.validFraction), meta, domain, res.tokens!);
+    chunk.add(split, { ...meta, lang: res.lang }, domain, res.tokens!);
     tokensThisRun += res.tokens!.length + 1;
   };
 
-  // The documents of this run: those of chunks not completed by an earlier run.
+  // The documents of this run: those of this shard (renumbered 0.. within it), in chunks not completed by an earlier run.
+  let shardIndex = 0;
   async function* toProcess(): AsyncGenerator<RawDocument> {
     for await (const raw of readSources(config.inputs, { stats: sourceStats, maxFileBytes: config.maxDocBytes })) {
       bytesSeen += raw.bytes.length;
+      if (config.shard) {
+        if (shardOf(shardIdentity(raw), config.shard.count) !== config.shard.index) continue;
+        raw.index = shardIndex++;
+      }
       if (Math.floor(raw.index / config.shardDocs) < firstChunk) continue;
       const { index, source, url, kind, language, relPath, imagesDropped } = raw;
       metas.set(index, { index, source, url, kind, language, relPath, imagesDropped, bytes: raw.bytes.length });
@@ -146,7 +173,7 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   progress?.finish({ docs: formatCount(docsThisRun), 'MB/s': (bytesThisRun / 1e6 / seconds).toFixed(2), 'tok/s': formatCount(tokensThisRun / seconds) });
 
   const manifest = buildManifest({
-    config: outputConfig(config), inputs: config.inputs, chunks: done, sourceStats, tokenizer, trainedHere,
+    config: outputConfig(config), inputs: config.inputs, chunks: done, sourceStats, tokenizer, trainedHere, steps: filterSteps(config),
     // Throughput is over the document pass only; tokenizer training (pass 1) is timed on its own.
     timing: {
       seconds, tokenizerSeconds, totalSeconds: (performance.now() - started) / 1000, workers: config.workers, resumedFromChunk: firstChunk, documents: docsThisRun, bytes: bytesThisRun,
@@ -155,8 +182,21 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
     },
   });
   await writeSkipped(join(config.out, 'skipped.jsonl'), done, sourceStats);
+  if (config.dedup !== 'none') {
+    const all = done.flatMap((c, i) => (c.dedupKeys ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), `chunk ${i}`) : []));
+    await writeFileAtomic(join(config.out, 'dedup.bin'), packKeys(all, bands));
+  }
   await writeJsonAtomic(join(config.out, 'manifest.json'), manifest);
   return manifest;
+}
+
+/** The filter steps a configuration runs, as the manifest names them. */
+function filterSteps(config: PreprocessConfig): string[] {
+  return [
+    ...(config.languages !== 'all' ? ['language'] : []),
+    ...(config.dedup !== 'none' ? ['dedup-exact'] : []),
+    ...(config.dedup === 'near' ? ['dedup-near'] : []),
+  ];
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
