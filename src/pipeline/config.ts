@@ -68,7 +68,7 @@ export interface PreprocessConfig {
   /** MinHash/LSH parameters for `dedup: 'near'` (datatrove's defaults; shards of one corpus must agree). */
   minhash: MinhashConfig;
   /**
-   * ISO 639-1 codes of the HTML documents kept (`und`: too little text to tell), or `all`: nothing is
+   * ISO 639-1 codes of the HTML documents kept (and `und`, too little text to tell), or `all`: nothing is
    * detected or dropped. `all` by default, for folders of documentation as for crawls: HTLM kept
    * English only, pass `--languages en` for that. Code documents are never filtered.
    */

@@ -30,7 +30,9 @@ export interface MergeOptions {
   log?: (line: string) => void;
 }
 
-type Drop = { reason: 'DUPLICATE' | 'NEAR_DUPLICATE'; of: string; chars: number };
+/** A document dropped at merge; `of` is the kept copy as `shard:split:ordinal`, named by `sources` once known. */
+type Drop = { reason: 'DUPLICATE' | 'NEAR_DUPLICATE'; of: string; chars: number; source?: string };
+const docLabel = (shard: number, split: Split, n: number): string => `${shard}:${split}:${n}`;
 const SPLITS: Split[] = ['train', 'valid'];
 
 export async function mergeShards(opts: MergeOptions): Promise<Manifest> {
@@ -66,6 +68,9 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
   }
 
   const skippedLines = await shardSkippedLines(inputs);
+  // The kept copies that drops refer to, named by their sources as the concatenation reads the sidecars.
+  const sources = new Map<string, string>();
+  for (const d of drops) for (const split of SPLITS) for (const drop of d[split].values()) sources.set(drop.of, drop.of);
   const shards: Manifest['shards'] = [];
   const blend: Record<string, Array<string>> = { train: [], valid: [], test: [] };
   for (const split of SPLITS) {
@@ -78,13 +83,22 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
       }
       continue;
     }
-    const written = await concatenateSplit(opts.out, split, ref.tokenizer.dtype as ShardDtype, inputs, drops, remap, skippedLines);
+    const written = await concatenateSplit(opts.out, split, ref.tokenizer.dtype as ShardDtype, inputs, drops, remap, sources);
     if (written) {
       shards.push(written);
       blend[split].push(String(written.tokens), resolve(opts.out, written.name));
     }
   }
 
+  for (const d of drops) {
+    for (const split of SPLITS) {
+      for (const drop of d[split].values()) {
+        drop.of = sources.get(drop.of) ?? drop.of;
+        const what = drop.reason === 'NEAR_DUPLICATE' ? 'near duplicate' : 'duplicate';
+        skippedLines.push(JSON.stringify({ stage: 'merge', reason: drop.reason, source: drop.source, detail: `${drop.source}: ${what} of ${drop.of}` }));
+      }
+    }
+  }
   const manifest = mergedManifest(inputs, shards, domains, drops, opts, crossShard, started);
   await writeJsonAtomic(join(opts.out, 'megatron-blend.json'), blend);
   await writeFileAtomic(join(opts.out, 'skipped.jsonl'), skippedLines.map((l) => l + '\n').join(''));
@@ -107,9 +121,9 @@ async function planDedup(inputs: ShardInput[], log: (l: string) => void): Promis
     const entries = unpackKeys(await readFile(file), file);
     const ordinal = { train: 0, valid: 0 };
     for (const e of entries) {
-      if (e.split === 'dropped') { index.check(e, file); merged.push(e); continue; }
+      if (e.split === 'dropped') { index.check(e, `a near duplicate dropped in ${dir}`); merged.push(e); continue; }
       const n = ordinal[e.split]++;
-      const verdict = index.check(e, `${dir} ${e.split} document ${n}`);
+      const verdict = index.check(e, docLabel(i, e.split, n));
       if (verdict.keep) { merged.push(e); continue; }
       drops[i][e.split].set(n, { reason: verdict.reason, of: verdict.of, chars: e.chars });
       if (verdict.reason === 'NEAR_DUPLICATE') merged.push({ ...e, split: 'dropped' });
@@ -121,7 +135,7 @@ async function planDedup(inputs: ShardInput[], log: (l: string) => void): Promis
 
 /** One split of every shard into DIR/SPLIT-00000, skipping dropped documents; undefined when the split is empty. */
 async function concatenateSplit(out: string, split: Split, dtype: ShardDtype, inputs: ShardInput[], drops: Array<Record<Split, Map<number, Drop>>>,
-  remap: Array<Map<number, number>>, skippedLines: string[]): Promise<Manifest['shards'][number] | undefined> {
+  remap: Array<Map<number, number>>, sources: Map<string, string>): Promise<Manifest['shards'][number] | undefined> {
   const name = shardName(split, 0);
   const prefix = join(out, name);
   const data = new DatasetConcatenator(prefix, dtype);
@@ -141,11 +155,11 @@ async function concatenateSplit(out: string, split: Split, dtype: ShardDtype, in
           for (const r of byDoc[d] ?? []) side.add({ ...r, doc: first + k, domain: remap[i].get(r.domain) ?? r.domain });
         });
         for (let d = 0; d < s.documents; d++) {
-          const drop = dropped.get(base + d);
-          if (!drop) continue;
           const source = byDoc[d]?.[0]?.source ?? `${dir}/${s.name} document ${d}`;
-          const what = drop.reason === 'NEAR_DUPLICATE' ? 'near duplicate' : 'duplicate';
-          skippedLines.push(JSON.stringify({ stage: 'merge', reason: drop.reason, source, detail: `${source}: ${what} of ${drop.of}` }));
+          const drop = dropped.get(base + d);
+          if (drop) drop.source = source;
+          const label = docLabel(i, split, base + d);
+          if (sources.has(label)) sources.set(label, source);
         }
         sequences += added.sequences;
         tokens += added.tokens;
@@ -195,9 +209,11 @@ function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domain
     for (const split of SPLITS) {
       for (const drop of d[split].values()) {
         skipped[drop.reason] = (skipped[drop.reason] ?? 0) + 1;
-        const f = (mergeFilters[drop.reason === 'NEAR_DUPLICATE' ? 'dedup-near' : 'dedup-exact'] ??= { documents: 0, chars: 0 });
+        const near = drop.reason === 'NEAR_DUPLICATE';
+        const f = (mergeFilters[near ? 'dedup-near' : 'dedup-exact'] ??= { documents: 0, chars: 0 });
         f.documents++;
         f.chars += drop.chars;
+        if (near) (f.examples ??= []).push({ source: drop.source ?? '?', duplicateOf: drop.of });
       }
     }
   }

@@ -15,7 +15,7 @@ import { Rng } from '../rng.js';
 import { resolveImageSource } from '../data/image-resolve.js';
 import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
 import type { PreprocessConfig } from './config.js';
-import type { LanguageDetector } from '../filter/language.js';
+import { UNDETERMINED, type LanguageDetector } from '../filter/language.js';
 import type { DedupKeys } from '../filter/dedup.js';
 import { bandKeys, shingles, signature } from '../filter/minhash.js';
 import { canonicalDocument, visibleText } from '../filter/visible-text.js';
@@ -137,7 +137,7 @@ const filter: Stage = (work, ctx) => {
   const text = needsText ? visibleText(min, raw.kind) : '';
   if (config.languages !== 'all' && raw.kind === 'html') {
     work.lang = ctx.detectLanguage!(text);
-    if (!config.languages.includes(work.lang)) {
+    if (work.lang !== UNDETERMINED && !config.languages.includes(work.lang)) {
       work.rejected = { reason: 'DOC_LANGUAGE', detail: `${raw.source}: language ${work.lang} is not in --languages ${config.languages.join(',')}` };
       return;
     }
