@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
 import { HyperlmError } from '../src/errors.js';
+import { asIoFailure } from '../src/io/io-failure.js';
 import { readDataInfo } from '../src/model/loader.js';
 import { resolveRunConfig, resolveTrainConfig, splitSetArgs } from '../src/model/train-config.js';
 import { readRunConfig, train } from '../src/model/train.js';
@@ -58,7 +59,8 @@ runMain(async () => {
     log('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
     ac.abort();
   });
-  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers });
+  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers })
+    .catch((err: unknown) => { throw asIoFailure(err, `free space or fix the permission, then rerun with --out ${runDir} --resume: it continues from the last complete checkpoint`); });
   const last = r.losses.at(-1);
   console.log(`${runDir}: ${r.stopped} at step ${r.step}${last !== undefined ? `, loss ${last.toFixed(4)}` : ''}` +
     `${r.valLoss !== undefined ? `, validation loss ${r.valLoss.toFixed(4)} (ppl ${Math.exp(r.valLoss).toFixed(2)})` : ''}; checkpoint ${r.checkpoint}`);

@@ -1,5 +1,5 @@
 // A training checkpoint that cannot be written (disk full) ends in `error [IO_FAILED]` naming the file
-// and saying the same command resumes from the last complete checkpoint, which latest.json still names.
+// and saying that rerunning with --resume continues from the last complete checkpoint, which latest.json still names.
 // Uses a real small tmpfs (mount needs root; skipped with a logged reason otherwise).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,7 @@ if (!mnt) console.log('train-checkpoint-io-failure: cannot mount a tmpfs (needs 
     t.true(err instanceof HyperlmError, err?.stack);
     t.is((err as HyperlmError).code, 'IO_FAILED');
     t.regex(err!.message, /\/checkpoints\/\.tmp-step-000002-\d+\/model\.safetensors: no space left on device \(ENOSPC/);
-    t.regex(err!.message, /rerun the same command: training resumes from the last complete checkpoint/);
+    t.regex(err!.message, /rerun the training command with --resume: it continues from the last complete checkpoint/);
     t.is(await latestCheckpoint(run), join(run, 'checkpoints', 'step-000001'));
     t.deepEqual(readdirSync(join(run, 'checkpoints')).sort(), ['latest.json', 'step-000001']);
   } finally {

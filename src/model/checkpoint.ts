@@ -62,7 +62,7 @@ export async function writeCheckpointDir(runDir: string, step: number, files: Re
   } catch (err) {
     // latest.json still names the last whole checkpoint; the half-written temp folder is removed (best effort: the disk may be gone).
     await rm(join(runDir, 'checkpoints', `.tmp-${checkpointDirName(step)}-${process.pid}`), { recursive: true, force: true }).catch(() => {});
-    throw asIoFailure(err, `checkpoint step ${step} was not written; free space or fix the permission, then rerun the same command: training resumes from the last complete checkpoint (latest.json)`);
+    throw asIoFailure(err, `checkpoint step ${step} was not written; free space or fix the permission, then rerun the training command with --resume: it continues from the last complete checkpoint (latest.json)`);
   }
 }
 

@@ -10,6 +10,7 @@
 import { readFile, rm, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { DedupIndex, packKeys, unpackKeys, type DedupMode, type KeptKeys } from '../filter/dedup.js';
+import { HyperlmError } from '../errors.js';
 import { asIoFailure } from '../io/io-failure.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-file.js';
 import { DatasetConcatenator } from '../shards/merge-datasets.js';
@@ -118,7 +119,10 @@ async function planDedup(inputs: ShardInput[], log: (l: string) => void): Promis
   const merged: KeptKeys[] = [];
   for (const [i, { dir }] of inputs.entries()) {
     const file = join(dir, 'dedup.bin');
-    const entries = unpackKeys(await readFile(file), file);
+    const bytes = await readFile(file).catch((err: unknown) => {
+      throw new HyperlmError('INPUT_NOT_FOUND', `${file}: ${(err as Error).message} (the run had --dedup ${mode}; was the shard finished?)`);
+    });
+    const entries = unpackKeys(bytes, file);
     const ordinal = { train: 0, valid: 0 };
     for (const e of entries) {
       if (e.split === 'dropped') { index.check(e, `a near duplicate dropped in ${dir}`); merged.push(e); continue; }
