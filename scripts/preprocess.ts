@@ -5,8 +5,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/index.js';
-import { DEFAULT_PREPROCESS, loadConfiguredImageTokenizer, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { DEFAULT_PREPROCESS, loadConfiguredImageTokenizer, preprocess, resolveShard, shardFolder, type PreprocessConfig } from '../src/pipeline/index.js';
 import { loadImageTokenizer } from '../src/vqgan/index.js';
+import { parseLanguages } from '../src/filter/index.js';
 
 /** The image tokenizer shipped with the repository, used by default when present. */
 const BUNDLED_VQGAN = fileURLToPath(new URL('../../data/vqgan', import.meta.url));
@@ -40,10 +41,18 @@ const spec: CommandSpec = {
     'min-text-ratio': { type: 'string', arg: 'F', help: 'skip pages whose text/HTML ratio is below this', default: String(D.minTextRatio) },
     'doc-timeout-ms': { type: 'string', arg: 'MS', help: 'skip a document that takes longer in a worker', default: String(D.docTimeoutMs) },
     'max-doc-bytes': { type: 'string', arg: 'N', help: 'skip larger documents', default: String(D.maxDocBytes) },
+    shard: { type: 'string', arg: 'I/N|auto', help: 'preprocess shard I of N into DIR/shard-IIIII-of-NNNNN (auto: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX); needs --tokenizer' },
+    shards: { type: 'string', arg: 'N', help: 'shard count for --shard auto in a Kubernetes Indexed Job (its completions)' },
+    dedup: { type: 'string', arg: 'exact|near|none', help: 'drop repeated documents (near: also MinHash near duplicates)', default: D.dedup },
+    'minhash-bands': { type: 'string', arg: 'B', help: 'near dedup: LSH bands', default: String(D.minhash.bands) },
+    'minhash-rows': { type: 'string', arg: 'R', help: 'near dedup: hashes per band', default: String(D.minhash.rows) },
+    'minhash-ngrams': { type: 'string', arg: 'N', help: 'near dedup: words per shingle', default: String(D.minhash.ngrams) },
+    languages: { type: 'string', arg: 'en,de…|all', help: 'keep HTML documents in these languages (ISO 639-1; code is exempt)', default: 'all' },
     quiet: { type: 'boolean', help: 'no progress output' },
   },
   epilog: 'Output: DIR/{train,valid}-NNNNN.{bin,idx} (Megatron-LM MMIDIDX), DIR/{train,valid}-NNNNN.docs.jsonl,\n' +
-    'DIR/manifest.json, DIR/vocab.json, DIR/tokenizer.model, DIR/skipped.jsonl. See README "Data formats".',
+    'DIR/manifest.json, DIR/vocab.json, DIR/tokenizer.model, DIR/skipped.jsonl, DIR/dedup.bin. See README "Data formats".\n' +
+    'Sharded: each shard writes DIR/shard-IIIII-of-NNNNN; `npm run merge -- --out MERGED DIR/shard-*` joins them.',
 };
 
 runMain(async () => {
@@ -56,10 +65,22 @@ runMain(async () => {
   const vqgan = vqganRun ? resolve(vqganRun) : undefined;
   const codebook = vqgan ? (await loadImageTokenizer(vqgan)).codebookSize : D.imageCodes;
   const inputs = sample ? [fileURLToPath(new URL('../../data/sample', import.meta.url))] : (values.input as string[]);
+  const shard = values.shard === undefined ? undefined
+    : resolveShard(values.shard as string, values.shards === undefined ? undefined : numberFlag(values, 'shards', 1, { integer: true, min: 1 }));
+  const outFlag = (values.out as string | undefined) ?? 'out/sample';
   const config: PreprocessConfig = {
     ...D,
     inputs,
-    out: (values.out as string | undefined) ?? 'out/sample',
+    out: shard ? shardFolder(outFlag, shard) : outFlag,
+    shard,
+    dedup: choiceFlag(values, 'dedup', ['exact', 'near', 'none'] as const, D.dedup),
+    minhash: {
+      ...D.minhash,
+      bands: numberFlag(values, 'minhash-bands', D.minhash.bands, { integer: true, min: 1, max: 1024 }),
+      rows: numberFlag(values, 'minhash-rows', D.minhash.rows, { integer: true, min: 1, max: 1024 }),
+      ngrams: numberFlag(values, 'minhash-ngrams', D.minhash.ngrams, { integer: true, min: 1, max: 64 }),
+    },
+    languages: values.languages === undefined ? D.languages : parseLanguages(values.languages as string),
     tokenizer: values.tokenizer as string | undefined,
     vocabSize: numberFlag(values, 'vocab-size', sample ? 4000 : D.vocabSize, { integer: true, min: 300 }),
     tokenizerSampleMb: numberFlag(values, 'tokenizer-sample-mb', D.tokenizerSampleMb, { min: 0.001 }),
@@ -85,8 +106,9 @@ runMain(async () => {
   }
   await loadConfiguredImageTokenizer(config); // fails here, once, on a missing model or a codebook/vocabulary mismatch
   const quiet = Boolean(values.quiet);
-  const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), progress: !quiet });
+  const manifest = await preprocess(config, { log: quiet ? undefined : (l) => console.error(l), warn: (l) => console.error(l), progress: !quiet });
   const { documents, tokens, skipped, images } = manifest;
+  if (shard) console.log(`shard ${shard.index}/${shard.count} → ${config.out}`);
   console.log(`${config.out}: ${documents.out}/${documents.in} documents (train ${documents.train}, valid ${documents.valid}), ` +
     `${tokens.total} tokens, images ${images.encoded} encoded; skipped ${JSON.stringify(skipped)}`);
 });

@@ -7,6 +7,7 @@ import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { initRunConfig, readDataInfo, readInitSource, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
+import { asIoFailure } from '../src/io/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run train -- [--data DIR] [--config NAME|FILE | --init RUN|BUNDLE] [--set key=value]... [--out RUN] [--resume]',
@@ -64,7 +65,8 @@ runMain(async () => {
     log('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
     ac.abort();
   });
-  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers });
+  const r = await train({ runDir, config, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers })
+    .catch((err: unknown) => { throw asIoFailure(err, `free space or fix the permission, then rerun with --out ${runDir} --resume: it continues from the last complete checkpoint`); });
   const last = r.losses.at(-1);
   console.log(`${runDir}: ${r.stopped} at step ${r.step}${last !== undefined ? `, loss ${last.toFixed(4)}` : ''}` +
     `${r.valLoss !== undefined ? `, validation loss ${r.valLoss.toFixed(4)} (ppl ${Math.exp(r.valLoss).toFixed(2)})` : ''}; checkpoint ${r.checkpoint}`);

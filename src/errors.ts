@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
   | 'INPUT_BAD_RECORD'
+  // output (disk full, permission denied, device errors while writing shards or checkpoints)
+  | 'IO_FAILED'
   // documents and images: counted skips and drops during preprocessing, not crashes (src/minimize, src/vqgan)
   | 'DOC_EMPTY'
   | 'DOC_BINARY'

@@ -6,4 +6,4 @@ export { fileKindForPath, walkFolder, listTextFiles, type FileKind, type WalkEnt
 export { resolveImageSource, decodeDataUri, type ImageDropReason } from './image-resolve.js';
 export { readWarc, readWarcImages, defaultWarcOptions, type WarcOptions, type WarcPage, type WarcImage } from './warc.js';
 export { readJsonl, type JsonlPage } from './jsonl.js';
-export { documentIdentity, type DocKind, type RawDocument, type MinimizedDocument, type ImageRef } from './document.js';
+export { documentIdentity, shardIdentity, type DocKind, type RawDocument, type MinimizedDocument, type ImageRef } from './document.js';

@@ -1,4 +1,4 @@
-// The preprocessing job as a library: `preprocess(config)` and the readers of its output.
+// The preprocessing job as a library: `preprocess(config)`, sharded runs and their merge, and the readers of its output.
 export { preprocess, type PreprocessHooks } from './preprocess.js';
 export { DEFAULT_PREPROCESS, type PreprocessConfig, type ImagesMode, type DomainBy } from './config.js';
 export type { Manifest } from './manifest.js';
@@ -6,3 +6,6 @@ export { readManifest, readStoredDocument, imageCodeRuns, type StoredDocument } 
 export { createPool } from './pool.js';
 export { loadConfiguredImageTokenizer } from './context.js';
 export { processDocument, type DocumentContext } from './process-document.js';
+export { mergeShards, type MergeOptions } from './merge.js';
+export { resolveShard, shardFolder, shardOf, type ShardSpec } from './shard.js';
+export type { FilterStats } from './chunk.js';

@@ -1,5 +1,5 @@
 // The per-document pipeline that every worker runs: a plain list of stages, each reading and extending
-// one work record (after datatrove's PipelineStep). decode → minimize → images → tokenize → cm3.
+// one work record (after datatrove's PipelineStep). decode → minimize → filter → images → tokenize → cm3.
 // A stage that rejects the document throws a HyperlmError; the caller turns it into a counted skip.
 // Timings per stage are returned for the benchmark.
 import { createHash } from 'node:crypto';
@@ -16,6 +16,10 @@ import { Rng } from '../rng.js';
 import { resolveImageSource } from '../data/image-resolve.js';
 import type { ImageTokenizer } from '../vqgan/image-tokenizer.js';
 import type { PreprocessConfig } from './config.js';
+import { UNDETERMINED, type LanguageDetector } from '../filter/language.js';
+import type { DedupKeys } from '../filter/dedup.js';
+import { bandKeys, shingles, signature } from '../filter/minhash.js';
+import { canonicalDocument, visibleText } from '../filter/visible-text.js';
 
 /** What a worker needs besides the document; built once per worker. */
 export interface DocumentContext {
@@ -26,9 +30,11 @@ export interface DocumentContext {
   imageTokenizer?: ImageTokenizer;
   /** Image codes already computed in this worker, by content hash (duplicate images are encoded once). */
   imageCache?: Map<string, Uint16Array>;
+  /** Loaded when config.languages is a list (pass 2 only). */
+  detectLanguage?: LanguageDetector;
 }
 
-export type StageName = 'decode' | 'minimize' | 'images' | 'tokenize' | 'cm3';
+export type StageName = 'decode' | 'minimize' | 'filter' | 'images' | 'tokenize' | 'cm3';
 
 export interface Work {
   raw: RawDocument;
@@ -40,6 +46,12 @@ export interface Work {
   tokens?: Int32Array;
   /** Static windowed CM3: the window lengths `tokens` is cut into (the last window holds the eos). */
   windows?: number[];
+  /** Set by the filter stage: detected language (HTML with a language filter), dedup keys, characters. */
+  lang?: string;
+  dedup?: DedupKeys;
+  chars?: number;
+  /** A filter removed the document: the stages after it are not run (a counted skip, not an error). */
+  rejected?: { reason: 'DOC_LANGUAGE'; detail: string };
 }
 
 type Stage = (work: Work, ctx: DocumentContext) => Promise<void> | void;
@@ -133,14 +145,36 @@ const cm3: Stage = (work, ctx) => {
   work.tokens = out;
 };
 
+// Language identification (HTML only: code documents are exempt) and the dedup keys. Which copy of a
+// duplicate is kept is decided by the writer, in input order (filter/dedup.ts); here only the keys.
+const filter: Stage = (work, ctx) => {
+  const { raw } = work;
+  const min = work.minimized!;
+  const { config } = ctx;
+  work.chars = minimizedText(min).length;
+  const needsText = (config.languages !== 'all' && raw.kind === 'html') || config.dedup === 'near';
+  const text = needsText ? visibleText(min, raw.kind) : '';
+  if (config.languages !== 'all' && raw.kind === 'html') {
+    work.lang = ctx.detectLanguage!(text);
+    if (work.lang !== UNDETERMINED && !config.languages.includes(work.lang)) {
+      work.rejected = { reason: 'DOC_LANGUAGE', detail: `${raw.source}: language ${work.lang} is not in --languages ${config.languages.join(',')}` };
+      return;
+    }
+  }
+  if (config.dedup === 'none') return;
+  const exact = createHash('sha256').update(canonicalDocument(min)).digest().subarray(0, 16).toString('base64');
+  const sig = config.dedup === 'near' ? signature(shingles(text, config.minhash.ngrams), config.minhash) : undefined;
+  work.dedup = { exact, bands: sig ? bandKeys(sig, config.minhash) : [] };
+};
+
 const STAGES: ReadonlyArray<readonly [StageName, Stage]> = [
-  ['decode', decode], ['minimize', minimize], ['images', images], ['tokenize', tokenize], ['cm3', cm3],
+  ['decode', decode], ['minimize', minimize], ['filter', filter], ['images', images], ['tokenize', tokenize], ['cm3', cm3],
 ];
 
 /** Runs the stages in order; `until` stops after the named stage (pass 1 stops after `minimize`). */
 export async function processDocument(raw: RawDocument, ctx: DocumentContext, until: StageName = 'cm3'): Promise<{ work: Work; ms: Record<StageName, number> }> {
   const work: Work = { raw, imageCodes: [], imagesDropped: {}, imagesEncoded: 0 };
-  const ms = { decode: 0, minimize: 0, images: 0, tokenize: 0, cm3: 0 };
+  const ms = { decode: 0, minimize: 0, filter: 0, images: 0, tokenize: 0, cm3: 0 };
   if (raw.bytes.length > ctx.config.maxDocBytes) {
     throw new HyperlmError('DOC_TOO_LARGE', `${raw.source}: ${raw.bytes.length} bytes is over the limit of ${ctx.config.maxDocBytes} (--max-doc-bytes)`);
   }
@@ -148,7 +182,7 @@ export async function processDocument(raw: RawDocument, ctx: DocumentContext, un
     const t0 = performance.now();
     await stage(work, ctx);
     ms[name] += performance.now() - t0;
-    if (name === until) break;
+    if (name === until || work.rejected) break;
   }
   return { work, ms };
 }

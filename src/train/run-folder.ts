@@ -10,6 +10,7 @@ import { appendFile, mkdir, open, readdir, readFile, rename, rm, writeFile } fro
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { syncDir, writeJsonAtomic } from '../io/atomic-file.js';
+import { asIoFailure, withPath } from '../io/io-failure.js';
 
 export function checkpointDirName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
@@ -20,6 +21,8 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   try {
     await fh.writeFile(data);
     await fh.sync();
+  } catch (err) {
+    throw withPath(err, path);
   } finally {
     await fh.close();
   }
@@ -27,9 +30,21 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
 
 /**
  * Writes `files` into RUN/checkpoints/step-N atomically (a temp folder, each file fsynced, then one
- * rename), points latest.json at it and keeps the newest `keep` checkpoints; returns its folder.
+ * rename), points latest.json at it and keeps the newest `keep` checkpoints; returns its folder. A write
+ * that fails (disk full, permission, device) is IO_FAILED naming the file; latest.json still names the
+ * last whole checkpoint.
  */
 export async function writeCheckpointDir(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
+  try {
+    return await writeCheckpointFiles(runDir, step, files, keep);
+  } catch (err) {
+    // the half-written temp folder is removed (best effort: the disk may be gone)
+    await rm(join(runDir, 'checkpoints', `.tmp-${checkpointDirName(step)}-${process.pid}`), { recursive: true, force: true }).catch(() => {});
+    throw asIoFailure(err, `checkpoint step ${step} was not written; free space or fix the permission, then rerun the training command with --resume: it continues from the last complete checkpoint (latest.json)`);
+  }
+}
+
+async function writeCheckpointFiles(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
   const root = join(runDir, 'checkpoints');
   await mkdir(root, { recursive: true });
   const name = checkpointDirName(step);
