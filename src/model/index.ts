@@ -2,7 +2,8 @@
 // gradient sources (this thread or data-parallel workers), the LM trainer and its loader and checkpoints.
 export { defaultModelConfig, modelPresets, parseSetArgs, resolveModelConfig, isMoELayer, type RouterKind, type MoEConfig, type ModelConfig } from './config.js';
 export { GPT, type ForwardOptions, type ForwardResult, type LossResult } from './gpt.js';
-export { generate, sampleToken, type GenerateOptions, type GenerateResult } from './generate.js';
+export { generate, sampleToken, type GenerateOptions, type GenerateResult, type FinishReason } from './generate.js';
+export type { BeamHypothesis } from './beam-search.js';
 export { MoE, domainPosterior, type RoutingInfo, type MoEContext } from './moe.js';
 export { switchLoadBalancingLoss, routerZLoss } from './moe-loss.js';
 export { balancedAssignment } from './auction.js';
