@@ -4,14 +4,14 @@
 // and saying the same command resumes — and it does, byte-identically. The disk tests use a real small
 // tmpfs (mount needs root; they are skipped with a logged reason otherwise) and /dev/full (everywhere).
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
 import { asIoFailure } from '../src/io/io-failure.js';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { IndexedDatasetWriter } from '../src/shards/megatron.js';
-import { smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
+import { REPO, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 
 const tokenizerRun = (async () => {
   const out = tempDir('hostile-tok');
@@ -105,6 +105,11 @@ withTmpfs('disk full mid-run: IO_FAILED naming the file; after freeing space the
     t.regex(err!.message, new RegExp(`^${out}/\\S+: no space left on device \\(ENOSPC`));
     t.regex(err!.message, /rerun the same command to resume/);
     t.deepEqual(readdirSync(out).filter((f) => f.endsWith('.tmp')), [], 'no half-written file under the final names or as .tmp');
+    // The command line prints it as one line in the project's format, not a stack trace.
+    const cli = spawnSync(process.execPath, [join(REPO, 'dist/scripts/preprocess.js'), '--input', input, '--out', out, '--tokenizer', tokenizer,
+      '--vocab-size', '1000', '--tokenizer-sample-mb', '4', '--workers', '1', '--valid-fraction', '0.2', '--shard-docs', '2', '--images', 'none', '--quiet'], { encoding: 'utf8' });
+    t.is(cli.status, 2, cli.stderr);
+    t.regex(cli.stderr, /^error \[IO_FAILED\]: \S+: no space left on device \(ENOSPC[^\n]*rerun the same command to resume\n$/);
     rmSync(filler);
     await preprocess(tinyConfig([input], out, { tokenizer, shardDocs: 2 }));
     t.deepEqual(files(out), files(reference));

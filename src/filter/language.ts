@@ -3,7 +3,7 @@
 // trigrams, 82 languages): on 400 pages of ../shared/corpus eld/small took 0.17 ms a page against
 // franc-min's 2.4 ms (more than minimizing the page) with the same answers (franc-min called one English
 // page French); tinyld (MIT) was as slow as franc and noisier (12 of 400 English pages elsewhere);
-// cld3-asm (WASM) needs an asynchronous module loader per worker and is no longer updated.
+// cld3-asm (WASM, 6.6 MB, not timed) needs an asynchronous module loader per worker.
 // eld/small costs ~0.35 s and ~50 MB of heap per worker to load, so it is imported only when a language
 // filter is set: `--languages all` (the default) detects nothing.
 // A text with fewer than MIN_LETTERS letters, or that eld itself calls unreliable, is `und` and kept by
