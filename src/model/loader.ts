@@ -10,8 +10,9 @@
 // (seed, epoch, document, window), and placed whole, so every `<mask:i>` has its span in the same row.
 // When the rest of a row cannot hold a window of minWindowTokens, the row is padded and closed.
 //
-//   documents    [a a a a a a a a] [b b] [c c c]          (T + 1 = 6, no masks drawn, for the picture)
-//   rows         [a a a a a <m0>] [a a a </s> b b] [</s> c c c </s> pad]
+//   documents  [a a a a a a a a] [b b] [c c c]   (T + 1 = 6, minWindowTokens 2, no spans drawn here)
+//   rows       [a a a a a <m0>] [a a a </s> pad pad] [b b </s> c c <m0>] [c </s> pad pad pad pad]
+//              (<m0> after a cut is the continuation mark; b's one-token cut would be under minWindowTokens)
 //
 // Whole-document static data (--cm3-static without --cm3-window, older folders) keeps the stream packing:
 // the documents back to back, row r = stream[T·r .. T·r + T + 1), so consecutive rows share one token.
