@@ -61,7 +61,7 @@ export async function* walkFolder(
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (err) {
+  } catch {
     onSkip('unreadable-directory', dir);
     return;
   }
