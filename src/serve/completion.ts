@@ -58,16 +58,28 @@ export class CompletionText {
     this.pendingTokens.push(token);
     const full = this.tokenizer.decode(this.tokens);
     let stable = full.length;
-    // a character split over byte-fallback tokens decodes as U+FFFD until its last byte (at most 4 bytes) arrives
-    let bytes = 0;
-    while (bytes < 4 && bytes < this.tokens.length && this.tokenizer.pieces[this.tokens[this.tokens.length - 1 - bytes]]?.type === PieceType.BYTE) bytes++;
-    if (bytes > 0 && bytes < 4) while (stable > this.decoded && full.charCodeAt(stable - 1) === 0xfffd) stable--;
+    // a character split over byte-fallback tokens decodes as U+FFFD until its last byte arrives
+    if (this.incompleteUtf8()) while (stable > this.decoded && full.charCodeAt(stable - 1) === 0xfffd) stable--;
     if (stable <= this.decoded) return true;
     const r = this.matcher.push(full.slice(this.decoded, stable));
     this.decoded = stable;
     this.release(r.text, now);
     if (r.stop !== undefined && !this.ended) this.end('word', r.stop);
     return !this.ended;
+  }
+
+  /** Whether the trailing byte-fallback tokens end inside a UTF-8 sequence (a lead byte still missing continuations). */
+  private incompleteUtf8(): boolean {
+    for (let i = this.tokens.length - 1, seen = 0; i >= 0 && seen < 4; i--, seen++) {
+      const p = this.tokenizer.pieces[this.tokens[i]];
+      const m = p?.type === PieceType.BYTE ? /^<0x([0-9A-F]{2})>$/.exec(p.piece) : null;
+      if (!m) return false;
+      const b = parseInt(m[1], 16);
+      if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+      const need = (b & 0xe0) === 0xc0 ? 2 : (b & 0xf0) === 0xe0 ? 3 : (b & 0xf8) === 0xf0 ? 4 : 1;
+      return seen + 1 < need;
+    }
+    return false;
   }
 
   /** Ends the completion (a stop token: 'eos'; a token budget: 'limit'), releasing what was held back. */

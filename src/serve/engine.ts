@@ -269,7 +269,7 @@ export class InferenceEngine {
     }
     if (!more) return this.finish(job, 'rule');
     if (job.tokens.length >= job.req.maxTokens) return this.finish(job, 'limit');
-    if (job.slot!.cached.length >= this.opts.ctx) return this.finish(job, 'context');
+    if (job.req.prompt.length + job.tokens.length >= this.opts.ctx) return this.finish(job, 'context'); // prompt + generated fill the slot
     job.pending = token;
   }
 

@@ -73,7 +73,7 @@ export function checkApiKey(req: IncomingMessage, key: string): void {
 export function readJsonBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    return Promise.reject(new ServeError('SERVE_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${maxBytes} (--max-body-bytes)`));
+    return Promise.reject(new ServeError('SERVE_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

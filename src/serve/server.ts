@@ -95,6 +95,9 @@ export class InfillServer {
       server.http.once('error', reject);
       server.http.listen(opts.config.port, opts.config.host, () => { server.http.off('error', reject); resolve(); });
     });
+    const a = server.http.address() as AddressInfo;
+    server.port = a.port;
+    server.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     server.log(JSON.stringify({ event: 'listening', url: server.url, protocols: PROTOCOLS }));
     const done = server.startLoading;
     opts.load().then((served) => {
@@ -110,15 +113,9 @@ export class InfillServer {
     return server;
   }
 
-  get url(): string {
-    const a = this.http.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return `http://${host}:${a.port}`;
-  }
-
-  get port(): number {
-    return (this.http.address() as AddressInfo).port;
-  }
+  /** http://host:port, as bound (kept after close). */
+  url = '';
+  port = 0;
 
   /** The loaded model and engine (undefined while loading). */
   get context(): ServeContext | undefined {
@@ -131,13 +128,19 @@ export class InfillServer {
     const protocol = protocolOf(path);
     const log: Record<string, unknown> = {};
     const aborter = new AbortController();
-    res.on('close', () => {
+    const closed = new Promise<void>((resolve) => res.on('close', () => {
       if (!res.writableFinished) aborter.abort();
-      this.log(JSON.stringify({
-        time: new Date().toISOString(), method: req.method, route: path, status: res.statusCode, ms: Math.round(performance.now() - t0),
-        ...log, ...(res.writableFinished ? {} : { aborted: true }),
-      }));
-    });
+      resolve();
+    }));
+    await this.route(req, res, path, protocol, log, aborter.signal);
+    await closed; // the line is written once the handler is done (a cancelled job reports its counts) and the response closed
+    this.log(JSON.stringify({
+      time: new Date().toISOString(), method: req.method, route: path, status: res.statusCode, ms: Math.round(performance.now() - t0),
+      ...log, ...(res.writableFinished ? {} : { aborted: true }),
+    }));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, path: string, protocol: Protocol, log: Record<string, unknown>, signal: AbortSignal): Promise<void> {
     try {
       checkHost(req, this.opts.config.host);
       const origin = checkOrigin(req, this.opts.config.cors);
@@ -160,9 +163,9 @@ export class InfillServer {
       const raw = req.method === 'POST' ? await readJsonBody(req, this.opts.config.maxBodyBytes, this.opts.config.bodyTimeoutMs) : {};
       if (this.closing) throw new HyperlmError('SERVE_UNAVAILABLE', 'the server is shutting down');
       if (!this.ctx) throw new HyperlmError('SERVE_UNAVAILABLE', this.loadError ? `the model failed to load: ${(this.loadError as Error).message}` : 'Loading model');
-      await route.handler({ s: this.ctx, req, res, body: Fields.of(raw), signal: aborter.signal, log });
+      await route.handler({ s: this.ctx, req, res, body: Fields.of(raw), signal, log });
     } catch (err) {
-      if (aborter.signal.aborted) return;
+      if (signal.aborted) return void res.end();
       const { status, body } = errorBody(protocol, err);
       if (statusOf(err) === 500) log.error = err instanceof Error ? err.message : String(err);
       const headers: Record<string, string> = status === 503 ? { 'Retry-After': '1' } : {};
