@@ -3,7 +3,7 @@
 // the description variant, scored against the title); caption → `runCaption` (masked and causal forms, best
 // by the model's score) with the task row's context text before the image; image_gen → `runTextToImage`
 // (its best noisy-channel score, per alt token) and `runImageInfill` of the image's middle half of codes
-// (PSNR/SSIM against the real image); infill → code-infill.ts. A failed item (a prompt that cannot fit, an
+// (PSNR/SSIM against the real image); infill → infill-systems.ts (InCoder prompt, and left to right). A failed item (a prompt that cannot fit, an
 // unreadable image) scores as an empty prediction with `failed` 1, so one bad item never stops a run.
 
 import { readFile } from 'node:fs/promises';
