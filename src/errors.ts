@@ -10,6 +10,10 @@ export type ErrorCode =
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
   | 'INPUT_BAD_RECORD'
+  // building the training corpus (scripts/build-corpus.ts)
+  | 'CORPUS_EXCLUDED_PACKAGE'
+  | 'CORPUS_FETCH_FAILED'
+  | 'CORPUS_BAD_PACKAGE'
   // documents and images (counted skips/drops, not crashes)
   | 'DOC_EMPTY'
   | 'DOC_BINARY'
