@@ -26,6 +26,7 @@ const spec: CommandSpec = {
     'max-avg-line': { type: 'string', arg: 'N', help: 'files with a longer average line are dropped as minified', default: String(D.filter.maxAvgLineLength) },
     'max-line': { type: 'string', arg: 'N', help: 'files with any longer line are dropped', default: String(D.filter.maxLineLength) },
     'max-page-bytes': { type: 'string', arg: 'N', help: 'larger HTML pages are dropped', default: String(D.maxPageBytes) },
+    'max-html-mb': { type: 'string', arg: 'MB', help: 'HTML pages taken from one Debian package at most (fixed-seed cut)', default: String(D.maxPackageHtmlBytes / 1e6) },
     concurrency: { type: 'string', arg: 'N', help: 'parallel npm pack downloads', default: String(D.concurrency) },
     'update-pins': { type: 'boolean', help: 'afterwards, write the licences read from the packages into --packages' },
     quiet: { type: 'boolean', help: 'only the totals' },
@@ -63,6 +64,7 @@ runMain(async () => {
     concurrency: numberFlag(values, 'concurrency', D.concurrency, { integer: true, min: 1, max: 16 }),
     filter,
     maxPageBytes: numberFlag(values, 'max-page-bytes', D.maxPageBytes, { integer: true, min: 1 }),
+    maxPackageHtmlBytes: numberFlag(values, 'max-html-mb', D.maxPackageHtmlBytes / 1e6, { min: 0.001 }) * 1e6,
   };
   const quiet = Boolean(values.quiet);
   const tty = Boolean(process.stdout.isTTY) && !process.env.CI;

@@ -11,7 +11,7 @@ import { tempDir, walk } from './helpers/fixtures.js';
 import { HyperlmError } from '../src/errors.js';
 import { ContentDedup, DEFAULT_CORPUS_FILTER, contentVerdict, pathVerdict, variantKey } from '../src/data/corpus-filter.js';
 import { checkPinnedList, vendoredCopy } from '../src/data/corpus-exclusions.js';
-import { extractNpmPackage, npmFolder } from '../src/data/corpus-npm.js';
+import { extractNpmPackage, licenseOf, licenseRefusal, npmFolder } from '../src/data/corpus-npm.js';
 import { buildCorpus, readPinnedList, DEFAULT_CORPUS_BUILD } from '../src/data/corpus-build.js';
 import { collectDebianPages, imageRefs, resolveInTree } from '../src/data/corpus-debian.js';
 import { readTarGz } from '../src/data/tar-read.js';
@@ -212,7 +212,7 @@ test('Debian pages: filters, images kept at their referenced path, symlinks reso
   t.deepEqual(imageRefs('<IMG alt=x SRC=a.png><img srcset="b.png 1x, c.png 2x" src="d.png">'), ['a.png', 'b.png', 'c.png', 'd.png']);
 
   const out = tempDir('corpus-html');
-  const r = collectDebianPages(tree, { name: 'demo-doc', version: '1.0-1' }, join(out, 'html'), join(out, 'licenses'), { maxPageBytes: 2000, maxImageBytes: 1000, dedup: new ContentDedup() });
+  const r = collectDebianPages(tree, { name: 'demo-doc', version: '1.0-1' }, join(out, 'html'), join(out, 'licenses'), { maxPageBytes: 2000, maxImageBytes: 1000, maxPackageBytes: 1e6, dedup: new ContentDedup() });
   const root = join(out, 'html/demo-doc');
   t.deepEqual(walk(root).map((f) => f.slice(root.length + 1)).sort(), ['_images/a.png', 'index.html', 'pics/b.png', 'pics/c.png', 'sub/copy.html', 'sub/page.html']);
   t.deepEqual([...readFileSync(join(root, 'pics/b.png'))], [1, 2, 3]);
@@ -221,4 +221,50 @@ test('Debian pages: filters, images kept at their referenced path, symlinks reso
   t.is(r.images, 3);
   t.deepEqual(r.drops, { duplicate: 1, 'index-page': 1, 'asset-dir': 1, 'too-large': 1, 'image-missing': 2 });
   t.true(existsSync(join(out, 'licenses/demo-doc.copyright')));
+});
+
+test('Debian budget: over it, pages with an image are taken first, and the cut is counted', (t) => {
+  const tree = tempDir('corpus-budget');
+  const doc = 'usr/share/doc/b-doc/html';
+  const put = (rel: string, body: string | Buffer): void => { mkdirSync(dirname(join(tree, rel)), { recursive: true }); writeFileSync(join(tree, rel), body); };
+  const page = (i: number, img: boolean): string => `<html><body><p>page ${i}</p>${img ? '<img src="i.png">' : '<em>no image</em>'}</body></html>`;
+  for (let i = 0; i < 6; i++) put(`${doc}/p${i}.html`, page(i, i === 2 || i === 5));
+  put(`${doc}/i.png`, Buffer.from([1]));
+  const size = Buffer.byteLength(page(0, true));
+  t.is(Buffer.byteLength(page(0, false)), size, 'all pages the same size');
+  for (const [budget, files] of [[2, ['i.png', 'p2.html', 'p5.html']], [1e6, ['i.png', 'p0.html', 'p1.html', 'p2.html', 'p3.html', 'p4.html', 'p5.html']]] as const) {
+    const out = tempDir('corpus-budget-out');
+    const r = collectDebianPages(tree, { name: 'b-doc', version: '1', license: 'MIT' }, out, join(out, 'lic'), { maxPageBytes: 1e6, maxImageBytes: 1e6, maxPackageBytes: budget * size, dedup: new ContentDedup() });
+    t.deepEqual(walk(join(out, 'b-doc')).map((f) => f.slice(join(out, 'b-doc').length + 1)).sort(), [...files]);
+    t.is(r.drops['over-budget'] ?? 0, 7 - files.length);
+    t.is(r.license, 'MIT', 'no copyright file: the pinned licence');
+  }
+});
+
+test('build variants: the TypeScript source, else the ES module copy, is the one kept', (t) => {
+  const body = code(20);
+  const tgz = tarball({
+    'package.json': pkgJson('variants', '2.0.0'),
+    'Select/index.js': `"use strict";\n${body}`, // babel CommonJS at the root
+    'esm/Select/index.js': `export ${body}`,
+    'cjs/Button.js': `"use strict";\n${body.replace(/v/g, 'w')}`,
+    'esm/Button.js': `export ${body.replace(/v/g, 'w')}`,
+    'actions/send.ts': body.replace(/v/g, 's'),
+    '_esm/actions/send.js': body.replace(/v/g, 't'),
+    '_cjs/actions/send.js': body.replace(/v/g, 'u'),
+    'src/node/fs.ts': body.replace(/v/g, 'n'), // two real implementations, not variants
+    'src/browser/fs.ts': body.replace(/v/g, 'b'),
+  });
+  const out = tempDir('corpus-variants');
+  const r = extractNpmPackage(tgz, { name: 'variants', version: '2.0.0' }, out, { filter: DEFAULT_CORPUS_FILTER, dedup: new ContentDedup() });
+  const root = join(out, 'variants-2.0.0');
+  t.deepEqual(walk(root).map((f) => f.slice(root.length + 1)).sort(), ['actions/send.ts', 'esm/Button.js', 'esm/Select/index.js', 'src/browser/fs.ts', 'src/node/fs.ts']);
+  t.is(r.drops['build-variant'], 4);
+});
+
+test('licences: SPDX expressions pass; none, UNLICENSED, URLs and custom terms are refused', (t) => {
+  for (const ok of ['MIT', '(MIT OR Apache-2.0)', 'BSD-3-Clause', 'BlueOak-1.0.0', 'LGPL-3.0+', 'CC0-1.0']) t.is(licenseRefusal(ok), undefined, ok);
+  for (const bad of ['', 'UNLICENSED', 'SEE LICENSE IN LICENSE.md', 'https://www.example.com/license', "Standard 'no charge' license: https://x.y"]) t.truthy(licenseRefusal(bad), bad);
+  t.is(licenseOf({ licenses: [{ type: 'MIT' }, { type: 'GPL-2.0' }] }), 'MIT OR GPL-2.0');
+  t.is(licenseOf({ license: { type: 'BSD-2-Clause' } }), 'BSD-2-Clause');
 });

@@ -33,6 +33,8 @@ export interface CorpusBuildConfig {
   filter: CorpusFilterConfig;
   maxPageBytes: number;
   maxImageBytes: number;
+  /** HTML bytes taken from one Debian package at most (pages past it are cut with a fixed seed). */
+  maxPackageHtmlBytes: number;
 }
 
 export const DEFAULT_CORPUS_BUILD: Omit<CorpusBuildConfig, 'packagesFile' | 'out' | 'cache'> = {
@@ -45,6 +47,9 @@ export const DEFAULT_CORPUS_BUILD: Omit<CorpusBuildConfig, 'packagesFile' | 'out
   maxPageBytes: 2 * 2 ** 20,
   // The image tokenizer downsamples to 256×256; a 2 MB image is a photo or a poster, rare in manuals.
   maxImageBytes: 2 * 2 ** 20,
+  // 6 MB of pages per manual: the big API references (pandas, scipy, erlang: 100–250 MB of rendered tables)
+  // would otherwise be most of the HTML (1.1 GB uncut); cut, ~40 manuals give ~170 MB, below the code.
+  maxPackageHtmlBytes: 6e6,
 };
 
 export type BuildEvent =
@@ -107,7 +112,7 @@ export async function buildCorpus(cfg: CorpusBuildConfig, onEvent: (e: BuildEven
   const htmlRoot = join(cfg.out, 'html');
   for (const d of [codeRoot, htmlRoot, join(cfg.out, 'state/npm'), join(cfg.out, 'state/debian'), join(cfg.cache, 'npm')]) mkdirSync(d, { recursive: true });
   const codeSettings = JSON.stringify({ version: FILTER_VERSION, ...cfg.filter });
-  const htmlSettings = JSON.stringify({ maxPageBytes: cfg.maxPageBytes, maxImageBytes: cfg.maxImageBytes });
+  const htmlSettings = JSON.stringify({ version: FILTER_VERSION, maxPageBytes: cfg.maxPageBytes, maxImageBytes: cfg.maxImageBytes, maxPackageHtmlBytes: cfg.maxPackageHtmlBytes });
   const results: PackageResult[] = [];
   const failures: CorpusStats['failures'] = [];
 
@@ -153,7 +158,7 @@ export async function buildCorpus(cfg: CorpusBuildConfig, onEvent: (e: BuildEven
       for (const p of [{ name: pin.name, version: pin.version }, ...(pin.companions ?? [])]) debs.push({ ...p, file: await fetchDeb(p.name, p.version, cfg.cache) });
       const tree = join(cfg.cache, 'debian-x', pin.name);
       await extractDebs(debs, tree);
-      const result = collectDebianPages(tree, pin, htmlRoot, join(cfg.out, 'licenses/debian'), { maxPageBytes: cfg.maxPageBytes, maxImageBytes: cfg.maxImageBytes, dedup: htmlDedup });
+      const result = collectDebianPages(tree, pin, htmlRoot, join(cfg.out, 'licenses/debian'), { maxPageBytes: cfg.maxPageBytes, maxImageBytes: cfg.maxImageBytes, maxPackageBytes: cfg.maxPackageHtmlBytes, dedup: htmlDedup });
       writeFileSync(stateFile, JSON.stringify({ settings: htmlSettings, result }));
       results.push(result);
       onEvent({ type: 'package', kind: 'debian', index: i, total: debian.length, result, resumed: false });

@@ -30,6 +30,8 @@ export interface HtmlContext {
   maxPageBytes: number;
   /** Larger images are not copied (the image loader would drop them anyway). */
   maxImageBytes: number;
+  /** Pages of one package past this many bytes are cut (a fixed-seed choice), so no manual dominates. */
+  maxPackageBytes: number;
   dedup: ContentDedup;
 }
 
@@ -174,10 +176,14 @@ export function collectDebianPages(tree: string, pin: DebianPin, htmlRoot: strin
     mkdirSync(licensesRoot, { recursive: true });
     copyFileSync(copyrightFile, join(licensesRoot, `${pin.name}.copyright`));
     result.licenseFiles.push(`licenses/debian/${pin.name}.copyright`);
-  } else result.license = 'no copyright file';
+  }
+  // Not every copyright file is machine-readable (DEP-5): then the licence pinned by hand is used.
+  if (!result.license || result.license === 'see copyright file') result.license = pin.license ?? (copyrightFile ? 'see copyright file' : 'no copyright file');
 
-  const pages: { rel: string; size: number }[] = [];
-  const images = new Map<string, string>(); // path the page refers to → real file in the tree
+  // Candidates: pages that pass the filters, each with the images it points at (resolved or not).
+  type Candidate = { rel: string; size: number; hash: string; refs: { ref: string; real?: string; size: number }[] };
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
   for (const rel of listFiles(tree)) {
     if (!PAGE.test(rel)) continue;
     if (pin.root && !rel.startsWith(`${pin.root}/`)) { drop('outside-root'); continue; }
@@ -189,17 +195,39 @@ export function collectDebianPages(tree: string, pin: DebianPin, htmlRoot: strin
     const bytes = readFileSync(join(tree, rel));
     if (bytes.includes(0)) { drop('binary'); continue; }
     const hash = sha256(bytes.toString('latin1'));
-    if (ctx.dedup.has(hash)) { drop('duplicate'); continue; }
-    ctx.dedup.add(hash, `${pin.name}/${rel}`);
-    pages.push({ rel, size });
-    result.hashes.push(hash);
-    for (const url of imageRefs(bytes.toString('latin1'))) {
-      const ref = imagePath(rel, url);
-      if (ref === undefined || images.has(ref)) continue;
-      const real = resolveInTree(tree, ref);
-      if (!real) { drop('image-missing'); continue; }
-      if (statSync(real).size > ctx.maxImageBytes) { drop('image-too-large'); continue; }
-      images.set(ref, real);
+    if (ctx.dedup.has(hash) || seen.has(hash)) { drop('duplicate'); continue; }
+    seen.add(hash);
+    const refs = [...new Set(imageRefs(bytes.toString('latin1')).map((u) => imagePath(rel, u)).filter((r): r is string => r !== undefined))]
+      .map((ref) => { const real = resolveInTree(tree, ref); return { ref, real, size: real ? statSync(real).size : 0 }; });
+    candidates.push({ rel, size, hash, refs });
+  }
+  // Over the budget, pages with a usable image go first (the CM3 image+text case), each group in a fixed
+  // pseudo-random order (hash of the path), so the cut is reproducible and not biased to early chapters.
+  const usable = (c: Candidate): boolean => c.refs.some((r) => r.real && r.size <= ctx.maxImageBytes);
+  const total = candidates.reduce((n, c) => n + c.size, 0);
+  let chosen = candidates;
+  if (total > ctx.maxPackageBytes) {
+    const order = [...candidates].sort((x, y) => Number(usable(y)) - Number(usable(x)) || (sha256(x.rel) < sha256(y.rel) ? -1 : 1));
+    const keep = new Set<Candidate>();
+    let used = 0;
+    for (const c of order) {
+      if (used + c.size > ctx.maxPackageBytes) { drop('over-budget'); continue; }
+      keep.add(c);
+      used += c.size;
+    }
+    chosen = candidates.filter((c) => keep.has(c));
+  }
+  const pages: { rel: string; size: number }[] = [];
+  const images = new Map<string, string>(); // path the page refers to → real file in the tree
+  const badRefs = new Set<string>();
+  for (const c of chosen) {
+    ctx.dedup.add(c.hash, `${pin.name}/${c.rel}`);
+    pages.push(c);
+    result.hashes.push(c.hash);
+    for (const r of c.refs) {
+      if (images.has(r.ref) || badRefs.has(r.ref)) continue;
+      if (!r.real || r.size > ctx.maxImageBytes) { badRefs.add(r.ref); drop(r.real ? 'image-too-large' : 'image-missing'); continue; }
+      images.set(r.ref, r.real);
     }
   }
   const root = pin.root ?? commonDir([...pages.map((p) => p.rel), ...images.keys()]);

@@ -23,7 +23,7 @@ export interface CorpusFilterConfig {
 }
 
 /** Bumped whenever a heuristic below changes, so that a resumed build refilters packages done before. */
-export const FILTER_VERSION = 1;
+export const FILTER_VERSION = 2;
 
 export const DEFAULT_CORPUS_FILTER: CorpusFilterConfig = {
   maxFileBytes: 200 * 1024,
@@ -47,7 +47,7 @@ const BUILD_DIRS = new Set(['umd', 'bundles', 'bundle', 'min', 'node_modules', '
 const VARIANT_DIRS = new Set([
   'src', 'source', 'ts_src', 'lib', 'es', 'esm', 'esm5', 'esm2015', 'esm2017', 'esm2020', 'esm2022', 'es5', 'es6',
   'es2015', 'es2017', 'es2018', 'es2019', 'es2020', 'esnext', 'cjs', 'commonjs', 'mjs', 'module', 'legacy', 'modern',
-  'build', 'out', 'compiled', 'lib-commonjs', 'lib-amd', 'lib-esm',
+  'build', 'out', 'compiled', 'lib-commonjs', 'lib-amd', 'lib-esm', '_cjs', '_esm', '_mjs', '_lib',
 ]);
 
 function extensionOf(relPath: string): string {
@@ -140,11 +140,18 @@ export function variantKey(relPath: string): string {
 }
 
 /**
- * The order a package's files are considered in, so that the copy kept of a build variant is the
- * source: TypeScript before JavaScript, a `src/`-like folder before others, then by path.
+ * The order a package's files are considered in, so that the copy kept of a build variant is the one
+ * nearest the source: TypeScript, then JavaScript in a `src/`-like folder, then ES modules (`esm/`, `es/`,
+ * `.mjs`), then the rest, CommonJS output (`cjs/`, `commonjs/`, `.cjs`) last; ties by path.
  */
 export function preferenceOrder(a: string, b: string): number {
-  const rank = (p: string): number => (/\.[cm]?tsx?$/.test(p) ? 0 : 2) + (/^(src|source|ts_src)\//i.test(p) ? 0 : 1);
+  const rank = (p: string): number => {
+    if (/\.[cm]?tsx?$/.test(p)) return 0;
+    if (/^(src|source|ts_src)\//i.test(p)) return 1;
+    if (/^(lib\/|build\/)?(_?esm[0-9]*|es|es20[0-9]{2}|esnext|module|_?mjs)\//i.test(p) || p.endsWith('.mjs')) return 2;
+    if (/^(lib\/|build\/)?(_?cjs|commonjs|lib-commonjs)\//i.test(p) || p.endsWith('.cjs')) return 4;
+    return 3;
+  };
   return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 

@@ -60,7 +60,8 @@ export function licenseOf(pkg: Record<string, unknown>): string {
 /** Why a licence string is refused (no licence, proprietary), or undefined when it is an open one. */
 export function licenseRefusal(license: string): string | undefined {
   if (license.trim() === '') return 'no licence in package.json';
-  if (/^unlicensed$/i.test(license.trim()) || /see licen[cs]e in|proprietary|commercial/i.test(license)) return `licence "${license}" is not an open one`;
+  // SPDX identifiers never contain a URL or the word "license": those are pointers to custom terms.
+  if (/^unlicensed$/i.test(license.trim()) || /:\/\/|\blicen[cs]e\b|proprietary|commercial/i.test(license)) return `licence "${license}" is not an open one`;
   return undefined;
 }
 
@@ -95,7 +96,8 @@ export function extractNpmPackage(tarball: string, pin: NpmPin, codeRoot: string
   } catch {
     throw new HyperlmError('CORPUS_BAD_PACKAGE', `${pin.name}@${pin.version}: ${tarball} has no readable package.json`);
   }
-  if (pkg.name !== pin.name || pkg.version !== pin.version) {
+  // npm normalises a version written `v1.2.3` in package.json to `1.2.3` in the registry.
+  if (pkg.name !== pin.name || String(pkg.version).trim().replace(/^[v=]+/, '') !== pin.version) {
     throw new HyperlmError('CORPUS_BAD_PACKAGE', `${pin.name}@${pin.version}: ${tarball} holds ${String(pkg.name)}@${String(pkg.version)}`);
   }
   const license = licenseOf(pkg);
