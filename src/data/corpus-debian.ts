@@ -62,8 +62,10 @@ export async function fetchDeb(name: string, version: string, cacheDir: string):
 
 /** Extracts the package and its companions into one tree (once: a marker file records completion). */
 export async function extractDebs(debs: { name: string; version: string; file: string }[], tree: string): Promise<void> {
+  // The marker names the packages extracted, so adding a companion to the list re-extracts the tree.
   const marker = join(tree, '.extracted');
-  if (existsSync(marker)) return;
+  const wanted = debs.map((d) => `${d.name}=${d.version}`).join('\n');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return;
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(tree, { recursive: true });
   for (const d of debs) {
@@ -74,7 +76,7 @@ export async function extractDebs(debs: { name: string; version: string; file: s
     }
     await run('dpkg-deb', ['-x', d.file, tree], { timeout: 10 * 60_000 });
   }
-  writeFileSync(marker, '');
+  writeFileSync(marker, wanted);
 }
 
 /** The licence of a DEP-5 copyright file's `Files: *` stanza (else its first `License:`), or a pointer. */
