@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'INPUT_BAD_RECORD'
   // output (disk full, permission denied, device errors while writing shards or checkpoints)
   | 'IO_FAILED'
+  // building the training corpus (scripts/build-corpus.ts)
+  | 'CORPUS_EXCLUDED_PACKAGE'
+  | 'CORPUS_FETCH_FAILED'
+  | 'CORPUS_BAD_PACKAGE'
   // documents and images: counted skips and drops during preprocessing, not crashes (src/minimize, src/vqgan)
   | 'DOC_EMPTY'
   | 'DOC_BINARY'

@@ -7,3 +7,4 @@ export { resolveImageSource, decodeDataUri, type ImageDropReason } from './image
 export { readWarc, readWarcImages, defaultWarcOptions, type WarcOptions, type WarcPage, type WarcImage } from './warc.js';
 export { readJsonl, type JsonlPage } from './jsonl.js';
 export { documentIdentity, shardIdentity, type DocKind, type RawDocument, type MinimizedDocument, type ImageRef } from './document.js';
+export { DEFAULT_CORPUS_BUILD, buildCorpus, formatPinnedList, pinsWithLicenses, readPinnedList, staleFolders, type BuildEvent, type CorpusBuildConfig, type PinnedList } from './corpus-build.js';
