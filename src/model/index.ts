@@ -17,4 +17,4 @@ export type { DataInfo } from './data-info.js';
 export { readInitSource, initRunConfig, type InitSource } from './init-from.js';
 export { addExpert, removeExpert } from './experts.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-export { loadRun, type LoadRunOptions, type LoadedRun } from './load-run.js';
+export { loadRun, defaultRunDir, type LoadRunOptions, type LoadedRun } from './load-run.js';
