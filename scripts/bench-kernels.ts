@@ -6,9 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
 import { activeBlas, registerWasmKernels, selectBackend, setBlasEnabled, useShippedWasmKernels } from '../src/backend/index.js';
-import { gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
-import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
+import { gelu, softmaxCrossEntropy } from '../src/nn/index.js';
+import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 
 interface Case { op: string; shape: string; flops: number; make: () => tf.Tensor[]; run: (xs: tf.Tensor[]) => tf.Tensor }
 

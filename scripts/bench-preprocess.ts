@@ -8,16 +8,14 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as cheerio from 'cheerio';
 import { Parser } from 'htmlparser2';
-import { parseCommandLine, numberFlag, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
-import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
-import { preprocess } from '../src/pipeline/preprocess.js';
-import { createPool } from '../src/pipeline/pool.js';
-import { readSources, newSourceStats } from '../src/data/sources.js';
+import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import { createPool, DEFAULT_PREPROCESS, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { readSources, newSourceStats } from '../src/data/index.js';
 import { HyperlmError } from '../src/errors.js';
+import { crawlCase } from './bench-crawl-case.js';
 
 const spec: CommandSpec = {
-  usage: 'npm run bench:preprocess -- [PATH] [--workers-max N] [--repeat N] [--no-write]',
+  usage: 'npm run bench:preprocess -- [PATH] [--workers-max N] [--repeat N] [--no-write] [--crawl MB]',
   summary: 'Preprocessing throughput (pages/s, MB/s, tokens/s) with 1..N workers, per-stage time, and the\n' +
     'cheerio.load / htmlparser2 yardsticks on the same bytes. Default PATH: ../shared/corpus.',
   positionals: true,
@@ -26,6 +24,7 @@ const spec: CommandSpec = {
     'vocab-size': { type: 'string', arg: 'N', help: 'tokenizer size trained once before the runs', default: '16000' },
     repeat: { type: 'string', arg: 'N', help: 'runs per worker count, interleaved (1, 2, 1, 2, …); the median is reported', default: '5' },
     'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+    crawl: { type: 'string', arg: 'MB', help: 'crawl-scale case instead: a synthetic WARC.gz of MB megabytes from PATH\'s pages (500 for the issue\'s case); MB/s at 1 and 2 workers and the cost of each filter' },
   },
 };
 
@@ -39,6 +38,12 @@ runMain(async () => {
   const workersMax = numberFlag(values, 'workers-max', 2, { integer: true, min: 1 });
   const vocabSize = numberFlag(values, 'vocab-size', 16000, { integer: true, min: 1000 });
   const repeat = numberFlag(values, 'repeat', 5, { integer: true, min: 1 });
+  if (values.crawl !== undefined) {
+    const body = await crawlCase(input, numberFlag(values, 'crawl', 500, { min: 0.1 }), vocabSize);
+    console.log(body);
+    if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'preprocess-crawl', 'Preprocessing at crawl scale', `npm run bench:preprocess -- ${positionals[0] ?? ''} --crawl ${String(values.crawl)}`.replace('  ', ' '), body);
+    return;
+  }
 
   // The same bytes the pipeline reads, in memory, for the yardsticks.
   const pages: Buffer[] = [];

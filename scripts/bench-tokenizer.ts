@@ -9,13 +9,11 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
+import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 import { fileURLToPath } from 'node:url';
-import { fileKindForPath, walkFolder } from '../src/data/walk.js';
+import { fileKindForPath, walkFolder } from '../src/data/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { trainBpe } from '../src/tokenize/bpe-trainer.js';
-import { Tokenizer } from '../src/tokenize/tokenizer.js';
+import { Tokenizer, trainBpe } from '../src/tokenize/index.js';
 
 const spec: CommandSpec = {
   usage: 'node dist/scripts/bench-tokenizer.js [CORPUS] [--mb N] [--vocab-size N]',

@@ -11,17 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectBackend } from '../src/backend/index.js';
-import { profileKernels } from '../src/backend/kernel-profile.js';
-import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
-import { isMoELayer, resolveModelConfig, type ModelConfig } from '../src/model/config.js';
-import { flatten } from '../src/train/flat-params.js';
-import { generate } from '../src/model/generate.js';
-import { GPT } from '../src/model/gpt.js';
-import { LocalGradients, WorkerGradients, type GradientSource } from '../src/model/gradient-workers.js';
-import type { Batch } from '../src/model/loader.js';
-import { AdamW, defaultOptimConfig } from '../src/train/optimizer.js';
+import { profileKernels, selectBackend } from '../src/backend/index.js';
+import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import { generate, GPT, type GradientSource, isMoELayer, LocalGradients, type ModelConfig, resolveModelConfig, WorkerGradients } from '../src/model/index.js';
+import { AdamW, defaultOptimConfig, flatten } from '../src/train/index.js';
+import type { Batch } from '../src/model/index.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -6,8 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
+import { choiceFlag, type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 import { Vqgan, resolveVqganConfig, type VqganConfig } from '../src/vqgan/index.js';
 
 const spec: CommandSpec = {
@@ -43,7 +42,7 @@ type Row = Array<string | number>;
 
 async function benchTrain(name: string, gan: boolean, reps: number): Promise<Row> {
   const B = BATCH[name] ?? 4;
-  const config: VqganConfig = resolveVqganConfig({ discStart: gan ? 0 : 1e9, ganWeight: 0.1 }, name);
+  const config: VqganConfig = resolveVqganConfig(name, { discStart: gan ? 0 : 1e9, ganWeight: 0.1 });
   const model = new Vqgan(config, 1);
   const x = images(B, config.resolution);
   let step = 0;
@@ -57,7 +56,7 @@ async function benchTrain(name: string, gan: boolean, reps: number): Promise<Row
 }
 
 async function benchEncode(name: string, reps: number): Promise<Row> {
-  const model = new Vqgan(resolveVqganConfig({}, name), 1);
+  const model = new Vqgan(resolveVqganConfig(name), 1);
   const R = model.resolution, n = ENCODE_BATCH[name] ?? 4;
   const rgb = Array.from({ length: n }, (_, k) => Uint8Array.from({ length: R * R * 3 }, (_, i) => (i * (k + 7) * 31) % 256));
   try {

@@ -2,9 +2,9 @@
 // (src/model/experts.ts). After `add`, train only the new expert with
 // `npm run train -- --out RUN --resume --train-only-expert K`.
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { addExpert, removeExpert } from '../src/model/experts.js';
+import { addExpert, removeExpert } from '../src/model/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run experts -- add|remove --run RUN --domain KEY',

@@ -2,15 +2,15 @@
 // checkpoint, its own tokenizer copy), encode the prompt and sample a continuation with
 // src/model/generate.ts (KV cache).
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { generate, loadRun } from '../src/model/index.js';
+import { defaultRunDir, generate, loadRun } from '../src/model/index.js';
 
 const spec: CommandSpec = {
-  usage: 'npm run generate -- --run RUN --prompt TEXT [options]',
+  usage: 'npm run generate -- [--run RUN|BUNDLE] --prompt TEXT [options]',
   summary: 'Continue a prompt with a trained run (latest checkpoint, the run\'s tokenizer).',
   flags: {
-    run: { type: 'string', arg: 'RUN', help: 'training run folder or inference bundle' },
+    run: { type: 'string', arg: 'RUN', help: 'training run folder or inference bundle', default: 'data/model if present, else the newest run in runs/' },
     prompt: { type: 'string', arg: 'TEXT', help: 'text (or minimized HTML) to continue' },
     'max-tokens': { type: 'string', arg: 'N', help: 'tokens to generate', default: '64' },
     temperature: { type: 'string', arg: 'T', help: 'sampling temperature (0 = greedy)', default: '0.8' },
@@ -24,10 +24,10 @@ const spec: CommandSpec = {
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
-  if (typeof values.run !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--run RUN is required');
   if (typeof values.prompt !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--prompt TEXT is required');
   await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
-  const runDir = values.run;
+  const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
+  if (runDir === undefined) throw new HyperlmError('INPUT_NOT_FOUND', 'no model: no --run, no data/model and no run with a checkpoint in runs/');
   const { model, tokenizer, config, step } = await loadRun(runDir);
   const prompt = tokenizer.encode(values.prompt);
   if (prompt.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--prompt encodes to no tokens');

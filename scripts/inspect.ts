@@ -2,13 +2,12 @@
 // HTML/code; with --images-out, also decodes its images' codes with the VQGAN named in the manifest.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/args.js';
+import { parseCommandLine, numberFlag, choiceFlag, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { Tokenizer } from '../src/tokenize/tokenizer.js';
-import { imageCodeRuns, readManifest, readStoredDocument } from '../src/pipeline/read-document.js';
+import { Tokenizer } from '../src/tokenize/index.js';
+import { imageCodeRuns, readManifest, readStoredDocument } from '../src/pipeline/index.js';
 import { selectBackend } from '../src/backend/index.js';
-import { loadImageTokenizer } from '../src/vqgan/load.js';
-import { saveRgbPng } from '../src/vqgan/images.js';
+import { loadImageTokenizer, saveRgbPng } from '../src/vqgan/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run inspect -- DIR [--doc N] [--split train|valid] [--tokens] [--masked] [--images-out DIR2]',

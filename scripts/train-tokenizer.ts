@@ -2,17 +2,14 @@
 // model (src/tokenize/bpe-trainer.ts) on HTML and code files and writes FILE.model plus vocab.json
 // beside it. Files are read as UTF-8 text in path order (or a seeded shuffle) until --max-mb.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { formatCount, Progress } from '../src/io/progress.js';
-import { fileKindForPath, walkFolder } from '../src/data/walk.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { formatCount, Progress, writeFileAtomic } from '../src/io/index.js';
+import { listTextFiles } from '../src/data/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { Rng } from '../src/rng.js';
-import { BPE_TRAIN_DEFAULTS, trainBpe } from '../src/tokenize/bpe-trainer.js';
-import { Tokenizer } from '../src/tokenize/tokenizer.js';
-import { writeVocabJson } from '../src/tokenize/vocab.js';
+import { BPE_TRAIN_DEFAULTS, Tokenizer, trainBpe, writeVocabJson } from '../src/tokenize/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run train-tokenizer -- --input PATH... --out FILE.model [--vocab-size N] [--max-mb N] [--seed N]',
@@ -32,26 +29,6 @@ const spec: CommandSpec = {
   },
 };
 
-/** Text files under the inputs, in order: folders walked in byte order of relative path. */
-async function listFiles(inputs: string[], kinds: 'html' | 'code' | 'all'): Promise<string[]> {
-  const files: string[] = [];
-  const wanted = (p: string): boolean => {
-    const k = fileKindForPath(p).kind;
-    return (k === 'html' || k === 'code') && (kinds === 'all' || k === kinds);
-  };
-  for (const input of inputs) {
-    let st;
-    try {
-      st = await stat(input);
-    } catch (err) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `--input ${input} does not exist`, { cause: err });
-    }
-    if (st.isFile()) files.push(resolve(input));
-    else for await (const e of walkFolder(resolve(input), () => {})) if (wanted(e.filePath)) files.push(e.filePath);
-  }
-  return files;
-}
-
 runMain(async () => {
   const { values } = parseCommandLine(spec);
   const inputs = (values.input as string[] | undefined) ?? [];
@@ -68,13 +45,9 @@ runMain(async () => {
     maxPieceLength: numberFlag(values, 'max-piece-length', BPE_TRAIN_DEFAULTS.maxPieceLength, { integer: true, min: 2 }),
   };
 
-  const files = await listFiles(inputs, choiceFlag(values, 'kinds', ['html', 'code', 'all'] as const, 'all'));
+  const files = await listTextFiles(inputs, choiceFlag(values, 'kinds', ['html', 'code', 'all'] as const, 'all'));
   if (values.seed !== undefined) {
-    const rng = Rng.fromSeed(numberFlag(values, 'seed', 0, { integer: true }));
-    for (let i = files.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [files[i], files[j]] = [files[j], files[i]];
-    }
+    Rng.fromSeed(numberFlag(values, 'seed', 0, { integer: true })).shuffle(files);
   }
   const texts: string[] = [];
   let bytes = 0;

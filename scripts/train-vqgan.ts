@@ -5,9 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { latestCheckpoint } from '../src/model/checkpoint.js';
+import { latestCheckpoint } from '../src/train/index.js';
 import { checkVqganRun, exportBundle, readVqganRunConfig, resolveVqganRun, trainVqgan, VQGAN_PRESETS, DEFAULT_VQGAN_TRAIN } from '../src/vqgan/index.js';
 
 const spec: CommandSpec = {

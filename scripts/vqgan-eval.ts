@@ -1,7 +1,6 @@
 // `npm run vqgan:eval`: PSNR, SSIM and codebook usage of a trained VQGAN on the held-out images of its
 // training split, next to the same-budget 16×16 shrink-and-enlarge baseline (evaluate.ts).
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { markdownTable, writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
+import { choiceFlag, type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { baselineMetrics, listImageFiles, loadEvalImages, loadVqgan, readVqganRunConfig, reconstructionMetrics, splitImageFiles, PSNR_CAP } from '../src/vqgan/index.js';

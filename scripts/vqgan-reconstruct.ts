@@ -1,5 +1,5 @@
 // `npm run vqgan:reconstruct`: original | reconstruction PNGs for the given images (or image folders).
-import { parseCommandLine, runMain, type CommandSpec, choiceFlag } from '../src/cli/args.js';
+import { parseCommandLine, runMain, type CommandSpec, choiceFlag } from '../src/cli/index.js';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { listImageFiles, loadVqgan, writeReconstructions } from '../src/vqgan/index.js';

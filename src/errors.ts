@@ -2,15 +2,21 @@
 // (after fastify's lib/errors.js). Messages name the file, field or value at fault.
 
 export type ErrorCode =
-  // configuration and command line
+  // command line and configuration (src/cli, every resolve…Config)
+  | 'CLI_BAD_FLAG'
   | 'CONFIG_UNKNOWN_KEY'
   | 'CONFIG_BAD_VALUE'
-  | 'CLI_BAD_FLAG'
-  // inputs
+  // inputs (src/data)
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
   | 'INPUT_BAD_RECORD'
-  // documents and images (counted skips/drops, not crashes)
+  // output (disk full, permission denied, device errors while writing shards or checkpoints)
+  | 'IO_FAILED'
+  // building the training corpus (scripts/build-corpus.ts)
+  | 'CORPUS_EXCLUDED_PACKAGE'
+  | 'CORPUS_FETCH_FAILED'
+  | 'CORPUS_BAD_PACKAGE'
+  // documents and images: counted skips and drops during preprocessing, not crashes (src/minimize, src/vqgan)
   | 'DOC_EMPTY'
   | 'DOC_BINARY'
   | 'DOC_TOO_LARGE'
@@ -21,24 +27,40 @@ export type ErrorCode =
   | 'IMAGE_CORRUPT'
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_UNSUPPORTED'
-  // tokenizer and formats
+  // tokenizer and CM3 (src/tokenize)
   | 'TOKENIZER_BAD_MODEL'
-  | 'SHARD_CORRUPT'
-  | 'CHECKPOINT_CORRUPT'
-  // training
-  | 'TRAIN_NON_FINITE'
-  | 'BACKEND_UNAVAILABLE'
-  | 'CM3_BAD_TOKENS'
-  | 'SHARD_BAD_TOKEN'
-  | 'MODEL_BAD_INPUT'
   | 'TOKENIZER_BAD_ID'
-  // prompts (src/prompts)
+  | 'CM3_BAD_TOKENS'
+  | 'CM3_WINDOW_MISMATCH'
+  | 'CM3_WINDOW_TOO_SMALL'
+  // shards (src/shards)
+  | 'SHARD_CORRUPT'
+  | 'SHARD_BAD_TOKEN'
+  // model and backends (src/model, src/backend)
+  | 'MODEL_BAD_INPUT'
+  | 'BACKEND_UNAVAILABLE'
+  // training runs (src/train, the LM and VQGAN trainers)
+  | 'TRAIN_NON_FINITE'
+  | 'RUN_HAS_CHECKPOINTS'
+  | 'TRAIN_VOCAB_MISMATCH'
+  | 'CHECKPOINT_CORRUPT'
+  // prompts and evaluation (src/prompts)
+  | 'PROMPT_EMPTY'
   | 'PROMPT_TOO_LONG'
   | 'PROMPT_BAD_INPUT'
-  | 'PROMPT_EMPTY'
-  // evaluation (metrics and baselines)
   | 'METRIC_BAD_INPUT'
-  | 'EVAL_BAD_TASK';
+  | 'EVAL_BAD_TASK'
+  // the HTTP server (src/serve): each maps to one HTTP status there
+  | 'SERVE_BAD_REQUEST'
+  | 'SERVE_UNAUTHORIZED'
+  | 'SERVE_FORBIDDEN'
+  | 'SERVE_NOT_FOUND'
+  | 'SERVE_BODY_TOO_LARGE'
+  | 'SERVE_TIMEOUT'
+  | 'SERVE_BUSY'
+  | 'SERVE_UNAVAILABLE'
+  // a broken internal contract: a bug in hyperlm, not in the input
+  | 'INTERNAL';
 
 export class HyperlmError extends Error {
   readonly code: ErrorCode;
@@ -50,5 +72,5 @@ export class HyperlmError extends Error {
 }
 
 export function assertNever(value: never, what = 'value'): never {
-  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+  throw new HyperlmError('INTERNAL', `unexpected ${what}: ${JSON.stringify(value)}`);
 }

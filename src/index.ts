@@ -5,6 +5,7 @@ export * from './data/index.js';
 export * from './minimize/index.js';
 export * from './tokenize/index.js';
 export * from './shards/index.js';
+export * from './filter/index.js';
 export * from './pipeline/index.js';
 export * from './backend/index.js';
 export * from './nn/index.js';

@@ -1,4 +1,5 @@
-// A small seeded PRNG for everything that must be reproducible: CM3 span sampling, shuffles, data order.
+// The project's one seeded PRNG, for everything that must be reproducible: CM3 span sampling, shuffles, data
+// order, sampling during generation, dead-code restarts.
 // Generator: xoshiro128** (Blackman & Vigna, https://prng.di.unimi.it/xoshiro128starstar.c) on 32-bit
 // integer maths, seeded through splitmix32 so that nearby seeds give unrelated streams.
 // `seedFrom` hashes strings and numbers with FNV-1a (32-bit) so each document can get its own stream:
@@ -123,6 +124,22 @@ export class Rng {
       const x = this.nextU32();
       if (x < limit) return x % n;
     }
+  }
+
+  /** Fisher–Yates shuffle of `a` in place (Durstenfeld's variant), drawing from this generator; returns `a`. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+
+  /** A `() => number` uniform in [0, 1) that advances this generator, for code that takes a plain function. */
+  uniformFn(): () => number {
+    return () => this.uniform();
   }
 
   /**

@@ -157,13 +157,16 @@ test('JSONL and JSONL.gz: pages with base64 images; bad lines counted with file:
   for (const name of ['pages.jsonl', 'pages.jsonl.gz']) {
     const file = path.join(dir, name);
     const { docs, stats } = await collect([file]);
-    t.deepEqual(docs.map((d) => d.source), [`${file}#L1`, `${file}#L5`]);
+    // Line 6's one image is not base64: the image is dropped (counted on the page), the page is kept.
+    t.deepEqual(docs.map((d) => d.source), [`${file}#L1`, `${file}#L5`, `${file}#L6`]);
+    t.deepEqual(docs[2].imagesDropped, { 'not-base64': 1 });
+    t.deepEqual(docs[2].images, {});
     t.is(docs[0].url, 'https://ex.com/1');
     t.is(docs[1].url, undefined);
     t.deepEqual(Buffer.from(docs[0].images?.['https://ex.com/i.png'] ?? []), png1);
     t.is(Buffer.from(docs[1].bytes).toString(), '<p>no url</p>');
-    t.is(stats.errorCounts.INPUT_BAD_RECORD, 4);
-    t.deepEqual(stats.errors.map((e) => e.where), [2, 4, 6, 7].map((n) => `${file}:${n}`));
+    t.is(stats.errorCounts.INPUT_BAD_RECORD, 3);
+    t.deepEqual(stats.errors.map((e) => e.where), [2, 4, 7].map((n) => `${file}:${n}`));
   }
   const cut = path.join(dir, 'cut.jsonl.gz');
   const zipped = gzipSync(Array.from({ length: 200 }, (_, i) => JSON.stringify({ html: `<p>${i} ${'word '.repeat(20)}</p>` })).join('\n'));

@@ -13,7 +13,7 @@ import sharp, { type Sharp } from 'sharp';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { imageCodeRuns, readStoredDocument } from '../src/pipeline/read-document.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
-import { latestCheckpoint } from '../src/model/checkpoint.js';
+import { latestCheckpoint } from '../src/train/index.js';
 import { exportBundle, loadImage, loadImageTokenizer, resolveVqganRun, trainVqgan } from '../src/vqgan/index.js';
 import { REPO, SAMPLE, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 

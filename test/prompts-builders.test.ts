@@ -93,9 +93,9 @@ test('builders reject what cannot fit or is malformed, with named errors', async
   t.is(code(() => encodePrompt(tok, captionPromptMasked({ codes: [-1] }), 100, 'test')), 'PROMPT_BAD_INPUT');
   t.is(code(() => encodePrompt(tok, [{ mask: tok.layout.maskCount }], 100, 'test')), 'PROMPT_BAD_INPUT');
   // empty inputs
-  t.is(code(() => textToImagePrompt('  ')), 'PROMPT_BAD_INPUT');
+  t.is(code(() => textToImagePrompt('  ')), 'PROMPT_EMPTY');
   t.is(code(() => imageInfillPrompt([1, 2, 3], 2, 2)), 'PROMPT_BAD_INPUT');
   t.is(code(() => imageInfillPrompt([1, 2, 3], 1, 4)), 'PROMPT_BAD_INPUT');
-  t.is(code(() => titlePrompt('<html><head><title>T</title></head><body></body></html>')), 'PROMPT_BAD_INPUT');
-  t.is(code(() => titlePrompt('<html><head><title>T</title></head><body><h1>T</h1></body></html>', { dropRepeatedH1: true })), 'PROMPT_BAD_INPUT');
+  t.is(code(() => titlePrompt('<html><head><title>T</title></head><body></body></html>')), 'PROMPT_EMPTY');
+  t.is(code(() => titlePrompt('<html><head><title>T</title></head><body><h1>T</h1></body></html>', { dropRepeatedH1: true })), 'PROMPT_EMPTY');
 });

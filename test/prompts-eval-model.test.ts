@@ -4,7 +4,7 @@
 // one failing item is recorded instead of stopping the run, and the n-gram baseline trained on the run's
 // shards (found through RUN/config.json) reproduces a line it has seen.
 import test from 'ava';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PREPROCESS, preprocess, readDataInfo, resolveRunConfig, selectBackend, train } from '../src/index.js';
 import { HyperlmError } from '../src/errors.js';

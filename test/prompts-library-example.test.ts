@@ -1,18 +1,18 @@
 // The README "Prompts" examples, run as written (only the paths differ): train a tiny model on a few sample
 // pages (blockSize 320 so an image's 256 codes fit), load it with loadRun, and run every task once —
-// title, caption, text → image, image infill, a calibrated multiple-choice score. If this changes, change
+// title, caption, text → image, image infill, a calibrated multiple-choice score, code infill in 3 modes. If this changes, change
 // docs-prompts-section.md. Checks are on the shapes the README promises, not on quality (4 training steps).
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_PREPROCESS, encodeImage, loadRun, preprocess, rank, readDataInfo, resolveRunConfig, runCaption, runImageInfill,
-  runTextToImage, runTitle, score, selectBackend, train, vqgan,
+  runCodeInfill, runTextToImage, runTitle, score, selectBackend, train, vqgan,
 } from '../src/index.js';
 import { REPO, SAMPLE, smallInput, tempDir } from './helpers/fixtures.js';
 
 test('the README prompt-library examples run end to end', async (t) => {
-  const input = smallInput(4, 0);
+  const input = smallInput(4, 4);
   const out = tempDir('prompts-data');
   const runDir = tempDir('prompts-run');
   const pagePath = join(SAMPLE, 'html/gimp-help-en/filters-distort.html');
@@ -23,6 +23,7 @@ test('the README prompt-library examples run end to end', async (t) => {
   const config = await resolveRunConfig('tiny', ['steps=4', 'batchSize=2', 'blockSize=320'], await readDataInfo(out));
   await train({ runDir, config });
 
+  const completions: Array<Awaited<ReturnType<typeof runCodeInfill>>> = [];
   // --- README example (begin) ---
   const run = await loadRun(runDir);                            // a training run folder or an inference bundle
   const page = await readFile(pagePath, 'utf8');
@@ -48,6 +49,13 @@ test('the README prompt-library examples run end to end', async (t) => {
     contentFree: ['N/A', '', '[MASK]'].map((x) => ids(`<div class="question">${x}</div><div class="answer">`)),
   });
   console.error(`sum: ${rank(scores, 'sum')}, pmi: ${rank(scores, 'pmi')}, calibrated: ${rank(scores, 'calibrated')}`);
+
+  const code = { prefix: 'function add(a, b) {\n  return ', suffix: ';\n}\n', path: 'src/add.js' };
+  for (const mode of ['single-line', 'multi-line', 'left-to-right'] as const) {
+    const r = await runCodeInfill(run, code, { mode, maxNewTokens: 16 });
+    console.error(`${mode}: ${JSON.stringify(r.completion)} (${r.finish}, ${r.promptTokens} + ${r.generatedTokens} tokens)`);
+    completions.push(r);
+  }
   // --- README example (end) ---
 
   t.regex(title.reference!, /^5\.\sDistort Filters$/);
@@ -61,6 +69,8 @@ test('the README prompt-library examples run end to end', async (t) => {
   t.true(Number.isFinite(infill.psnr) && infill.ssim <= 1);
   t.is(scores.length, 2);
   t.true(Math.abs(scores[0].calibrated! + scores[1].calibrated! - 1) < 1e-9);
+  t.deepEqual(completions.map((c) => c.mode), ['single-line', 'multi-line', 'left-to-right']);
+  t.false(completions[0].completion.includes('\n'));
   t.true((await readFile(bestPng)).subarray(1, 4).toString() === 'PNG');
   run.model.dispose();
 });

@@ -256,7 +256,6 @@ pyTest('sentence and corpus BLEU equal NLTK bleu_score on sentence pairs from th
 test('CIDEr-D on a hand-worked three-image corpus (Vedantam et al. 2015, coco-caption)', (t) => {
   // refs: "a cat" | "a dog" | "a bird sings" → |I| = 3, df(a) = 3, every other reference n-gram df = 1,
   // so idf(a) = log 3 − log 3 = 0 and idf = log 3 (=: L) for the rest, including n-grams no reference has (df → 1)
-  const L = Math.log(3);
   const pen = Math.exp(-1 / (2 * 36)); // δ = ±1 bigram-count difference, σ = 6
   // 1: "a cat cat" vs "a cat". n=1: g(c) = {a:0, cat:2L}, g(r) = {a:0, cat:L}; clipped dot min(2L,L)·L = L²,
   //    ‖g(c)‖ = 2L, ‖g(r)‖ = L → 1/2. n=2: {a cat: L, cat cat: L} vs {a cat: L} → L²/(√2L·L) = 1/√2.

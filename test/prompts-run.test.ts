@@ -118,3 +118,23 @@ test('runMultipleChoice fills the template into score(): premise, content-free i
   await t.throwsAsync(runMultipleChoice({ model, tokenizer }, 'Q', ['a', ' ']), { message: /empty choice/ });
   model.dispose();
 });
+
+test.serial('run functions leak no tensors (second call)', async (t) => {
+  const tokenizer = await promptTokenizer();
+  const model = randomModel(tokenizer, {}, 10);
+  const vq = new vqgan.Vqgan(vqgan.VQGAN_PRESETS.tiny, 3);
+  const target = { model, tokenizer };
+  const codes = Array.from({ length: 16 }, (_, i) => i);
+  const all = async () => {
+    await runTitle(target, samplePageHtml(2), { numBeams: 2, maxNewTokens: 3 });
+    await runCaption(target, { codes }, { maxNewTokens: 3 });
+    await runTextToImage(target, 'a square', { imageTokenizer: vq, numSamples: 2 });
+    await runImageInfill(target, { codes, start: 2, end: 5 }, { imageTokenizer: vq });
+    await runMultipleChoice(target, 'Q?', ['a', 'b']);
+  };
+  await all();
+  const before = tf.memory().numTensors;
+  await all();
+  t.is(tf.memory().numTensors, before);
+  model.dispose();
+});

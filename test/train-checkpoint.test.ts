@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { selectBackend } from '../src/backend/index.js';
-import { latestCheckpoint, loadCheckpoint } from '../src/model/checkpoint.js';
+import { loadCheckpoint } from '../src/model/checkpoint.js';
+import { latestCheckpoint } from '../src/train/index.js';
 import { addExpert, removeExpert } from '../src/model/experts.js';
 import { GPT } from '../src/model/gpt.js';
 import { readDataInfo } from '../src/model/loader.js';
@@ -87,7 +88,7 @@ test.serial('DEMix: add copies the best expert, --train-only-expert trains only 
   t.deepEqual(w(after, e(2)), w(before, e(added.copiedFrom)), 'the new expert starts as a copy');
   t.deepEqual(w(after, e(0)), w(before, e(0)));
 
-  grown.train = resolveTrainConfig({ steps: 5, trainOnlyExpert: 2 }, grown.train);
+  grown.train = resolveTrainConfig(grown.train, { steps: 5, trainOnlyExpert: 2 });
   await train({ runDir, config: grown, resume: true });
   const trained = new GPT(grown.model, 0);
   await loadCheckpoint((await latestCheckpoint(runDir))!, trained);

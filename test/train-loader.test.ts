@@ -1,11 +1,12 @@
 // The training loader (src/model/loader.ts) on shards written by the real Megatron/sidecar writers:
-// every document appears exactly once per epoch (CM3-masked documents invert to the originals), targets
-// are inputs shifted by one, weights are 0 exactly on sentinel and padding targets, DEMix rows hold one
-// domain, epochs reshuffle and remask, and a saved position resumes the identical row stream.
+// every document appears exactly once per epoch (CM3-masked windows invert to the originals and join
+// back into the documents), targets are inputs shifted by one, weights are 0 exactly on sentinel and
+// padding targets, DEMix rows hold one domain, epochs reshuffle and remask, and a saved position resumes
+// the identical row stream. test/train-windows.test.ts checks the windows themselves on real data.
 import test from 'ava';
 import { ShardLoader, type LoaderOptions, type Row } from '../src/model/loader.js';
-import { cm3Inverse } from '../src/tokenize/cm3.js';
 import { tempDir } from './helpers/fixtures.js';
+import { documentsFromRows, rowTokens } from './helpers/row-windows.js';
 import { LAYOUT, writeSyntheticData, type SyntheticData } from './helpers/train-shards.js';
 
 const T = 16;
@@ -53,13 +54,15 @@ test('without masking, the file-order epoch stream is exactly the documents with
   await loader.close();
 });
 
-test('with CM3 on the fly, every document appears once per epoch and inverts to its original', async (t) => {
+/** The documents of windowed rows, un-masked window by window. */
+const windowDocs = (rows: Row[]): number[][] => documentsFromRows(rows, vocab, LAYOUT.pad, LAYOUT.eos);
+
+test('with CM3 on the fly, every document appears once per epoch and its windows invert to it', async (t) => {
   const loader = await open(data.dir);
   const rows = await epochRows(loader, 0);
-  const docs = documentsOf(rows);
-  t.is(docs.length, data.docs.train.length);
-  t.true(docs.some((d) => d.some(isMask)), 'some documents were masked');
-  t.deepEqual(sorted(docs.map((d) => [...cm3Inverse(Int32Array.from(d), vocab)])), sorted(data.docs.train.map((d) => d.tokens)));
+  t.true(rows.some((r) => r.input.some(isMask)), 'some windows were masked');
+  t.true(rows.some((r) => (r.units?.length ?? 0) > 1), 'some rows pack several windows');
+  t.deepEqual(sorted(windowDocs(rows)), sorted(data.docs.train.map((d) => d.tokens)));
   await loader.close();
 });
 
@@ -71,7 +74,7 @@ test('targets are the inputs shifted by one; weights are 0 exactly at sentinel a
     const r = rows[i];
     for (let p = 0; p < T; p++) {
       if (p + 1 < r.real) t.is(r.target[p], r.input[p + 1]);
-      if (r.real === T && i + 1 < rows.length && p === T - 1) t.is(r.target[p], rows[i + 1].input[0], 'the last target is the next row\'s first input');
+      if (r.real === T && p === T - 1 && r.target[p] !== LAYOUT.pad) t.is(r.target[p], rowTokens(r, LAYOUT.pad)[T], 'the last target is the row\'s own last token');
       const padding = r.target[p] === LAYOUT.pad;
       if (isMask(r.target[p])) sentinelTargets++;
       t.is(r.weight[p], isMask(r.target[p]) || padding ? 0 : 1, `row ${i} position ${p} target ${r.target[p]}`);
@@ -84,14 +87,15 @@ test('targets are the inputs shifted by one; weights are 0 exactly at sentinel a
 test('the next epoch has another order and other masks, and is deterministic in the seed', async (t) => {
   const a = await open(data.dir);
   const both = await epochRows(a, 1);
-  const e0 = documentsOf(both.filter((r) => r.epoch === 0));
-  const e1 = documentsOf(both.filter((r) => r.epoch === 1));
-  t.notDeepEqual(e0, e1);
-  t.deepEqual(sorted(e1.map((d) => [...cm3Inverse(Int32Array.from(d), vocab)])), sorted(data.docs.train.map((d) => d.tokens)));
+  const e0 = both.filter((r) => r.epoch === 0).map((r) => [...r.input]);
+  const e1 = both.filter((r) => r.epoch === 1);
+  t.notDeepEqual(e0, e1.map((r) => [...r.input]));
+  t.notDeepEqual(windowDocs(both.filter((r) => r.epoch === 0)), windowDocs(e1), 'another document order');
+  t.deepEqual(sorted(windowDocs(e1)), sorted(data.docs.train.map((d) => d.tokens)));
   const b = await open(data.dir);
-  t.deepEqual(documentsOf(await epochRows(b, 0)), e0, 'same seed, same stream');
+  t.deepEqual((await epochRows(b, 0)).map((r) => [...r.input]), e0, 'same seed, same stream');
   const c = await open(data.dir, { seed: 4 });
-  t.notDeepEqual(documentsOf(await epochRows(c, 0)), e0, 'another seed, another stream');
+  t.notDeepEqual((await epochRows(c, 0)).map((r) => [...r.input]), e0, 'another seed, another stream');
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { selectBackend } from '../src/backend/index.js';
-import { latestCheckpoint } from '../src/model/checkpoint.js';
+import { latestCheckpoint } from '../src/train/index.js';
 import { GPT } from '../src/model/gpt.js';
 import { LocalGradients, WorkerGradients } from '../src/model/gradient-workers.js';
 import { ShardLoader, readDataInfo } from '../src/model/loader.js';

@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestCheckpoint } from '../src/model/checkpoint.js';
+import { latestCheckpoint } from '../src/train/index.js';
 import { readSafetensors } from '../src/train/safetensors.js';
-import { baselineMetrics, exportBundle, fromHalf, loadVqgan, toHalf, Vqgan, loadVqganCheckpoint, resolveVqganRun, trainVqgan, PSNR_CAP } from '../src/vqgan/index.js';
+import { fromHalf, toHalf } from '../src/train/index.js';
+import { baselineMetrics, exportBundle, loadVqgan, Vqgan, loadVqganCheckpoint, resolveVqganRun, trainVqgan, PSNR_CAP } from '../src/vqgan/index.js';
 import { SAMPLE, tempDir, walk } from './helpers/fixtures.js';
 
 test.before(async () => {

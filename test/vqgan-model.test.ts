@@ -20,15 +20,15 @@ const tiny: VqganConfig = VQGAN_PRESETS.tiny;
 const batch = (seed: number, n = 2, r = tiny.resolution) => tf.randomUniform([n, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
 
 test.serial('resolveVqganConfig: presets resolve; unknown keys and bad values name the key', (t) => {
-  t.is(resolveVqganConfig({}, 'default').codebookSize, 8192);
-  t.is(resolveVqganConfig({ codebookSize: 1024 }).codebookSize, 1024);
+  t.is(resolveVqganConfig('default').codebookSize, 8192);
+  t.is(resolveVqganConfig(undefined, { codebookSize: 1024 }).codebookSize, 1024);
   const cpu = resolveVqganConfig();
   t.is(cpu.resolution / cpu.internalResolution * cpu.patchSize * Math.sqrt(256), 256); // 16×16 codes over 256 px
-  t.throws(() => resolveVqganConfig({ codeBookSize: 3 }), { code: 'CONFIG_UNKNOWN_KEY', message: /codeBookSize/ } as never);
-  t.throws(() => resolveVqganConfig({ width: 33.5 }), { code: 'CONFIG_BAD_VALUE', message: /width/ } as never);
-  t.throws(() => resolveVqganConfig({ heads: 5 }, 'tiny'), { message: /width \(32\) must be divisible by heads \(5\)/ });
-  t.throws(() => resolveVqganConfig({ patchSize: 5 }, 'tiny'), { message: /internalResolution \(16\).*patchSize \(5\)/ });
-  t.throws(() => resolveVqganConfig({}, 'huge'), { message: /preset must be one of/ });
+  t.throws(() => resolveVqganConfig(undefined, { codeBookSize: 3 }), { code: 'CONFIG_UNKNOWN_KEY', message: /codeBookSize/ } as never);
+  t.throws(() => resolveVqganConfig(undefined, { width: 33.5 }), { code: 'CONFIG_BAD_VALUE', message: /width/ } as never);
+  t.throws(() => resolveVqganConfig('tiny', { heads: 5 }), { message: /width \(32\) must be divisible by heads \(5\)/ });
+  t.throws(() => resolveVqganConfig('tiny', { patchSize: 5 }), { message: /internalResolution \(16\).*patchSize \(5\)/ });
+  t.throws(() => resolveVqganConfig('huge'), { message: /preset must be one of/ });
 });
 
 test.serial('encodeTensor → decodeTensor: shapes, code range, output in [-1,1] at full resolution', (t) => {

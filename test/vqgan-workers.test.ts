@@ -19,7 +19,8 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
 import { flatten, paramLayout } from '../src/train/flat-params.js';
-import { resolveVqganRun, trainVqgan, Vqgan, VqganWorkers, type TrainStepResult, type VqganRunConfig } from '../src/vqgan/index.js';
+import { resolveVqganRun, trainVqgan, Vqgan, type TrainStepResult, type VqganRunConfig } from '../src/vqgan/index.js';
+import { VqganWorkers } from '../src/vqgan/step-workers.js';
 import { tempDir } from './helpers/fixtures.js';
 import { gradientImage } from './helpers/images.js';
 

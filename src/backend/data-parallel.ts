@@ -207,7 +207,7 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
         return null;
       case 'grads': {
         const { loss, grads, info } = await r.lossAndGrads(msg.slice);
-        if (grads.length !== n) throw new Error(`lossAndGrads returned ${grads.length} gradients for ${n} params`);
+        if (grads.length !== n) throw new HyperlmError('INTERNAL', `lossAndGrads returned ${grads.length} gradients for ${n} params`);
         slots[setup.index].set(grads);
         return { loss, info };
       }
@@ -223,15 +223,15 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
         return sq;
       }
       case 'apply':
-        if (!r.applyGrads) throw new Error(`${setup.modulePath}: the replica has no applyGrads, needed by DataParallel.step`);
+        if (!r.applyGrads) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no applyGrads, needed by DataParallel.step`);
         await r.applyGrads(mean.slice(), msg.step);
         return null;
       case 'set':
-        if (!r.setParams) throw new Error(`${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
+        if (!r.setParams) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
         await r.setParams(mean.slice());
         return null;
       case 'run':
-        if (!r.run) throw new Error(`${setup.modulePath}: the replica has no run, needed by DataParallel.map`);
+        if (!r.run) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no run, needed by DataParallel.map`);
         return r.run(msg.request);
       case 'params':
         return r.getParams().slice();

@@ -41,7 +41,9 @@ export function helpText(spec: CommandSpec): string {
   rows.push(['  -h, --help', 'show this help']);
   const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
   const lines = rows.map(([l, r]) => (l.length >= width ? `${l}\n${' '.repeat(width)}${r}` : l.padEnd(width) + r));
-  return [`Usage: ${spec.usage}`, '', spec.summary, '', 'Options:', ...lines, ...(spec.epilog ? ['', spec.epilog] : [])].join('\n');
+  const text = [`Usage: ${spec.usage}`, '', spec.summary, '', 'Options:', ...lines, ...(spec.epilog ? ['', spec.epilog] : [])].join('\n');
+  // run as `hyperlm SUBCOMMAND` (src/cli/main.ts): show the commands that way
+  return process.env.HYPERLM_CLI === '1' ? text.replace(/npm run ([\w:-]+) --( |$)/gm, 'hyperlm $1$2').replace(/npm run ([\w:-]+)/g, 'hyperlm $1') : text;
 }
 
 /**

@@ -24,6 +24,13 @@ export interface RawDocument {
   filePath?: string;
   /** Images carried with the page (WARC image records, JSONL `images`), by absolute URL. */
   images?: Record<string, Uint8Array>;
+  /** Carried images dropped by the reader (a JSONL value that is not base64), by reason. */
+  imagesDropped?: Record<string, number>;
+  /**
+   * Where the record sits inside its container, relative to the input root: `crawl.warc.gz@1234`
+   * (record offset) or `pages.jsonl:17` (line). Absent for a file read from a folder.
+   */
+  recordKey?: string;
 }
 
 /**
@@ -56,4 +63,14 @@ export interface ImageRef {
  */
 export function documentIdentity(doc: Pick<RawDocument, 'url' | 'relPath' | 'source'>): string {
   return doc.url ?? doc.relPath ?? doc.source;
+}
+
+/**
+ * The identity `--shard I/N` hashes: unique per record even when a crawl holds one URL twice, and
+ * independent of where the input is mounted — the path inside the input for a file, the container's
+ * path with the WARC record offset or JSONL line (and the URL) for a record.
+ */
+export function shardIdentity(doc: Pick<RawDocument, 'url' | 'relPath' | 'source' | 'recordKey'>): string {
+  if (doc.recordKey !== undefined) return doc.url === undefined ? doc.recordKey : `${doc.recordKey}#${doc.url}`;
+  return doc.relPath ?? doc.source;
 }

@@ -1,6 +1,8 @@
 // JSONL page reader: one page per line, `{"url": string, "html": string,
 // "images"?: {absoluteUrl: base64}}`, optionally gzip-compressed (`.jsonl.gz`).
 // Streams line by line; a bad line is counted as INPUT_BAD_RECORD with `file:line`, never thrown.
+// An `images` value that is not base64 drops that image only (counted on the page as `not-base64`,
+// like a corrupt image file): the page keeps its text.
 // Unlike warc.ts the images travel inside the record, so nothing is buffered across lines.
 
 import { createReadStream } from 'node:fs';
@@ -15,6 +17,8 @@ export interface JsonlPage {
   url?: string;
   bytes: Uint8Array;
   images?: Record<string, Uint8Array>;
+  /** Images of the record dropped while reading it, by reason (`not-base64`). */
+  imagesDropped?: Record<string, number>;
 }
 
 const base64Pattern = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
@@ -32,11 +36,13 @@ function toPage(value: unknown, line: number): JsonlPage | string {
       return 'field "images" must be an object of url → base64';
     }
     const images: Record<string, Uint8Array> = {};
+    let bad = 0;
     for (const [url, data] of Object.entries(record.images)) {
-      if (typeof data !== 'string' || !base64Pattern.test(data)) return `images[${JSON.stringify(url)}] is not base64`;
+      if (typeof data !== 'string' || !base64Pattern.test(data)) { bad++; continue; }
       images[url] = Buffer.from(data, 'base64');
     }
     page.images = images;
+    if (bad > 0) page.imagesDropped = { 'not-base64': bad };
   }
   return page;
 }

@@ -47,14 +47,18 @@ async function* readFile(filePath: string, root: string, relPath: string, opts: 
       return;
     case 'warc':
       for await (const page of readWarc(filePath, opts.warc, opts.stats)) {
-        yield { source: `${filePath}#${page.url}`, url: page.url, kind: 'html', language: 'html', bytes: page.bytes, ...(page.images ? { images: page.images } : {}) };
+        yield {
+          source: `${filePath}#${page.url}`, url: page.url, kind: 'html', language: 'html', bytes: page.bytes, recordKey: `${relPath}@${page.offset}`,
+          ...(page.images ? { images: page.images } : {}),
+        };
       }
       return;
     case 'jsonl':
       for await (const page of readJsonl(filePath, opts.stats)) {
-        const doc: Draft = { source: `${filePath}#L${page.line}`, kind: 'html', language: 'html', bytes: page.bytes };
+        const doc: Draft = { source: `${filePath}#L${page.line}`, kind: 'html', language: 'html', bytes: page.bytes, recordKey: `${relPath}:${page.line}` };
         if (page.url !== undefined) doc.url = page.url;
         if (page.images !== undefined) doc.images = page.images;
+        if (page.imagesDropped !== undefined) doc.imagesDropped = page.imagesDropped;
         yield doc;
       }
       return;

@@ -6,6 +6,7 @@
 
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { HyperlmError } from '../errors.js';
 import { languageForPath } from '../minimize/code-document.js';
 
 /** How a file is read: a page, a source file, a container of pages, or nothing we know. */
@@ -60,7 +61,7 @@ export async function* walkFolder(
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (err) {
+  } catch {
     onSkip('unreadable-directory', dir);
     return;
   }
@@ -77,4 +78,24 @@ export async function* walkFolder(
       onSkip(e.isSymbolicLink() ? 'symlink' : 'not-a-regular-file', path.join(root, rel));
     }
   }
+}
+
+/** Text files under the inputs, in order: folders walked in byte order of relative path. */
+export async function listTextFiles(inputs: string[], kinds: 'html' | 'code' | 'all'): Promise<string[]> {
+  const files: string[] = [];
+  const wanted = (p: string): boolean => {
+    const k = fileKindForPath(p).kind;
+    return (k === 'html' || k === 'code') && (kinds === 'all' || k === kinds);
+  };
+  for (const input of inputs) {
+    let st;
+    try {
+      st = await fs.stat(input);
+    } catch (err) {
+      throw new HyperlmError('INPUT_NOT_FOUND', `--input ${input} does not exist`, { cause: err });
+    }
+    if (st.isFile()) files.push(path.resolve(input));
+    else for await (const e of walkFolder(path.resolve(input), () => {})) if (wanted(e.filePath)) files.push(e.filePath);
+  }
+  return files;
 }

@@ -2,6 +2,7 @@
 // the folder. A reader (or a rerun after SIGKILL) sees the old file or the new one, never a torn one.
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { withPath } from './io-failure.js';
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
@@ -16,7 +17,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (err) {
     await fh.close();
     await rm(tmp, { force: true });
-    throw err;
+    throw withPath(err, tmp);
   }
   await fh.close();
   await rename(tmp, path);

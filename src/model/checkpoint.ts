@@ -1,22 +1,22 @@
-// Training checkpoints: everything needed to continue a run so that its losses equal an uninterrupted
-// run's. Written atomically: a temp folder is filled and fsynced, renamed into place, then the
-// `latest.json` pointer is replaced atomically — a kill at any moment leaves the previous checkpoint
-// intact and pointed to.
+// The language model's training checkpoints: everything needed to continue a run so that its losses equal
+// an uninterrupted run's, written through src/train/run-folder.ts's atomic checkpoint folders (a kill at any
+// moment leaves the previous checkpoint intact and pointed to by latest.json).
 //
 //   RUN/checkpoints/step-000120/model.safetensors      weights by HF GPT-2 name (safetensors.ts; numpy-readable)
 //                              /optimizer.safetensors  AdamW m.NAME, v.NAME
 //                              /state.json             { step, optimizerStep, rng, loader, tokensSeen, config }
 //   RUN/checkpoints/latest.json                         { "step": 120, "dir": "step-000120" }
 
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
-import { syncDir, writeJsonAtomic } from '../io/atomic-file.js';
 import type { RngState } from '../rng.js';
 import type { GPT } from './gpt.js';
 import type { LoaderState } from './loader.js';
 import type { AdamW } from '../train/optimizer.js';
+import { writeCheckpointDir } from '../train/run-folder.js';
 import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
+
 
 export interface CheckpointState {
   /** Optimizer steps completed; training resumes at this step. */
@@ -34,44 +34,6 @@ export interface CheckpointState {
   config: unknown;
 }
 
-export function checkpointDirName(step: number): string {
-  return `step-${String(step).padStart(6, '0')}`;
-}
-
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Writes `files` into RUN/checkpoints/step-N atomically (a temp folder, each file fsynced, then one
- * rename), points latest.json at it and keeps the newest `keep` checkpoints; returns its folder. Shared
- * by the language-model and VQGAN trainers.
- */
-export async function writeCheckpointDir(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
-  const root = join(runDir, 'checkpoints');
-  await mkdir(root, { recursive: true });
-  const name = checkpointDirName(step);
-  const tmp = join(root, `.tmp-${name}-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  for (const [file, data] of Object.entries(files)) await writeSynced(join(tmp, file), data);
-  await syncDir(tmp);
-  const final = join(root, name);
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
-  await syncDir(root);
-  await writeJsonAtomic(join(root, 'latest.json'), { step, dir: name });
-  const old = (await readdir(root)).filter((n) => /^step-\d+$/.test(n) && n !== name).sort();
-  for (const n of old.slice(0, Math.max(0, old.length - (keep - 1)))) await rm(join(root, n), { recursive: true, force: true });
-  return final;
-}
-
 /** Write a checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
 export async function saveCheckpoint(runDir: string, model: GPT, optimizer: AdamW, state: CheckpointState, keep = 3): Promise<string> {
   const opt = new Map<string, SafeTensor>();
@@ -81,20 +43,6 @@ export async function saveCheckpoint(runDir: string, model: GPT, optimizer: Adam
     'optimizer.safetensors': encodeSafetensors(opt, { step: String(optimizer.step) }),
     'state.json': JSON.stringify({ ...state, optimizerStep: optimizer.step }, null, 2) + '\n',
   }, keep);
-}
-
-/** The folder of the newest checkpoint of a run, or undefined when it has none. */
-export async function latestCheckpoint(runDir: string): Promise<string | undefined> {
-  const root = join(runDir, 'checkpoints');
-  let text: string;
-  try {
-    text = await readFile(join(root, 'latest.json'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const latest = JSON.parse(text) as { dir?: unknown };
-  if (typeof latest.dir !== 'string') throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(root, 'latest.json')}: field "dir" must be a string`);
-  return join(root, latest.dir);
 }
 
 export interface LoadedCheckpoint extends CheckpointState {

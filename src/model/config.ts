@@ -88,6 +88,12 @@ export const modelPresets: Record<string, ModelConfig> = {
   },
   'dense-small': denseSmall,
   'moe-small': { ...denseSmall, moe: { ...denseSmall.moe, every: 2, experts: 4, router: 'switch' } },
+  // For this machine (2 cores, WASM): a code infilling model whose rows hold a 512-token CM3 window,
+  // ~11M parameters besides the embedding; training settings in train-config.ts `trainPresets`.
+  'code-small': {
+    ...defaultModelConfig,
+    blockSize: 512, nLayer: 6, nHead: 6, dModel: 384, dFF: 1536,
+  },
   'cm3-125m': {
     ...defaultModelConfig,
     vocabSize: 65536, blockSize: 2048, nLayer: 12, nHead: 12, dModel: 768, dFF: 3072,

@@ -1,4 +1,5 @@
-// KV-cached decoding with the cache in host memory: generate.ts's default on CPU backends (wasm, cpu,
+// The fast path of gpt.ts's forward pass for decoding: the same model, one token per step, with the
+// KV cache in host memory — generate.ts's default on CPU backends (wasm, cpu,
 // native TensorFlow without a GPU). The prompt runs through GPT.forward once (prefill); after that each
 // step feeds one token per row, and:
 //   - keys/values live in JS Float32Arrays [B, nHead, capacity, headDim] per layer, preallocated to
@@ -14,14 +15,19 @@
 // [1, 256]·[256, 1024] against ~0.4 ms for a product that loops or repacks per call. That path needs an
 // untransposed b, so on wasm the head [V, d] is used as GPT.headTransposed()'s [d, V] copy (made once per weights).
 // Same weights and modules as training: MLPs use the Mlp's weights and fused.ts's GELU, MoE layers route
-// as moe.ts does at inference (decode-routing.ts), the prompt is GPT.forward's.
+// through routing.ts, as moe.ts does at inference, the prompt is GPT.forward's.
 // test/model-decode.test.ts checks the logits against the full forward pass at every position.
+// Rows can also live apart (the infill server's slots, src/serve/engine.ts): each row keeps its own length,
+// `rewind` shortens one row's cache to a shared prefix, `extend` runs more prompt tokens for one row after its
+// cached positions (a position-aware partial prefill), and `stepRows` advances any subset of rows by one token
+// in one batch; test/serve-decoder-reuse.test.ts checks them against the full forward pass.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
-import { inferenceGates } from './decode-routing.js';
+import { inferenceGates } from './routing.js';
 import { gelu } from '../nn/fused.js';
 import type { GPT } from './gpt.js';
+import { addInto, dotRows, layerNormRows, mixRows } from './host-vectors.js';
 import { Mlp } from './mlp.js';
 
 export interface HostDecoderOptions {
@@ -46,7 +52,8 @@ export class HostDecoder {
   private readonly invFreq: Float32Array; // [hd / 2] rotary frequencies, float32 as in attention.ts
   /** Per layer: router weights [d, E] read into JS (MoE layers with a router), else undefined. */
   private readonly routers: Array<Float32Array | undefined>;
-  private pastLen = 0;
+  /** Cached positions per row: row b's keys/values hold positions [0, lengths[b]). */
+  private readonly lengths: Int32Array;
 
   /** Decodes `batch` rows of up to `capacity` positions (prompt + new tokens). */
   constructor(private readonly model: GPT, readonly batch: number, readonly capacity: number, private readonly opts: HostDecoderOptions) {
@@ -67,6 +74,79 @@ export class HostDecoder {
     this.headTransposed = tf.getBackend() === 'wasm';
     this.head = this.headTransposed ? model.headTransposed() : (model.lmHead ?? model.wte) as tf.Tensor2D; // [d, V] | [V, d]
     this.routers = model.blocks.map((b) => (b.mlp instanceof Mlp || !b.mlp.router ? undefined : Float32Array.from(b.mlp.router.dataSync())));
+    this.lengths = new Int32Array(batch);
+  }
+
+  /** Positions cached for `row`. */
+  length(row: number): number {
+    this.checkRow(row, 'length');
+    return this.lengths[row];
+  }
+
+  /** Forgets `row`'s positions from n on (keeps [0, n)); the next extend or stepRows writes at n. */
+  rewind(row: number, n: number): void {
+    this.checkRow(row, 'rewind');
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.lengths[row])) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.rewind: row ${row} has ${this.lengths[row]} positions, cannot keep ${n}`);
+    }
+    this.lengths[row] = n;
+  }
+
+  /**
+   * Runs `ids` for `row` at positions lengths[row], lengths[row] + 1, … through GPT.forward, attending over
+   * the row's cached positions as well, and appends their keys/values; returns the last token's next-token logits [V].
+   */
+  extend(row: number, ids: number[]): Float32Array {
+    this.checkRow(row, 'extend');
+    const { nHead, dModel: d, vocabSize: V } = this.model.config;
+    const hd = d / nHead, past = this.lengths[row], T = ids.length;
+    if (T === 0 || past + T > this.capacity) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.extend: ${T} ids after ${past} cached positions (capacity ${this.capacity}); need 1..${this.capacity - past}`);
+    }
+    const block = (cache: Float32Array): tf.Tensor4D => { // this row's cached [1, nHead, past, hd]
+      const out = new Float32Array(nHead * past * hd);
+      for (let h = 0; h < nHead; h++) {
+        const at = (row * nHead + h) * this.capacity * hd;
+        out.set(cache.subarray(at, at + past * hd), h * past * hd);
+      }
+      return tf.tensor4d(out, [1, nHead, past, hd]);
+    };
+    const cache = past === 0 ? [] : this.model.blocks.map((_, l) => ({ k: block(this.keys[l]), v: block(this.values[l]) }));
+    const input = tf.tensor2d([ids], [1, T], 'int32');
+    const positions = [ids.map((_, t) => past + t)];
+    const pick = <X>(a: ArrayLike<X> | undefined): X[] | undefined => (a === undefined ? undefined : [a[row]]);
+    const r = this.model.forward(input, { positions, cache, domains: pick(this.opts.domains), mixture: pick(this.opts.mixture) });
+    const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [1, 1, V]).reshape([V])); // [V]
+    const logits = last.dataSync() as Float32Array;
+    r.cache!.forEach((e, l) => { // e.k, e.v: [1, nHead, past + T, hd]; keep positions [past, past + T)
+      const k = e.k.dataSync() as Float32Array, v = e.v.dataSync() as Float32Array;
+      for (let h = 0; h < nHead; h++) {
+        const from = (h * (past + T) + past) * hd, to = ((row * nHead + h) * this.capacity + past) * hd;
+        this.keys[l].set(k.subarray(from, from + T * hd), to);
+        this.values[l].set(v.subarray(from, from + T * hd), to);
+      }
+    });
+    tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v]), ...cache.flatMap((e) => [e.k, e.v])]);
+    this.lengths[row] = past + T;
+    return logits;
+  }
+
+  /**
+   * Appends one token to each listed row (tokens[i] to rows[i], at position lengths[rows[i]]), all rows in one
+   * batch of weight products; returns the next-token logits [rows.length·V] in the order of `rows`.
+   */
+  stepRows(rows: number[], tokens: number[]): Float32Array {
+    if (rows.length === 0 || rows.length !== tokens.length || new Set(rows).size !== rows.length) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.stepRows: need distinct rows and one token per row, got rows [${rows}] and ${tokens.length} tokens`);
+    }
+    rows.forEach((r) => this.checkRow(r, 'stepRows'));
+    return this.advance(rows, tokens, rows.map((r) => this.lengths[r]));
+  }
+
+  private checkRow(row: number, what: string): void {
+    if (!(Number.isInteger(row) && row >= 0 && row < this.batch)) {
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.${what}: row ${row} is outside [0, ${this.batch})`);
+    }
   }
 
   /** Runs the prompts ids [B][T] (left-padded) through GPT.forward, keeps their keys/values; next-token logits [B·V]. */
@@ -84,33 +164,47 @@ export class HostDecoder {
       this.store(this.values[l], e.v.dataSync() as Float32Array, T);
     });
     tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
-    this.pastLen = T;
+    this.lengths.fill(T);
     return logits;
   }
 
   /**
-   * Appends one token per row at position pastLen (tokens [B], absolute positions [B]; keyMask [B][pastLen + 1]
+   * Appends one token per row at the rows' shared length s (tokens [B], absolute positions [B]; keyMask [B][s + 1]
    * marks padding keys with 0) and returns the next-token logits [B·V].
    */
   step(tokens: number[], positions: number[], keyMask: number[][]): Float32Array {
-    const { config, blocks } = this.model;
-    const B = this.batch, d = config.dModel, s = this.pastLen;
+    const s = this.lengths[0];
     if (s >= this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.step: cache full (${this.capacity} positions)`);
-    const x = this.embed(tokens, positions); // [B, d] residual stream
+    const rows = Array.from({ length: this.batch }, (_, b) => b);
+    return this.advance(rows, tokens, positions, keyMask);
+  }
+
+  /**
+   * One token for each of `rows` (cache rows, k = rows.length) at that row's length: x [k, d] through every
+   * block, keys/values appended in place; next-token logits [k·V]. keyMask (indexed by cache row) masks padding.
+   */
+  private advance(rows: number[], tokens: number[], positions: number[], keyMask?: number[][]): Float32Array {
+    const { config, blocks } = this.model;
+    const k = rows.length, d = config.dModel;
+    const at = rows.map((r) => this.lengths[r]);
+    at.forEach((s, i) => {
+      if (s >= this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder: row ${rows[i]} cache full (${this.capacity} positions)`);
+    });
+    const x = this.embed(tokens, positions); // [k, d] residual stream
     for (let l = 0; l < blocks.length; l++) {
       const { attn, mlp } = blocks[l];
-      const qkv = this.linear(layerNorm(x, d, this.ln1[l], config.normEps), attn.cAttnW, attn.cAttnB); // [B, 3d]
+      const qkv = this.linear(layerNormRows(x, d, this.ln1[l], config.normEps), attn.cAttnW, attn.cAttnB); // [k, 3d]
       if (config.positions === 'rotary') this.rotate(qkv, positions);
-      this.append(l, qkv, s);
-      addInto(x, this.linear(this.attend(l, qkv, s, keyMask), attn.cProjW, attn.cProjB));
-      const hn = layerNorm(x, d, this.ln2[l], config.normEps);
-      addInto(x, mlp instanceof Mlp ? this.mlp(mlp, hn, B) : this.moe(l, mlp.experts, hn));
+      this.append(l, qkv, rows, at);
+      addInto(x, this.linear(this.attend(l, qkv, rows, at, keyMask), attn.cProjW, attn.cProjB));
+      const hn = layerNormRows(x, d, this.ln2[l], config.normEps);
+      addInto(x, mlp instanceof Mlp ? this.mlp(mlp, hn, k) : this.moe(l, mlp.experts, hn, rows));
     }
-    this.pastLen = s + 1;
-    const xf = layerNorm(x, d, this.lnF, config.normEps);
+    rows.forEach((r, i) => { this.lengths[r] = at[i] + 1; });
+    const xf = layerNormRows(x, d, this.lnF, config.normEps);
     return this.run(() => {
-      const a = tf.tensor2d(xf, [B, d]);
-      return this.headTransposed ? tf.fused.matMul({ a, b: this.head }) : tf.matMul(a, this.head, false, true); // [B, V]
+      const a = tf.tensor2d(xf, [k, d]);
+      return this.headTransposed ? tf.fused.matMul({ a, b: this.head }) : tf.matMul(a, this.head, false, true); // [k, V]
     });
   }
 
@@ -122,9 +216,9 @@ export class HostDecoder {
     return data;
   }
 
-  /** x [B, in] → x·W + b [B, out]. */
+  /** x [k, in] → x·W + b [k, out]. */
   private linear(x: Float32Array, w: tf.Variable, b: tf.Variable): Float32Array {
-    return this.run(() => tf.fused.matMul({ a: tf.tensor2d(x, [this.batch, w.shape[0]]), b: w as tf.Tensor2D, bias: b as tf.Tensor1D }));
+    return this.run(() => tf.fused.matMul({ a: tf.tensor2d(x, [x.length / w.shape[0], w.shape[0]]), b: w as tf.Tensor2D, bias: b as tf.Tensor1D }));
   }
 
   /** c_fc → GELU → c_proj on `rows` rows x [rows, d]. */
@@ -135,10 +229,10 @@ export class HostDecoder {
     });
   }
 
-  /** MoE layer l on x [B, d]: route each row (decode-routing.ts), run each used expert once on its rows, mix by gate. */
-  private moe(l: number, experts: Mlp[], x: Float32Array): Float32Array {
+  /** MoE layer l on x [k, d] (cache rows `rows`): route each row (routing.ts), run each used expert once on its rows, mix by gate. */
+  private moe(l: number, experts: Mlp[], x: Float32Array, rows: number[]): Float32Array {
     const { dModel: d, moe: moeConfig } = this.model.config;
-    const E = moeConfig.experts, B = this.batch;
+    const E = moeConfig.experts, B = rows.length;
     const router = this.routers[l];
     const gates = Array.from({ length: B }, (_, b) => {
       const logits = new Float64Array(router ? E : 0); // x[b]·router [E]
@@ -146,23 +240,23 @@ export class HostDecoder {
         const xi = x[b * d + i];
         for (let e = 0; e < E; e++) logits[e] += xi * router[i * E + e];
       }
-      return inferenceGates(moeConfig, logits, { domain: this.opts.domains?.[b], mixture: this.opts.mixture?.[b] });
+      return inferenceGates(moeConfig, logits, { domain: this.opts.domains?.[rows[b]], mixture: this.opts.mixture?.[rows[b]] });
     });
     const y = new Float32Array(B * d);
     for (let e = 0; e < E; e++) {
-      const rows = gates.flatMap((g, b) => (g[e] !== 0 ? [b] : []));
-      if (rows.length === 0) continue;
-      const xs = new Float32Array(rows.length * d); // [n_e, d] this expert's rows
-      rows.forEach((b, i) => xs.set(x.subarray(b * d, (b + 1) * d), i * d));
-      const out = this.mlp(experts[e], xs, rows.length); // [n_e, d]
-      rows.forEach((b, i) => {
+      const mine = gates.flatMap((g, b) => (g[e] !== 0 ? [b] : []));
+      if (mine.length === 0) continue;
+      const xs = new Float32Array(mine.length * d); // [n_e, d] this expert's rows
+      mine.forEach((b, i) => xs.set(x.subarray(b * d, (b + 1) * d), i * d));
+      const out = this.mlp(experts[e], xs, mine.length); // [n_e, d]
+      mine.forEach((b, i) => {
         for (let j = 0; j < d; j++) y[b * d + j] += gates[b][e] * out[i * d + j];
       });
     }
     return y;
   }
 
-  /** Token embeddings (+ learned positions) for one token per row: [B, d]. */
+  /** Token embeddings (+ learned positions) for one token per row: [k, d]. */
   private embed(tokens: number[], positions: number[]): Float32Array {
     const { wte, wpe } = this.model;
     return this.run(() => {
@@ -171,12 +265,12 @@ export class HostDecoder {
     });
   }
 
-  /** Rotary positions on the q and k parts of qkv [B, 3d] in place (attention.ts's rotate-half layout). */
+  /** Rotary positions on the q and k parts of qkv [k, 3d] in place (attention.ts's rotate-half layout). */
   private rotate(qkv: Float32Array, positions: number[]): void {
     const { dModel: d, nHead } = this.model.config;
     const hd = d / nHead, half = hd / 2;
     const cos = new Float32Array(half), sin = new Float32Array(half);
-    for (let b = 0; b < this.batch; b++) {
+    for (let b = 0; b < positions.length; b++) {
       for (let i = 0; i < half; i++) {
         const angle = Math.fround(positions[b] * this.invFreq[i]); // float32, as positions · invFreq on the backend
         cos[i] = Math.cos(angle);
@@ -193,34 +287,35 @@ export class HostDecoder {
     }
   }
 
-  /** Writes the k and v parts of qkv [B, 3d] at position s of layer l's cache. */
-  private append(l: number, qkv: Float32Array, s: number): void {
+  /** Writes the k and v parts of qkv [k, 3d] (row b of it to cache row rows[b]) at position at[b] of layer l's cache. */
+  private append(l: number, qkv: Float32Array, rows: number[], at: number[]): void {
     const { dModel: d, nHead } = this.model.config;
     const hd = d / nHead;
-    for (let b = 0; b < this.batch; b++) {
+    for (let b = 0; b < rows.length; b++) {
       for (let h = 0; h < nHead; h++) {
-        const at = ((b * nHead + h) * this.capacity + s) * hd;
+        const to = ((rows[b] * nHead + h) * this.capacity + at[b]) * hd;
         const k = b * 3 * d + d + h * hd;
-        this.keys[l].set(qkv.subarray(k, k + hd), at);
-        this.values[l].set(qkv.subarray(k + d, k + d + hd), at);
+        this.keys[l].set(qkv.subarray(k, k + hd), to);
+        this.values[l].set(qkv.subarray(k + d, k + d + hd), to);
       }
     }
   }
 
-  /** softmax(q·Kᵀ/√hd over the unmasked keys 0..s)·V per row and head: [B, d]. */
-  private attend(l: number, qkv: Float32Array, s: number, keyMask: number[][]): Float32Array {
+  /** softmax(q·Kᵀ/√hd over the unmasked keys 0..at[b])·V per row and head: [k, d]. */
+  private attend(l: number, qkv: Float32Array, rows: number[], at: number[], keyMask?: number[][]): Float32Array {
     const { dModel: d, nHead } = this.model.config;
     const hd = d / nHead, scale = 1 / Math.sqrt(hd);
-    const y = new Float32Array(this.batch * d);
-    const p = new Float64Array(s + 1); // [s + 1] scores, then softmax weights
-    for (let b = 0; b < this.batch; b++) {
-      const mask = keyMask[b];
+    const y = new Float32Array(rows.length * d);
+    const p = new Float64Array(Math.max(...at) + 1); // [s + 1] scores, then softmax weights
+    for (let b = 0; b < rows.length; b++) {
+      const s = at[b];
+      const mask = keyMask?.[rows[b]];
       for (let h = 0; h < nHead; h++) {
-        const base = (b * nHead + h) * this.capacity * hd; // this row and head's [capacity, hd] block
+        const base = (rows[b] * nHead + h) * this.capacity * hd; // this row and head's [capacity, hd] block
         dotRows(qkv, b * 3 * d + h * hd, this.keys[l], base, hd, s + 1, p);
         let max = -Infinity;
         for (let t = 0; t <= s; t++) {
-          p[t] = mask[t] === 0 ? -Infinity : p[t] * scale;
+          p[t] = mask !== undefined && mask[t] === 0 ? -Infinity : p[t] * scale;
           if (p[t] > max) max = p[t];
         }
         let z = 0;
@@ -261,7 +356,7 @@ export class HostDecoder {
       }
     });
     tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v])]);
-    this.pastLen = T;
+    this.lengths.fill(T);
     const out = new Float32Array(this.batch * V);
     for (let b = 0; b < this.batch; b++) out.set(row, b * V);
     return out;
@@ -269,73 +364,22 @@ export class HostDecoder {
 
   /** Row b's cached keys/values (and routing inputs) become row parents[b]'s (beam search). */
   reorderRows(parents: number[]): void {
-    const rowSize = this.capacity * this.model.config.dModel; // nHead · capacity · hd
+    const { nHead, dModel: d } = this.model.config;
+    const hd = d / nHead;
+    const moved = parents.flatMap((p, b) => (p === b ? [] : [b]));
+    const sources = [...new Set(moved.map((b) => parents[b]))];
     for (const cache of [...this.keys, ...this.values]) {
-      const old = cache.slice();
-      parents.forEach((p, b) => cache.set(old.subarray(p * rowSize, (p + 1) * rowSize), b * rowSize));
+      // copy the source rows first: a row may be a source and be overwritten in the same step
+      const saved = new Map(sources.map((p) => [p, Array.from({ length: nHead }, (_, h) => {
+        const at = (p * nHead + h) * this.capacity * hd;
+        return cache.slice(at, at + this.lengths[p] * hd); // the filled part of one head's [capacity, hd] block
+      })]));
+      for (const b of moved) saved.get(parents[b])!.forEach((src, h) => cache.set(src, (b * nHead + h) * this.capacity * hd));
     }
+    const lengths = Int32Array.from(this.lengths);
+    parents.forEach((p, b) => { this.lengths[b] = lengths[p]; });
     const { domains, mixture } = this.opts;
     if (domains) this.opts.domains = parents.map((p) => domains[p]);
     if (mixture) this.opts.mixture = parents.map((p) => mixture[p]);
   }
-}
-
-/** Row-wise LayerNorm of x [B, d] (population variance, as tf.moments): a new [B, d]. */
-function layerNorm(x: Float32Array, d: number, p: NormParams, eps: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let o = 0; o < x.length; o += d) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[o + j];
-    mean /= d;
-    let variance = 0;
-    for (let j = 0; j < d; j++) variance += (x[o + j] - mean) ** 2;
-    const inv = 1 / Math.sqrt(variance / d + eps);
-    for (let j = 0; j < d; j++) out[o + j] = (x[o + j] - mean) * inv * p.gain[j] + p.bias[j];
-  }
-  return out;
-}
-
-// The two O(S·hd) loops of a decode step's attention, 8 columns at a time: each cache element is read
-// once per step and the 8 partial sums stay in registers (~2.5× a plain dot-product loop in V8).
-
-/** p[t] = Σ_j q[qo + j]·cache[base + t·hd + j] for t < n. */
-function dotRows(q: Float32Array, qo: number, cache: Float32Array, base: number, hd: number, n: number, p: Float64Array): void {
-  p.fill(0, 0, n);
-  let j = 0;
-  for (; j + 8 <= hd; j += 8) {
-    const q0 = q[qo + j], q1 = q[qo + j + 1], q2 = q[qo + j + 2], q3 = q[qo + j + 3];
-    const q4 = q[qo + j + 4], q5 = q[qo + j + 5], q6 = q[qo + j + 6], q7 = q[qo + j + 7];
-    for (let t = 0, k = base + j; t < n; t++, k += hd) {
-      p[t] += q0 * cache[k] + q1 * cache[k + 1] + q2 * cache[k + 2] + q3 * cache[k + 3] +
-        q4 * cache[k + 4] + q5 * cache[k + 5] + q6 * cache[k + 6] + q7 * cache[k + 7];
-    }
-  }
-  for (; j < hd; j++) {
-    const qj = q[qo + j];
-    for (let t = 0, k = base + j; t < n; t++, k += hd) p[t] += qj * cache[k];
-  }
-}
-
-/** y[yo + j] = scale·Σ_t w[t]·cache[base + t·hd + j] for j < hd. */
-function mixRows(w: Float64Array, scale: number, cache: Float32Array, base: number, hd: number, n: number, y: Float32Array, yo: number): void {
-  let j = 0;
-  for (; j + 8 <= hd; j += 8) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (let t = 0, v = base + j; t < n; t++, v += hd) {
-      const wt = w[t];
-      a0 += wt * cache[v]; a1 += wt * cache[v + 1]; a2 += wt * cache[v + 2]; a3 += wt * cache[v + 3];
-      a4 += wt * cache[v + 4]; a5 += wt * cache[v + 5]; a6 += wt * cache[v + 6]; a7 += wt * cache[v + 7];
-    }
-    y[yo + j] = a0 * scale; y[yo + j + 1] = a1 * scale; y[yo + j + 2] = a2 * scale; y[yo + j + 3] = a3 * scale;
-    y[yo + j + 4] = a4 * scale; y[yo + j + 5] = a5 * scale; y[yo + j + 6] = a6 * scale; y[yo + j + 7] = a7 * scale;
-  }
-  for (; j < hd; j++) {
-    let a = 0;
-    for (let t = 0, v = base + j; t < n; t++, v += hd) a += w[t] * cache[v];
-    y[yo + j] = a * scale;
-  }
-}
-
-function addInto(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += y[i];
 }

@@ -4,6 +4,7 @@
 // backend and missing on wasm). This is what keeps MoE compute proportional to tokens, both ways.
 
 import * as tf from '@tensorflow/tfjs';
+import { HyperlmError } from '../errors.js';
 
 /**
  * out[i] = x[from[i]] (a zero row where from[i] = -1). x: [R, d] → [from.length, d].
@@ -16,7 +17,7 @@ export function moveRows(x: tf.Tensor2D, from: Int32Array): tf.Tensor2D {
   for (let i = 0; i < from.length; i++) {
     const j = from[i];
     if (j >= 0) {
-      if (back[j] !== from.length) throw new Error(`moveRows: source row ${j} used twice`);
+      if (back[j] !== from.length) throw new HyperlmError('INTERNAL', `moveRows: source row ${j} used twice`);
       back[j] = i;
     }
     fwd[i] = j < 0 ? R : j;

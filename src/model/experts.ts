@@ -8,7 +8,8 @@
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { latestCheckpoint } from '../train/index.js';
 import { GPT } from './gpt.js';
 import { ShardLoader, readDataInfo } from './loader.js';
 import { AdamW } from '../train/optimizer.js';

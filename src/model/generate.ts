@@ -9,7 +9,8 @@
 import { HyperlmError } from '../errors.js';
 import { beamSearch, type BeamHypothesis } from './beam-search.js';
 import { DecodeState } from './decode-state.js';
-import { GPT, seededRandom } from './gpt.js';
+import { Rng } from '../rng.js';
+import type { GPT } from './gpt.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { maskAllowed, sampleToken as pickToken, type SamplingOptions } from './sampling.js';
 
@@ -132,7 +133,7 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
     if (r.stop !== undefined) stopString[b] = r.stop;
     return r.stop !== undefined;
   };
-  const random = seededRandom(opts.seed ?? 0);
+  const random = Rng.fromSeed(opts.seed ?? 0).uniformFn();
   const deadline = opts.maxTimeMs === undefined ? Infinity : performance.now() + opts.maxTimeMs;
   const done = new Array<boolean>(B).fill(false);
   const state = new DecodeState(model, rows, opts.maxNewTokens, { ...opts, domains: perRow(opts.domains), mixture: perRow(opts.mixture) });

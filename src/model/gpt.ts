@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
+import { Rng } from '../rng.js';
 import { attentionMask, rotaryTables, type KVEntry } from './attention.js';
 import { Block } from './block.js';
 import type { ModelConfig } from './config.js';
@@ -48,18 +49,6 @@ export interface LossResult {
   routing: RoutingInfo[];
 }
 
-/** mulberry32: a tiny seeded uniform(0,1) generator. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class GPT {
   private readonly store: ParamStore;
   private decodeHead?: { source: tf.DataId; tensor: tf.Tensor2D }; // headTransposed()'s cache
@@ -100,7 +89,7 @@ export class GPT {
     const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => pastLen + t));
     const training = opts.training ?? false;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const random = seededRandom(seed);
+    const random = Rng.fromSeed(seed).uniformFn();
     const drop = training && this.config.dropout > 0
       ? new RowDropout(this.config.dropout, opts.dropoutSeed ?? seed, opts.rowOffset ?? 0)
       : undefined;

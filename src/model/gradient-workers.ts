@@ -13,9 +13,10 @@
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { DataParallel } from '../backend/data-parallel.js';
+import type { DataParallel } from '../backend/data-parallel.js';
 import type { BackendChoice } from '../backend/select.js';
 import { assignFlat, flatten, paramLayout, type ParamLayout } from '../train/flat-params.js';
+import { ReplicaSet, sliceRanges } from '../train/replicas.js';
 import type { GPT } from './gpt.js';
 import type { Batch } from './loader.js';
 import type { ReplicaInfo, ReplicaInit, ReplicaSlice } from './replica.js';
@@ -79,46 +80,27 @@ export class LocalGradients implements GradientSource {
   async close(): Promise<void> {}
 }
 
-export class WorkerGradients implements GradientSource {
-  private constructor(private readonly dp: DataParallel, readonly layout: ParamLayout, private readonly T: number) {}
+export class WorkerGradients extends ReplicaSet implements GradientSource {
+  private constructor(dp: DataParallel, layout: ParamLayout, private readonly T: number) {
+    super(dp, layout);
+  }
 
   /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them. */
   static async start(model: GPT, seed: number, workers: number, backend: BackendChoice = 'wasm'): Promise<WorkerGradients> {
     const init: ReplicaInit = { model: model.config, seed };
-    const dp = await DataParallel.start({ workers, backend, init, modulePath: fileURLToPath(new URL('./replica.js', import.meta.url)) });
-    const layout = paramLayout(model.params());
-    const source = new WorkerGradients(dp, layout, model.config.blockSize);
-    await source.setParams(flatten(layout, model.params() as Map<string, tf.Tensor>));
-    return source;
-  }
-
-  get workers(): number {
-    return this.dp.workers;
+    const { dp, layout } = await ReplicaSet.open(fileURLToPath(new URL('./replica.js', import.meta.url)), init, model.params(), workers, backend);
+    return new WorkerGradients(dp, layout, model.config.blockSize);
   }
 
   async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
     const rows = b.domains.length, n = this.dp.workers;
     const total = b.weights.reduce((a, x) => a + x, 0);
-    const slices = Array.from({ length: n }, (_, i) =>
-      sliceOf(b, this.T, Math.floor((i * rows) / n), Math.floor(((i + 1) * rows) / n), total, (seed + i) >>> 0, dropoutSeed));
+    const slices = sliceRanges(rows, n).map(([lo, hi], i) => sliceOf(b, this.T, lo, hi, total, (seed + i) >>> 0, dropoutSeed));
     const r = await this.dp.gradients(slices);
     const infos = r.infos as ReplicaInfo[];
     let ce = 0, aux = 0;
     infos.forEach((info, i) => { ce += info.ce * slices[i].ceWeight!; aux += info.aux * slices[i].auxWeight!; });
     const moe = infos.map((info) => info.moe).filter((m) => m.length > 0);
     return { loss: ce + aux, ce, aux, moe, grads: r.grads };
-  }
-
-  async setParams(flat: Float32Array): Promise<void> {
-    await this.dp.setParams(flat);
-  }
-
-  /** Every replica's current params (tests check they are byte-identical to what was set). */
-  async replicaParams(): Promise<Float32Array[]> {
-    return this.dp.params();
-  }
-
-  async close(): Promise<void> {
-    await this.dp.close();
   }
 }

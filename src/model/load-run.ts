@@ -6,12 +6,13 @@
 // `npm run generate`, the prompt library (src/prompts) and eval; checkpoint.ts reads and writes runs, this
 // only reads, and also bundles. Every error names the missing or bad file.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { Tokenizer } from '../tokenize/tokenizer.js';
 import type { VocabLayout } from '../tokenize/vocab.js';
-import { latestCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { latestCheckpoint } from '../train/index.js';
+import { loadCheckpoint } from './checkpoint.js';
 import { resolveModelConfig, type ModelConfig } from './config.js';
 import { GPT } from './gpt.js';
 import { loadGPTWeights } from './weights.js';
@@ -91,4 +92,26 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
     model.dispose();
     throw err;
   }
+}
+
+async function mtime(path: string): Promise<number | undefined> {
+  return stat(path).then((s) => s.mtimeMs, () => undefined);
+}
+
+/**
+ * The model a command uses without --run: the bundled `data/model` when it exists, else the newest run
+ * under `runs/` (by the time of its latest checkpoint); undefined when there is none.
+ */
+export async function defaultRunDir(cwd = process.cwd()): Promise<string | undefined> {
+  const bundled = join(cwd, 'data/model');
+  if ((await mtime(join(bundled, 'config.json'))) !== undefined) return bundled;
+  const runs = join(cwd, 'runs');
+  const names = await readdir(runs).catch(() => [] as string[]);
+  let best: { dir: string; time: number } | undefined;
+  for (const name of names) {
+    const dir = join(runs, name);
+    const time = await mtime(join(dir, 'checkpoints', 'latest.json'));
+    if (time !== undefined && (!best || time > best.time)) best = { dir, time };
+  }
+  return best?.dir;
 }

@@ -1,23 +1,32 @@
 // The training loader: documents from Megatron shards (megatron.ts, read per sequence with positioned
-// reads, never whole), in a seeded order that changes every epoch, CM3-masked on the fly (cm3.ts, a fresh
-// stream per (epoch, document) unless the shards were masked statically), packed into rows of blockSize+1
-// tokens. Row r holds inputs row[0..T) and targets row[1..T]; weights align with the targets and are 0 on
-// sentinel targets and on the padding that closes an epoch. Consecutive rows share nothing: every token of
-// an epoch's stream is an input exactly once. With `byDomain` (DEMix) each domain packs into its own rows,
-// so a row never mixes domains. The position (epoch, cursor, partial rows) is a small JSON object that a
+// reads, never whole), in a seeded order that changes every epoch, packed into rows of blockSize+1 tokens.
+// Row r holds inputs row[0..T) and targets row[1..T]; weights align with the targets and are 0 on
+// sentinel targets and on padding. With `byDomain` (DEMix) each domain packs into its own rows, so a row
+// never mixes domains. The position (epoch, cursor, window, partial rows) is a small JSON object that a
 // checkpoint stores, so a resumed run sees exactly the rows an uninterrupted one would.
 //
-//   documents (epoch order)   [a a a </s>] [b b </s>] [c c c c </s>] ...
-//   stream                    a a a </s> b b </s> c c c c </s> ...
-//   rows (T = 4)              [a a a </s> b] [b b </s> c c] ...   (row r = stream[4r .. 4r+5))
+// CM3 inside the row (the default, and static data cut with --cm3-window): each document is cut into
+// windows that fit what is left of the current row after masking (cm3-window.ts), masked afresh per
+// (seed, epoch, document, window), and placed whole, so every `<mask:i>` has its span in the same row.
+// When the rest of a row cannot hold a window of minWindowTokens, the row is padded and closed.
+//
+//   documents  [a a a a a a a a] [b b] [c c c]   (T + 1 = 6, minWindowTokens 2, no spans drawn here)
+//   rows       [a a a a a <m0>] [a a a </s> pad pad] [b b </s> c c <m0>] [c </s> pad pad pad pad]
+//              (<m0> after a cut is the continuation mark; b's one-token cut would be under minWindowTokens)
+//
+// Whole-document static data (--cm3-static without --cm3-window, older folders) keeps the stream packing:
+// the documents back to back, row r = stream[T·r .. T·r + T + 1), so consecutive rows share one token.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { cm3Transform, lossWeights, CM3_DEFAULTS, type Cm3Options, type Cm3Vocab } from '../tokenize/cm3.js';
+import { cm3Transform, lossWeights, validateCm3, CM3_DEFAULTS, type Cm3Options, type Cm3Vocab } from '../tokenize/cm3.js';
+import { cm3Window, codeHeaderTokens, windowTooSmall, type WindowDoc } from '../tokenize/cm3-window.js';
+import { readDataInfo, type DataInfo } from './data-info.js';
 import { IndexedDataset } from '../shards/megatron.js';
 import { readSidecar } from '../shards/sidecar.js';
+
+export { readDataInfo, type DataInfo } from './data-info.js';
 
 export interface LoaderOptions {
   split: 'train' | 'valid';
@@ -33,7 +42,17 @@ export interface LoaderOptions {
   cm3?: Cm3Options;
   /** Shuffle the documents each epoch (validation keeps file order). */
   shuffle?: boolean;
+  /** Windowed packing: a cut window shorter than this many text tokens is not made; the row is padded instead. */
+  minWindowTokens?: number;
 }
+
+export const LOADER_DEFAULTS = {
+  /**
+   * 32 tokens (a line or two of code): shorter cut windows are mostly sentinels and repeated header, and
+   * padding instead wastes at most 32 + 4 positions of a 513-token row (measured waste: README "Data formats").
+   */
+  minWindowTokens: 32,
+};
 
 export interface Row {
   input: Int32Array; // [T]
@@ -41,8 +60,10 @@ export interface Row {
   weight: Float32Array; // [T]
   domain: number;
   epoch: number;
-  /** Input positions that hold real tokens (the rest is end-of-epoch padding). */
+  /** Input positions that hold real tokens (the rest is padding). */
   real: number;
+  /** Windowed packing: the lengths of the whole windows placed in this row, in order (they sum to its tokens). */
+  units?: number[];
 }
 
 export interface Batch {
@@ -60,65 +81,34 @@ export interface LoaderState {
   epoch: number;
   /** Index into this epoch's document order of the next document to read. */
   cursor: number;
-  /** Per row-domain, tokens read but not yet emitted (base64 of little-endian int32). */
+  /** Per row-domain, tokens read but not yet emitted (base64 of little-endian int32): the partial rows. */
   pending: Record<string, string>;
+  /** Windowed packing: the next window of the document at `cursor` (0 = its first) and where it starts in the body. */
+  window?: number;
+  offset?: number;
+  /** Windowed packing: per row-domain, the window lengths in the partial row. */
+  units?: Record<string, number[]>;
   /** Documents in the selection the position refers to (a changed selection cannot resume exactly). */
   documents?: number;
 }
 
-/** What the loader needs from DIR/manifest.json and DIR/vocab.json (read defensively: missing → named error). */
-export interface DataInfo {
-  dir: string;
-  shards: Array<{ name: string; split: string }>;
-  /** Shards were CM3-masked by preprocess; the loader must not mask again. */
-  cm3Static: boolean;
-  /** Domain key → data domain id. */
-  domains: Record<string, number>;
-  layout: { size: number; pad: number; eos: number; maskBase: number; maskCount: number; eom: number; imageBegin?: number; imageEnd?: number };
-}
+interface DocRef { shard: number; first: number; end: number; domain: number; code: boolean }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: cannot read (run \`npm run preprocess\` first?)`, { cause: err });
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new HyperlmError('INPUT_BAD_RECORD', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-}
-
-export async function readDataInfo(dir: string): Promise<DataInfo> {
-  const manifest = await readJson(join(dir, 'manifest.json'));
-  const vocab = await readJson(join(dir, 'vocab.json'));
-  const layout = vocab.layout as Record<string, unknown> | undefined;
-  const need = ['size', 'pad', 'eos', 'maskBase', 'maskCount', 'eom'];
-  const missing = need.filter((k) => !Number.isInteger(layout?.[k]));
-  if (!layout || missing.length > 0) {
-    throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'vocab.json')}: layout lacks integer field(s) ${missing.join(', ') || 'layout'}`);
-  }
-  if (!Array.isArray(manifest.shards)) throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'manifest.json')}: field "shards" must be a list`);
-  const config = (manifest.config ?? {}) as Record<string, unknown>;
-  return {
-    dir,
-    shards: manifest.shards as DataInfo['shards'],
-    cm3Static: config.cm3Static === true,
-    domains: (manifest.domains ?? {}) as Record<string, number>,
-    layout: layout as unknown as DataInfo['layout'],
-  };
-}
-
-interface DocRef { shard: number; first: number; end: number; domain: number }
+/** How rows are filled: CM3 windows cut here, windows cut by preprocess, or the whole-document stream. */
+type Packing = 'windows' | 'static-windows' | 'stream';
 
 export class ShardLoader {
   private epoch = 0;
   private cursor = 0;
+  private window = 0;
+  private offset = 0;
   private order: Int32Array = new Int32Array(0);
   private readonly pending = new Map<number, number[]>();
+  private readonly units = new Map<number, number[]>();
   private readonly vocab: Cm3Vocab;
+  readonly packing: Packing;
+  /** The body of the document being windowed (re-read only when the cursor moves on). */
+  private current?: { doc: number; body: WindowDoc };
 
   private constructor(
     readonly info: DataInfo,
@@ -128,6 +118,8 @@ export class ShardLoader {
   ) {
     const L = info.layout;
     this.vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd };
+    this.packing = !info.cm3Static ? 'windows' : info.cm3Window !== undefined ? 'static-windows' : 'stream';
+    if (this.packing === 'windows') validateCm3(this.vocab, opts.cm3 ?? CM3_DEFAULTS);
     this.order = this.epochOrder(0);
   }
 
@@ -137,6 +129,11 @@ export class ShardLoader {
       throw new HyperlmError('CONFIG_BAD_VALUE', `loader: blockSize must be a positive integer, got ${opts.blockSize}`);
     }
     const info = await readDataInfo(dir);
+    if (info.cm3Static && info.cm3Window !== undefined && info.cm3Window !== opts.blockSize) {
+      throw new HyperlmError('CM3_WINDOW_MISMATCH', `${join(dir, 'manifest.json')}: the shards were CM3-masked in windows for blockSize ${info.cm3Window} ` +
+        `(preprocess --cm3-window ${info.cm3Window}) but the model's blockSize is ${opts.blockSize}; the loader does not re-cut static windows — ` +
+        `preprocess again with --cm3-window ${opts.blockSize}, or train with blockSize ${info.cm3Window}`);
+    }
     const names = info.shards.filter((s) => s.split === opts.split).map((s) => s.name);
     const shards: IndexedDataset[] = [];
     const docs: DocRef[] = [];
@@ -150,7 +147,7 @@ export class ShardLoader {
         const raw = side?.[first]?.domain ?? 0;
         const domain = opts.domainOf ? opts.domainOf(raw) : raw;
         if (domain < 0) continue;
-        docs.push({ shard: shards.length, first, end, domain });
+        docs.push({ shard: shards.length, first, end, domain, code: side?.[first]?.kind === 'code' });
       }
       shards.push(ds);
     }
@@ -168,16 +165,11 @@ export class ShardLoader {
   private epochOrder(epoch: number): Int32Array {
     const order = Int32Array.from(this.docs.keys());
     if (this.opts.shuffle === false) return order;
-    const rng = Rng.fromParts(this.opts.seed, 'order', epoch);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    return order;
+    return Rng.fromParts(this.opts.seed, 'order', epoch).shuffle(order);
   }
 
-  /** One document's tokens as trained on: CM3-transformed (fresh spans per epoch) and ending in eos. */
-  async documentTokens(doc: number, epoch: number): Promise<Int32Array> {
+  /** A document's stored tokens: all its sequences back to back (eos included, masks too for static data). */
+  async storedTokens(doc: number): Promise<Int32Array> {
     const ref = this.docs[doc];
     const ds = this.shards[ref.shard];
     const parts: Int32Array[] = [];
@@ -185,6 +177,12 @@ export class ShardLoader {
     const all = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
     for (const p of parts) { all.set(p, o); o += p.length; }
+    return all;
+  }
+
+  /** Stream packing: one document's tokens as trained on, CM3-transformed whole (fresh spans per epoch) and ending in eos. */
+  async documentTokens(doc: number, epoch: number): Promise<Int32Array> {
+    const all = await this.storedTokens(doc);
     if (this.info.cm3Static) return all;
     const eos = this.info.layout.eos;
     const body = all[all.length - 1] === eos ? all.subarray(0, all.length - 1) : all;
@@ -195,13 +193,94 @@ export class ShardLoader {
     return out;
   }
 
+  /** A document as windows see it: its body without eos and the code header to repeat (0 without pieces). */
+  async windowDocument(doc: number): Promise<WindowDoc> {
+    if (this.current?.doc === doc) return this.current.body;
+    const all = await this.storedTokens(doc);
+    const body = all[all.length - 1] === this.info.layout.eos ? all.subarray(0, all.length - 1) : all;
+    const pieces = this.info.pieces;
+    const header = this.docs[doc].code && pieces ? codeHeaderTokens(body, (id) => pieces[id] ?? '', this.opts.blockSize + 1) : 0;
+    this.current = { doc, body: { body, header } };
+    return this.current.body;
+  }
+
   /**
-   * The next packed row; crossing into the next epoch reshuffles and reseeds the masking. Rows are cut
-   * lazily, so at most one buffer ever holds more than T tokens (the one just appended to) and the
-   * buffers alone are the position.
+   * The next unit of the document at the cursor for a row with `space` tokens left: a window cut and
+   * masked here, or the next stored window; null when it does not fit (the caller pads the row).
+   */
+  private async nextUnit(doc: number, space: number): Promise<{ tokens: Int32Array; end: number; last: boolean } | null> {
+    if (this.packing === 'static-windows') {
+      const ref = this.docs[doc];
+      const tokens = await this.shards[ref.shard].getSequence(ref.first + this.window);
+      return tokens.length <= space ? { tokens, end: 0, last: ref.first + this.window + 1 >= ref.end } : null;
+    }
+    const wd = await this.windowDocument(doc);
+    // an empty row takes any window (padding it would not help); a partial one only a window worth starting
+    const minTokens = space === this.opts.blockSize + 1 ? 1 : this.opts.minWindowTokens ?? LOADER_DEFAULTS.minWindowTokens;
+    const rng = Rng.fromParts(this.opts.seed, 'cm3', this.epoch, doc, this.window);
+    const w = cm3Window(wd, this.offset, { space, minTokens }, this.vocab, this.opts.cm3 ?? CM3_DEFAULTS, this.info.layout.eos, rng);
+    return w ? { tokens: w.tokens, end: w.end, last: !w.continues } : null;
+  }
+
+  /**
+   * The next packed row; crossing into the next epoch reshuffles and reseeds the masking. At the end of an
+   * epoch each partial row becomes one padded row, lowest domain first.
    */
   async nextRow(): Promise<Row> {
     const T = this.opts.blockSize;
+    for (;;) {
+      const ready = this.packing === 'stream' ? await this.fillStream(T) : await this.fillWindows(T);
+      if (ready) return ready;
+      const left = [...this.pending.entries()].filter(([, b]) => b.length > 0).sort((a, b) => a[0] - b[0]);
+      if (left.length > 0) {
+        const [key, buf] = left[0];
+        return this.closeRow(buf, key, T);
+      }
+      this.pending.clear();
+      this.units.clear();
+      this.epoch++;
+      this.cursor = 0;
+      this.window = 0;
+      this.offset = 0;
+      this.order = this.epochOrder(this.epoch);
+    }
+  }
+
+  /** Windowed packing: place whole windows until a row is full or closed; undefined at the end of the epoch. */
+  private async fillWindows(T: number): Promise<Row | undefined> {
+    const R = T + 1;
+    while (this.cursor < this.order.length) {
+      const doc = this.order[this.cursor];
+      const key = this.opts.byDomain ? this.docs[doc].domain : 0;
+      const row = this.pending.get(key) ?? [];
+      const unit = await this.nextUnit(doc, R - row.length);
+      if (!unit) {
+        if (row.length === 0) throw windowTooSmall(await this.windowDocument(doc), this.offset, R, `${this.info.dir} document ${doc}`);
+        return this.closeRow(row, key, T);
+      }
+      for (const t of unit.tokens) row.push(t);
+      const units = this.units.get(key) ?? [];
+      units.push(unit.tokens.length);
+      this.units.set(key, units);
+      if (unit.last) {
+        this.cursor++;
+        this.window = 0;
+        this.offset = 0;
+      } else {
+        this.window++;
+        this.offset = unit.end;
+      }
+      if (row.length === R) return this.closeRow(row, key, T);
+      this.pending.set(key, row);
+    }
+    return undefined;
+  }
+
+  /**
+   * Stream packing: rows are cut lazily, so at most one buffer ever holds more than T tokens (the one just
+   * appended to) and the buffers alone are the position.
+   */
+  private async fillStream(T: number): Promise<Row | undefined> {
     for (;;) {
       for (const [key, buf] of this.pending) {
         if (buf.length >= T + 1) {
@@ -210,27 +289,14 @@ export class ShardLoader {
           return row;
         }
       }
-      if (this.cursor < this.order.length) {
-        const doc = this.order[this.cursor];
-        const key = this.opts.byDomain ? this.docs[doc].domain : 0;
-        const tokens = await this.documentTokens(doc, this.epoch);
-        this.cursor++;
-        const buf = this.pending.get(key) ?? [];
-        for (const t of tokens) buf.push(t);
-        this.pending.set(key, buf);
-        continue;
-      }
-      // end of epoch: each partial buffer (≤ T tokens) becomes one padded row, lowest domain first
-      const left = [...this.pending.entries()].filter(([, b]) => b.length > 0).sort((a, b) => a[0] - b[0]);
-      if (left.length > 0) {
-        const [key, buf] = left[0];
-        this.pending.delete(key);
-        return this.makeRow(buf, key, T);
-      }
-      this.pending.clear();
-      this.epoch++;
-      this.cursor = 0;
-      this.order = this.epochOrder(this.epoch);
+      if (this.cursor >= this.order.length) return undefined;
+      const doc = this.order[this.cursor];
+      const key = this.opts.byDomain ? this.docs[doc].domain : 0;
+      const tokens = await this.documentTokens(doc, this.epoch);
+      this.cursor++;
+      const buf = this.pending.get(key) ?? [];
+      for (const t of tokens) buf.push(t);
+      this.pending.set(key, buf);
     }
   }
 
@@ -248,6 +314,16 @@ export class ShardLoader {
       b.epoch = row.epoch;
     }
     return b;
+  }
+
+  /** Emit the partial row of `key` (padded when short) and forget it. */
+  private closeRow(tokens: number[], key: number, T: number): Row {
+    const row = this.makeRow(tokens, key, T);
+    const units = this.units.get(key);
+    if (units) row.units = units;
+    this.pending.delete(key);
+    this.units.delete(key);
+    return row;
   }
 
   /** tokens: up to T+1 tokens → a row; missing positions are padding with weight 0. */
@@ -270,17 +346,27 @@ export class ShardLoader {
   getState(): LoaderState {
     const pending: Record<string, string> = {};
     for (const [k, buf] of this.pending) pending[String(k)] = Buffer.from(Int32Array.from(buf).buffer).toString('base64');
-    return { epoch: this.epoch, cursor: this.cursor, pending, documents: this.docs.length };
+    const units: Record<string, number[]> = {};
+    for (const [k, u] of this.units) units[String(k)] = [...u];
+    return { epoch: this.epoch, cursor: this.cursor, window: this.window, offset: this.offset, pending, units, documents: this.docs.length };
   }
 
   setState(state: LoaderState): void {
     if (!state || !Number.isInteger(state.epoch) || !Number.isInteger(state.cursor) || state.cursor < 0 || state.cursor > this.docs.length) {
       throw new HyperlmError('CHECKPOINT_CORRUPT', `loader state ${JSON.stringify(state)?.slice(0, 200)} does not fit ${this.docs.length} documents`);
     }
+    const window = state.window ?? 0, offset = state.offset ?? 0;
+    if (!Number.isInteger(window) || window < 0 || !Number.isInteger(offset) || offset < 0 || (window > 0 && state.cursor >= this.docs.length)) {
+      throw new HyperlmError('CHECKPOINT_CORRUPT', `loader state window ${window} / offset ${offset} is not a position in document ${state.cursor} of ${this.docs.length}`);
+    }
     this.epoch = state.epoch;
     this.cursor = state.cursor;
+    this.window = window;
+    this.offset = offset;
     this.order = this.epochOrder(state.epoch);
     this.pending.clear();
+    this.units.clear();
+    for (const [k, u] of Object.entries(state.units ?? {})) this.units.set(Number(k), [...u]);
     for (const [k, b64] of Object.entries(state.pending ?? {})) {
       const bytes = Buffer.from(b64, 'base64');
       this.pending.set(Number(k), [...new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))]);

@@ -7,8 +7,9 @@
 //            gate sigmoid(score), no auxiliary loss;
 //   demix  — DEMix (Gururangan et al. 2021): expert = document domain in training; at inference a
 //            mixture over experts given as input (see domainPosterior).
-// Capacity only applies in training; inference is dropless so outputs do not depend on batch makeup
-// (and KV-cached decoding equals full recomputation). The router runs in float32 (all tensors here are).
+// Training routing (capacity, GShard's random second expert, BASE's auction) is `plan` here; inference
+// routing is routing.ts's `inferenceGates`, the function the host decoder calls too — dropless, so outputs
+// do not depend on batch makeup and KV-cached decoding equals full recomputation.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError, assertNever } from '../errors.js';
@@ -17,6 +18,7 @@ import type { ModelConfig, RouterKind } from './config.js';
 import { moveRows } from './dispatch.js';
 import { Mlp } from './mlp.js';
 import { switchLoadBalancingLoss, routerZLoss } from './moe-loss.js';
+import { inferenceGates } from './routing.js';
 import { ParamStore } from '../nn/params.js';
 
 /** What one MoE layer did with the N = B·T tokens of a forward pass (copied to JS). */
@@ -64,6 +66,8 @@ interface Plan {
   top1: Int32Array; // argmax before capacity, for the load-balancing loss
   capacity: number;
   attempted: number;
+  /** Router probabilities [N·E] for the routing stats when gateMatrix holds something else (inference). */
+  routerProbs?: Float32Array;
 }
 
 export class MoE {
@@ -126,6 +130,7 @@ export class MoE {
       return best;
     };
     const top1 = Int32Array.from({ length: N }, (_, n) => (logits ? argmax(n) : 0));
+    if (!ctx.training) return this.inferencePlan(N, scores, p, top1, ctx);
     const first = new Int32Array(N).fill(-1);
     const assignments: Array<[number, number]> = [];
     switch (router) {
@@ -188,30 +193,43 @@ export class MoE {
     }
   }
 
-  /** demix: [N·E] expert weights per token — one-hot by domain in training, the mixture at inference. */
+  /** Inference: every token's gates from routing.ts (the host decoder's function too); dropless. */
+  private inferencePlan(N: number, logits: Float32Array, p: Float32Array | undefined, top1: Int32Array, ctx: MoEContext): Plan {
+    const E = this.config.moe.experts;
+    const gateData = new Float32Array(N * E);
+    const first = new Int32Array(N).fill(-1);
+    const second = this.config.moe.router === 'top2' ? new Int32Array(N).fill(-1) : undefined;
+    const assignments: Array<[number, number]> = [];
+    for (let n = 0; n < N; n++) {
+      const b = Math.floor(n / ctx.seqLen);
+      const row = logits.length > 0 ? Float64Array.from(logits.subarray(n * E, (n + 1) * E)) : new Float64Array(0);
+      const gates = inferenceGates(this.config.moe, row, { domain: ctx.domains?.[b], mixture: ctx.mixture?.[b] });
+      for (let e = 0; e < E; e++) {
+        if (gates[e] === 0) continue;
+        gateData[n * E + e] = gates[e];
+        assignments.push([n, e]);
+        if (first[n] < 0 || gates[e] > gates[first[n]]) first[n] = e;
+      }
+      for (let e = 0; second && e < E; e++) if (gates[e] !== 0 && e !== first[n]) second[n] = e;
+    }
+    // routing stats report the router's full softmax for switch/top2, as in training
+    const routerProbs = this.config.moe.router === 'switch' || this.config.moe.router === 'top2' ? p : undefined;
+    return { assignments, gateMatrix: tf.tensor2d(gateData, [N, E]), first, second, top1, capacity: Infinity, attempted: assignments.length, routerProbs };
+  }
+
+  /** demix in training: [N·E] expert weights per token, one-hot by the row's domain. */
   private domainWeights(N: number, ctx: MoEContext): Float32Array {
     const E = this.config.moe.experts;
-    const B = N / ctx.seqLen;
     const w = new Float32Array(N * E);
-    const useDomains = ctx.domains && (ctx.training || !ctx.mixture);
-    if (ctx.training && !ctx.domains) {
+    if (!ctx.domains) {
       throw new HyperlmError('MODEL_BAD_INPUT', `demix layer ${this.layer} needs opts.domains (one domain id per batch row) in training`);
     }
-    for (let b = 0; b < B; b++) {
-      let row: number[];
-      if (useDomains) {
-        const d = ctx.domains![b];
-        if (!(Number.isInteger(d) && d >= 0 && d < E)) {
-          throw new HyperlmError('MODEL_BAD_INPUT', `opts.domains[${b}] = ${d} is not a domain id in [0, ${E})`);
-        }
-        row = Array.from({ length: E }, (_, e) => (e === d ? 1 : 0));
-      } else if (ctx.mixture) {
-        row = ctx.mixture[b];
-        if (!row || row.length !== E) throw new HyperlmError('MODEL_BAD_INPUT', `opts.mixture[${b}] must have ${E} weights`);
-      } else {
-        row = new Array<number>(E).fill(1 / E);
+    for (let b = 0; b < N / ctx.seqLen; b++) {
+      const d = ctx.domains[b];
+      if (!(Number.isInteger(d) && d >= 0 && d < E)) {
+        throw new HyperlmError('MODEL_BAD_INPUT', `opts.domains[${b}] = ${d} is not a domain id in [0, ${E})`);
       }
-      for (let t = 0; t < ctx.seqLen; t++) w.set(row, (b * ctx.seqLen + t) * E);
+      for (let t = 0; t < ctx.seqLen; t++) w[(b * ctx.seqLen + t) * E + d] = 1;
     }
     return w;
   }
@@ -219,7 +237,8 @@ export class MoE {
   private describe(N: number, plan: Plan, logits: Float32Array): RoutingInfo {
     const E = this.config.moe.experts;
     const probs = plan.gateMatrix.dataSync() as Float32Array;
-    const routerProbs = this.config.moe.router === 'switch' || this.config.moe.router === 'top2' ? probs : softmaxRows(logits, E, probs);
+    const routerProbs = plan.routerProbs
+      ?? (this.config.moe.router === 'switch' || this.config.moe.router === 'top2' ? probs : softmaxRows(logits, E, probs));
     const counts = new Array<number>(E).fill(0);
     for (const [, e] of plan.assignments) counts[e]++;
     const gates = Float32Array.from(plan.first, (e, n) => (e < 0 ? 0 : probs[n * E + e]));

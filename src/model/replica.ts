@@ -9,7 +9,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
-import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
+import { assignFlat, flatten } from '../train/flat-params.js';
+import { flatParamAccess } from '../train/replicas.js';
 import { GPT } from './gpt.js';
 import { AdamW, defaultOptimConfig, learningRate, type OptimConfig } from '../train/optimizer.js';
 import type { MoEStats } from './train.js';
@@ -49,12 +50,11 @@ export interface ReplicaInfo {
 export async function createReplica(init: ReplicaInit) {
   const model = new GPT(init.model, init.seed);
   const params = model.params();
-  const layout = paramLayout(params);
+  const { layout, getParams, setParams } = flatParamAccess(params);
   let optimizer: AdamW | undefined;
   return {
-    getParams(): Float32Array {
-      return flatten(layout, params as Map<string, tf.Tensor>);
-    },
+    getParams,
+    setParams,
     async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
       const B = slice.domains.length, T = init.model.blockSize;
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');
@@ -66,9 +66,6 @@ export async function createReplica(init: ReplicaInit) {
       tf.dispose([ids, targets, weights, ...r.grads.values()]);
       const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));
       return { loss: r.loss, grads, info: { ce: r.ce, aux: r.aux, moe } };
-    },
-    setParams(flat: Float32Array): void {
-      assignFlat(layout, params, flat);
     },
     applyGrads(mean: Float32Array, step: number): void {
       const optim = init.optim ?? defaultOptimConfig;

@@ -14,17 +14,19 @@
 //    "elapsed":0.4,"moe":[{"layer":1,"load":[0.3,0.2,0.25,0.25],"dropRate":0.02,"entropy":1.38}]}
 //   {"step":50,"valLoss":4.1,"valPpl":60.3}
 
-import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Progress, formatCount } from '../io/progress.js';
 import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { Rng } from '../rng.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MetricsLog, checkpointDue, existingCheckpoint, workerCount } from '../train/index.js';
 import { dropoutSeed } from './dropout.js';
 import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
+import { loadGPTWeights } from './weights.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
 import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
@@ -132,14 +134,6 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   }
 }
 
-/** Metrics lines up to `step` (a resumed run drops what came after its checkpoint), and the loss curve in them. */
-async function loadHistory(path: string, step: number): Promise<{ lines: string[]; curve: CurvePoint[] }> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const lines = text.split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
-  const curve = lines.map((l) => JSON.parse(l) as CurvePoint);
-  return { lines, curve };
-}
-
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { runDir, config } = opts;
   const log = opts.log ?? (() => {});
@@ -149,10 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (data.layout.size > config.model.vocabSize) {
     throw new HyperlmError('CONFIG_BAD_VALUE', `model config vocabSize ${config.model.vocabSize} is smaller than the data's vocabulary (${data.layout.size} ids in ${config.data}/vocab.json)`);
   }
-  const existing = await latestCheckpoint(runDir);
-  if (existing && !opts.resume) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`);
-  }
+  const existing = await existingCheckpoint(runDir, opts.resume);
   await prepareRunDir(runDir, config);
 
   const domainOf = domainMapping(config, data);
@@ -179,10 +170,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       loader.setState(ck.loader);
     }
     log(`resumed from ${existing} at step ${step}`);
+  } else if (config.init) {
+    await loadGPTWeights(model, config.init); // fine-tuning: weights only; AdamW, step and data start fresh
+    log(`initialised from ${config.init}`);
   }
-  const history = await loadHistory(metricsPath, step);
-  await writeFile(metricsPath, history.lines.map((l) => l + '\n').join(''));
-  const curve = history.curve;
+  const metrics = await MetricsLog.open(metricsPath, step);
+  const curve = metrics.history as unknown as CurvePoint[];
   log(`model: ${formatCount(model.numParams())} parameters, ${config.model.nLayer} layers, d=${config.model.dModel}, ` +
     `${config.model.moe.every > 0 ? `MoE ${config.model.moe.router} × ${config.model.moe.experts}` : 'dense'}; ` +
     `data: ${loader.documentCount} train documents; batch ${tc.batchSize}×${tc.gradAccum}×${T} tokens`);
@@ -192,8 +185,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const theta = flatten(layout, params as Map<string, tf.Tensor>); // the params of record; the model and workers get copies
   const onlyPrefix = tc.trainOnlyExpert >= 0 ? `.mlp.experts.${tc.trainOnlyExpert}.` : undefined;
   const only = onlyPrefix ? (name: string) => name.includes(onlyPrefix) : undefined;
-  const workers = Math.max(1, Math.min(opts.workers ?? 1, tc.batchSize));
-  if ((opts.workers ?? 1) > workers) log(`workers: ${opts.workers} requested, using ${workers} (one row per worker at batchSize ${tc.batchSize})`);
+  const workers = workerCount(opts.workers, tc.batchSize, 'row', log);
   const source: GradientSource = workers > 1 ? await WorkerGradients.start(model, tc.seed, workers) : new LocalGradients(model);
   if (workers > 1) log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW in this thread`);
   let modelCurrent = true; // whether the main model's variables hold theta (workers > 1 updates them lazily)
@@ -253,20 +245,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           }
         }
       }
-      await appendFile(metricsPath, JSON.stringify(line) + '\n');
-      curve.push({ step, loss });
+      await metrics.append(line);
       if (valid && ((tc.evalEvery > 0 && step % tc.evalEvery === 0) || step === tc.steps)) {
         syncModel();
         valLoss = await evaluate(model, valid, tc.evalBatches, tc.batchSize);
-        const v = { step, valLoss, valPpl: Math.exp(valLoss) };
-        await appendFile(metricsPath, JSON.stringify(v) + '\n');
-        curve.push(v);
+        await metrics.append({ step, valLoss, valPpl: Math.exp(valLoss) });
         log(`step ${step}: validation loss ${valLoss.toFixed(4)}, perplexity ${Math.exp(valLoss).toFixed(2)}`);
       }
       progress?.update(step, { loss: loss.toFixed(4), 'tok/s': formatCount(tokens / seconds), lr: lr.toExponential(2) });
       opts.onStep?.(step, line);
       const interrupted = opts.signal?.aborted === true && step < tc.steps;
-      if (step % tc.checkpointEvery === 0 || step === tc.steps || interrupted) await checkpoint();
+      if (checkpointDue(step, tc.steps, tc.checkpointEvery, interrupted)) await checkpoint();
       if (interrupted) {
         log(`interrupted: checkpoint written at step ${step} (${lastCheckpoint})`);
         progress?.finish();

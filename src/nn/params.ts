@@ -1,31 +1,51 @@
-// Where the model's weights live: a named map of tf.Variables with seeded GPT-2-style initialisers,
-// plus the one affine helper every layer uses. Names follow HF GPT-2 (`transformer.h.0.attn.c_attn.weight`)
-// and weights are stored [in, out] like GPT-2's Conv1D, so `x @ W + b` needs no transpose.
+// The one parameter store of the project's models (GPT in src/model, ViT-VQGAN in src/vqgan): named
+// tf.Variables drawn with seeded initialisers, plus the affine map and LayerNorm every layer uses. The
+// n-th tensor drawn from seed s always gets tfjs seed s·7919 + n + 1 — never 0, which tfjs treats as
+// "unseeded" (`seed ? seed : Math.random()` in tfjs-core's rand_util), so seed 0 is reproducible too.
+// Weights are stored [in, out] (GPT-2's Conv1D layout), so `x @ W + b` needs no transpose.
 
 import * as tf from '@tensorflow/tfjs';
+import { HyperlmError } from '../errors.js';
 
 export class ParamStore {
   readonly vars = new Map<string, tf.Variable>();
-  private counter = 0;
-  constructor(private readonly seed: number) {}
+  private count = 0;
+  constructor(readonly seed: number) {}
 
-  /** A trainable variable drawn from N(0, std²), seeded by (seed, creation order). */
+  /** A trainable variable drawn from N(0, std²). */
   normal(name: string, shape: number[], std: number): tf.Variable {
-    const seed = this.seed * 7919 + this.counter++;
+    const seed = this.nextSeed();
     return this.add(name, tf.tidy(() => tf.randomNormal(shape, 0, std, 'float32', seed)));
   }
 
+  /** A trainable variable drawn from N(0, std²) truncated at ±2σ (ViT's initialiser). */
+  truncatedNormal(name: string, shape: number[], std: number): tf.Variable {
+    const seed = this.nextSeed();
+    return this.add(name, tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', seed)));
+  }
+
+  fill(name: string, shape: number[], value: number): tf.Variable {
+    this.count++; // constants take a draw index too, so adding one never shifts the others' seeds
+    return this.add(name, tf.fill(shape, value));
+  }
+
   zeros(name: string, shape: number[]): tf.Variable {
-    return this.add(name, tf.zeros(shape));
+    return this.fill(name, shape, 0);
   }
 
   ones(name: string, shape: number[]): tf.Variable {
-    return this.add(name, tf.ones(shape));
+    return this.fill(name, shape, 1);
+  }
+
+  private nextSeed(): number {
+    return this.seed * 7919 + this.count++ + 1;
   }
 
   private add(name: string, init: tf.Tensor): tf.Variable {
-    if (this.vars.has(name)) throw new Error(`duplicate parameter ${name}`);
-    const v = tf.variable(init, true, `${name}_${this.seed}_${this.counter++}_${Math.random().toString(36).slice(2)}`);
+    if (this.vars.has(name)) throw new HyperlmError('INTERNAL', `ParamStore: parameter ${name} created twice`);
+    // tfjs's own variable names (increasing integers) are unique in the engine, and integer-like keys keep
+    // creation order in the gradient maps tfjs optimizers iterate (the VQGAN's Adam slot order relies on it)
+    const v = tf.variable(init, true);
     init.dispose();
     this.vars.set(name, v);
     return v;
@@ -41,7 +61,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   return y.reshape([...lead, w.shape[1]]); // [..., out]
 }
 
-/** LayerNorm over the last axis with learned gain and bias (GPT-2's ln_1/ln_2/ln_f). */
+/** LayerNorm over the last axis with learned gain and bias (GPT-2's ln_1/ln_2/ln_f, ViT's norms). */
 export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gain).add(bias);

@@ -8,11 +8,23 @@ import { IndexedDatasetWriter, splitDocument, type ShardDtype } from '../shards/
 import { SidecarWriter } from '../shards/sidecar.js';
 import type { RawDocument } from '../data/document.js';
 import type { PreprocessConfig } from './config.js';
+import { packKeys, type DedupVerdict, type KeptKeys } from '../filter/dedup.js';
 
+/** What one filter step removed (summed into manifest.filters). */
+export interface FilterStats {
+  documents: number;
+  /** Characters of the minimized documents removed. */
+  chars: number;
+  /** A few removed documents with what they duplicate (near dedup), for a reader to judge. */
+  examples?: Array<{ source: string; duplicateOf: string }>;
+}
+
+/** Examples of near duplicates kept per chunk (the manifest keeps the first of them). */
+export const FILTER_EXAMPLES = 20;
 export type Split = 'train' | 'valid';
 
 /** What the writer needs to know of a document (its bytes have gone to a worker). */
-export type DocMeta = Pick<RawDocument, 'index' | 'source' | 'url' | 'kind' | 'language' | 'relPath'>;
+export type DocMeta = Pick<RawDocument, 'index' | 'source' | 'url' | 'kind' | 'language' | 'relPath' | 'imagesDropped'>;
 
 /** What a finished chunk contributed, saved in its state file and summed into the manifest. */
 export interface ChunkRecord {
@@ -30,6 +42,12 @@ export interface ChunkRecord {
   bytes: number;
   /** Domain key → id after this chunk (ids are given in order of first appearance). */
   domains: Record<string, number>;
+  /** Per filter step (`language`, `dedup-exact`, `dedup-near`): documents and characters removed. */
+  filters: Record<string, FilterStats>;
+  /** Documents per detected language (with a language filter), kept or not. */
+  languages: Record<string, number>;
+  /** base64 of filter/dedup.ts packKeys for the documents this chunk indexed (rebuilds the index on resume). */
+  dedupKeys?: string;
   /** Shard files written (relative to DIR). */
   files: string[];
 }
@@ -66,13 +84,16 @@ function topFolder(raw: DocMeta): string {
 
 export class ChunkWriter {
   readonly record: ChunkRecord;
+  /** Dedup keys of the documents indexed in this chunk, in order. */
+  readonly keys: KeptKeys[] = [];
   private readonly writers = new Map<Split, { data: IndexedDatasetWriter; side: SidecarWriter }>();
 
   constructor(private readonly dir: string, chunk: number, private readonly dtype: ShardDtype, private readonly eos: number,
-    private readonly maxDocTokens: number, domains: Record<string, number>) {
+    private readonly maxDocTokens: number, domains: Record<string, number>, private readonly bands = 0) {
     this.record = {
       chunk, documentsIn: 0, documentsOut: { train: 0, valid: 0 }, sequences: { train: 0, valid: 0 }, tokens: { train: 0, valid: 0 },
       skipped: {}, skips: [], images: { encoded: 0, dropped: {} }, minimize: {}, bytes: 0, domains: { ...domains }, files: [],
+      filters: {}, languages: {},
     };
   }
 
@@ -82,7 +103,24 @@ export class ChunkWriter {
     return d[key];
   }
 
-  add(split: Split, raw: DocMeta, domain: number, tokens: Int32Array): void {
+  /** Counts a document removed by filter step `step` (`chars` of minimized text). */
+  filtered(step: string, chars: number, example?: { source: string; duplicateOf: string }): void {
+    const f = (this.record.filters[step] ??= { documents: 0, chars: 0 });
+    f.documents++;
+    f.chars += chars;
+    if (example && (f.examples ??= []).length < FILTER_EXAMPLES) f.examples.push(example);
+  }
+
+  /** Records the dedup verdict's side effects: a drop is counted and listed; keys are kept for the index file. */
+  deduplicated(raw: DocMeta, verdict: DedupVerdict, chars: number): void {
+    if (verdict.keep) return;
+    const near = verdict.reason === 'NEAR_DUPLICATE';
+    this.filtered(near ? 'dedup-near' : 'dedup-exact', chars, near ? { source: raw.source, duplicateOf: verdict.of } : undefined);
+    this.skip(raw, verdict.reason, `${raw.source}: ${near ? 'near duplicate' : 'duplicate'} of ${verdict.of}`);
+  }
+
+  /** `windows`: static CM3 windows (lengths; the last holds the eos), stored one sequence each instead of split by maxDocTokens. */
+  add(split: Split, raw: DocMeta & { lang?: string }, domain: number, tokens: Int32Array, windows?: number[]): void {
     let w = this.writers.get(split);
     if (!w) {
       const prefix = join(this.dir, shardName(split, this.record.chunk));
@@ -90,11 +128,11 @@ export class ChunkWriter {
       this.writers.set(split, w);
     }
     // The end-of-document token is part of the document, so no sequence exceeds maxDocTokens.
-    const parts = splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
+    const parts = windows ? windowParts(tokens, windows) : splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
     const doc = this.record.documentsOut[split]++;
     parts.forEach((seq, k) => {
       w.data.addSequence(seq);
-      w.side.add({ doc, part: k, source: raw.source, ...(raw.url ? { url: raw.url } : {}), kind: raw.kind, language: raw.language, domain, tokens: seq.length });
+      w.side.add({ doc, part: k, source: raw.source, ...(raw.url ? { url: raw.url } : {}), kind: raw.kind, language: raw.language, lang: raw.lang, domain, tokens: seq.length });
       this.record.sequences[split]++;
       this.record.tokens[split] += seq.length;
     });
@@ -108,6 +146,7 @@ export class ChunkWriter {
 
   /** Renames the finished shards into place (bin, idx, then sidecar). */
   async finalize(): Promise<ChunkRecord> {
+    if (this.keys.length > 0) this.record.dedupKeys = packKeys(this.keys, this.bands).toString('base64');
     for (const [split, w] of [...this.writers].sort(([a], [b]) => a.localeCompare(b))) {
       await w.data.finalize();
       await w.side.finalize();
@@ -120,6 +159,13 @@ export class ChunkWriter {
   abort(): void {
     for (const w of this.writers.values()) { w.data.abort(); w.side.abort(); }
   }
+}
+
+function windowParts(tokens: Int32Array, windows: number[]): Int32Array[] {
+  const parts: Int32Array[] = [];
+  let o = 0;
+  for (const len of windows) { parts.push(tokens.subarray(o, o + len)); o += len; }
+  return parts;
 }
 
 function appendEos(tokens: Int32Array, eos: number): Int32Array {

@@ -1,6 +1,9 @@
 // The preprocessing job's configuration: one typed object, defaults with the reason for each, resolved
 // once from the command line. The resolved object is saved in the manifest beside the shards.
 import { cpus } from 'node:os';
+import { DEFAULT_MINHASH, type MinhashConfig } from '../filter/minhash.js';
+import type { DedupMode } from '../filter/dedup.js';
+import type { ShardSpec } from './shard.js';
 
 export type ImagesMode = 'none' | 'vqgan';
 export type DomainBy = 'host' | 'folder' | 'kind';
@@ -34,6 +37,12 @@ export interface PreprocessConfig {
   shardDocs: number;
   /** Apply the CM3 transform once here (for external trainers); hyperlm's own loader applies it per epoch. */
   cm3Static: boolean;
+  /**
+   * With cm3Static: cut each document into CM3 windows for a model of this blockSize (each window, masked
+   * on its own, is one sequence of at most cm3Window + 1 tokens; see cm3-window.ts); 0 masks whole
+   * documents as before. The hyperlm loader refuses a mismatch with the model's blockSize.
+   */
+  cm3Window: number;
   /** CM3: most masked spans per document (CM3: 16). */
   maxMasks: number;
   /** How a document's domain (for DEMix experts) is named: its web host, its top folder, or html/code. */
@@ -54,6 +63,22 @@ export interface PreprocessConfig {
   imageSize: number;
   /** Decompression-bomb guard: images declaring more pixels than this are dropped. */
   maxImagePixels: number;
+  /** This machine's part of the input (`--shard I/N`, see shard.ts); undefined: the whole input. */
+  shard?: ShardSpec;
+  /**
+   * `exact` drops repeats of a minimized document (one sha256 each, ~1% of the per-page cost);
+   * `near` also drops MinHash near duplicates (same page, other template or a few words changed; ~0.5 ms
+   * a page); `none` keeps everything. Every crawl pipeline (CCNet, Gopher, datatrove) deduplicates.
+   */
+  dedup: DedupMode;
+  /** MinHash/LSH parameters for `dedup: 'near'` (datatrove's defaults; shards of one corpus must agree). */
+  minhash: MinhashConfig;
+  /**
+   * ISO 639-1 codes of the HTML documents kept (and `und`, too little text to tell), or `all`: nothing is
+   * detected or dropped. `all` by default, for folders of documentation as for crawls: HTLM kept
+   * English only, pass `--languages en` for that. Code documents are never filtered.
+   */
+  languages: string[] | 'all';
 }
 
 export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
@@ -67,6 +92,7 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
   maxDocTokens: 32768,
   shardDocs: 5000,
   cm3Static: false,
+  cm3Window: 0,
   maxMasks: 16,
   domainBy: 'folder',
   minTextRatio: 0.02,
@@ -75,4 +101,7 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessConfig, 'inputs' | 'out'> = {
   workerHeapMb: 4096,
   imageSize: 256,
   maxImagePixels: 40_000_000,
+  dedup: 'exact',
+  minhash: DEFAULT_MINHASH,
+  languages: 'all',
 };

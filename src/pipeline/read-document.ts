@@ -1,12 +1,14 @@
 // Reads a document back out of a preprocessed folder: finds which shard of the split holds global
 // document N (shards in manifest order), joins its sequences, drops the end-of-document token and, for
-// statically masked data, undoes CM3 — the inverse of the pipeline, for `npm run inspect` and tests.
+// statically masked data, undoes CM3 (window by window for --cm3-window data) — the inverse of the
+// pipeline, for `npm run inspect` and tests.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { IndexedDataset } from '../shards/megatron.js';
 import { readSidecar, type SidecarRecord } from '../shards/sidecar.js';
 import { cm3Inverse } from '../tokenize/cm3.js';
+import { codeHeaderTokens, joinWindows } from '../tokenize/cm3-window.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import type { Manifest } from './manifest.js';
 import type { Split } from './chunk.js';
@@ -42,10 +44,21 @@ export async function readStoredDocument(dir: string, split: Split, n: number, t
       for (let i = start; i < end; i++) parts.push(await data.getSequence(i));
       const joined = concat(parts);
       const L = tokenizer.layout;
-      const tokens = joined.length > 0 && joined[joined.length - 1] === L.eos ? joined.subarray(0, joined.length - 1) : joined;
+      const noEos = (x: Int32Array): Int32Array => (x.length > 0 && x[x.length - 1] === L.eos ? x.subarray(0, x.length - 1) : x);
+      const tokens = noEos(joined);
       const masked = manifest.config.cm3Static === true;
-      const original = masked ? cm3Inverse(tokens, { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom }) : tokens;
+      const vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom };
+      const window = Number(manifest.config.cm3Window ?? 0);
       const meta = (await readSidecar(prefix))[start];
+      let original = tokens;
+      if (masked && window > 0) {
+        // one sequence per CM3 window (cm3-window.ts): un-mask each, drop the header the later ones repeat
+        const windows = parts.map((p) => cm3Inverse(noEos(p), vocab));
+        const header = meta?.kind === 'code' ? codeHeaderTokens(windows[0], (i) => tokenizer.pieces[i]?.piece ?? '', window + 1) : 0;
+        original = joinWindows(windows, header);
+      } else if (masked) {
+        original = cm3Inverse(tokens, vocab);
+      }
       return { shard: shard.name, tokens, original, meta };
     } finally {
       await data.close();

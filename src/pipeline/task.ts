@@ -10,6 +10,7 @@ import { HyperlmError } from '../errors.js';
 import type { RawDocument } from '../data/document.js';
 import { processDocument, minimizedText, type DocumentContext, type StageName } from './process-document.js';
 import type { PreprocessConfig } from './config.js';
+import type { DedupKeys } from '../filter/dedup.js';
 
 export interface DocumentTask {
   /** Consecutive documents of the input (usually several; one when a batch is retried document by document). */
@@ -24,14 +25,21 @@ export type DocumentResult =
     index: number;
     /** Pass 1: the minimized text. */
     text?: string;
-    /** Pass 2: token ids without end-of-document. */
+    /** Pass 2: token ids without end-of-document (with it, when cut into static CM3 windows). */
     tokens?: Int32Array;
+    /** Static windowed CM3: the window lengths, one sequence each. */
+    windows?: number[];
     imagesEncoded: number;
     imagesDropped: Record<string, number>;
     minimizeStats: Record<string, { nodes: number; chars: number }>;
     ms: Record<StageName, number>;
+    /** Pass 2: characters of the minimized document, its language (with a language filter) and dedup keys. */
+    chars?: number;
+    lang?: string;
+    dedup?: DedupKeys;
   }
-  | { ok: false; index: number; reason: string; detail: string };
+  /** `chars` and `lang` are set when a filter (not a failure) removed the document. */
+  | { ok: false; index: number; reason: string; detail: string; chars?: number; lang?: string };
 
 /**
  * How many documents go in one task. 16 documents or 256 KiB (about 25 ms of work on ../shared/corpus,
@@ -74,6 +82,7 @@ export async function processTask(task: DocumentTask, ctx: DocumentContext): Pro
 export async function processOne(raw: RawDocument, until: StageName, ctx: DocumentContext): Promise<DocumentResult> {
   try {
     const { work, ms } = await processDocument(raw, ctx, until);
+    if (work.rejected) return { ok: false, index: raw.index, ...work.rejected, chars: work.chars, lang: work.lang };
     return {
       ok: true,
       index: raw.index,
@@ -81,7 +90,7 @@ export async function processOne(raw: RawDocument, until: StageName, ctx: Docume
       imagesDropped: work.imagesDropped,
       minimizeStats: work.minimized?.stats ?? {},
       ms,
-      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens }),
+      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens, chars: work.chars, lang: work.lang, dedup: work.dedup, ...(work.windows ? { windows: work.windows } : {}) }),
     };
   } catch (err) {
     if (err instanceof HyperlmError) return { ok: false, index: raw.index, reason: err.code, detail: err.message };

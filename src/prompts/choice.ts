@@ -52,7 +52,7 @@ export async function runMultipleChoice(target: PromptTarget, question: string, 
   const template = opts.template ?? QUESTION_TEMPLATE;
   const rule = opts.rule ?? 'pmi';
   if (choices.length === 0 || choices.some((c) => c.trim() === '')) {
-    throw new HyperlmError('PROMPT_BAD_INPUT', 'multiple choice: needs at least one choice and no empty choice');
+    throw new HyperlmError('PROMPT_EMPTY', 'multiple choice: needs at least one choice and no empty choice');
   }
   const prompt = choicePrompt(question, template);
   const ids = (s: string) => tokenizer.encode(s);

@@ -13,7 +13,7 @@
 // newline) and left-to-right (header + prefix only, the baseline InCoder compares infilling against).
 
 import { HyperlmError } from '../errors.js';
-import { codeDocumentText, languageForPath } from '../minimize/code-document.js';
+import { codeDocumentText, languageForPath } from '../minimize/index.js';
 import type { VocabLayout } from '../tokenize/vocab.js';
 
 export type InfillMode = 'multi-line' | 'single-line' | 'left-to-right';

@@ -19,7 +19,7 @@ import { decodeOptions, resolveTarget, type DecodeOptions, type PromptTarget } f
 
 /** `<img alt="{text}" src="<image>`. Pure. */
 export function textToImagePrompt(text: string): PromptPart[] {
-  if (text.trim() === '') throw new HyperlmError('PROMPT_BAD_INPUT', 'text-to-image: the alt text is empty');
+  if (text.trim() === '') throw new HyperlmError('PROMPT_EMPTY', 'text-to-image: the alt text is empty');
   return [{ text: `<img alt="${escapeAttr(text)}" src="` }, { image: 'begin' }];
 }
 

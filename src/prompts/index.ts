@@ -1,6 +1,7 @@
 // The prompt library's public surface: prompt parts and their encoding, candidate scoring with calibration,
 // and one module per task — a pure prompt builder plus a typed run function each (title summarization,
-// captioning, text → image and image infill, code infill). Metrics and baselines live in their own folders.
+// captioning, text → image and image infill, multiple choice, code infill — its prompt builder is the infill
+// server's code-infill.ts). Metrics and baselines live in their own folders.
 export { renderPrompt, encodePrompt, checkCodes, type PromptPart, type EncodedPrompt } from './prompt.js';
 export {
   score, rank, candidateLogProbs, candidateDistribution, dcPmi, contextualCalibration,
@@ -20,3 +21,5 @@ export {
   choicePrompt, runMultipleChoice, QUESTION_TEMPLATE, CONTENT_FREE_INPUTS,
   type ChoiceTemplate, type ChoiceOptions, type ChoiceResult,
 } from './choice.js';
+export { runCodeInfill, type CodeInfillOptions, type CodeInfillResult } from './code.js';
+export { buildInfillPrompt, INFILL_DEFAULTS, type InfillMode, type InfillOptions, type InfillInput, type InfillFile, type InfillPrompt } from './code-infill.js';

@@ -79,7 +79,7 @@ export function titlePrompt(html: string, options: Partial<TitlePromptOptions> =
   const h1RepeatsTitle = heading !== '' && title !== '' && (title.includes(heading) || heading.includes(title));
   const droppedH1 = h1RepeatsTitle && opts.dropRepeatedH1;
   if (droppedH1) body = body.slice(0, h1!.index) + body.slice(h1!.index + h1![0].length);
-  if (normalize(body) === '') throw new HyperlmError('PROMPT_BAD_INPUT', `${source}: the minimized page has no body text to summarize`);
+  if (normalize(body) === '') throw new HyperlmError('PROMPT_EMPTY', `${source}: the minimized page has no body text to summarize`);
   const [open, close] = opts.target === 'title'
     ? ['<head><title>', '</title></head><body>']
     : ['<head><meta content="', '" name="description"></head><body>'];

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { HyperlmError } from '../errors.js';
+import { withPath } from '../io/io-failure.js';
 
 export type ShardDtype = 'uint16' | 'int32';
 
@@ -98,13 +99,15 @@ export class IndexedDatasetWriter {
     this.assertOpen('finalize');
     if (this.documentIndices[this.documentIndices.length - 1] !== this.lengths.length) this.endDocument();
     this.state = 'done';
+    let file = `${this.prefix}.bin.tmp`; // the file an fd-based failure is about
     try {
       this.flush();
       fs.fsyncSync(this.fd!);
       fs.closeSync(this.fd!);
       this.fd = null;
       const idx = this.encodeIndex();
-      const fh = await fsp.open(`${this.prefix}.idx.tmp`, 'w');
+      file = `${this.prefix}.idx.tmp`;
+      const fh = await fsp.open(file, 'w');
       try {
         await fh.writeFile(idx);
         await fh.sync();
@@ -116,7 +119,7 @@ export class IndexedDatasetWriter {
       await syncDirectory(path.dirname(path.resolve(this.prefix)));
     } catch (err) {
       this.removeTemps();
-      throw err;
+      throw withPath(err, file);
     }
   }
 
@@ -128,25 +131,16 @@ export class IndexedDatasetWriter {
   }
 
   private encodeIndex(): Buffer {
-    const S = this.lengths.length;
-    const D = this.documentIndices.length;
-    const buf = Buffer.alloc(HEADER_BYTES + 12 * S + 8 * D);
-    MAGIC.copy(buf, 0);
-    buf.writeBigUInt64LE(1n, 9);
-    buf.writeUInt8(DTYPE_CODE[this.dtype], 17);
-    buf.writeBigUInt64LE(BigInt(S), 18);
-    buf.writeBigUInt64LE(BigInt(D), 26);
-    let o = HEADER_BYTES;
-    for (const len of this.lengths) { buf.writeInt32LE(len, o); o += 4; }
-    let pointer = 0;
-    for (const len of this.lengths) { buf.writeBigInt64LE(BigInt(pointer), o); o += 8; pointer += len * this.itemSize; }
-    for (const d of this.documentIndices) { buf.writeBigInt64LE(BigInt(d), o); o += 8; }
-    return buf;
+    return encodeIndex(this.dtype, this.lengths, this.documentIndices);
   }
 
   private flush(): void {
     let off = 0;
-    while (off < this.used) off += fs.writeSync(this.fd!, this.buffer, off, this.used - off);
+    try {
+      while (off < this.used) off += fs.writeSync(this.fd!, this.buffer, off, this.used - off);
+    } catch (err) {
+      throw withPath(err, `${this.prefix}.bin.tmp`);
+    }
     this.used = 0;
   }
 
@@ -158,6 +152,28 @@ export class IndexedDatasetWriter {
   private assertOpen(what: string): void {
     if (this.state !== 'open') throw new HyperlmError('CONFIG_BAD_VALUE', `IndexedDatasetWriter.${what}: writer for ${this.prefix} is already ${this.state === 'done' ? 'finalized' : 'aborted'}`);
   }
+}
+
+/**
+ * The .idx bytes for sequences of `lengths` tokens stored back to back in .bin, and `documentIndices`
+ * (0, then the sequence count after each document). Shared with merge-datasets.ts.
+ */
+export function encodeIndex(dtype: ShardDtype, lengths: ArrayLike<number>, documentIndices: ArrayLike<number>): Buffer {
+  const S = lengths.length;
+  const D = documentIndices.length;
+  const itemSize = ITEM_SIZE[dtype];
+  const buf = Buffer.alloc(HEADER_BYTES + 12 * S + 8 * D);
+  MAGIC.copy(buf, 0);
+  buf.writeBigUInt64LE(1n, 9);
+  buf.writeUInt8(DTYPE_CODE[dtype], 17);
+  buf.writeBigUInt64LE(BigInt(S), 18);
+  buf.writeBigUInt64LE(BigInt(D), 26);
+  let o = HEADER_BYTES;
+  for (let i = 0; i < S; i++) { buf.writeInt32LE(lengths[i], o); o += 4; }
+  let pointer = 0;
+  for (let i = 0; i < S; i++) { buf.writeBigInt64LE(BigInt(pointer), o); o += 8; pointer += lengths[i] * itemSize; }
+  for (let i = 0; i < D; i++) { buf.writeBigInt64LE(BigInt(documentIndices[i]), o); o += 8; }
+  return buf;
 }
 
 /** fsync a directory so the renames survive a crash; not supported everywhere, so failures are ignored. */
@@ -262,6 +278,13 @@ export class IndexedDataset {
   documentSequences(d: number): [number, number] {
     this.checkIndex(d, this.documentCount, 'document');
     return [this.docIndices[d], this.docIndices[d + 1]];
+  }
+
+  /** Bytes of .bin holding document d's sequences, as [start, end) (sequences of a document are contiguous). */
+  documentBytes(d: number): [number, number] {
+    const [first, end] = this.documentSequences(d);
+    if (first === end) return [0, 0];
+    return [this.pointers[first], this.pointers[end - 1] + this.lengths[end - 1] * this.itemSize];
   }
 
   /** Read one sequence with a positioned read. */

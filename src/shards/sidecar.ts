@@ -5,10 +5,13 @@
 //
 //   {"doc":0,"part":0,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":812}
 //   {"doc":0,"part":1,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":57}
+//   {"doc":1,"part":0,"source":"c.warc.gz#https://x.de/","url":"https://x.de/","kind":"html","language":"html","lang":"de","domain":4,"tokens":90}
+// (`lang`, the natural language, only when preprocess ran with --languages.)
 
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
+import { withPath } from '../io/io-failure.js';
 import type { DocKind } from '../data/document.js';
 
 export interface SidecarRecord {
@@ -22,6 +25,8 @@ export interface SidecarRecord {
   language: string;
   /** Domain id from the lead's stable domain-key mapping. */
   domain: number;
+  /** Natural language of an HTML document (ISO 639-1, `und`) when preprocess ran a language filter. */
+  lang?: string;
   /** Tokens in this sequence as written to the .bin (including any appended end-of-document). */
   tokens: number;
 }
@@ -53,10 +58,9 @@ export class SidecarWriter {
     if (this.state !== 'open') throw new HyperlmError('CONFIG_BAD_VALUE', `SidecarWriter.add: ${sidecarPath(this.prefix)} is already ${this.state}`);
     const problem = checkRecord(record);
     if (problem) throw new HyperlmError('INPUT_BAD_RECORD', `${sidecarPath(this.prefix)}: record ${this.count}: ${problem}`);
-    const { doc, part, source, url, kind, language, domain, tokens } = record;
-    const line = JSON.stringify(url === undefined
-      ? { doc, part, source, kind, language, domain, tokens }
-      : { doc, part, source, url, kind, language, domain, tokens }) + '\n';
+    const { doc, part, source, url, kind, language, lang, domain, tokens } = record;
+    // Fixed key order (the output must be a function of the input); optional keys only when present.
+    const line = JSON.stringify({ doc, part, source, ...(url === undefined ? {} : { url }), kind, language, ...(lang === undefined ? {} : { lang }), domain, tokens }) + '\n';
     this.pending.push(line);
     this.pendingChars += line.length;
     this.count++;
@@ -75,7 +79,7 @@ export class SidecarWriter {
       await fsp.rename(tmp, sidecarPath(this.prefix));
     } catch (err) {
       this.abortFiles();
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 
@@ -89,7 +93,11 @@ export class SidecarWriter {
     if (this.pending.length === 0) return;
     const buf = Buffer.from(this.pending.join(''), 'utf8');
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(this.fd!, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd!, buf, off, buf.length - off);
+    } catch (err) {
+      throw withPath(err, `${sidecarPath(this.prefix)}.tmp`);
+    }
     this.pending = [];
     this.pendingChars = 0;
   }
@@ -111,6 +119,7 @@ function checkRecord(r: unknown): string | null {
     if (typeof o[k] !== 'string') return `field "${k}" must be a string, got ${JSON.stringify(o[k])}`;
   }
   if (o.url !== undefined && typeof o.url !== 'string') return `field "url" must be a string when present, got ${JSON.stringify(o.url)}`;
+  if (o.lang !== undefined && typeof o.lang !== 'string') return `field "lang" must be a string when present, got ${JSON.stringify(o.lang)}`;
   if (o.kind !== 'html' && o.kind !== 'code') return `field "kind" must be "html" or "code", got ${JSON.stringify(o.kind)}`;
   return null;
 }

@@ -29,6 +29,7 @@
 
 import { HyperlmError } from '../errors.js';
 import { PieceType, type SpmModel } from './spm-model.js';
+import { codePoints, EMPTY, MergeTable, SegmentCache, spanHash, utf8Bytes } from './bpe-tables.js';
 import { bytePiece } from './vocab.js';
 
 export interface BpeEncoderOptions {
@@ -40,7 +41,6 @@ export interface BpeEncoderOptions {
 
 export const BPE_ENCODER_DEFAULTS: BpeEncoderOptions = { cacheEntries: 1 << 16, cacheMaxLength: 32 };
 
-const EMPTY = -1;
 /** Heap keys are rank * LEFT_SCALE + left symbol; exact in a double while rank < 2^23. */
 const LEFT_SCALE = 1 << 26;
 /** Symbols whose pairs are looked up in a dense table (DENSE² uint16 = 512 KiB) instead of hashing. */
@@ -49,143 +49,12 @@ const DENSE_EMPTY = 0xffff;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
-/** Pair (left symbol id, right symbol id) → merged piece id; open addressing, linear probing,
- *  slots interleaved as [left, right, value] so a probe touches one cache line. */
-class PairTable {
-  private readonly slots: Int32Array;
-  private readonly mask: number;
-
-  constructor(entries: number) {
-    let cap = 16;
-    while (cap < entries * 2) cap *= 2;
-    this.slots = new Int32Array(cap * 3).fill(EMPTY);
-    this.mask = cap - 1;
-  }
-
-  private static hash(l: number, r: number): number {
-    const h = Math.imul(l, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca77);
-    return h ^ (h >>> 15);
-  }
-
-  set(l: number, r: number, v: number): void {
-    let i = PairTable.hash(l, r) & this.mask;
-    while (this.slots[i * 3 + 2] !== EMPTY && (this.slots[i * 3] !== l || this.slots[i * 3 + 1] !== r)) i = (i + 1) & this.mask;
-    this.slots[i * 3] = l;
-    this.slots[i * 3 + 1] = r;
-    this.slots[i * 3 + 2] = v;
-  }
-
-  get(l: number, r: number): number {
-    const slots = this.slots;
-    let i = PairTable.hash(l, r) & this.mask;
-    for (;;) {
-      const o = i * 3;
-      const v = slots[o + 2];
-      if (v === EMPTY || (slots[o] === l && slots[o + 1] === r)) return v;
-      i = (i + 1) & this.mask;
-    }
-  }
-}
-
-/**
- * Segment text → ids, bounded and allocation-free: open addressing over [hash, textOffset, length,
- * idOffset, idCount] slots, the segment's UTF-16 units and its ids in two pools. The hash is computed
- * by the caller while scanning (FNV-1a over units); a hit is confirmed by comparing the units. Cleared
- * when the table is half full or a pool is full. (A Map<string, ids> cost more than it saved: slicing
- * and hashing strings was as slow as re-encoding the short segments.)
- */
-class SegmentCache {
-  private readonly slots: Int32Array;
-  private readonly mask: number;
-  private readonly maxEntries: number;
-  private readonly units: Uint16Array;
-  private readonly ids: Int32Array;
-  private entries = 0;
-  private unitsUsed = 0;
-  private idsUsed = 0;
-
-  constructor(entries: number, maxLength: number) {
-    let cap = 16;
-    while (cap < entries * 2) cap *= 2;
-    this.slots = new Int32Array(cap * 5);
-    this.mask = cap - 1;
-    this.maxEntries = entries;
-    this.units = new Uint16Array(entries * Math.min(maxLength, 24));
-    this.ids = new Int32Array(entries * 8);
-  }
-
-  /** Slot of text[a, b) with hash h, or -1 - (free slot) when absent. */
-  find(text: string, a: number, b: number, h: number): number {
-    const slots = this.slots, units = this.units;
-    const len = b - a;
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const o = i * 5;
-      const l = slots[o + 2];
-      if (l === 0) return -1 - i;
-      if (l !== len || slots[o] !== h) continue;
-      const off = slots[o + 1];
-      let k = 0;
-      while (k < len && units[off + k] === text.charCodeAt(a + k)) k++;
-      if (k === len) return i;
-    }
-  }
-
-  /** Append the ids of slot `slot` to out[at..]; returns the count. Caller ensures room. */
-  idCount(slot: number): number { return this.slots[slot * 5 + 4]; }
-  copyIds(slot: number, out: Int32Array, at: number): void {
-    const off = this.slots[slot * 5 + 3];
-    out.set(this.ids.subarray(off, off + this.slots[slot * 5 + 4]), at);
-  }
-
-  /** Store text[a, b) → ids in free slot -1 - miss (from `find`); may clear instead when full. */
-  insert(miss: number, text: string, a: number, b: number, h: number, ids: Int32Array, from: number, to: number): void {
-    const len = b - a, n = to - from;
-    if (this.entries >= this.maxEntries || this.unitsUsed + len > this.units.length || this.idsUsed + n > this.ids.length) {
-      if (len > this.units.length || n > this.ids.length) return;
-      this.slots.fill(0);
-      this.entries = this.unitsUsed = this.idsUsed = 0;
-      miss = this.find(text, a, b, h);
-    }
-    const o = (-1 - miss) * 5;
-    this.slots[o] = h;
-    this.slots[o + 1] = this.unitsUsed;
-    this.slots[o + 2] = len;
-    this.slots[o + 3] = this.idsUsed;
-    this.slots[o + 4] = n;
-    for (let k = 0; k < len; k++) this.units[this.unitsUsed + k] = text.charCodeAt(a + k);
-    this.ids.set(ids.subarray(from, to), this.idsUsed);
-    this.unitsUsed += len;
-    this.idsUsed += n;
-    this.entries++;
-  }
-}
-
-/** 16-bit hash of two BMP code units (multiplicative hashing, top bits). */
-function spanHash(x: number, y: number): number {
-  return Math.imul((x << 16) | y, 0x9e3779b1) >>> 16;
-}
-
-/** Code points of a string (surrogate pairs joined). */
-function codePoints(s: string): number[] {
-  const out: number[] = [];
-  for (const ch of s) out.push(ch.codePointAt(0)!);
-  return out;
-}
-
-/** UTF-8 bytes of one code point. */
-function utf8Bytes(cp: number): number[] {
-  if (cp < 0x80) return [cp];
-  if (cp < 0x800) return [0xc0 | (cp >> 6), 0x80 | (cp & 63)];
-  if (cp < 0x10000) return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
-  return [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
-}
-
 export class BpeEncoder {
   private readonly opts: BpeEncoderOptions;
   /** spm pieces in the model; symbol ids >= this are characters that are not pieces. */
   private readonly nPieces: number;
   private readonly rank: Int32Array; // [nPieces] 0 for the highest score; equal scores share a rank
-  private readonly pairs: PairTable;
+  private readonly pairs: MergeTable;
   /** Symbol id → slot in densePairs (-1: use `pairs`), for the DENSE most common symbols. */
   private readonly dense: Int32Array;
   private readonly densePairs: Uint16Array; // [DENSE * DENSE] merged piece id or DENSE_EMPTY
@@ -284,7 +153,7 @@ export class BpeEncoder {
         if (l >= 0 && r >= 0) splits.push([l, r, id]);
       }
     }
-    this.pairs = new PairTable(splits.length);
+    this.pairs = new MergeTable(splits.length);
     for (const [l, r, id] of splits) this.pairs.set(l, r, id);
     // Dense slots: ASCII characters, then the best-ranked pieces (the most frequent merges).
     this.dense = new Int32Array(extra).fill(-1);

@@ -22,6 +22,7 @@
 // contains U+2581 (spm's decoder turns that into a space), so a literal U+2581 goes to byte fallback.
 
 import { HyperlmError } from '../errors.js';
+import { PairCounts, PairHeap } from './bpe-tables.js';
 import { encodeModel, PieceType, TRAINER_SPEC_DEFAULTS, type SpmPiece } from './spm-model.js';
 import { bytePiece, controlPieces, sanitizeText, STRUCTURE_TOKENS } from './vocab.js';
 
@@ -141,119 +142,6 @@ function chooseAlphabet(chunks: Map<string, number>, newlines: number, coverage:
   return alphabet;
 }
 
-/**
- * Distinct symbol pairs (left, right) → dense pair index, by open addressing on Int32Arrays (JS Maps
- * with non-Smi number keys were the bottleneck). Entries are never removed; a dead pair has count 0.
- */
-class PairTable {
-  left = new Int32Array(1 << 16);
-  right = new Int32Array(1 << 16);
-  count = new Int32Array(1 << 16);
-  /** Step at which the pair was last pushed to `touched` (dedupes heap pushes). */
-  stamp = new Int32Array(1 << 16).fill(-1);
-  where: number[][] = [];
-  size = 0;
-  private slots = new Int32Array(1 << 17); // pair index + 1, 0 = empty
-  private static hash(a: number, b: number): number {
-    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0;
-  }
-  /** Index of (a, b), creating it when absent. */
-  index(a: number, b: number): number {
-    let mask = this.slots.length - 1;
-    let h = PairTable.hash(a, b) & mask;
-    for (;;) {
-      const e = this.slots[h];
-      if (e === 0) break;
-      if (this.left[e - 1] === a && this.right[e - 1] === b) return e - 1;
-      h = (h + 1) & mask;
-    }
-    const p = this.size++;
-    if (p === this.left.length) this.grow();
-    this.left[p] = a;
-    this.right[p] = b;
-    this.where.push([]);
-    if (this.size * 2 > this.slots.length) {
-      this.rehash();
-      mask = this.slots.length - 1;
-      h = PairTable.hash(a, b) & mask;
-      while (this.slots[h] !== 0) h = (h + 1) & mask;
-    }
-    this.slots[h] = p + 1;
-    return p;
-  }
-  private grow(): void {
-    const n = this.left.length * 2;
-    const g = (old: Int32Array, fill = 0): Int32Array<ArrayBuffer> => { const x = new Int32Array(n).fill(fill); x.set(old); return x; };
-    this.left = g(this.left);
-    this.right = g(this.right);
-    this.count = g(this.count);
-    this.stamp = g(this.stamp, -1);
-  }
-  private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    const mask = this.slots.length - 1;
-    for (let p = 0; p < this.size - 1; p++) {
-      let h = PairTable.hash(this.left[p], this.right[p]) & mask;
-      while (this.slots[h] !== 0) h = (h + 1) & mask;
-      this.slots[h] = p + 1;
-    }
-  }
-}
-
-/** Max-heap of (count, pair), ties broken by the smaller (left id, right id): deterministic. */
-class PairHeap {
-  private counts = new Int32Array(1 << 16);
-  private pairs = new Int32Array(1 << 16);
-  size = 0;
-  constructor(private readonly table: PairTable) {}
-  private above(i: number, j: number): boolean {
-    const ci = this.counts[i];
-    const cj = this.counts[j];
-    if (ci !== cj) return ci > cj;
-    const t = this.table;
-    const pi = this.pairs[i];
-    const pj = this.pairs[j];
-    return t.left[pi] < t.left[pj] || (t.left[pi] === t.left[pj] && t.right[pi] < t.right[pj]);
-  }
-  private swap(i: number, j: number): void {
-    const c = this.counts[i]; this.counts[i] = this.counts[j]; this.counts[j] = c;
-    const k = this.pairs[i]; this.pairs[i] = this.pairs[j]; this.pairs[j] = k;
-  }
-  push(count: number, pair: number): void {
-    if (this.size === this.counts.length) {
-      const c = new Int32Array(this.size * 2); c.set(this.counts); this.counts = c;
-      const k = new Int32Array(this.size * 2); k.set(this.pairs); this.pairs = k;
-    }
-    let i = this.size++;
-    this.counts[i] = count;
-    this.pairs[i] = pair;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.above(i, p)) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-  topCount(): number { return this.counts[0]; }
-  topPair(): number { return this.pairs[0]; }
-  pop(): void {
-    this.size--;
-    this.counts[0] = this.counts[this.size];
-    this.pairs[0] = this.pairs[this.size];
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.size && this.above(l, m)) m = l;
-      if (r < this.size && this.above(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
-    }
-  }
-}
-
 /** Chunks as symbol runs stored back to back (split at characters outside the alphabet). */
 interface Words {
   syms: Int32Array;
@@ -303,7 +191,7 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
   const symStr = sym.str;
   const symLen = sym.len;
   const strToSym = sym.byString;
-  const pairs = new PairTable();
+  const pairs = new PairCounts();
   const maxLen = opts.maxPieceLength;
   const touched: number[] = [];
   let step = 0;

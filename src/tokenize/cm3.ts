@@ -8,6 +8,7 @@
 //   transformed  a <mask:0> d e <mask:1> h   <mask:0> b c <eom>   <mask:1> f g <eom>
 //
 // Length grows by exactly 3 tokens per span. `cm3Parse`/`cm3Inverse` undo the transform exactly.
+// Per-window masking (cutting a document into windows that fit the training row) is cm3-window.ts.
 
 import { HyperlmError } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -86,31 +87,37 @@ function sampleDistinct(n: number, k: number, rng: Rng): number[] {
   return [...chosen].sort((a, b) => a - b);
 }
 
-/**
- * Apply CM3 causal masking to one document (without its end-of-document token).
- * Span count n = clamp(Poisson(λ), 1, maxMasks), reduced when the document has too few boundaries;
- * the 2n span endpoints are distinct boundaries drawn uniformly, so spans are non-empty and disjoint.
- */
-export function cm3Transform(tokens: Int32Array, vocab: Cm3Vocab, opts: Cm3Options, rng: Rng): Int32Array {
-  validate(vocab, opts);
+/** The per-document draws, always made in this order: the left-to-right decision, then the span count. */
+export function drawSpanCount(opts: Cm3Options, rng: Rng): { ltr: boolean; n: number } {
+  // draw both always, so a document's stream does not depend on its length
+  const ltr = rng.uniform() < opts.ltrFraction;
+  const drawn = Math.min(Math.max(rng.poisson(opts.lambda), 1), opts.maxMasks);
+  return { ltr, n: ltr ? 0 : drawn };
+}
+
+function checkInput(tokens: Int32Array, vocab: Cm3Vocab): void {
   for (let i = 0; i < tokens.length; i++) {
     if (isMask(tokens[i], vocab) || tokens[i] === vocab.eom) {
       throw new HyperlmError('CM3_BAD_TOKENS', `cm3Transform: input token ${i} is the reserved id ${tokens[i]} (a mask sentinel or <eom>)`);
     }
   }
-  if (tokens.length === 0) return new Int32Array(0);
-  // draw the ltr decision and span count always, so a document's stream does not depend on its length
-  const ltr = rng.uniform() < opts.ltrFraction;
-  const drawn = Math.min(Math.max(rng.poisson(opts.lambda), 1), opts.maxMasks);
-  if (ltr) return tokens.slice();
+}
 
+/**
+ * Mask up to `n` spans of `tokens` (fewer when it has too few boundaries); the 2n span endpoints are
+ * distinct boundaries drawn uniformly, so spans are non-empty and disjoint. With `continues` (a window
+ * cut from a longer document, cm3-window.ts) one more sentinel <mask:k>, k = spans masked, follows the
+ * visible text, as InCoder's infill prompt marks a truncated suffix; its content is never appended.
+ */
+export function applySpans(tokens: Int32Array, vocab: Cm3Vocab, n: number, rng: Rng, continues = false): Int32Array {
+  checkInput(tokens, vocab);
   const allowed = allowedBoundaries(tokens, vocab);
   const nBoundaries = allowed ? allowed.length : tokens.length + 1;
-  const n = Math.min(drawn, Math.floor(nBoundaries / 2));
-  if (n === 0) return tokens.slice();
-  const cuts = sampleDistinct(nBoundaries, 2 * n, rng).map((k) => (allowed ? allowed[k] : k));
+  n = Math.min(n, Math.floor(nBoundaries / 2), continues ? vocab.maskCount - 1 : vocab.maskCount);
+  const marker = continues ? 1 : 0;
+  const cuts = n > 0 ? sampleDistinct(nBoundaries, 2 * n, rng).map((k) => (allowed ? allowed[k] : k)) : [];
 
-  const out = new Int32Array(tokens.length + 3 * n);
+  const out = new Int32Array(tokens.length + 3 * Math.max(n, 0) + marker);
   let o = 0;
   let prev = 0;
   for (let i = 0; i < n; i++) {
@@ -121,6 +128,7 @@ export function cm3Transform(tokens: Int32Array, vocab: Cm3Vocab, opts: Cm3Optio
   }
   out.set(tokens.subarray(prev), o);
   o += tokens.length - prev;
+  if (continues) out[o++] = vocab.maskBase + Math.max(n, 0);
   for (let i = 0; i < n; i++) {
     out[o++] = vocab.maskBase + i;
     out.set(tokens.subarray(cuts[2 * i], cuts[2 * i + 1]), o);
@@ -130,19 +138,38 @@ export function cm3Transform(tokens: Int32Array, vocab: Cm3Vocab, opts: Cm3Optio
   return out;
 }
 
+/**
+ * Apply CM3 causal masking to one document (without its end-of-document token).
+ * Span count n = clamp(Poisson(λ), 1, maxMasks), reduced when the document has too few boundaries.
+ */
+export function cm3Transform(tokens: Int32Array, vocab: Cm3Vocab, opts: Cm3Options, rng: Rng): Int32Array {
+  validate(vocab, opts);
+  checkInput(tokens, vocab);
+  if (tokens.length === 0) return new Int32Array(0);
+  const { n } = drawSpanCount(opts, rng);
+  return n === 0 ? tokens.slice() : applySpans(tokens, vocab, n, rng);
+}
+
+/** Check options and vocabulary once (callers that mask many windows validate up front). */
+export function validateCm3(vocab: Cm3Vocab, opts: Cm3Options): void {
+  validate(vocab, opts);
+}
+
 export interface Cm3Parsed {
-  /** The document before masking. */
+  /** The document (or window) before masking. */
   tokens: Int32Array;
   /** Span i covered tokens[start, end) of the original; empty for a left-to-right document. */
   spans: Array<[number, number]>;
+  /** The sequence carries the continuation sentinel <mask:n> (a window cut from a longer document). */
+  continues: boolean;
 }
 
-/** Undo `cm3Transform`, also reporting where each span was; malformed input → CM3_BAD_TOKENS. */
+/** Undo `cm3Transform`/`applySpans`, also reporting where each span was; malformed input → CM3_BAD_TOKENS. */
 export function cm3Parse(transformed: Int32Array, vocab: Cm3Vocab): Cm3Parsed {
   const fail = (why: string): never => {
     throw new HyperlmError('CM3_BAD_TOKENS', `cm3Parse: ${why} (sequence of ${transformed.length} tokens)`);
   };
-  // prefix: sentinels 0..n-1 in order; the suffix starts at the second <mask:0>
+  // prefix: sentinels 0..m-1 in order (m = n, or n + 1 with the continuation sentinel); the suffix starts at the second <mask:0>
   const prefixMasks: number[] = [];
   let suffixAt = transformed.length;
   for (let p = 0; p < transformed.length; p++) {
@@ -153,10 +180,10 @@ export function cm3Parse(transformed: Int32Array, vocab: Cm3Vocab): Cm3Parsed {
     if (i === prefixMasks.length) prefixMasks.push(p);
     else if (i === 0) { suffixAt = p; break; } else fail(`sentinel <mask:${i}> at position ${p} out of order`);
   }
-  const n = prefixMasks.length;
   const spanTokens: Int32Array[] = [];
   let p = suffixAt;
-  for (let i = 0; i < n; i++) {
+  while (p < transformed.length) {
+    const i = spanTokens.length;
     if (transformed[p] !== vocab.maskBase + i) fail(`expected <mask:${i}> at position ${p}`);
     const end = transformed.indexOf(vocab.eom, p + 1);
     if (end < 0) fail(`moved span ${i} has no <eom>`);
@@ -166,9 +193,13 @@ export function cm3Parse(transformed: Int32Array, vocab: Cm3Vocab): Cm3Parsed {
     spanTokens.push(span);
     p = end + 1;
   }
-  if (p !== transformed.length) fail(`${transformed.length - p} trailing tokens after the last moved span`);
+  const n = spanTokens.length;
+  // one prefix sentinel more than moved spans: the last one is the continuation marker, right before the suffix
+  const continues = prefixMasks.length === n + 1 && prefixMasks[n] === suffixAt - 1;
+  if (prefixMasks.length !== n && !continues) fail(`${prefixMasks.length} sentinels in the text but ${n} moved spans`);
+  const visibleEnd = continues ? suffixAt - 1 : suffixAt;
 
-  const out = new Int32Array(suffixAt - n + spanTokens.reduce((s, x) => s + x.length, 0));
+  const out = new Int32Array(visibleEnd - n + spanTokens.reduce((s, x) => s + x.length, 0));
   const spans: Array<[number, number]> = [];
   let o = 0;
   let prev = 0;
@@ -180,8 +211,8 @@ export function cm3Parse(transformed: Int32Array, vocab: Cm3Vocab): Cm3Parsed {
     o += spanTokens[i].length;
     prev = prefixMasks[i] + 1;
   }
-  out.set(transformed.subarray(prev, suffixAt), o);
-  return { tokens: out, spans };
+  out.set(transformed.subarray(prev, visibleEnd), o);
+  return { tokens: out, spans, continues };
 }
 
 /** The exact inverse of `cm3Transform` (for tests and `inspect`). */

@@ -4,3 +4,5 @@ export { encodeSafetensors, decodeSafetensors, writeSafetensors, readSafetensors
 export { paramLayout, flatten, assignFlat, flatNorm, type ParamLayout } from './flat-params.js';
 export { AdamW, learningRate, decays, globalNorm, defaultOptimConfig, type OptimConfig } from './optimizer.js';
 export { plotLossCurve, lossCurveSvg, type CurvePoint } from './plot.js';
+export { writeCheckpointDir, latestCheckpoint, checkpointDirName, existingCheckpoint, MetricsLog, workerCount, checkpointDue } from './run-folder.js';
+export { ReplicaSet, flatParamAccess, sliceRanges } from './replicas.js';

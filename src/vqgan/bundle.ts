@@ -14,7 +14,6 @@ import { HyperlmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../train/safetensors.js';
 
-export { toHalf, fromHalf } from '../train/safetensors.js';
 
 /** F16 safetensors bytes of F32 tensors (names sorted, header padded to 8 bytes). */
 export function encodeHalfSafetensors(tensors: Map<string, SafeTensor>, metadata: Record<string, string>): Uint8Array {

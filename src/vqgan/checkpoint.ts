@@ -14,7 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
-import { writeCheckpointDir } from '../model/checkpoint.js';
+import type { RngState } from '../rng.js';
+import { writeCheckpointDir } from '../train/index.js';
 import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
 import type { BatcherState } from './image-batches.js';
 import type { VqganRunConfig } from './train-config.js';
@@ -24,7 +25,7 @@ export interface VqganCheckpointState {
   /** Steps completed; training resumes at this step. */
   step: number;
   data: BatcherState;
-  deadCodes: { lastUsed: number[]; rng: number };
+  deadCodes: { lastUsed: number[]; rng: RngState | number };
   /** Adam's running β1^t, β2^t (float32) of the generator and discriminator optimizers. tfjs's setWeights
    *  recomputes them with pow(), which can differ from the running product in the last bit; restoring
    *  the saved values keeps a resumed run bit-identical. */

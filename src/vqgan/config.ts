@@ -108,7 +108,7 @@ function bad(message: string): HyperlmError {
 }
 
 /** Preset (default `cpu-small`) overlaid with `overrides`; every key and value is checked. */
-export function resolveVqganConfig(overrides: Record<string, unknown> = {}, preset: string = 'cpu-small'): VqganConfig {
+export function resolveVqganConfig(preset: string = 'cpu-small', overrides: Record<string, unknown> = {}): VqganConfig {
   if (!Object.hasOwn(VQGAN_PRESETS, preset)) {
     throw bad(`preset must be one of ${Object.keys(VQGAN_PRESETS).join(', ')}, got ${JSON.stringify(preset)}`);
   }

@@ -5,21 +5,22 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { VqganConfig } from './config.js';
-import { block, layerNorm, linear, unpatchify, type Block, type LayerNorm, type Linear, type ParamInit } from './encoder.js';
+import type { ParamStore } from '../nn/index.js';
+import { block, createBlock, createLayerNorm, createLinear, layerNorm, linear, unpatchify, type Block, type LayerNorm, type Linear } from './vit.js';
 
 export interface DecoderParams { fromCode: Linear; pos: tf.Variable; blocks: Block[]; lnOut: LayerNorm; toPixels: Linear }
 
-export function createDecoder(c: VqganConfig, init: ParamInit): DecoderParams {
+export function createDecoder(c: VqganConfig, store: ParamStore): DecoderParams {
   const n = (c.internalResolution / c.patchSize) ** 2;
   return {
     // Fan-in scale, not ViT's 0.02: the straight-through gradient reaching the encoder is this weight
     // times the decoder's gradient; at 0.02 it was ~50× weaker than the commitment pull and the codebook
     // collapsed to 2–20 codes within 20 steps on web images (measured, cpu-small).
-    fromCode: init.linear(c.codeDim, c.width, 1 / Math.sqrt(c.codeDim)),
-    pos: init.normal([n, c.width]),
-    blocks: Array.from({ length: c.decoderLayers }, () => init.block(c)),
-    lnOut: init.layerNorm(c.width),
-    toPixels: init.linear(c.width, c.patchSize * c.patchSize * 3),
+    fromCode: createLinear(store, 'decoder.fromCode', c.codeDim, c.width, 1 / Math.sqrt(c.codeDim)),
+    pos: store.truncatedNormal('decoder.pos', [n, c.width], 0.02),
+    blocks: Array.from({ length: c.decoderLayers }, (_, i) => createBlock(store, `decoder.blocks.${i}`, c)),
+    lnOut: createLayerNorm(store, 'decoder.lnOut', c.width),
+    toPixels: createLinear(store, 'decoder.toPixels', c.width, c.patchSize * c.patchSize * 3),
   };
 }
 

@@ -6,20 +6,22 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { VqganConfig } from './config.js';
-import type { ParamInit } from './encoder.js';
+import type { ParamStore } from '../nn/index.js';
 
 export interface Conv { w: tf.Variable; b: tf.Variable } // w: [k, k, in, out]
 export interface DiscriminatorParams { convs: Conv[] }
 
-export function createDiscriminator(c: VqganConfig, init: ParamInit): DiscriminatorParams {
+export function createDiscriminator(c: VqganConfig, store: ParamStore): DiscriminatorParams {
   const convs: Conv[] = [];
   let cin = 3;
   for (let i = 0; i < c.discLayers; i++) {
     const cout = c.discChannels * 2 ** i;
-    convs.push({ w: init.normal([4, 4, cin, cout], Math.sqrt(2 / (16 * cin))), b: init.constant([cout], 0) });
+    const name = `discriminator.convs.${convs.length}`;
+    convs.push({ w: store.truncatedNormal(`${name}.w`, [4, 4, cin, cout], Math.sqrt(2 / (16 * cin))), b: store.zeros(`${name}.b`, [cout]) });
     cin = cout;
   }
-  convs.push({ w: init.normal([3, 3, cin, 1], Math.sqrt(1 / (9 * cin))), b: init.constant([1], 0) });
+  const name = `discriminator.convs.${convs.length}`;
+  convs.push({ w: store.truncatedNormal(`${name}.w`, [3, 3, cin, 1], Math.sqrt(1 / (9 * cin))), b: store.zeros(`${name}.b`, [1]) });
   return { convs };
 }
 

@@ -61,7 +61,7 @@ export class ImageBatcher {
     if (this.orderEpoch !== epoch) {
       const r = Rng.fromParts(this.opts.seed, 'vqgan-order', epoch);
       const a = this.files.map((_, i) => i);
-      for (let i = a.length - 1; i > 0; i--) { const j = r.int(i + 1); [a[i], a[j]] = [a[j], a[i]]; }
+      r.shuffle(a);
       this.order = a;
       this.orderEpoch = epoch;
     }

@@ -1,18 +1,24 @@
-// The image tokenizer's public surface: config and presets, the ViT-VQGAN model, image loading,
-// metrics, training (in this thread or data-parallel over workers), checkpoints, evaluation and loading trained tokenizers.
-export * from './config.js';
-export * from './train-config.js';
-export * from './image-tokenizer.js';
-export * from './images.js';
-export * from './image-files.js';
-export * from './image-batches.js';
-export * from './metrics.js';
-export * from './vqgan.js';
-export * from './checkpoint.js';
-export * from './train-step.js';
-export * from './step-workers.js';
-export * from './train.js';
-export * from './evaluate.js';
-export * from './load.js';
-export * from './bundle.js';
-export * from './reconstruct.js';
+// The image tokenizer's public surface: config and presets, the ViT-VQGAN model, image loading and listing,
+// metrics, training (in this thread or data-parallel over workers), checkpoints, evaluation, bundles and
+// loading trained tokenizers. Internals (encoder/decoder/ViT blocks, losses, the training step, replicas)
+// are imported from their files by the modules that need them.
+export { VQGAN_PRESETS, resolveVqganConfig, checkVqganConfig, codeGrid, type VqganConfig, type VqganPresetName } from './config.js';
+export { DEFAULT_VQGAN_TRAIN, resolveVqganRun, checkVqganRun, type VqganTrainConfig, type VqganRunConfig } from './train-config.js';
+export type { ImageTokenizer } from './image-tokenizer.js';
+export { defaultImageLoadOptions, configureSharpForWorkers, loadImage, saveRgbPng, type ImageLoadOptions, type ImageDrop, type LoadedImage } from './images.js';
+export {
+  IMAGE_EXTENSIONS, newImageListStats, describeImageList, isImagePath, pageImageSources, listImageFiles, readImageBytes, isHeldOut,
+  splitImageFiles, type ImageFile, type ImageListStats,
+} from './image-files.js';
+export { ImageBatcher, type BatcherState, type BatcherOptions } from './image-batches.js';
+export { psnr, ssim } from './metrics.js';
+export { codeUsage, type CodeUsage } from './quantizer.js';
+export { Vqgan, type TrainStepResult, type NamedTensor } from './vqgan.js';
+export { adamPowers, saveVqganCheckpoint, readVqganCheckpointState, loadVqganCheckpoint, type VqganCheckpointState } from './checkpoint.js';
+export { trainVqgan, type VqganTrainOptions, type VqganTrainResult } from './train.js';
+export {
+  PSNR_CAP, loadEvalImages, reconstructionMetrics, shrinkAndEnlarge, baselineMetrics, type ReconstructionReport, type BaselineReport,
+} from './evaluate.js';
+export { vqganWeightsPath, loadVqgan, loadImageTokenizer, readVqganRunConfig } from './load.js';
+export { encodeHalfSafetensors, decodeAnySafetensors, exportBundle } from './bundle.js';
+export { sideBySide, writeReconstructions, type ReconstructionFile } from './reconstruct.js';

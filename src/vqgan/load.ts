@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/index.js';
 import { HyperlmError } from '../errors.js';
-import { latestCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint } from '../train/index.js';
 import { decodeAnySafetensors } from './bundle.js';
 import { checkVqganConfig, type VqganConfig } from './config.js';
 import type { ImageTokenizer } from './image-tokenizer.js';

@@ -7,6 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
+import { Rng, type RngState } from '../rng.js';
 
 export interface QuantizerParams { codebook: tf.Variable } // [K, codeDim], unnormalized storage
 
@@ -52,7 +53,7 @@ function nearestLookup(codes: tf.Tensor2D, z: tf.Tensor2D): { e: tf.Tensor2D; id
     save([idx]);
     return {
       value: tf.gather(c, idx),
-      // one-hot GEMM, not unsortedSegmentSum (no WASM kernel); transposed explicitly (see encoder.ts matMul)
+      // the codebook gradient as a one-hot GEMM
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(tf.oneHot(saved[0] as tf.Tensor1D, c.shape[0]).toFloat().transpose(), dy as tf.Tensor2D), tf.zerosLike(x)],
     };
   }) as never) as (c: tf.Tensor2D, x: tf.Tensor2D) => tf.Tensor2D;
@@ -116,32 +117,24 @@ export function codeUsage(indices: ArrayLike<number>, codebookSize: number): Cod
  *  "Jukebox"; Zeghidour et al. 2021). Replacement rows are random encoder outputs of the batch. */
 export class DeadCodeTracker {
   readonly lastUsed: Int32Array;
-  private rng: number;
+  private rng: Rng;
   constructor(readonly codebookSize: number, readonly patience: number, seed: number) {
     this.lastUsed = new Int32Array(codebookSize);
-    this.rng = (seed ^ 0x9e3779b9) >>> 0;
+    this.rng = Rng.fromParts(seed, 'dead-codes');
   }
 
-  /** mulberry32: small deterministic PRNG so restarts are reproducible. */
-  private next(): number {
-    this.rng = (this.rng + 0x6d2b79f5) >>> 0;
-    let t = this.rng;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  /** Restart bookkeeping for checkpoints: last-used step per code and the generator state. */
+  getState(): { lastUsed: number[]; rng: RngState } {
+    return { lastUsed: Array.from(this.lastUsed), rng: this.rng.getState() };
   }
 
-  /** Restart bookkeeping for checkpoints: last-used step per code and the PRNG word. */
-  getState(): { lastUsed: number[]; rng: number } {
-    return { lastUsed: Array.from(this.lastUsed), rng: this.rng };
-  }
-
-  setState(state: { lastUsed: number[]; rng: number }): void {
-    if (!Array.isArray(state?.lastUsed) || state.lastUsed.length !== this.codebookSize || !Number.isInteger(state.rng)) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `dead-code tracker state: needs lastUsed[${this.codebookSize}] and an integer rng`);
+  setState(state: { lastUsed: number[]; rng: RngState | number }): void {
+    if (!Array.isArray(state?.lastUsed) || state.lastUsed.length !== this.codebookSize) {
+      throw new HyperlmError('CHECKPOINT_CORRUPT', `dead-code tracker state: needs lastUsed[${this.codebookSize}] and an rng state`);
     }
     this.lastUsed.set(state.lastUsed);
-    this.rng = state.rng >>> 0;
+    // a checkpoint from before the shared Rng stored one 32-bit word: continue from a stream seeded by it
+    this.rng = typeof state.rng === 'number' ? Rng.fromParts(state.rng, 'dead-codes') : Rng.fromState(state.rng);
   }
 
   /** Marks `indices` used at `step`; restarts codes unused for `patience` steps. Returns how many. */
@@ -152,7 +145,7 @@ export class DeadCodeTracker {
     for (let k = 0; k < this.codebookSize; k++) if (step - this.lastUsed[k] >= this.patience) dead.push(k);
     if (dead.length === 0) return 0;
     const rows = zFlat.shape[0];
-    const src = dead.map(() => Math.floor(this.next() * rows));
+    const src = dead.map(() => this.rng.int(rows));
     tf.tidy(() => {
       const mask = tf.scatterND(tf.tensor2d(dead, [dead.length, 1], 'int32'), tf.ones([dead.length]), [this.codebookSize]).expandDims(1); // [K, 1]
       const fresh = tf.scatterND(tf.tensor2d(dead, [dead.length, 1], 'int32'), tf.gather(zFlat, tf.tensor1d(src, 'int32')), p.codebook.shape as number[]); // [K, D]

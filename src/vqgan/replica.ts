@@ -6,7 +6,8 @@
 // replica holds the main thread's bytes and needs nothing in a checkpoint.
 
 import * as tf from '@tensorflow/tfjs';
-import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
+import { flatten } from '../train/flat-params.js';
+import { flatParamAccess } from '../train/replicas.js';
 import type { VqganConfig } from './config.js';
 import { adaptiveWeightGrads, disposeStepGradients, stepGradients, type LossParts } from './train-step.js';
 import { Vqgan } from './vqgan.js';
@@ -43,13 +44,12 @@ export interface VqganAdaptiveRequest { pixels: Float32Array; rows: number }
 export async function createReplica(init: VqganReplicaInit) {
   const model = new Vqgan(init.model, init.seed);
   const params = model.params();
-  const layout = paramLayout(params);
+  const { layout, getParams, setParams } = flatParamAccess(params);
   const R = model.resolution;
   const internal = (s: { pixels: Float32Array; rows: number }) => tf.tidy(() => model.toInternal(tf.tensor4d(s.pixels, [s.rows, R, R, 3])).clone());
   return {
-    getParams(): Float32Array {
-      return flatten(layout, params as Map<string, tf.Tensor>);
-    },
+    getParams,
+    setParams,
     async lossAndGrads(slice: VqganSlice): Promise<{ loss: number; grads: Float32Array; info: VqganSliceInfo }> {
       const x = internal(slice);
       try {
@@ -74,9 +74,6 @@ export async function createReplica(init: VqganReplicaInit) {
       } finally {
         x.dispose();
       }
-    },
-    setParams(flat: Float32Array): void {
-      assignFlat(layout, params, flat);
     },
   };
 }

@@ -16,29 +16,26 @@
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { DataParallel } from '../backend/data-parallel.js';
+import type { DataParallel } from '../backend/data-parallel.js';
 import type { BackendChoice } from '../backend/select.js';
 import { HyperlmError } from '../errors.js';
-import { flatten, paramLayout, type ParamLayout } from '../train/flat-params.js';
+import { flatten, type ParamLayout } from '../train/flat-params.js';
+import { ReplicaSet, sliceRanges } from '../train/replicas.js';
 import { codeUsage } from './quantizer.js';
 import type { VqganAdaptiveRequest, VqganReplicaInit, VqganSlice, VqganSliceInfo } from './replica.js';
 import { adaptiveWeightFrom, applyStep, ganActive, type LossParts } from './train-step.js';
 import type { TrainStepResult, Vqgan } from './vqgan.js';
 
-export class VqganWorkers {
-  private constructor(private readonly dp: DataParallel, private readonly model: Vqgan, private readonly layout: ParamLayout) {}
+export class VqganWorkers extends ReplicaSet {
+  private constructor(dp: DataParallel, layout: ParamLayout, private readonly model: Vqgan) {
+    super(dp, layout);
+  }
 
   /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them. */
   static async start(model: Vqgan, seed: number, workers: number, backend: BackendChoice = 'wasm'): Promise<VqganWorkers> {
     const init: VqganReplicaInit = { model: model.config, seed };
-    const dp = await DataParallel.start({ workers, backend, init, modulePath: fileURLToPath(new URL('./replica.js', import.meta.url)) });
-    const source = new VqganWorkers(dp, model, paramLayout(model.params()));
-    await source.broadcast();
-    return source;
-  }
-
-  get workers(): number {
-    return this.dp.workers;
+    const { dp, layout } = await ReplicaSet.open(fileURLToPath(new URL('./replica.js', import.meta.url)), init, model.params(), workers, backend);
+    return new VqganWorkers(dp, layout, model);
   }
 
   /** One training step on `rows` images [rows, R, R, 3] in [-1, 1] (what Vqgan.trainStep does with the whole batch). */
@@ -48,10 +45,7 @@ export class VqganWorkers {
       throw new HyperlmError('CONFIG_BAD_VALUE', `vqgan workers: a step needs at least ${n} images of ${R}×${R}×3 (one per worker), got ${rows} (${pixels.length} values)`);
     }
     // Contiguous slices in batch order; .slice copies (posting a subarray would clone the whole buffer).
-    const slices = Array.from({ length: n }, (_, i) => {
-      const lo = Math.floor((i * rows) / n), hi = Math.floor(((i + 1) * rows) / n);
-      return { pixels: pixels.slice(lo * per, hi * per), rows: hi - lo, share: (hi - lo) / rows };
-    });
+    const slices = sliceRanges(rows, n).map(([lo, hi]) => ({ pixels: pixels.slice(lo * per, hi * per), rows: hi - lo, share: (hi - lo) / rows }));
     const useGan = ganActive(c, step);
     let lambda: number | undefined;
     if (useGan) {
@@ -100,15 +94,6 @@ export class VqganWorkers {
 
   /** This thread's params to every replica. */
   private async broadcast(): Promise<void> {
-    await this.dp.setParams(flatten(this.layout, this.model.params() as Map<string, tf.Tensor>));
-  }
-
-  /** Every replica's current params in Vqgan.params() order (tests check they equal this thread's, byte for byte). */
-  async replicaParams(): Promise<Float32Array[]> {
-    return this.dp.params();
-  }
-
-  async close(): Promise<void> {
-    await this.dp.close();
+    await this.setParams(flatten(this.layout, this.model.params() as Map<string, tf.Tensor>));
   }
 }

@@ -68,7 +68,7 @@ export function resolveVqganRun(preset: string, sets: Record<string, unknown> = 
   if (!(train.heldOut >= 0 && train.heldOut < 1)) throw bad(`heldOut must be in [0, 1), got ${train.heldOut}`);
   if (!(train.cropScale >= 1 && train.cropScale <= 2)) throw bad(`cropScale must be in [1, 2], got ${train.cropScale}`);
   if (!(train.flipProbability >= 0 && train.flipProbability <= 1)) throw bad(`flipProbability must be in [0, 1], got ${train.flipProbability}`);
-  return { preset, model: resolveVqganConfig(modelSets, preset), train };
+  return { preset, model: resolveVqganConfig(preset, modelSets), train };
 }
 
 /** Checks a run config read back from disk (config.json or a checkpoint) and returns it typed. */

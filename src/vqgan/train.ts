@@ -15,14 +15,13 @@
 //   {"step":100,"heldOutPsnr":21.3,"heldOutSsim":0.61}
 // "psnr" is the batch's PSNR at the network's internal resolution, 10·log10(4 / l2) (pixels in [-1, 1]).
 
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/index.js';
 import { Progress, formatCount } from '../io/progress.js';
-import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
-import { latestCheckpoint } from '../model/checkpoint.js';
+import { MetricsLog, checkpointDue, existingCheckpoint, workerCount } from '../train/index.js';
 import { plotLossCurve, type CurvePoint } from '../train/plot.js';
 import { adamPowers, loadVqganCheckpoint, saveVqganCheckpoint } from './checkpoint.js';
 import { reconstructionMetrics } from './evaluate.js';
@@ -66,10 +65,7 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   const tc = config.train;
   const log = opts.log ?? (() => {});
   if (!tf.engine().backendName) await selectBackend('auto'); // a caller that chose a backend keeps it
-  const existing = await latestCheckpoint(runDir);
-  if (existing && !opts.resume) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`);
-  }
+  const existing = await existingCheckpoint(runDir, opts.resume);
   const listed = newImageListStats();
   const files = await listImageFiles(opts.images, listed);
   const split = splitImageFiles(files, tc.heldOut);
@@ -85,15 +81,12 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     batcher.setState(ck.data);
     log(`resumed from ${existing} at step ${step}`);
   }
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  const lines = (await readFile(metricsPath, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
-  await writeFile(metricsPath, lines.map((l) => l + '\n').join(''));
-  const history = lines.map((l) => JSON.parse(l) as Record<string, number>);
+  const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), step);
+  const history = metrics.history;
   const params = [...model.params()].filter(([k]) => !k.startsWith('discriminator.')).reduce((a, [, v]) => a + v.size, 0);
   log(`model: ${formatCount(params)} generator parameters, ${config.model.resolution}² → ${model.codesPerImage} codes of ${config.model.codebookSize}; batch ${tc.batchSize}`);
 
-  const workers = Math.max(1, Math.min(opts.workers ?? 1, tc.batchSize));
-  if ((opts.workers ?? 1) > workers) log(`workers: ${opts.workers} requested, using ${workers} (one image per worker at batchSize ${tc.batchSize})`);
+  const workers = workerCount(opts.workers, tc.batchSize, 'image', log);
   let parallel: VqganWorkers | undefined;
   const end = Math.min(tc.steps, opts.stopAt ?? tc.steps);
   const progress = opts.progress ? new Progress({ label: 'train:vqgan', total: end }) : undefined;
@@ -147,19 +140,17 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
         usedFraction: r.usage.usedFraction, perplexity: r.usage.perplexity, restarted: r.restarted,
         seconds, elapsed: (performance.now() - started) / 1000,
       };
-      await appendFile(metricsPath, JSON.stringify(line) + '\n');
-      history.push(line);
+      await metrics.append(line);
       if (tc.evalEvery > 0 && step % tc.evalEvery === 0 && split.heldOut.length > 0) {
         const m = await reconstructionMetrics(model, split.heldOut.slice(0, tc.evalImages), { maxImagePixels: tc.maxImagePixels });
         const v = { step, heldOutPsnr: m.psnr, heldOutSsim: m.ssim, heldOutUsedFraction: m.usage.usedFraction };
-        await appendFile(metricsPath, JSON.stringify(v) + '\n');
-        history.push(v);
+        await metrics.append(v);
         log(`step ${step}: held-out PSNR ${m.psnr.toFixed(2)} dB, SSIM ${m.ssim.toFixed(3)} on ${m.images} images`);
       }
       progress?.update(step, { loss: r.loss.toFixed(4), psnr: line.psnr.toFixed(2), codes: `${(r.usage.usedFraction * 100).toFixed(1)}%`, 's/step': seconds.toFixed(2) });
       opts.onStep?.(step, line);
       const interrupted = opts.signal?.aborted === true && step < end;
-      if (step % tc.checkpointEvery === 0 || step === end || interrupted) await checkpoint();
+      if (checkpointDue(step, end, tc.checkpointEvery, interrupted)) await checkpoint();
       if (interrupted) {
         log(`interrupted: checkpoint written at step ${step} (${lastCheckpoint})`);
         progress?.finish();

@@ -23,7 +23,8 @@ import { HyperlmError } from '../errors.js';
 import { checkVqganConfig, codeGrid, type VqganConfig } from './config.js';
 import { createDecoder, decoderHead, decoderTrunk, type DecoderParams } from './decoder.js';
 import { createDiscriminator, type DiscriminatorParams } from './discriminator.js';
-import { createEncoder, encoderForward, ParamInit, type EncoderParams } from './encoder.js';
+import { ParamStore } from '../nn/index.js';
+import { createEncoder, encoderForward, type EncoderParams } from './encoder.js';
 import type { ImageTokenizer } from './image-tokenizer.js';
 import { codeUsage, createQuantizer, DeadCodeTracker, lookup, quantize, type CodeUsage, type QuantizerParams } from './quantizer.js';
 import { applyStep, disposeStepGradients, stepGradients, type LossParts, type StepGradients } from './train-step.js';
@@ -66,7 +67,7 @@ export class Vqgan implements ImageTokenizer {
     this.resolution = c.resolution;
     this.codesPerImage = codeGrid(c).perImage;
     this.codebookSize = c.codebookSize;
-    const init = new ParamInit(seed);
+    const init = new ParamStore(seed);
     this.encoder = createEncoder(c, init);
     this.quantizer = createQuantizer(c.codebookSize, c.codeDim, seed * 7919 + 104729);
     this.decoder = createDecoder(c, init);

@@ -6,6 +6,7 @@
 // Sibling kernels: batch-matmul.ts, unsorted-segment-sum.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { matmulAt, offsetOf, scratchF32, transposeAt, type WasmBackendLike } from './wasm-heap.js';
+import { HyperlmError } from '../../errors.js';
 
 // 4M floats = 16 MiB of im2col scratch per chunk: large enough that XNNPACK's per-call cost vanishes.
 const CHUNK_FLOATS = 1 << 22;
@@ -23,10 +24,10 @@ export const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   if (dataFormat === 'NCHW') {
-    throw new Error('Conv2DBackpropFilter (wasm): dataFormat NCHW is not supported, use NHWC');
+    throw new HyperlmError('INTERNAL', 'Conv2DBackpropFilter (wasm): dataFormat NCHW is not supported, use NHWC');
   }
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(`Conv2DBackpropFilter (wasm): float32 only, got x ${x.dtype}, dy ${dy.dtype}`);
+    throw new HyperlmError('INTERNAL', `Conv2DBackpropFilter (wasm): float32 only, got x ${x.dtype}, dy ${dy.dtype}`);
   }
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, 1, pad, dimRoundingMode, false, 'channelsLast');

@@ -13,6 +13,7 @@
 // agree. Sibling kernels: batch-matmul.ts (matmul fast paths); heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { offsetOf, type WasmBackendLike } from './wasm-heap.js';
+import { HyperlmError } from '../../errors.js';
 
 export const SOFTMAX_XENT = 'HyperlmSoftmaxXent';
 export const SOFTMAX_XENT_GRAD = 'HyperlmSoftmaxXentGrad';
@@ -23,13 +24,13 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
 function checkFloat(kernel: string, name: string, t: tf.TensorInfo): void {
-  if (t.dtype !== 'float32') throw new Error(`${kernel} (wasm): ${name} must be float32, got ${t.dtype}`);
+  if (t.dtype !== 'float32') throw new HyperlmError('INTERNAL', `${kernel} (wasm): ${name} must be float32, got ${t.dtype}`);
 }
 
 /** A published wasm kernel's function (Softmax, Sigmoid: XNNPACK's vectorised versions), called on heap tensors. */
 function shipped(name: string): tf.KernelFunc {
   const kernel = tf.getKernel(name, 'wasm');
-  if (kernel === undefined) throw new Error(`fused-ops: @tensorflow/tfjs-backend-wasm has no ${name} kernel`);
+  if (kernel === undefined) throw new HyperlmError('INTERNAL', `fused-ops: @tensorflow/tfjs-backend-wasm has no ${name} kernel`);
   return kernel.kernelFunc;
 }
 
@@ -39,13 +40,13 @@ const softmaxXent: tf.KernelFunc = (args) => {
   checkFloat(SOFTMAX_XENT, 'logits', logits);
   const [N, V] = logits.shape;
   if (logits.shape.length !== 2 || targets.shape.length !== 1 || targets.shape[0] !== N) {
-    throw new Error(`${SOFTMAX_XENT} (wasm): logits must be [N, V] and targets [N], got [${logits.shape}] and [${targets.shape}]`);
+    throw new HyperlmError('INTERNAL', `${SOFTMAX_XENT} (wasm): logits must be [N, V] and targets [N], got [${logits.shape}] and [${targets.shape}]`);
   }
   const tg = offsetOf(backend, targets) >>> 2;
   const ids = backend.wasm.HEAP32.slice(tg, tg + N); // a copy: the outputs' mallocs below may grow the heap
   for (let n = 0; n < N; n++) {
     const target = ids[n];
-    if (!(target >= 0 && target < V)) throw new Error(`${SOFTMAX_XENT} (wasm): targets[${n}] = ${target} is outside [0, ${V})`);
+    if (!(target >= 0 && target < V)) throw new HyperlmError('MODEL_BAD_INPUT', `${SOFTMAX_XENT} (wasm): targets[${n}] = ${target} is outside [0, ${V})`);
   }
   const probs = shipped('Softmax')({ backend: args.backend, inputs: { logits }, attrs: { dim: 1 } }) as tf.TensorInfo;
   const nll = backend.makeOutput([N], 'float32');

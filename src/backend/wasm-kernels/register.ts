@@ -12,6 +12,7 @@ import { FUSED_WASM_KERNELS } from './fused-ops.js';
 import { makeIdentity } from './identity.js';
 import { makeSum } from './sum.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
+import { HyperlmError } from '../../errors.js';
 
 const BACKEND = 'wasm';
 let shippedBatchMatMul: tf.KernelConfig | undefined;
@@ -34,7 +35,7 @@ export function registerWasmKernels(): void {
   shippedIdentity ??= tf.getKernel(tf.Identity, BACKEND);
   shippedSum ??= tf.getKernel(tf.Sum, BACKEND);
   if (shippedBatchMatMul === undefined || shippedIdentity === undefined || shippedSum === undefined) {
-    throw new Error('registerWasmKernels: @tensorflow/tfjs-backend-wasm registered no BatchMatMul, Identity or Sum kernel');
+    throw new HyperlmError('INTERNAL', 'registerWasmKernels: @tensorflow/tfjs-backend-wasm registered no BatchMatMul, Identity or Sum kernel');
   }
   // The shipped setupFunc cwraps the C function the fallback path calls; keep it running at init.
   replace({ kernelName: tf.BatchMatMul, backendName: BACKEND, setupFunc: shippedBatchMatMul.setupFunc,

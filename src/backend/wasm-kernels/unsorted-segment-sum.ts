@@ -5,17 +5,18 @@
 // Sibling kernels: batch-matmul.ts, conv2d-backprop-filter.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { offsetOf, type WasmBackendLike } from './wasm-heap.js';
+import { HyperlmError } from '../../errors.js';
 
 export const unsortedSegmentSum: tf.KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackendLike;
   const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const { numSegments } = args.attrs as unknown as { numSegments: number };
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
-    throw new Error(`UnsortedSegmentSum (wasm): x.dtype must be float32 or int32, got ${x.dtype}`);
+    throw new HyperlmError('INTERNAL', `UnsortedSegmentSum (wasm): x.dtype must be float32 or int32, got ${x.dtype}`);
   }
   const idsRank = segmentIds.shape.length;
   if (!segmentIds.shape.every((d, i) => d === x.shape[i])) {
-    throw new Error(`UnsortedSegmentSum (wasm): segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
+    throw new HyperlmError('INTERNAL', `UnsortedSegmentSum (wasm): segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
   }
   const rows = tf.util.sizeFromShape(segmentIds.shape);
   const inner = tf.util.sizeFromShape(x.shape.slice(idsRank)); // elements summed per id

@@ -3,7 +3,7 @@
 // The n-gram: `--ngram-data DIR`, else the preprocessed folder the run trained on, which a training run
 // records in RUN/config.json as `data` (src/model/train-config.ts `RunConfig.data`); a bundle records none.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HyperlmError } from '../../errors.js';
 
@@ -11,20 +11,7 @@ async function mtime(path: string): Promise<number | undefined> {
   return stat(path).then((s) => s.mtimeMs, () => undefined);
 }
 
-/** The default model folder (see the file comment), or undefined when there is none. */
-export async function defaultRunDir(cwd = process.cwd()): Promise<string | undefined> {
-  const bundled = join(cwd, 'data/model');
-  if ((await mtime(join(bundled, 'config.json'))) !== undefined) return bundled;
-  const runs = join(cwd, 'runs');
-  const names = await readdir(runs).catch(() => [] as string[]);
-  let best: { dir: string; time: number } | undefined;
-  for (const name of names) {
-    const dir = join(runs, name);
-    const time = await mtime(join(dir, 'checkpoints', 'latest.json'));
-    if (time !== undefined && (!best || time > best.time)) best = { dir, time };
-  }
-  return best?.dir;
-}
+export { defaultRunDir } from '../../model/load-run.js';
 
 /**
  * The preprocessed data folder a training run trained on (RUN/config.json `data`), resolved against the

@@ -37,7 +37,10 @@ export function levenshtein(a: string, b: string, maxDistance = Infinity): numbe
   while (start < s.length && start < t.length && s[start] === t[start]) start++;
   let endS = s.length;
   let endT = t.length;
-  while (endS > start && endT > start && s[endS - 1] === t[endT - 1]) endS--, endT--;
+  while (endS > start && endT > start && s[endS - 1] === t[endT - 1]) {
+    endS--;
+    endT--;
+  }
   s = s.subarray(start, endS);
   t = t.subarray(start, endT);
   if (s.length < t.length) [s, t] = [t, s]; // t is the shorter: the row has |t| + 1 cells

@@ -1,7 +1,8 @@
-// MoE routing at inference for one token, in JS, for the host decoder (decode.ts): which experts a token's
-// output mixes and with what gate. It is moe.ts's `plan` with training switched off — no capacity (inference
-// is dropless), GShard's second expert always kept, BASE greedy — so a decode step routes exactly as the
-// full forward pass does; test/model-decode.test.ts checks every router against GPT.forward.
+// MoE routing at inference, one token at a time in JS: which experts a token's output mixes and with what
+// gate. The one definition both inference paths call — MoE.apply (moe.ts) when not training and the host
+// decoder (decode.ts) — so a decode step routes exactly as the full forward pass does. Training routing
+// (capacity, GShard's random second expert, BASE's auction) stays in moe.ts; inference is dropless, keeps
+// the second expert and is greedy for BASE. test/model-decode.test.ts checks every router end to end.
 //   switch — top-1 expert, gate softmax(logits)[e]
 //   top2   — top-2 experts, gates p1/(p1 + p2) and p2/(p1 + p2)
 //   base   — top-1 expert, gate sigmoid(logit)
@@ -18,7 +19,7 @@ export interface RowRouting {
   mixture?: number[];
 }
 
-/** Gates [E] of one token (0 = expert unused) from its router logits [E] (empty for demix). */
+/** Gates [E] of one token at inference (0 = expert unused) from its router logits [E] (empty for demix). */
 export function inferenceGates(moe: MoEConfig, logits: Float64Array, row: RowRouting): Float64Array {
   const E = moe.experts;
   const gates = new Float64Array(E);
@@ -51,8 +52,12 @@ export function inferenceGates(moe: MoEConfig, logits: Float64Array, row: RowRou
     }
     case 'demix': {
       if (row.mixture && row.mixture.length !== E) throw new HyperlmError('MODEL_BAD_INPUT', `a mixture row must have ${E} weights, got ${row.mixture.length}`);
-      if (row.domain !== undefined && !row.mixture) gates[row.domain] = 1; // the prefill (MoE.apply) checked the id
-      else if (row.mixture) gates.set(row.mixture);
+      if (row.domain !== undefined && !row.mixture) {
+        if (!(Number.isInteger(row.domain) && row.domain >= 0 && row.domain < E)) {
+          throw new HyperlmError('MODEL_BAD_INPUT', `domain ${row.domain} is not a domain id in [0, ${E})`);
+        }
+        gates[row.domain] = 1;
+      } else if (row.mixture) gates.set(row.mixture);
       else gates.fill(1 / E);
       return gates;
     }

@@ -1,0 +1,53 @@
+// The crawl-scale case of `npm run bench:preprocess -- --crawl MB`: a synthetic WARC.gz (synthetic-crawl.ts)
+// preprocessed once per configuration — no filter, exact dedup, near dedup, near dedup + `--languages en` —
+// with 1 worker (the cost of each filter is the difference in seconds and the filter stage's time), and
+// the full configuration with 2 workers (scaling). One run each: at 500 MB a run is minutes long.
+import { loadavg, cpus, tmpdir } from 'node:os';
+import { rm, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { markdownTable } from '../src/cli/benchmarks-md.js';
+import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
+import { preprocess } from '../src/pipeline/preprocess.js';
+import { readSources, newSourceStats } from '../src/data/sources.js';
+import { writeSyntheticCrawl } from './synthetic-crawl.js';
+
+export async function crawlCase(input: string, mb: number, vocabSize: number): Promise<string> {
+  const loadBefore = loadavg()[0];
+  const base = join(tmpdir(), `hyperlm-bench-crawl-${process.pid}`);
+  await mkdir(base, { recursive: true });
+  const pages: Buffer[] = [];
+  for await (const doc of readSources([input], { stats: newSourceStats(), includeCode: false })) pages.push(Buffer.from(doc.bytes));
+  const crawl = await writeSyntheticCrawl(pages, join(base, 'crawl.warc.gz'), mb);
+  console.error(`synthetic crawl: ${crawl.records} records, ${(crawl.bytes / 1e6).toFixed(0)} MB gzipped (${crawl.exact} exact repeats, ${crawl.near} near copies)`);
+  const common = { ...DEFAULT_PREPROCESS, inputs: [crawl.file], vocabSize, validFraction: 0.01, images: 'none' as const, tokenizerSampleMb: 64 };
+  await preprocess({ ...common, out: join(base, 'tok'), workers: 2, dedup: 'none', shardDocs: 1 << 30 } as PreprocessConfig, { progress: true });
+  const tokenizer = join(base, 'tok', 'tokenizer.model');
+  const cases: Array<[string, Partial<PreprocessConfig>, number]> = [
+    ['no filter', { dedup: 'none' }, 1],
+    ['exact dedup', { dedup: 'exact' }, 1],
+    ['near dedup', { dedup: 'near' }, 1],
+    ['near dedup + --languages en', { dedup: 'near', languages: ['en'] }, 1],
+    ['near dedup + --languages en', { dedup: 'near', languages: ['en'] }, 2],
+  ];
+  const rows: Array<Array<string | number>> = [];
+  let baseline = 0;
+  for (const [name, over, workers] of cases) {
+    const out = join(base, 'run');
+    await rm(out, { recursive: true, force: true });
+    const m = await preprocess({ ...common, ...over, out, workers, tokenizer } as PreprocessConfig, { progress: true });
+    const t = m.timing as { seconds: number; bytes: number; stageMs: Record<string, number> };
+    if (rows.length === 0) baseline = t.seconds;
+    const removed = Object.entries(m.filters).map(([k, f]) => `${k} ${f.documents}`).join(', ') || '—';
+    rows.push([name, workers, t.seconds.toFixed(1), (t.bytes / 1e6 / t.seconds).toFixed(2), ((t.stageMs.filter ?? 0) / 1000).toFixed(1),
+      workers === 1 ? (t.seconds - baseline).toFixed(1) : '', removed]);
+  }
+  await rm(base, { recursive: true, force: true });
+  return [
+    `1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores).`,
+    '',
+    `Input: a synthetic WARC.gz of ${(crawl.bytes / 1e6).toFixed(0)} MB, ${crawl.records} records built from the pages of \`${input}\` ` +
+      `(words shuffled within sentences; ${crawl.exact} exact repeats and ${crawl.near} near copies under other templates). MB/s counts uncompressed page bytes.`,
+    '',
+    markdownTable(['filters', 'workers', 'seconds', 'MB/s', 'filter stage s', 'cost vs no filter s', 'documents removed'], rows),
+  ].join('\n');
+}
