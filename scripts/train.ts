@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { initRunConfig, readDataInfo, readInitSource, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
+import { exportModelBundle, initRunConfig, readDataInfo, readInitSource, readRunConfig, resolveRunConfig, resolveTrainConfig, splitSetArgs, train } from '../src/model/index.js';
 import { asIoFailure } from '../src/io/index.js';
 
 const spec: CommandSpec = {
@@ -19,6 +19,7 @@ const spec: CommandSpec = {
     init: { type: 'string', arg: 'RUN|BUNDLE', help: 'fine-tune: start a new run from a run\'s latest weights or a bundle (config.json + model.safetensors); model config from there, fresh optimizer' },
     set: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'override: model keys (nLayer, moe.router…) or training keys (steps, batchSize, optim.lr, cm3.lambda…)' },
     out: { type: 'string', arg: 'RUN', help: 'run folder', default: 'runs/CONFIG' },
+    export: { type: 'string', arg: 'DIR', help: 'do not train: write an inference bundle (float16 weights, config, tokenizer, vocab, loss curve) of --out RUN\'s latest checkpoint to DIR' },
     resume: { type: 'boolean', help: 'continue the run in --out from its latest checkpoint (config from RUN/config.json; training --set keys still apply)' },
     backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
     workers: { type: 'string', arg: 'N', help: 'data-parallel worker threads, each a WASM replica computing gradients on its share of the batch (1 = this thread only)', default: 'cores with wasm, else 1' },
@@ -42,6 +43,11 @@ runMain(async () => {
   const configName = (values.config as string | undefined) ?? 'tiny';
   const runDir = (values.out as string | undefined) ?? join('runs', configName.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_'));
   const only = values['train-only-expert'] === undefined ? [] : [`trainOnlyExpert=${numberFlag(values, 'train-only-expert', -1, { integer: true, min: 0 })}`];
+  if (typeof values.export === 'string') {
+    const { bytes, step } = await exportModelBundle(runDir, values.export);
+    log(`wrote ${values.export}: step ${step} of ${runDir}, ${(bytes / 2 ** 20).toFixed(1)} MiB of float16 weights`);
+    return;
+  }
   let config;
   if (values.resume && values.init !== undefined) throw new HyperlmError('CLI_BAD_FLAG', '--resume continues a run with its own weights; --init starts a new one: pass one of them');
   if (values.resume) {

@@ -18,3 +18,4 @@ export { readInitSource, initRunConfig, type InitSource } from './init-from.js';
 export { addExpert, removeExpert } from './experts.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 export { loadRun, defaultRunDir, type LoadRunOptions, type LoadedRun } from './load-run.js';
+export { exportModelBundle } from './bundle.js';
