@@ -5,10 +5,9 @@
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { markdownTable } from '../src/cli/benchmarks-md.js';
-import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/pipeline/config.js';
-import { preprocess } from '../src/pipeline/preprocess.js';
-import { readSources, newSourceStats } from '../src/data/sources.js';
+import { markdownTable } from '../src/cli/index.js';
+import { DEFAULT_PREPROCESS, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { readSources, newSourceStats } from '../src/data/index.js';
 import { writeSyntheticCrawl } from './synthetic-crawl.js';
 
 export async function crawlCase(input: string, mb: number, vocabSize: number): Promise<string> {

@@ -5,8 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { writeBenchmarkSection } from '../src/cli/benchmarks-md.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec, type ParsedArgs } from '../src/cli/args.js';
+import { choiceFlag, type CommandSpec, numberFlag, parseCommandLine, type ParsedArgs, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   EVAL_TASKS, EvalModel, MODEL_SYSTEM_DEFAULTS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable,

@@ -1,8 +1,8 @@
 // `npm run merge -- --out DIR SHARD_DIR...`: join the shard folders of a sharded preprocessing run
 // (`npm run preprocess -- --shard I/N`) into one folder, checking they agree (src/pipeline/merge.ts).
-import { parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
-import { mergeShards } from '../src/pipeline/merge.js';
+import { mergeShards } from '../src/pipeline/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run merge -- --out DIR SHARD_DIR... [--link] [--allow-partial]',

@@ -4,7 +4,7 @@
 // no new connections, in-flight requests finish within --shutdown-grace-ms or are cancelled, exit 0.
 import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
+import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { defaultModelPath, InfillServer, loadServedModel, PROTOCOLS, resolveServeConfig, SERVE_DEFAULTS } from '../src/serve/index.js';
 

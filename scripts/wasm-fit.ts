@@ -8,9 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
-import { parseCommandLine, runMain, type CommandSpec } from '../src/cli/args.js';
-import { resolveModelConfig, parseSetArgs } from '../src/model/config.js';
-import { GPT } from '../src/model/gpt.js';
+import { parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { GPT, parseSetArgs, resolveModelConfig } from '../src/model/index.js';
 
 const spec: CommandSpec = {
   usage: 'node dist/scripts/wasm-fit.js [--config NAME] [--block N,N…] [--vocab N] [--set key=value]...',
