@@ -35,14 +35,14 @@ export async function fetchNpmTarball(pin: NpmPin, cacheDir: string): Promise<st
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    await run('npm', ['pack', `${pin.name}@${pin.version}`, '--pack-destination', tmp, '--ignore-scripts', '--silent'], { timeout: 10 * 60_000, maxBuffer: 64 * 2 ** 20 });
+    await run('npm', ['pack', `${pin.name}@${pin.version}`, '--pack-destination', tmp, '--ignore-scripts', '--loglevel=error'], { timeout: 10 * 60_000, maxBuffer: 64 * 2 ** 20 });
     const files = readdirSync(tmp).filter((f) => f.endsWith('.tgz'));
     if (files.length !== 1) throw new Error(`expected one .tgz, found ${files.length}`);
     renameSync(join(tmp, files[0]), target);
     return target;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    const detail = (e.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l)).slice(0, 3).join(' / ') || e.message.split('\n')[0];
+    const detail = (e.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l) && !/^npm error (A complete log|$)/.test(l)).slice(0, 3).join(' / ') || e.message.split('\n')[0];
     throw new HyperlmError('CORPUS_FETCH_FAILED', `npm pack ${pin.name}@${pin.version} failed: ${detail}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
