@@ -69,7 +69,7 @@ export class CausalSelfAttention {
     const [B, T] = x.shape;
     const hd = dModel / nHead;
     // c_attn holds [Wq | Wk | Wv] as columns. For many rows (training, prefill) slicing the small weight
-    // is cheapest (wasm: ~0.5 ms per slice vs ~4 ms per activation slice, ~100 ms for a 5-D transpose);
+    // is cheapest (on wasm far cheaper than slicing the activation, let alone a 5-D transpose);
     // for a decode step (≤ 4 rows) one product with the whole weight and a split of its tiny output.
     const heads = (t: tf.Tensor) => t.reshape([B, T, nHead, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, nHead, T, hd]
     let [q, k, v] = B * T <= 4

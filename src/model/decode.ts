@@ -1,26 +1,9 @@
 // The fast path of gpt.ts's forward pass for decoding: the same model, one token per step, with the
-// KV cache in host memory — generate.ts's default on CPU backends (wasm, cpu,
-// native TensorFlow without a GPU). The prompt runs through GPT.forward once (prefill); after that each
-// step feeds one token per row, and:
-//   - keys/values live in JS Float32Arrays [B, nHead, capacity, headDim] per layer, preallocated to
-//     prompt + new tokens and written in place (no concat of a growing cache tensor, no O(S) copy per step);
-//   - the per-token vector work (LayerNorm, rotary, attention over the cache, residual adds, MoE routing)
-//     is JS loops over d-sized rows, instead of ~300 tfjs ops of a few µs dispatch each per token;
-//   - only weight products go to the backend: per layer c_attn, attn c_proj and the MLP (c_fc → GELU →
-//     c_proj in one tidy; an MoE layer runs each used expert's MLP once on its rows), plus the embedding
-//     gather and the output head — 14 round trips per token for 4 dense layers.
-// Products use tf.fused.matMul with the layer's bias: on wasm its kernel (tfjs-backend-wasm's
-// _FusedMatMul, which our BatchMatMul replacement does not touch) runs XNNPACK with each weight matrix
-// packed once and cached on the weight tensor's id (batch_mat_mul_impl.cc, xnn_matmul) — ~0.1 ms for
-// [1, 256]·[256, 1024] against ~0.4 ms for a product that loops or repacks per call. That path needs an
-// untransposed b, so on wasm the head [V, d] is used as GPT.headTransposed()'s [d, V] copy (made once per weights).
-// Same weights and modules as training: MLPs use the Mlp's weights and fused.ts's GELU, MoE layers route
-// through routing.ts, as moe.ts does at inference, the prompt is GPT.forward's.
-// test/model-decode.test.ts checks the logits against the full forward pass at every position.
-// Rows can also live apart (the infill server's slots, src/serve/engine.ts): each row keeps its own length,
-// `rewind` shortens one row's cache to a shared prefix, `extend` runs more prompt tokens for one row after its
-// cached positions (a position-aware partial prefill), and `stepRows` advances any subset of rows by one token
-// in one batch; test/serve-decoder-reuse.test.ts checks them against the full forward pass.
+// KV cache in host memory — generate.ts's default on CPU backends (wasm, cpu, native TensorFlow without a
+// GPU). The prompt runs through GPT.forward once (prefill); then the per-token vector work is JS loops
+// (host-vectors.ts) and only weight products go to the backend. Same weights and modules as training (the
+// Mlp's weights, fused.ts's GELU, routing.ts as moe.ts routes at inference); test/model-decode.test.ts
+// checks the logits against the full forward pass at every position.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
@@ -40,6 +23,20 @@ export interface HostDecoderOptions {
 /** LayerNorm gain and bias read into JS once per decoder. */
 interface NormParams { gain: Float32Array; bias: Float32Array }
 
+/**
+ * After the prefill, each step feeds one token per row, and:
+ *  - keys/values live in JS Float32Arrays [B, nHead, capacity, headDim] per layer, preallocated to
+ *    prompt + new tokens and written in place (no concat of a growing cache tensor, no O(S) copy per step);
+ *  - the per-token vector work (LayerNorm, rotary, attention over the cache, residual adds, MoE routing)
+ *    is JS loops over d-sized rows, instead of ~300 small tfjs ops per token, each paying dispatch overhead;
+ *  - only weight products go to the backend: per layer c_attn, attn c_proj and the MLP (c_fc → GELU →
+ *    c_proj in one tidy; an MoE layer runs each used expert's MLP once on its rows), plus the embedding
+ *    gather and the output head — 14 round trips per token for 4 dense layers.
+ * Rows can also live apart (the infill server's slots, src/serve/engine.ts): each row keeps its own length,
+ * `rewind` shortens one row's cache to a shared prefix, `extend` runs more prompt tokens for one row after its
+ * cached positions (a position-aware partial prefill), and `stepRows` advances any subset of rows by one token
+ * in one batch; test/serve-decoder-reuse.test.ts checks them against the full forward pass.
+ */
 export class HostDecoder {
   private readonly ln1: NormParams[];
   private readonly ln2: NormParams[];
@@ -216,7 +213,13 @@ export class HostDecoder {
     return data;
   }
 
-  /** x [k, in] → x·W + b [k, out]. */
+  /**
+   * x [k, in] → x·W + b [k, out] with tf.fused.matMul: on wasm its kernel (tfjs-backend-wasm's _FusedMatMul,
+   * which our BatchMatMul replacement does not touch) runs XNNPACK with each weight matrix packed once and
+   * cached on the weight tensor's id (batch_mat_mul_impl.cc, xnn_matmul), several times faster than a product
+   * that loops or repacks per call. That path needs an untransposed b, so on wasm the head [V, d] is used as
+   * GPT.headTransposed()'s [d, V] copy (made once per weights).
+   */
   private linear(x: Float32Array, w: tf.Variable, b: tf.Variable): Float32Array {
     return this.run(() => tf.fused.matMul({ a: tf.tensor2d(x, [x.length / w.shape[0], w.shape[0]]), b: w as tf.Tensor2D, bias: b as tf.Tensor1D }));
   }

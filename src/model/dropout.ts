@@ -1,12 +1,8 @@
 // Counter-based dropout: every mask is a pure function of (seed, global batch row, layer, site), so a
 // training step's masks are reproduced exactly by a resumed run (nothing to checkpoint beyond the step and
 // the run seed) and by any data-parallel split of the batch (a slice passes the global index of its first
-// row). train.ts seeds micro-batch `micro` of optimizer step `step` with `dropoutSeed(runSeed, step, micro)`.
-//
-// Why not tf.dropout(x, rate, undefined, seed): in tfjs 4.22 its seed is deterministic (randomUniform fills
-// the noise in JS with seedrandom's alea(String(seed)) on every backend), but one seed covers the whole
-// tensor, so a batch split over workers would draw different masks than the whole batch. Here row b gets
-// its own xoshiro128** stream (src/rng.ts) and the mask is applied as tf.dropout does: x · keep / (1 - rate).
+// row). Unlike tf.dropout, whose one seed covers the whole tensor, row b gets its own xoshiro128** stream
+// (src/rng.ts); the mask is applied as tf.dropout does: x · keep / (1 - rate).
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
@@ -20,6 +16,11 @@ export function dropoutSeed(runSeed: number, step: number, micro: number): numbe
   return seedFrom(runSeed, 'dropout', step, micro);
 }
 
+/**
+ * Why not tf.dropout(x, rate, undefined, seed): in tfjs 4.22 its seed is deterministic (randomUniform fills
+ * the noise in JS with seedrandom's alea(String(seed)) on every backend), but one seed covers the whole
+ * tensor, so a batch split over workers would draw different masks than the whole batch.
+ */
 export class RowDropout {
   /**
    * rate: drop probability in [0, 1); seed: e.g. dropoutSeed(...); rowOffset: the global index of this

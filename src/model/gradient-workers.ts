@@ -1,15 +1,9 @@
 // Where a training step's gradients are computed: in this thread on the main model (LocalGradients), or
 // split by rows over N worker threads, each with its own tfjs engine and WASM backend holding a replica
-// (WorkerGradients: src/backend/data-parallel.ts + replica.ts). Either way the caller gets the flat
-// gradient of the whole batch's loss in flat-params.ts order and sends updated params back with
-// setParams; the optimizer, RNG and data position stay with the caller (train.ts), so checkpoints and
-// exact resume do not depend on the worker count.
-//
-// Splitting is exact for the cross-entropy: slice i's gradient is scaled by W_i / W (its share of the
-// batch's target weight), so the sum over workers is the gradient of Σ w·nll / Σ w over the full batch.
-// MoE aux losses are averaged by row share; they (and switch capacity) are per slice, as in DDP.
-// Dropout masks are too: every slice gets the batch's dropout seed and the global index of its first
-// row, and masks are drawn per row (dropout.ts), so a dense model's dropout is the same for any N.
+// (WorkerGradients: src/backend/data-parallel.ts + replica.ts), as in PyTorch DDP. Either way the caller gets
+// the flat gradient of the whole batch's loss in flat-params.ts order and sends updated params back with
+// setParams; the optimizer, RNG and data position stay with the caller (train.ts), so checkpoints and exact
+// resume do not depend on the worker count. src/vqgan/step-workers.ts is the image twin.
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -80,6 +74,13 @@ export class LocalGradients implements GradientSource {
   async close(): Promise<void> {}
 }
 
+/**
+ * Splitting is exact for the cross-entropy: slice i's gradient is scaled by W_i / W (its share of the
+ * batch's target weight), so the sum over workers is the gradient of Σ w·nll / Σ w over the full batch.
+ * MoE aux losses are averaged by row share; they (and switch capacity) are per slice, as in DDP.
+ * Dropout masks are too: every slice gets the batch's dropout seed and the global index of its first
+ * row, and masks are drawn per row (dropout.ts), so a dense model's dropout is the same for any N.
+ */
 export class WorkerGradients extends ReplicaSet implements GradientSource {
   private constructor(dp: DataParallel, layout: ParamLayout, private readonly T: number) {
     super(dp, layout);

@@ -1,6 +1,6 @@
 // The JS vector loops of the host decoder (decode.ts): row-wise LayerNorm, and attention's two O(S·hd)
 // passes over the KV cache, unrolled 8 columns at a time so each cache element is read once per step and
-// the partial sums stay in registers (V8 runs them ~2.5× faster than a plain dot-product loop). They
+// the partial sums stay in registers (V8 runs them well ahead of a plain dot-product loop). They
 // compute what tf.moments-based LayerNorm and matMul compute in gpt.ts, on Float32Array rows.
 
 /** Row-wise LayerNorm of x [B, d] (population variance, as tf.moments): a new [B, d]. */
@@ -19,7 +19,7 @@ export function layerNormRows(x: Float32Array, d: number, p: { gain: Float32Arra
 }
 
 // The two O(S·hd) loops of a decode step's attention, 8 columns at a time: each cache element is read
-// once per step and the 8 partial sums stay in registers (~2.5× a plain dot-product loop in V8).
+// once per step and the 8 partial sums stay in registers (faster than a plain dot-product loop in V8).
 
 /** p[t] = Σ_j q[qo + j]·cache[base + t·hd + j] for t < n. */
 export function dotRows(q: Float32Array, qo: number, cache: Float32Array, base: number, hd: number, n: number, p: Float64Array): void {

@@ -1,21 +1,9 @@
 // The training loader: documents from Megatron shards (megatron.ts, read per sequence with positioned
-// reads, never whole), in a seeded order that changes every epoch, packed into rows of blockSize+1 tokens.
-// Row r holds inputs row[0..T) and targets row[1..T]; weights align with the targets and are 0 on
-// sentinel targets and on padding. With `byDomain` (DEMix) each domain packs into its own rows, so a row
-// never mixes domains. The position (epoch, cursor, window, partial rows) is a small JSON object that a
-// checkpoint stores, so a resumed run sees exactly the rows an uninterrupted one would.
-//
-// CM3 inside the row (the default, and static data cut with --cm3-window): each document is cut into
-// windows that fit what is left of the current row after masking (cm3-window.ts), masked afresh per
-// (seed, epoch, document, window), and placed whole, so every `<mask:i>` has its span in the same row.
-// When the rest of a row cannot hold a window of minWindowTokens, the row is padded and closed.
-//
-//   documents  [a a a a a a a a] [b b] [c c c]   (T + 1 = 6, minWindowTokens 2, no spans drawn here)
-//   rows       [a a a a a <m0>] [a a a </s> pad pad] [b b </s> c c <m0>] [c </s> pad pad pad pad]
-//              (<m0> after a cut is the continuation mark; b's one-token cut would be under minWindowTokens)
-//
-// Whole-document static data (--cm3-static without --cm3-window, older folders) keeps the stream packing:
-// the documents back to back, row r = stream[T·r .. T·r + T + 1), so consecutive rows share one token.
+// reads, never whole), in a seeded order that changes every epoch, packed into rows of blockSize+1 tokens
+// (nanoGPT's get_batch, but over documents rather than a flat token stream). Row r holds inputs row[0..T)
+// and targets row[1..T]; weights align with the targets and are 0 on sentinel targets and on padding. With
+// `byDomain` (DEMix) each domain packs into its own rows. The position is a small JSON object a checkpoint
+// stores, so a resumed run sees exactly the rows an uninterrupted one would.
 
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
@@ -94,7 +82,20 @@ export interface LoaderState {
 
 interface DocRef { shard: number; first: number; end: number; domain: number; code: boolean }
 
-/** How rows are filled: CM3 windows cut here, windows cut by preprocess, or the whole-document stream. */
+/**
+ * How rows are filled: CM3 windows cut here, windows cut by preprocess, or the whole-document stream.
+ * CM3 inside the row (the default, and static data cut with --cm3-window): each document is cut into
+ * windows that fit what is left of the current row after masking (cm3-window.ts), masked afresh per
+ * (seed, epoch, document, window), and placed whole, so every `<mask:i>` has its span in the same row.
+ * When the rest of a row cannot hold a window of minWindowTokens, the row is padded and closed.
+ *
+ *   documents  [a a a a a a a a] [b b] [c c c]   (T + 1 = 6, minWindowTokens 2, no spans drawn here)
+ *   rows       [a a a a a <m0>] [a a a </s> pad pad] [b b </s> c c <m0>] [c </s> pad pad pad pad]
+ *              (<m0> after a cut is the continuation mark; b's one-token cut would be under minWindowTokens)
+ *
+ * Whole-document static data (--cm3-static without --cm3-window, older folders) keeps the stream packing:
+ * the documents back to back, row r = stream[T·r .. T·r + T + 1), so consecutive rows share one token.
+ */
 type Packing = 'windows' | 'static-windows' | 'stream';
 
 export class ShardLoader {

@@ -1,15 +1,9 @@
-// The mixture-of-experts MLP: a router picks experts per token, tokens are gathered per expert (compute
-// scales with tokens, not experts × tokens), run through that expert's Mlp, weighted by their gate and
-// moved back (dispatch.ts: gathers whose gradients are gathers). Four routers:
-//   switch — top-1 (Fedus et al. 2021), capacity ceil(N/E·cf) in training, overflow tokens get 0 (residual passes);
-//   top2   — GShard (Lepikhin et al. 2020): second expert kept when 2·g2 > U(0,1), gates renormalised;
-//   base   — BASE layers (Lewis et al. 2021): balanced auction assignment in training, greedy at inference,
-//            gate sigmoid(score), no auxiliary loss;
-//   demix  — DEMix (Gururangan et al. 2021): expert = document domain in training; at inference a
-//            mixture over experts given as input (see domainPosterior).
-// Training routing (capacity, GShard's random second expert, BASE's auction) is `plan` here; inference
-// routing is routing.ts's `inferenceGates`, the function the host decoder calls too — dropless, so outputs
-// do not depend on batch makeup and KV-cached decoding equals full recomputation.
+// The mixture-of-experts MLP (Switch Transformer, Fedus et al. 2021; GShard; BASE layers; DEMix): a router
+// picks experts per token, tokens are gathered per expert (compute scales with tokens, not experts × tokens),
+// run through that expert's Mlp, weighted by their gate and moved back (dispatch.ts: gathers whose gradients
+// are gathers). Training routing (capacity, GShard's random second expert, BASE's auction) is `plan` here;
+// inference routing is routing.ts's `inferenceGates`, the function the host decoder calls too — dropless, so
+// outputs do not depend on batch makeup and KV-cached decoding equals full recomputation.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError, assertNever } from '../errors.js';
@@ -70,6 +64,15 @@ interface Plan {
   routerProbs?: Float32Array;
 }
 
+/**
+ * Four routers:
+ *   switch — top-1 (Fedus et al. 2021), capacity ceil(N/E·cf) in training, overflow tokens get 0 (residual passes);
+ *   top2   — GShard (Lepikhin et al. 2020): second expert kept when 2·g2 > U(0,1), gates renormalised;
+ *   base   — BASE layers (Lewis et al. 2021): balanced auction assignment in training, greedy at inference,
+ *            gate sigmoid(score), no auxiliary loss;
+ *   demix  — DEMix (Gururangan et al. 2021): expert = document domain in training; at inference a
+ *            mixture over experts given as input (see domainPosterior).
+ */
 export class MoE {
   readonly experts: Mlp[];
   readonly router?: tf.Variable; // [d, E]

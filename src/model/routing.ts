@@ -3,11 +3,6 @@
 // decoder (decode.ts) — so a decode step routes exactly as the full forward pass does. Training routing
 // (capacity, GShard's random second expert, BASE's auction) stays in moe.ts; inference is dropless, keeps
 // the second expert and is greedy for BASE. test/model-decode.test.ts checks every router end to end.
-//   switch — top-1 expert, gate softmax(logits)[e]
-//   top2   — top-2 experts, gates p1/(p1 + p2) and p2/(p1 + p2)
-//   base   — top-1 expert, gate sigmoid(logit)
-//   demix  — every expert with weight ≠ 0: the row's domain (one-hot) without a mixture, else the
-//            mixture row, else uniform
 
 import { HyperlmError, assertNever } from '../errors.js';
 import type { MoEConfig } from './config.js';
@@ -19,7 +14,14 @@ export interface RowRouting {
   mixture?: number[];
 }
 
-/** Gates [E] of one token at inference (0 = expert unused) from its router logits [E] (empty for demix). */
+/**
+ * Gates [E] of one token at inference (0 = expert unused) from its router logits [E] (empty for demix):
+ *   switch — top-1 expert, gate softmax(logits)[e]
+ *   top2   — top-2 experts, gates p1/(p1 + p2) and p2/(p1 + p2)
+ *   base   — top-1 expert, gate sigmoid(logit)
+ *   demix  — every expert with weight ≠ 0: the row's domain (one-hot) without a mixture, else the
+ *            mixture row, else uniform
+ */
 export function inferenceGates(moe: MoEConfig, logits: Float64Array, row: RowRouting): Float64Array {
   const E = moe.experts;
   const gates = new Float64Array(E);

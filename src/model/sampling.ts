@@ -1,6 +1,6 @@
 // Picking the next token from one row of logits: greedy, temperature, top-k and top-p (nucleus, Holtzman
 // et al. 2019). Candidates come from a partial selection (a k-element heap, O(V log k)) instead of a
-// comparator sort of the whole vocabulary (12k ids: 3–6 ms per token in JS, more than a decode step); only a
+// comparator sort of the whole vocabulary (in JS, for 12k ids, slower than a decode step itself); only a
 // nucleus spanning most of the vocabulary sorts it all, with a native numeric sort. Candidates rank by logit,
 // ties by lower id (what a stable full sort gives), so top-k/top-p pick the same token for the same random
 // draw as sorting everything would (test/model-sampling.test.ts). Plain temperature sampling needs no order
@@ -132,7 +132,7 @@ const ID_SPAN = 2 ** 21; // ids below this fit beside a 32-bit rank in a float64
 
 /**
  * All ids by descending logit, ties by id, with the native numeric sort of float64 keys (rank·2^21 + id,
- * rank = the float32's bits made order-preserving and reversed): ~4× a comparator sort of 12k ids.
+ * rank = the float32's bits made order-preserving and reversed): several times faster than a comparator sort.
  */
 function sortedIds(row: Float32Array): Int32Array {
   const bits = new Uint32Array(row.buffer, row.byteOffset, row.length);

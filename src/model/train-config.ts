@@ -59,8 +59,8 @@ export const defaultTrainConfig: TrainConfig = {
  */
 export const trainPresets: Record<string, Partial<TrainConfig>> = {
   'code-small': {
-    // 8 rows × 512 tokens = 4k tokens a step at ~7 CPU-s (measured, 2 workers): 1,500 steps ≈ 6M tokens,
-    // ≈ 1.5–2 h when the 2 cores are free — one working session
+    // 8 rows × 512 tokens = 4k tokens a step: 1,500 steps ≈ 6M tokens, sized to train in one working
+    // session when the 2 cores are free
     steps: 1500, batchSize: 8, evalEvery: 250, evalBatches: 8, checkpointEvery: 100,
     // a 6-layer model at this batch trains stably at 1e-3 (nanoGPT's small-model rate); warm up over 100 steps
     optim: { ...defaultOptimConfig, lr: 1e-3, minLr: 1e-4, warmupSteps: 100 },

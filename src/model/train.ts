@@ -2,17 +2,8 @@
 // gradients of each micro-batch, in this thread or split over `workers` data-parallel worker threads
 // (gradient-workers.ts; summed over gradAccum micro-batches) → non-finite check → global-norm clip →
 // AdamW on the flat params in this thread → params back to the workers → metrics.jsonl; validation every
-// evalEvery steps; checkpoint (+ loss.png) every checkpointEvery steps, at the end, and when `signal`
-// aborts (SIGINT). A resumed run restores weights, AdamW state, the step RNG and the data position, so
-// its losses equal an uninterrupted run's, whatever the worker count (optimizer, RNG and data position
-// never leave this thread); dropout masks are counter-based (dropout.ts: run seed, step, micro-batch,
-// row, layer, site), so this holds at dropout > 0 too. A NaN/Inf loss or gradient stops with TRAIN_NON_FINITE naming the step;
-// nothing is saved after the last good checkpoint.
-//
-// metrics.jsonl, one JSON object per line:
-//   {"step":1,"loss":5.2,"ce":5.19,"aux":0.01,"lr":5e-5,"gradNorm":1.3,"tokens":256,"tokPerSec":900,
-//    "elapsed":0.4,"moe":[{"layer":1,"load":[0.3,0.2,0.25,0.25],"dropRate":0.02,"entropy":1.38}]}
-//   {"step":50,"valLoss":4.1,"valPpl":60.3}
+// evalEvery steps; checkpoint (+ loss.png) every checkpointEvery steps, at the end, and on SIGINT.
+// Unlike nanoGPT's loop, resume is exact for any worker count; src/vqgan/train.ts is the image twin.
 
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -134,6 +125,13 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   }
 }
 
+/**
+ * Train (or resume) the run in `opts.runDir`. A resumed run restores weights, AdamW state, the step RNG and
+ * the data position, so its losses equal an uninterrupted run's, whatever the worker count (optimizer, RNG
+ * and data position never leave this thread); dropout masks are counter-based (dropout.ts: run seed, step,
+ * micro-batch, row, layer, site), so this holds at dropout > 0 too. A NaN/Inf loss or gradient stops with
+ * TRAIN_NON_FINITE naming the step; nothing is saved after the last good checkpoint.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { runDir, config } = opts;
   const log = opts.log ?? (() => {});
@@ -174,6 +172,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await loadGPTWeights(model, config.init); // fine-tuning: weights only; AdamW, step and data start fresh
     log(`initialised from ${config.init}`);
   }
+  // metrics.jsonl, one JSON object per line:
+  //   {"step":1,"loss":5.2,"ce":5.19,"aux":0.01,"lr":5e-5,"gradNorm":1.3,"tokens":256,"tokPerSec":900,
+  //    "elapsed":0.4,"moe":[{"layer":1,"load":[0.3,0.2,0.25,0.25],"dropRate":0.02,"entropy":1.38}]}
+  //   {"step":50,"valLoss":4.1,"valPpl":60.3}
   const metrics = await MetricsLog.open(metricsPath, step);
   const curve = metrics.history as unknown as CurvePoint[];
   log(`model: ${formatCount(model.numParams())} parameters, ${config.model.nLayer} layers, d=${config.model.dModel}, ` +

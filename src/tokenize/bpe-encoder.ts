@@ -1,31 +1,9 @@
 // SentencePiece BPE encoding in TypeScript, id for id the same as spm's `bpe::Model::Encode`
 // (google/sentencepiece src/bpe_model.cc, SampleEncode with alpha 0) followed by the byte fallback
-// of SentencePieceProcessor::Encode. tokenizer.ts uses it by default and keeps sentencepiece-js (the
-// same C++ compiled to WASM) as the reference path; the tests check both against each other and
-// against Debian's spm_encode.
-//
-// spm's algorithm on the normalized text (identity normalizer here, so the text itself):
-//  1. split into symbols: at each position the longest USER_DEFINED piece (frozen, never merged),
-//     else one character;
-//  2. every adjacent pair of unfrozen symbols whose concatenation is a piece (NORMAL, USER_DEFINED or
-//     UNUSED — spm's `pieces_`) enters a priority queue by (score desc, left position asc);
-//  3. pop; skip stale entries (a side already merged away, or sizes changed); merge; queue the two
-//     new neighbouring pairs;
-//  4. each symbol → PieceToId (reserved pieces first), unknown → its UTF-8 bytes as <0xXX> pieces.
-// How this differs in execution, not in result:
-//  * merges never cross a frozen symbol, nor a boundary between characters x|y when no mergeable piece
-//    contains the bigram "xy" (a bitset of the model's bigrams; 7–8% of boundaries in HTML and code,
-//    including every newline), so the text is cut there into segments encoded alone; segments of up to
-//    `cacheMaxLength` units go through a bounded, allocation-free segment → ids cache (~60% of the
-//    cached characters hit on the corpus: words, attribute values, indentation, tag neighbourhoods);
-//  * pairs are looked up by (left symbol id, right symbol id) — in a dense table for ASCII and the
-//    best-ranked pieces, else an open-addressing table — built from every split of every piece into
-//    two symbol-able halves (a piece, or a single character given an extra id): the same test as
-//    spm's string lookup, without building strings;
-//  * symbols, links and the heap live in reused typed arrays (no per-symbol objects); a heap key is
-//    one double, score rank * 2^26 + left position.
-// Unsupported models (not BPE, a non-identity normalizer, UNUSED pieces whose resegmentation we do not
-// implement) are rejected with TOKENIZER_BAD_MODEL, so the caller can fall back to sentencepiece-js.
+// of SentencePieceProcessor::Encode. Unlike sentencepiece-js (the same C++ compiled to WASM), which
+// tokenizer.ts keeps as the reference path, it cuts the text into independently encoded segments, caches
+// them and keeps all state in typed arrays; the tests check both against each other and Debian's spm_encode.
+// Shared pair tables and caches are bpe-tables.ts; unsupported models throw TOKENIZER_BAD_MODEL.
 
 import { HyperlmError } from '../errors.js';
 import { PieceType, type SpmModel } from './spm-model.js';
@@ -49,6 +27,29 @@ const DENSE_EMPTY = 0xffff;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
+/**
+ * spm's algorithm on the normalized text (identity normalizer here, so the text itself):
+ *  1. split into symbols: at each position the longest USER_DEFINED piece (frozen, never merged),
+ *     else one character;
+ *  2. every adjacent pair of unfrozen symbols whose concatenation is a piece (NORMAL, USER_DEFINED or
+ *     UNUSED — spm's `pieces_`) enters a priority queue by (score desc, left position asc);
+ *  3. pop; skip stale entries (a side already merged away, or sizes changed); merge; queue the two
+ *     new neighbouring pairs;
+ *  4. each symbol → PieceToId (reserved pieces first), unknown → its UTF-8 bytes as <0xXX> pieces.
+ * How this differs in execution, not in result:
+ *  - merges never cross a frozen symbol, nor a boundary between characters x|y when no mergeable piece
+ *    contains the bigram "xy" (a bitset of the model's bigrams; this includes every newline), so the text
+ *    is cut there into segments encoded alone; segments of up to `cacheMaxLength` units go through a
+ *    bounded, allocation-free segment → ids cache (words, attribute values, indentation, tag neighbourhoods);
+ *  - pairs are looked up by (left symbol id, right symbol id) — in a dense table for ASCII and the
+ *    best-ranked pieces, else an open-addressing table — built from every split of every piece into
+ *    two symbol-able halves (a piece, or a single character given an extra id): the same test as
+ *    spm's string lookup, without building strings;
+ *  - symbols, links and the heap live in reused typed arrays (no per-symbol objects); a heap key is
+ *    one double, score rank * 2^26 + left position.
+ * Unsupported models (not BPE, a non-identity normalizer, UNUSED pieces whose resegmentation we do not
+ * implement) are rejected with TOKENIZER_BAD_MODEL, so the caller can fall back to sentencepiece-js.
+ */
 export class BpeEncoder {
   private readonly opts: BpeEncoderOptions;
   /** spm pieces in the model; symbol ids >= this are characters that are not pieces. */

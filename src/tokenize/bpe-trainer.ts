@@ -1,25 +1,9 @@
 // A SentencePiece-compatible BPE trainer in TypeScript: text in, `.model` bytes out (spm-model.ts).
 // Same objective as spm's bpe_model_trainer.cc (merge the most frequent adjacent symbol pair until the
 // vocabulary is full, score = -merge rank, byte fallback for characters outside `characterCoverage`),
-// with the bookkeeping of a fast BPE: unique chunks with counts, pair counts updated incrementally
-// around each merge, a lazy max-heap of pairs, and per-pair lists of the chunks that contain them.
-//
-// Pre-tokenization (training only — spm's encoder merges anywhere, so this only shapes the vocab):
-//  * text is cut at '\n' (never inside a piece, as in InCoder) and around STRUCTURE_TOKENS, which are
-//    user-defined pieces and always stand alone;
-//  * each line is cut into words = [run of spaces/tabs][run of other characters], and consecutive
-//    words are packed greedily into chunks of at most `maxPieceLength` characters. Pieces are learned
-//    inside chunks, so they may span spaces (`    return`, ` of the`, `) {`) and whole indentation
-//    runs become pieces, while a piece never exceeds maxPieceLength and never crosses a newline.
-//    Packing to the piece limit keeps chunks short and repetitive, so the unique-chunk table stays
-//    a few times the word table instead of the whole corpus (what line-level BPE would cost).
-//    Measured (3 MB of code, 4k vocab, held-out tokens/byte): one word per chunk 0.285, packed to 16
-//    chars 0.271, packed to 32 chars 0.276 (and slower).
-//  * no Unicode-script splitting (unlike spm's default), so code pieces like `="` or `foo(` exist.
-// Determinism: characters are numbered by frequency (ties: code point), merged pieces by creation;
-// equal pair counts are broken by the smaller (left id, right id).
-// Decoding stays lossless because the normalizer is identity with escape_whitespaces=false and no piece
-// contains U+2581 (spm's decoder turns that into a space), so a literal U+2581 goes to byte fallback.
+// with the bookkeeping of a fast BPE (unique chunks with counts, incremental pair counts, a lazy max-heap).
+// Unlike spm it pre-tokenizes into newline-free chunks of packed words (pieces may span spaces, as in
+// InCoder) and does no Unicode-script splitting, so code pieces like `    return` or `foo(` exist.
 
 import { HyperlmError } from '../errors.js';
 import { PairCounts, PairHeap } from './bpe-tables.js';
@@ -67,7 +51,20 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Count training chunks (see header). Newlines are counted separately: they are never merged. */
+/**
+ * Count training chunks. Pre-tokenization (training only — spm's encoder merges anywhere, so this only
+ * shapes the vocab):
+ *  - text is cut at '\n' (never inside a piece, as in InCoder) and around STRUCTURE_TOKENS, which are
+ *    user-defined pieces and always stand alone; newlines are counted separately: they are never merged;
+ *  - each line is cut into words = [run of spaces/tabs][run of other characters], and consecutive
+ *    words are packed greedily into chunks of at most `maxPieceLength` characters. Pieces are learned
+ *    inside chunks, so they may span spaces (`    return`, ` of the`, `) {`) and whole indentation
+ *    runs become pieces, while a piece never exceeds maxPieceLength and never crosses a newline.
+ *    Packing to the piece limit keeps chunks short and repetitive, so the unique-chunk table stays
+ *    a few times the word table instead of the whole corpus (what line-level BPE would cost); 16
+ *    characters compressed held-out code better than one word per chunk or 32 (BENCHMARKS.md);
+ *  - no Unicode-script splitting (unlike spm's default), so code pieces like `="` or `foo(` exist.
+ */
 function countChunks(texts: Iterable<string>, maxLen: number, onProgress: BpeTrainOptions['onProgress']) {
   const structure = new RegExp([...STRUCTURE_TOKENS].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
   const chunks = new Map<string, number>();
@@ -275,7 +272,11 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
 
 /**
  * Train a BPE model with byte fallback on `texts` and return the `.model` bytes.
- * Deterministic: the same texts in the same order give the same bytes.
+ * Deterministic: the same texts in the same order give the same bytes — characters are numbered by
+ * frequency (ties: code point), merged pieces by creation, equal pair counts are broken by the smaller
+ * (left id, right id). Decoding stays lossless because the normalizer is identity with
+ * escape_whitespaces=false and no piece contains U+2581 (spm's decoder turns that into a space), so a
+ * literal U+2581 goes to byte fallback.
  */
 export function trainBpe(texts: Iterable<string>, options: Partial<BpeTrainOptions> = {}): Uint8Array {
   const opts: BpeTrainOptions = { ...BPE_TRAIN_DEFAULTS, ...options };

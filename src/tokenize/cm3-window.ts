@@ -1,16 +1,8 @@
 // CM3 inside the training context: a document is cut into windows that each fit what is left of a
 // training row *after* masking, and each window is masked on its own (cm3.ts `applySpans`), so every
 // moved span `<mask:i> … <eom>` sits in the same row as the hole it fills (CM3 §2.2 and InCoder §2.1 mask
-// within the 2,048-token context). The span count is drawn first, then the window is as long as the
-// space allows: visible + 3 per span + 1 closing token (`</s>` on the last window, else the continuation
-// sentinel `<mask:k>` that the infill prompt uses for a truncated suffix). Pure functions, no I/O.
-//
-//   last window          [header] text… <mask:0> text…        <mask:0> span <eom> </s>
-//   continuation window  [header] text… <mask:0> text… <mask:1> <mask:0> span <eom>
-//
-// A code document's header line (`<| file lang=… path=… |>\n`) is repeated at the start of every
-// continuation window and is never masked (InCoder keeps file metadata with every training context).
-// A cut never falls strictly inside an `<image> … </image>` block.
+// within the 2,048-token context). Unlike cm3.ts, which masks a whole document, the span count is drawn
+// first and the window is as long as the space then allows. Pure functions, no I/O.
 
 import { HyperlmError } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -53,7 +45,16 @@ function imageSafeEnd(body: Int32Array, from: number, end: number, vocab: Cm3Voc
 /**
  * The window of `doc` starting at body position `start` (0, or where the previous window ended), masked
  * with spans drawn from `rng`; null when the space left cannot hold a window of `limits.minTokens` text
- * tokens (the caller pads the row and asks again with a fresh one).
+ * tokens (the caller pads the row and asks again with a fresh one). A window holds visible + 3 per span +
+ * 1 closing token (`</s>` on the last window, else the continuation sentinel `<mask:k>` that the infill
+ * prompt uses for a truncated suffix):
+ *
+ *   last window          [header] text… <mask:0> text…        <mask:0> span <eom> </s>
+ *   continuation window  [header] text… <mask:0> text… <mask:1> <mask:0> span <eom>
+ *
+ * A code document's header line (`<| file lang=… path=… |>\n`) is repeated at the start of every
+ * continuation window and is never masked (InCoder keeps file metadata with every training context).
+ * A cut never falls strictly inside an `<image> … </image>` block.
  */
 export function cm3Window(doc: WindowDoc, start: number, limits: WindowLimits, vocab: Cm3Vocab, opts: Cm3Options, eos: number, rng: Rng): Cm3Window | null {
   const { body, header } = doc;

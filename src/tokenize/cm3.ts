@@ -2,13 +2,8 @@
 // §2.2; the same objective as InCoder's causal masking): a few spans of a document are cut out, each
 // replaced in place by a sentinel <mask:i>, and appended at the end as `<mask:i> span <eom>`, so a
 // left-to-right model learns to infill with bidirectional context. Pure functions, no I/O; all
-// randomness comes from the caller's Rng. The end-of-document token is appended by the caller.
-//
-//   original     a b c d e f g h
-//   transformed  a <mask:0> d e <mask:1> h   <mask:0> b c <eom>   <mask:1> f g <eom>
-//
-// Length grows by exactly 3 tokens per span. `cm3Parse`/`cm3Inverse` undo the transform exactly.
-// Per-window masking (cutting a document into windows that fit the training row) is cm3-window.ts.
+// randomness comes from the caller's Rng. Per-window masking (cutting a document into windows that fit
+// the training row) is cm3-window.ts; the end-of-document token is appended by the caller.
 
 import { HyperlmError } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -141,6 +136,11 @@ export function applySpans(tokens: Int32Array, vocab: Cm3Vocab, n: number, rng: 
 /**
  * Apply CM3 causal masking to one document (without its end-of-document token).
  * Span count n = clamp(Poisson(λ), 1, maxMasks), reduced when the document has too few boundaries.
+ *
+ *   original     a b c d e f g h
+ *   transformed  a <mask:0> d e <mask:1> h   <mask:0> b c <eom>   <mask:1> f g <eom>
+ *
+ * Length grows by exactly 3 tokens per span. `cm3Parse`/`cm3Inverse` undo the transform exactly.
  */
 export function cm3Transform(tokens: Int32Array, vocab: Cm3Vocab, opts: Cm3Options, rng: Rng): Int32Array {
   validate(vocab, opts);

@@ -2,12 +2,6 @@
 // src/sentencepiece_model.proto), encoded and decoded here by hand so the project needs no protobuf
 // dependency. Only the fields this project reads or writes are modelled; unknown fields are skipped
 // on decode. bpe-trainer.ts builds a model with it, tokenizer.ts reads one back for the vocab layout.
-//
-// Wire format (protobuf): each field is a varint key `(fieldNumber << 3) | wireType`, then
-//   wireType 0 varint | 1 fixed64 | 2 length-delimited (varint length + bytes) | 5 fixed32 (float).
-// ModelProto { repeated SentencePiece pieces = 1; TrainerSpec trainer_spec = 2;
-//              NormalizerSpec normalizer_spec = 3; }
-// SentencePiece { string piece = 1; float score = 2; Type type = 3; }
 
 import { HyperlmError } from '../errors.js';
 
@@ -147,7 +141,14 @@ function encodeNormalizerSpec(n: NormalizerSpec): Uint8Array {
   return w.finish();
 }
 
-/** Serialize a model to `.model` bytes. */
+/**
+ * Serialize a model to `.model` bytes. Wire format (protobuf): each field is a varint key
+ * `(fieldNumber << 3) | wireType`, then
+ *   wireType 0 varint | 1 fixed64 | 2 length-delimited (varint length + bytes) | 5 fixed32 (float).
+ * ModelProto { repeated SentencePiece pieces = 1; TrainerSpec trainer_spec = 2;
+ *              NormalizerSpec normalizer_spec = 3; }
+ * SentencePiece { string piece = 1; float score = 2; Type type = 3; }
+ */
 export function encodeModel(model: SpmModel): Uint8Array {
   const w = new Writer();
   for (const p of model.pieces) w.bytes(1, encodePiece(p));

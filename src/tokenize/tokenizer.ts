@@ -4,10 +4,6 @@
 // sentencepiece-js (the spm C++ code compiled to WASM, ids equal to Debian's spm_encode) stays loaded
 // as the reference (`encodeReference`), for decoding, and as the encoder when the JS one does not
 // support the model or when `engine: 'reference'` / HYPERLM_TOKENIZER_ENGINE=reference asks for it.
-//
-// Text is passed through sanitizeText (lone surrogates → U+FFFD) before encoding: embind converts JS
-// strings to UTF-8 and a lone surrogate has no UTF-8 form (unsanitized, 'a\uD800b' came back as
-// 'a\u{10062}'). NUL passes through embind intact and is encoded as the byte piece <0x00>.
 
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -48,7 +44,7 @@ export interface TokenizerOptions {
   engine?: TokenizerEngine;
   /**
    * Load only what `encode`/`encodeDocument` need: with the JS engine, sentencepiece-js is not loaded
-   * (~0.1 s per preprocess worker), and `decode`, `encodePieces` and `encodeReference` throw.
+   * (it costs every preprocess worker start-up time), and `decode`, `encodePieces` and `encodeReference` throw.
    * For a model already checked by a full load (preprocess loads it in the main thread first).
    */
   encodeOnly?: boolean;
@@ -72,6 +68,11 @@ function jsEncoder(parsed: ReturnType<typeof decodeModel>, source: string): BpeE
   }
 }
 
+/**
+ * Text is passed through sanitizeText (lone surrogates → U+FFFD) before encoding: embind converts JS
+ * strings to UTF-8 and a lone surrogate has no UTF-8 form (unsanitized, 'a\uD800b' came back as
+ * 'a\u{10062}'). NUL passes through embind intact and is encoded as the byte piece <0x00>.
+ */
 export class Tokenizer {
   readonly layout: VocabLayout;
   /** The spm pieces; pieces[i] is id i. */
@@ -155,8 +156,8 @@ export class Tokenizer {
 
   /**
    * Text → spm ids through sentencepiece-js, whatever `engine` says: the reference the JS encoder is
-   * tested against. spm's encoder slows down on very long strings (1 MB in one call took 3× as long
-   * as in 10 kB calls), so long text is encoded in blocks that end after a newline — which gives the same ids
+   * tested against. spm's encoder slows down on very long strings (one 1 MB call is several times
+   * slower than the same text in 10 kB calls), so long text is encoded in blocks that end after a newline — which gives the same ids
    * when no piece contains '\n' except '\n' itself (checked at load, `newlineSplits`).
    */
   encodeReference(text: string): number[] {

@@ -1,21 +1,24 @@
-// The unified vocabulary: one id space for text pieces, control tokens, CM3 sentinels and image codes.
-//
-//   id 0 <pad> | 1 <s> | 2 </s> (end of document) | 3 <unk>            CONTROL / UNKNOWN
-//   4 <image> | 5 </image> | 6.. <mask:0>..<mask:K-1> | <eom>            CONTROL (text never yields them)
-//   STRUCTURE_TOKENS (`<p>`, `</p>`, `<a `, ` href="`, `">`, ...)         USER_DEFINED (always one id)
-//   <0x00>..<0xFF>                                                       BYTE (byte fallback)
-//   BPE pieces (best merge first), then single characters                NORMAL
-//   ---- end of the spm model (spmSize) ----
-//   imageBase .. imageBase+imageCount-1                                  VQ image codes, not in spm
-//
-// The spm part lives in the `.model` file (spm-model.ts); the image block is appended by the layout.
-// Sentinel names follow CM3 (`<mask:i>`, `<eom>`; maxMasks = 16).
+// The unified vocabulary: one id space for text pieces, control tokens, CM3 sentinels and image codes
+// (sentinel names follow CM3: `<mask:i>`, `<eom>`; maxMasks = 16). Unlike a plain spm model, which knows
+// only its own pieces, the layout appends the VQ image-code block after the spm part (`.model` file,
+// spm-model.ts). Also the structure tokens, text sanitizing and DIR/vocab.json.
 
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic-file.js';
 import { PieceType, type SpmPiece } from './spm-model.js';
 
+/**
+ * Where each kind of id lives:
+ *
+ *   id 0 <pad> | 1 <s> | 2 </s> (end of document) | 3 <unk>            CONTROL / UNKNOWN
+ *   4 <image> | 5 </image> | 6.. <mask:0>..<mask:K-1> | <eom>            CONTROL (text never yields them)
+ *   STRUCTURE_TOKENS (`<p>`, `</p>`, `<a `, ` href="`, `">`, ...)         USER_DEFINED (always one id)
+ *   <0x00>..<0xFF>                                                       BYTE (byte fallback)
+ *   BPE pieces (best merge first), then single characters                NORMAL
+ *   ---- end of the spm model (spmSize) ----
+ *   imageBase .. imageBase+imageCount-1                                  VQ image codes, not in spm
+ */
 export interface VocabLayout {
   /** Total ids: spmSize + imageCount. */
   size: number;

@@ -1,13 +1,8 @@
 // A trained tokenizer as a small, inference-only bundle (what data/vqgan/ holds): the generator's
 // weights (encoder, quantizer, decoder — no discriminator, no optimizer state) in float16 safetensors,
-// half the size of the F32 checkpoint, plus the run's config.json.
-//
-//   BUNDLE/model.safetensors   F16 tensors by Vqgan.params() name; __metadata__.config = model config JSON,
-//                              __metadata__.step = training steps, __metadata__.format = "hyperlm-vqgan-f16"
-//   BUNDLE/config.json         the run config (preset, model, train: heldOut etc.)
-//
-// The F16 encoding (IEEE 754 binary16, round to nearest even) is src/model/safetensors.ts's; this file
-// only chooses it for the bundle and insists that a bundle is all F16.
+// half the size of the F32 checkpoint (checkpoint.ts), plus the run's config.json. The F16 encoding
+// (IEEE 754 binary16, round to nearest even) is src/train/safetensors.ts's; this file only chooses it for
+// the bundle and insists that a bundle is all F16.
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
@@ -32,7 +27,13 @@ export function decodeAnySafetensors(bytes: Uint8Array, source: string): { tenso
   return { tensors, metadata };
 }
 
-/** Writes BUNDLE/model.safetensors (F16, no discriminator) and BUNDLE/config.json from a checkpoint folder. */
+/**
+ * Writes BUNDLE/model.safetensors (F16, no discriminator) and BUNDLE/config.json from a checkpoint folder:
+ *
+ *   BUNDLE/model.safetensors   F16 tensors by Vqgan.params() name; __metadata__.config = model config JSON,
+ *                              __metadata__.step = training steps, __metadata__.format = "hyperlm-vqgan-f16"
+ *   BUNDLE/config.json         the run config (preset, model, train: heldOut etc.)
+ */
 export async function exportBundle(checkpointDir: string, runConfig: unknown, outDir: string): Promise<{ bytes: number; tensors: number }> {
   await mkdir(outDir, { recursive: true });
   const src = `${checkpointDir}/model.safetensors`;

@@ -1,14 +1,7 @@
 // VQGAN training checkpoints, written like the language model's (src/model/checkpoint.ts, whose folder
 // naming and latest.json pointer are reused): a temp folder is filled and fsynced, renamed into place,
 // then latest.json is replaced atomically, so a kill at any moment leaves the previous one intact.
-//
-//   RUN/checkpoints/step-000120/model.safetensors      every variable by Vqgan.params() name, F32;
-//                                                      __metadata__.config = the model config (JSON)
-//                              /optimizer.safetensors  both Adams: generator/iter, generator/<param>/m|v,
-//                                                      discriminator/…; __metadata__.order = slot order
-//                              /state.json             { step, data (epoch, cursor, crop RNG),
-//                                                        deadCodes (lastUsed[K], rng), config (run config) }
-//   RUN/checkpoints/latest.json                         { "step": 120, "dir": "step-000120" }
+// Unlike the LM's, a checkpoint holds two Adam states (tfjs's) and the dead-code tracker.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,7 +58,17 @@ async function optimizerTensors(model: Vqgan): Promise<{ tensors: Map<string, Sa
   return { tensors, order };
 }
 
-/** Write the checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
+/**
+ * Write the checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder.
+ *
+ *   RUN/checkpoints/step-000120/model.safetensors      every variable by Vqgan.params() name, F32;
+ *                                                      __metadata__.config = the model config (JSON)
+ *                              /optimizer.safetensors  both Adams: generator/iter, generator/<param>/m|v,
+ *                                                      discriminator/…; __metadata__.order = slot order
+ *                              /state.json             { step, data (epoch, cursor, crop RNG),
+ *                                                        deadCodes (lastUsed[K], rng), config (run config) }
+ *   RUN/checkpoints/latest.json                         { "step": 120, "dir": "step-000120" }
+ */
 export async function saveVqganCheckpoint(runDir: string, model: Vqgan, state: VqganCheckpointState, keep = 2): Promise<string> {
   const opt = await optimizerTensors(model);
   return writeCheckpointDir(runDir, state.step, {

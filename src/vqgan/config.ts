@@ -57,7 +57,7 @@ export interface VqganConfig {
 }
 
 /** Test preset: 32×32 images run at 16×16 (exercises the resampling path), 4×4 codes of 4×4 patches,
- *  64 codes; a step takes ~0.1 s on the pure-JS `cpu` backend. */
+ *  64 codes; small enough that tests can take steps on the pure-JS `cpu` backend. */
 const tiny: VqganConfig = {
   resolution: 32, internalResolution: 16, patchSize: 4, width: 32, encoderLayers: 1, decoderLayers: 1,
   heads: 2, mlpRatio: 2, codebookSize: 64, codeDim: 8, beta: 0.25, deadCodeSteps: 20,
@@ -67,13 +67,13 @@ const tiny: VqganConfig = {
 
 /** CPU preset (≤ 1 h on 2 WASM threads): CM3's 256×256 in, 16×16 codes out, but the net runs at 128×128
  *  with 8×8 patches (a 2× average-pool; CM3's 256-code budget cannot carry detail finer than that anyway).
- *  Width 128, 4+4 blocks: ~1.1 GFLOP per image forward, 2.1 M parameters. Measured on this machine at
- *  batch 8 with the shipped WASM kernels: 6.5–7.7 s per step (GAN off); with ours (selectBackend, one
- *  thread, `npm run bench:vqgan`): 3.0 s per step before discStart and 5.5–6 s in the GAN phase; encoding
- *  ~16 images/s per worker. Width 256 cost ~2× more per image. Codebook kept at 8192 so the language model's vocabulary matches the GPU model's;
- *  l2-normalized 32-d codes plus restarts keep it in use (drop to 1024 via overrides if usage stays low).
- *  Restarts matter: on 8 synthetic images usage fell to 0.6 % of codes (perplexity 25) within 10 steps;
- *  with deadCodeSteps 10 it was 17 % (perplexity 1150) at step 25 and L2 was 17 % lower. */
+ *  Width 128, 4+4 blocks: ~1.1 GFLOP per image forward, 2.1 M parameters; our kernels (selectBackend) make
+ *  a step much cheaper than the shipped WASM ones, and width 256 cost clearly more per image (step and
+ *  encode times: BENCHMARKS.md, `npm run bench:vqgan`). Codebook kept at 8192 so the language model's
+ *  vocabulary matches the GPU model's; l2-normalized 32-d codes plus restarts keep it in use (drop to 1024
+ *  via overrides if usage stays low). Restarts matter: without them usage collapsed to a small fraction of
+ *  the codes within a few steps on synthetic images; with deadCodeSteps 10 far more stayed in use and L2 was
+ *  lower (BENCHMARKS.md, "Measurements behind design choices"). */
 const cpuSmall: VqganConfig = {
   resolution: 256, internalResolution: 128, patchSize: 8, width: 128, encoderLayers: 4, decoderLayers: 4,
   heads: 4, mlpRatio: 4, codebookSize: 8192, codeDim: 32, beta: 0.25, deadCodeSteps: 20,

@@ -14,8 +14,8 @@ export function createDecoder(c: VqganConfig, store: ParamStore): DecoderParams 
   const n = (c.internalResolution / c.patchSize) ** 2;
   return {
     // Fan-in scale, not ViT's 0.02: the straight-through gradient reaching the encoder is this weight
-    // times the decoder's gradient; at 0.02 it was ~50× weaker than the commitment pull and the codebook
-    // collapsed to 2–20 codes within 20 steps on web images (measured, cpu-small).
+    // times the decoder's gradient; at 0.02 it was far weaker than the commitment pull and the codebook
+    // collapsed to a handful of codes within a few steps on web images (cpu-small).
     fromCode: createLinear(store, 'decoder.fromCode', c.codeDim, c.width, 1 / Math.sqrt(c.codeDim)),
     pos: store.truncatedNormal('decoder.pos', [n, c.width], 0.02),
     blocks: Array.from({ length: c.decoderLayers }, (_, i) => createBlock(store, `decoder.blocks.${i}`, c)),

@@ -1,18 +1,9 @@
 // Finds training images for the VQGAN in what `--images` names: image files (folders walked recursively
 // in the walk's deterministic byte order, or files given directly) and preprocess inputs — HTML pages
-// (each <img>'s src, data-src or largest srcset candidate, as the minimizer picks it, resolved by the
-// preprocessing's root-confined resolver: nothing remote, nothing outside the input root), WARC/WARC.gz
-// image records (Content-Type image/*, whether or not a page mentions them) and the images JSONL
-// records carry (src/data readers throughout).
-// Every image has a stable key, hashed for the train / held-out split: the path relative to its input
-// root for a file (a page's local <img> resolves to the same key as the file itself, so it is listed
-// once and lands in the same split), the absolute URL for a WARC/JSONL image, the content hash for a
-// data: URI. The split is thus stable across machines and checkouts, and an image added later never
-// moves another between splits. Held-out images are never trained on; `vqgan:eval` measures on them.
-// Order: per input, its image files in walk order, then the images reached through pages and
-// containers (the first of a key wins), so a folder of plain images lists exactly as it always did.
-// WARC/JSONL and data: images are held in memory (WARC: at most readWarc's per-file cap); files are
-// read when used.
+// (each <img> as the minimizer picks it, resolved root-confined: nothing remote, nothing outside the input
+// root), WARC/WARC.gz image records and the images JSONL records carry (src/data readers throughout).
+// Unlike a random split, every image's train / held-out split is a hash of a stable key, so it holds across
+// machines and checkouts; held-out images are never trained on, `vqgan:eval` measures on them.
 
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
@@ -134,7 +125,10 @@ async function imagesOfContainer(file: string, kind: 'warc' | 'jsonl', sources: 
 }
 
 /** Every image under `inputs` (folders or files: images, HTML pages, WARC, JSONL), in input order, then
- *  walk order, then page/container order; `stats` is filled with what was found and left out. */
+ *  walk order, then page/container order; `stats` is filled with what was found and left out.
+ *  Per input, its image files come in walk order, then the images reached through pages and containers
+ *  (the first of a key wins), so a folder of plain images lists exactly as it always did. WARC/JSONL and
+ *  data: images are held in memory (WARC: at most readWarc's per-file cap); files are read when used. */
 export async function listImageFiles(inputs: string[], stats: ImageListStats = newImageListStats()): Promise<ImageFile[]> {
   const out: ImageFile[] = [];
   const seen = new Set<string>();
@@ -175,7 +169,12 @@ export async function readImageBytes(f: ImageFile): Promise<Uint8Array | undefin
   return f.bytes ?? readFile(f.filePath).catch(() => undefined);
 }
 
-/** True when `relPath` belongs to the held-out split (a fraction `heldOut` of all keys, by FNV hash). */
+/**
+ * True when `relPath` belongs to the held-out split (a fraction `heldOut` of all keys, by FNV hash).
+ * The key is the path relative to its input root for a file (a page's local <img> resolves to the same key
+ * as the file itself, so it is listed once and lands in the same split), the absolute URL for a WARC/JSONL
+ * image, the content hash for a data: URI; an image added later never moves another between splits.
+ */
 export function isHeldOut(relPath: string, heldOut: number): boolean {
   return (seedFrom('vqgan-held-out', relPath) % 10_000) < heldOut * 10_000;
 }

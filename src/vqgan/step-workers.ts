@@ -1,18 +1,9 @@
 // VQGAN training steps split over N data-parallel worker threads, each with its own tfjs engine and WASM
 // backend holding a replica (src/backend/data-parallel.ts + replica.ts) — the image twin of
-// src/model/gradient-workers.ts. The batch's images are cut into N contiguous slices; per step:
-//   1. GAN phase only: every worker returns its slice's two last-layer gradients of eq. 7
-//      (train-step.ts adaptiveWeightGrads); this thread sums them weighted by slice share and computes λ
-//      of the whole batch. Costs one extra generator forward per worker in that phase — the price of a λ
-//      that does not depend on how the batch was split.
-//   2. every worker returns the gradient of share·L_G and share·L_D of its slice with that λ;
-//      DataParallel sums them in slot order, so the sum is the whole batch's gradient.
-//   3. this thread's Vqgan — the model of record that checkpoints and evaluation read — takes both Adam
-//      steps and the dead-code restart (from the batch's codes and encoder outputs, gathered from the
-//      workers in batch order), then its params are broadcast; replicas hold this thread's bytes.
-// So optimizer state, restart bookkeeping and data position never leave this thread: checkpoints and
-// exact resume do not depend on the worker count, and the losses equal Vqgan.trainStep's on the whole
-// batch up to float summation order.
+// src/model/gradient-workers.ts. Unlike the LM's, a GAN step needs λ of the whole batch first, so the GAN
+// phase costs one extra round. Optimizer state, restart bookkeeping and data position never leave this
+// thread: checkpoints and exact resume do not depend on the worker count, and the losses equal
+// Vqgan.trainStep's on the whole batch up to float summation order.
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -26,6 +17,18 @@ import type { VqganAdaptiveRequest, VqganReplicaInit, VqganSlice, VqganSliceInfo
 import { adaptiveWeightFrom, applyStep, ganActive, type LossParts } from './train-step.js';
 import type { TrainStepResult, Vqgan } from './vqgan.js';
 
+/**
+ * The batch's images are cut into N contiguous slices; per step:
+ *   1. GAN phase only: every worker returns its slice's two last-layer gradients of eq. 7
+ *      (train-step.ts adaptiveWeightGrads); this thread sums them weighted by slice share and computes λ
+ *      of the whole batch. Costs one extra generator forward per worker in that phase — the price of a λ
+ *      that does not depend on how the batch was split.
+ *   2. every worker returns the gradient of share·L_G and share·L_D of its slice with that λ;
+ *      DataParallel sums them in slot order, so the sum is the whole batch's gradient.
+ *   3. this thread's Vqgan — the model of record that checkpoints and evaluation read — takes both Adam
+ *      steps and the dead-code restart (from the batch's codes and encoder outputs, gathered from the
+ *      workers in batch order), then its params are broadcast; replicas hold this thread's bytes.
+ */
 export class VqganWorkers extends ReplicaSet {
   private constructor(dp: DataParallel, layout: ParamLayout, private readonly model: Vqgan) {
     super(dp, layout);

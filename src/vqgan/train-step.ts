@@ -1,13 +1,9 @@
-// One VQGAN optimization step taken apart, so that the same maths serves a whole batch in this thread
-// (Vqgan.trainStep) and a batch split over data-parallel worker replicas (replica.ts computes the
-// gradients of its slice, step-workers.ts sums them and applies the update in the main thread):
-//   stepGradients   gradients of share·L_G (generator) and share·L_D (discriminator) of a batch or a
-//                   slice, its loss parts, chosen codes and encoder outputs — nothing is updated;
-//   adaptiveWeightGrads  the two last-layer gradients whose norms give λ (Esser et al. eq. 7), so a
-//                   split batch can compute λ from their sums over slices, i.e. from the whole batch;
-//   applyStep       both Adam updates, then the dead-code restart from the batch's codes.
-// The discriminator's gradient depends only on its own weights, the real images and the (pre-update)
-// reconstructions, so computing it before the generator update gives the same step as after.
+// One VQGAN optimization step taken apart (Esser et al. 2021's objective), so that the same maths serves a
+// whole batch in this thread (Vqgan.trainStep) and a batch split over data-parallel worker replicas
+// (replica.ts computes the gradients of its slice, step-workers.ts sums them and applies the update in the
+// main thread): stepGradients (nothing updated), adaptiveWeightGrads (the two last-layer gradients whose
+// norms give λ of eq. 7, so a split batch computes λ from sums over slices) and applyStep (both Adam
+// updates, then the dead-code restart).
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
@@ -61,7 +57,12 @@ export function ganActive(c: VqganConfig, step: number): boolean {
   return c.ganWeight > 0 && step >= c.discStart;
 }
 
-/** Gradients and loss parts of one step on internal-resolution images x [B, r, r, 3] (not disposed here). */
+/**
+ * Gradients and loss parts of one step on internal-resolution images x [B, r, r, 3] (not disposed here):
+ * of share·L_G (generator) and share·L_D (discriminator), with the chosen codes and encoder outputs.
+ * The discriminator's gradient depends only on its own weights, the real images and the (pre-update)
+ * reconstructions, so computing it before the generator update gives the same step as after.
+ */
 export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: StepGradientOptions = {}): StepGradients {
   const c = model.config;
   const share = opts.share ?? 1;

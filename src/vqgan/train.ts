@@ -2,18 +2,8 @@
 // naming and loss plot it reuses): seeded crop/flip batches from the training split → one step, either
 // Vqgan.trainStep in this thread or split over `workers` data-parallel worker threads (step-workers.ts;
 // optimizers, dead-code restarts and data stay here) → metrics.jsonl; held-out PSNR every evalEvery
-// steps; checkpoint (+ loss.png, psnr.png) every checkpointEvery steps, at the end, and when `signal`
-// aborts (SIGINT). A resumed run restores weights, both Adam states, the dead-code tracker, the data
-// position and the crop/flip generator, so its losses equal an uninterrupted run's with the same worker
-// count (and, up to float summation order, any other). The held-out split (image-files.ts) is never
-// trained on; images come from folders, HTML pages' <img>, WARC and JSONL (image-files.ts).
-//
-// metrics.jsonl, one JSON object per line:
-//   {"step":1,"loss":0.61,"l1":0.31,"l2":0.17,"codebookLoss":0.02,"commitLoss":0.005,"ganLoss":0,
-//    "discLoss":0,"adaptiveWeight":0,"psnr":13.7,"usedFraction":0.01,"perplexity":40.2,"restarted":0,
-//    "seconds":3.1,"elapsed":3.1}
-//   {"step":100,"heldOutPsnr":21.3,"heldOutSsim":0.61}
-// "psnr" is the batch's PSNR at the network's internal resolution, 10·log10(4 / l2) (pixels in [-1, 1]).
+// steps; checkpoint (+ loss.png, psnr.png) every checkpointEvery steps, at the end, and on SIGINT.
+// Images come from folders, HTML pages' <img>, WARC and JSONL; the held-out split is never trained on.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,6 +50,12 @@ export interface VqganTrainResult {
   checkpoint?: string;
 }
 
+/**
+ * Train (or resume) the VQGAN run in `opts.runDir`. A resumed run restores weights, both Adam states, the
+ * dead-code tracker, the data position and the crop/flip generator, so its losses equal an uninterrupted
+ * run's with the same worker count (and, up to float summation order, any other). The held-out split
+ * (image-files.ts) is never trained on.
+ */
 export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainResult> {
   const { runDir, config } = opts;
   const tc = config.train;
@@ -81,6 +77,12 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     batcher.setState(ck.data);
     log(`resumed from ${existing} at step ${step}`);
   }
+  // metrics.jsonl, one JSON object per line:
+  //   {"step":1,"loss":0.61,"l1":0.31,"l2":0.17,"codebookLoss":0.02,"commitLoss":0.005,"ganLoss":0,
+  //    "discLoss":0,"adaptiveWeight":0,"psnr":13.7,"usedFraction":0.01,"perplexity":40.2,"restarted":0,
+  //    "seconds":3.1,"elapsed":3.1}
+  //   {"step":100,"heldOutPsnr":21.3,"heldOutSsim":0.61}
+  // "psnr" is the batch's PSNR at the network's internal resolution, 10·log10(4 / l2) (pixels in [-1, 1]).
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), step);
   const history = metrics.history;
   const params = [...model.params()].filter(([k]) => !k.startsWith('discriminator.')).reduce((a, [, v]) => a + v.size, 0);

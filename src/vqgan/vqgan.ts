@@ -1,22 +1,9 @@
 // The image tokenizer model: a ViT-VQGAN (Yu et al. 2022) trained with the VQGAN objective of Esser et
 // al. 2021 (reconstruction + VQ losses + adaptive-weighted hinge GAN after a warm-up, no perceptual loss).
-//
-// Why ViT-VQGAN rather than taming-transformers' convolutional VQGAN, for a model trained on CPU:
-// - Cost is matmuls. Patch embedding and transformer blocks are dense [tokens × width] GEMMs, which the
-//   WASM backend runs through XNNPACK; taming's f16 conv VQGAN runs 3×3 convs with 128–512 channels at up
-//   to 256×256 (hundreds of GFLOP per image forward, plus Conv2DBackpropFilter/Input kernels WASM lacks
-//   or runs slowly) against ~1.1 GFLOP for our cpu-small preset.
-// - Codebook usage. Factorized lookup (32-d) on l2-normalized vectors is ViT-VQGAN's fix for the dead
-//   codebooks of plain VQ; with dead-code restarts it keeps a large codebook (8192) in use, which matters
-//   most when training is short.
-// - One code per patch gives CM3's 16×16 grid directly and the same code runs on tfjs-node-gpu.
-// The discriminator stays a small convolutional PatchGAN (discriminator.ts): a local texture critic.
-// On WASM its conv gradient (Conv2DBackpropFilter) comes from our kernels, registered by
-// selectBackend('wasm' | 'auto') (src/backend); bench:vqgan times the GAN phase.
-//
-// `Vqgan` owns all variables and both Adam optimizers (the training step's maths are in train-step.ts);
-// tensor methods are synchronous and tidy, the `ImageTokenizer` methods (uint8 in/out) are the interface
-// the preprocessing pipeline calls.
+// Unlike taming-transformers' convolutional VQGAN, cost is dense GEMMs that WASM runs through XNNPACK, and
+// factorized l2-normalized codes keep a large codebook in use; the discriminator stays a small PatchGAN
+// (discriminator.ts). `Vqgan` owns all variables and both Adam optimizers (the step's maths: train-step.ts);
+// its `ImageTokenizer` methods (uint8 in/out) are what the preprocessing pipeline calls.
 
 import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
@@ -47,6 +34,20 @@ function collect(prefix: string, node: unknown, out: Map<string, tf.Variable>): 
   else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) collect(`${prefix}.${k}`, v, out);
 }
 
+/**
+ * Why ViT-VQGAN rather than taming-transformers' convolutional VQGAN, for a model trained on CPU:
+ * - Cost is matmuls. Patch embedding and transformer blocks are dense [tokens × width] GEMMs, which the
+ *   WASM backend runs through XNNPACK; taming's f16 conv VQGAN runs 3×3 convs with 128–512 channels at up
+ *   to 256×256 (hundreds of GFLOP per image forward, plus Conv2DBackpropFilter/Input kernels WASM lacks
+ *   or runs slowly) against ~1.1 GFLOP for our cpu-small preset.
+ * - Codebook usage. Factorized lookup (32-d) on l2-normalized vectors is ViT-VQGAN's fix for the dead
+ *   codebooks of plain VQ; with dead-code restarts it keeps a large codebook (8192) in use, which matters
+ *   most when training is short.
+ * - One code per patch gives CM3's 16×16 grid directly and the same code runs on tfjs-node-gpu.
+ * On WASM the discriminator's conv gradient (Conv2DBackpropFilter) comes from our kernels, registered by
+ * selectBackend('wasm' | 'auto') (src/backend); bench:vqgan times the GAN phase. Tensor methods are
+ * synchronous and tidy.
+ */
 export class Vqgan implements ImageTokenizer {
   readonly config: VqganConfig;
   readonly resolution: number;
