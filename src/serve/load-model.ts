@@ -5,9 +5,10 @@
 // library's `loadRun(runDir)` lands; it reads the same files in the same way.
 
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HyperlmError } from '../errors.js';
+import { defaultRunDir } from '../model/load-run.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { decodeSafetensors, latestCheckpoint } from '../train/index.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
@@ -38,20 +39,11 @@ async function exists(path: string): Promise<boolean> {
 /** The folder to serve: `explicit`, else ROOT/data/model, else the newest run under ROOT/runs. */
 export async function defaultModelPath(root: string, explicit?: string): Promise<string> {
   if (explicit !== undefined) return resolve(root, explicit);
-  const bundle = join(root, 'data/model');
-  if (await exists(join(bundle, 'model.safetensors'))) return bundle;
-  const runs = join(root, 'runs');
-  const names = await readdir(runs).catch(() => [] as string[]);
-  let best: { dir: string; mtime: number } | undefined;
-  for (const n of names) {
-    const latest = join(runs, n, 'checkpoints', 'latest.json');
-    const s = await stat(latest).catch(() => undefined);
-    if (s && (!best || s.mtimeMs > best.mtime)) best = { dir: join(runs, n), mtime: s.mtimeMs };
+  const dir = await defaultRunDir(root); // the rule every command shares (src/model/load-run.ts)
+  if (!dir) {
+    throw new HyperlmError('INPUT_NOT_FOUND', `no model to serve: ${join(root, 'data/model')} does not exist and ${join(root, 'runs')} has no run with a checkpoint; pass --run RUN|BUNDLE`);
   }
-  if (!best) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `no model to serve: ${bundle}/model.safetensors does not exist and ${runs} has no run with a checkpoint; pass --run RUN|BUNDLE`);
-  }
-  return best.dir;
+  return dir;
 }
 
 async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
