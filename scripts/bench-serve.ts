@@ -150,5 +150,6 @@ runMain(async () => {
       `${(quantile(served, 0.5) - quantile(direct, 0.5)).toFixed(0)} ms per request.`,
   ].join('\n');
   process.stdout.write(`${body1}\n`);
-  if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'serve', 'Infill server latency (CPU)', 'npm run bench:serve', body1);
+  if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'serve', 'Infill server latency (CPU)',
+    ['npm run bench:serve', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '), body1);
 });
