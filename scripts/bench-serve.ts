@@ -142,7 +142,7 @@ runMain(async () => {
       `${requests} requests per client; cold = cache_prompt false at a new cursor each time; typing = each request one character after the ` +
       `client's previous one, the prefix window fixed at a line start (cache hit). TTFT = first streamed bytes. 1-minute load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after (2 cores).`,
     '',
-    markdownTable(['clients', 'requests', 'n', 'TTFT p50 ms', 'TTFT p95 ms', 'total p50 ms', 'total p95 ms', 'mean tokens_cached', 'generated tokens/s'], rows),
+    markdownTable(['clients', 'mode', 'n', 'TTFT p50 ms', 'TTFT p95 ms', 'total p50 ms', 'total p95 ms', 'mean tokens_cached', 'generated tokens/s'], rows),
     '',
     `Against generate() on the same ${p.tokens.length} prompt tokens, greedy, ${generated} tokens (median of 5): prompt + first token ` +
       `${quantile(firstDirect, 0.5).toFixed(0)} ms directly; whole request ${quantile(direct, 0.5).toFixed(0)} ms directly vs ` +
@@ -150,5 +150,6 @@ runMain(async () => {
       `${(quantile(served, 0.5) - quantile(direct, 0.5)).toFixed(0)} ms per request.`,
   ].join('\n');
   process.stdout.write(`${body1}\n`);
-  if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'serve', 'Infill server latency (CPU)', 'npm run bench:serve', body1);
+  if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'serve', 'Infill server latency (CPU)',
+    ['npm run bench:serve', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '), body1);
 });
