@@ -1,15 +1,9 @@
 // An optimized system BLAS (OpenBLAS, BLIS or MKL) for the WASM backend's matmuls, called through the
 // koffi FFI straight on the wasm heap (a Float32Array view of WebAssembly memory is passed as a pointer:
-// no copies). Why: XNNPACK inside tfjs-backend-wasm reaches ~24–29 GFLOP/s per thread here, OpenBLAS's
-// sgemm ~95–105 on the same core (AVX2 + FMA, which wasm SIMD cannot express), and a transformer step is
-// ~70% matmul. Everything else stays on the WASM backend; without a BLAS (or with HYPERLM_BLAS=off) the
-// XNNPACK path in batch-matmul.ts runs unchanged, so this is an accelerator, never a requirement.
-//
-// Threads: one BLAS thread per tfjs backend. CPU parallelism comes from data-parallel workers (one
-// backend per worker_thread), as for plain WASM; a multi-threaded OpenMP BLAS inside several workers
-// would oversubscribe the cores (and libgomp's pool tearing down at exit crashed Node in our tests).
-//
-// HYPERLM_BLAS: unset/'auto' → try the libraries below; 'off' → never; a path → only that library.
+// no copies). Why: OpenBLAS's sgemm is several times faster per core than XNNPACK inside tfjs-backend-wasm
+// (AVX2 + FMA, which wasm SIMD cannot express), and a transformer step is mostly matmul. Everything else
+// stays on the WASM backend; without a BLAS (or with HYPERLM_BLAS=off) the XNNPACK path in
+// batch-matmul.ts runs unchanged, so this is an accelerator, never a requirement.
 import { HyperlmError } from '../errors.js';
 
 /** cblas_sgemm on float32 views: C = alpha·op(A)·op(B) + beta·C, row-major. */
@@ -55,6 +49,10 @@ export function setBlasEnabled(on: boolean): void {
 /**
  * Finds and loads a BLAS once per thread. Never throws for a missing library or FFI (that only means
  * XNNPACK runs); throws for HYPERLM_BLAS naming a library that cannot be loaded, since that was asked for.
+ * HYPERLM_BLAS: unset/'auto' → try CANDIDATES; 'off' → never; a path → only that library.
+ * Threads: one BLAS thread per tfjs backend. CPU parallelism comes from data-parallel workers (one
+ * backend per worker_thread), as for plain WASM; a multi-threaded OpenMP BLAS inside several workers
+ * would oversubscribe the cores (and libgomp's pool tearing down at exit crashed Node in our tests).
  */
 export async function loadBlas(setting = process.env.HYPERLM_BLAS ?? 'auto'): Promise<Blas | undefined> {
   if (loaded !== undefined) return loaded.blas;

@@ -2,28 +2,8 @@
 // hold identical model replicas. Per step each computes loss and gradients on its slice of the batch,
 // the gradients are averaged through a SharedArrayBuffer in a fixed order, and every replica applies
 // the SAME averaged gradient, so replicas stay bit-identical (as in PyTorch DDP: all-reduce, then an
-// identical optimizer step everywhere). This file is also the worker entry (see the bottom).
-//
-// Contract for `modulePath` (an ES module, absolute path or file: URL), which the model and training
-// engineers supply:
-//   export async function createReplica(init: unknown): Promise<Replica>
-//   interface Replica {
-//     getParams(): Float32Array;                       // all trainable params, flat, fixed order
-//     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>; // grads in getParams order
-//     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
-//     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
-//     run?(request: unknown): Promise<unknown> | unknown;                            // anything else (for `map`)
-//   }
-// Two ways to drive it. `step`: replicated optimizer — each worker applies the SAME mean gradient with its
-// own deterministic `applyGrads`. `gradients` + `setParams`: the optimizer lives in the caller — workers
-// return the SUM of their gradients (each replica pre-scales its slice's share, e.g. by its fraction of
-// the batch's loss weight, so the sum is exactly the full-batch gradient), the caller updates the flat
-// params and broadcasts them through the same shared buffer; replicas then hold the caller's bytes.
-// `init` must be structured-cloneable and build identical params in every worker (seeded init, or
-// params passed inside `init`); `start` checks this byte for byte. `map` sends one request per worker to
-// the replica's `run` and returns the answers unreduced: per-slice statistics a caller needs before the
-// gradient pass (the VQGAN's adaptive GAN weight is a function of the whole batch). With `step`, slices should hold equal
-// numbers of examples: losses and gradients are averaged with equal weight.
+// identical optimizer step everywhere). Unlike DDP there is no ring all-reduce: the main thread reduces in
+// slot order. This file is also the worker entry (see the bottom).
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { HyperlmError } from '../errors.js';
@@ -60,6 +40,28 @@ type Request =
   | { type: 'run'; request: unknown }
   | { type: 'params' };
 
+/**
+ * Contract for `modulePath` (an ES module, absolute path or file: URL), which the model and training
+ * engineers supply:
+ *   export async function createReplica(init: unknown): Promise<Replica>
+ *   interface Replica {
+ *     getParams(): Float32Array;                       // all trainable params, flat, fixed order
+ *     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>; // grads in getParams order
+ *     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
+ *     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
+ *     run?(request: unknown): Promise<unknown> | unknown;                            // anything else (for `map`)
+ *   }
+ * Two ways to drive it. `step`: replicated optimizer — each worker applies the SAME mean gradient with its
+ * own deterministic `applyGrads`. `gradients` + `setParams`: the optimizer lives in the caller — workers
+ * return the SUM of their gradients (each replica pre-scales its slice's share, e.g. by its fraction of
+ * the batch's loss weight, so the sum is exactly the full-batch gradient), the caller updates the flat
+ * params and broadcasts them through the same shared buffer; replicas then hold the caller's bytes.
+ * `init` must be structured-cloneable and build identical params in every worker (seeded init, or
+ * params passed inside `init`); `start` checks this byte for byte. `map` sends one request per worker to
+ * the replica's `run` and returns the answers unreduced: per-slice statistics a caller needs before the
+ * gradient pass (the VQGAN's adaptive GAN weight is a function of the whole batch). With `step`, slices
+ * should hold equal numbers of examples: losses and gradients are averaged with equal weight.
+ */
 export class DataParallel {
   private steps = 0;
   private shared!: Float32Array; // [workers + 1, numParams]; the last row is the reduced gradient / broadcast params

@@ -1,7 +1,7 @@
 // Picks the tfjs compute backend for training and says, in one log line, which backend and device run
 // and why. Order for 'auto': tfjs-node-gpu (only if a CUDA device is really in use) → tfjs-node (native
 // TensorFlow on CPU) → WASM with SIMD from the npm package (with our kernels, see wasm-kernels/) →
-// never the pure-JS 'cpu' backend, which is the slow reference (~0.9 vs ~29 GFLOP/s matmul here).
+// never the pure-JS 'cpu' backend, the reference, whose matmul is more than an order of magnitude slower.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';

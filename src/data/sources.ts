@@ -2,10 +2,8 @@
 // JSONL/JSONL.gz) into one deterministic stream of RawDocuments. Inputs are taken in byte order of
 // their paths; folders are walked by walk.ts, containers are read by warc.ts and jsonl.ts.
 // `index` counts documents 0.. in yield order, so a parallel pipeline can write results in order.
-// It is a generator throughout: at most one file (or one WARC's buffered pages) is in memory.
-// Files are stat'ed and read synchronously: reading the 3901 files of ../shared/corpus (52 MB) with
-// fs.promises.readFile cost 0.8 s of CPU (2.4 s wall), readFileSync 0.05 s, and in preprocess that CPU
-// is taken from the workers. A local read blocks the event loop for microseconds to milliseconds.
+// It is a generator throughout: at most one file (or one WARC's buffered pages) is in memory. Files are
+// stat'ed and read synchronously: fs.promises costs many times the CPU, which preprocess takes from the workers.
 
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';

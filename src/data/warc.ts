@@ -1,18 +1,9 @@
 // WARC / WARC.gz page reader (Common Crawl layout: one gzip member per record) built on warcio's
 // WARCParser. `response` records with an HTML content type become pages; image `response` records
-// in the same file are kept by URL so that a page's `<img src>` can be satisfied offline.
-//
-// Images may come after the pages that use them, so pass 1 reads the whole file once, keeping image
-// payloads (bounded by `maxImageBytesPerFile`, overflow counted) and buffering pages while they fit
-// in `maxPageBufferBytes`. If the pages fit, they are yielded from the buffer; if not, the buffer is
-// dropped and pass 2 re-reads the file yielding pages one by one (memory stays bounded, at the cost
-// of decompressing twice). Each page gets the images whose URL (or path, or file name) occurs in its
-// bytes — a cheap over-approximation; image-resolve.ts does the real URL matching.
-// A corrupt or truncated file yields the records read so far and counts the error with its offset.
-// warcio does not raise on truncation, so two checks detect it: a record body shorter than its
-// Content-Length (LimitReader's `limit` left over — an internal field) drops that record, and a
-// parser that stops before EOF counts the unparsable tail. Caveat: a well-formed gzip member
-// holding non-WARC text between records is skipped by warcio without any signal.
+// in the same file are kept by URL so that a page's `<img src>` can be satisfied offline. Unlike the
+// folder and JSONL readers (sources.ts), a file may be read twice (images can follow their pages), and
+// truncation is detected here because warcio does not raise on it. A corrupt or truncated file yields the
+// records read so far and counts the error with its offset.
 
 import { createReadStream, promises as fs } from 'node:fs';
 import { WARCParser, type WARCRecord } from 'warcio';
@@ -87,6 +78,10 @@ function imagesFor(page: Uint8Array, images: Map<string, { bytes: Uint8Array; ne
 /**
  * Yield the records of one file with their offsets; stops at the first parse error, which is
  * counted (when `countErrors`) with the file name and the offset of the record being read.
+ * warcio does not raise on truncation, so two checks detect it: a record body shorter than its
+ * Content-Length (LimitReader's `limit` left over — an internal field) drops that record, and a
+ * parser that stops before EOF counts the unparsable tail. Caveat: a well-formed gzip member
+ * holding non-WARC text between records is skipped by warcio without any signal.
  */
 async function* records(file: string, stats: SourceStats, countErrors: boolean): AsyncGenerator<{ record: WARCRecord; offset: number }> {
   const parser = new WARCParser(createReadStream(file));
@@ -165,7 +160,15 @@ async function cappedImage(record: WARCRecord, where: string, opts: WarcOptions,
   return bytes;
 }
 
-/** Stream the HTML pages of one WARC(.gz) file in record order, each with the images it mentions. */
+/**
+ * Stream the HTML pages of one WARC(.gz) file in record order, each with the images it mentions.
+ * Images may come after the pages that use them, so pass 1 reads the whole file once, keeping image
+ * payloads (bounded by `maxImageBytesPerFile`, overflow counted) and buffering pages while they fit
+ * in `maxPageBufferBytes`. If the pages fit, they are yielded from the buffer; if not, the buffer is
+ * dropped and pass 2 re-reads the file yielding pages one by one (memory stays bounded, at the cost
+ * of decompressing twice). Each page gets the images whose URL (or path, or file name) occurs in its
+ * bytes — a cheap over-approximation; image-resolve.ts does the real URL matching.
+ */
 export async function* readWarc(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcPage> {
   const images = new Map<string, { bytes: Uint8Array; needles: string[] }>();
   const imageBudget = { bytes: 0 };

@@ -2,14 +2,8 @@
 // kept whatever the worker count): exact duplicates by a 128-bit hash of the minimized document,
 // near duplicates by MinHash band keys (minhash.ts). Every document that passed the earlier filters is
 // indexed, a dropped near-duplicate included, so a chain of near copies A ≈ B ≈ C keeps only A
-// (datatrove clusters the same way). The keys of each finished chunk are saved with it (packKeys), so
-// a resumed run starts with the index it had, and published as DIR/dedup.bin for `npm run merge`,
-// which deduplicates across shards with the same index.
-//
-// DIR/dedup.bin — little-endian: magic "HLMDDUP1", u32 bands, u32 entries, then per kept document in
-// index order: u8 split (0 train, 1 valid, 2 indexed but dropped as a near duplicate), u32 characters
-// of the minimized document, 16 bytes exact hash, bands × f64 band keys. Train and valid entries are in the order of the documents in the shards.
-// Memory: ~0.1 KB per document for exact, ~0.7 KB more for near (14 Map entries): 1M documents per shard ≈ 0.8 GB.
+// (datatrove clusters the same way). The keys of each finished chunk are saved with it, so a resumed run
+// starts with the index it had, and published as DIR/dedup.bin for `npm run merge` (across shards).
 import { HyperlmError } from '../errors.js';
 
 export type DedupMode = 'exact' | 'near' | 'none';
@@ -23,6 +17,7 @@ export interface DedupKeys {
 
 export type DedupVerdict = { keep: true } | { keep: false; reason: 'DUPLICATE' | 'NEAR_DUPLICATE'; of: string };
 
+/** Memory: ~0.1 KB per document for exact, ~0.7 KB more for near (14 Map entries): 1M documents per shard ≈ 0.8 GB. */
 export class DedupIndex {
   private readonly exact = new Map<string, string>();
   private readonly bands: Array<Map<number, string>>;
@@ -59,7 +54,13 @@ export function entryBytes(bands: number): number {
   return 21 + 8 * bands;
 }
 
-/** Packs indexed documents' keys (a chunk's, or a whole run's for dedup.bin) with the header. */
+/**
+ * Packs indexed documents' keys (a chunk's, or a whole run's for dedup.bin) with the header.
+ * DIR/dedup.bin — little-endian: magic "HLMDDUP1", u32 bands, u32 entries, then per kept document in
+ * index order: u8 split (0 train, 1 valid, 2 indexed but dropped as a near duplicate), u32 characters
+ * of the minimized document, 16 bytes exact hash, bands × f64 band keys. Train and valid entries are in
+ * the order of the documents in the shards.
+ */
 export function packKeys(entries: KeptKeys[], bands: number): Buffer {
   const size = entryBytes(bands);
   const buf = Buffer.alloc(16 + entries.length * size);

@@ -1,30 +1,28 @@
 // Language identification for `--languages en,de…` with eld (Efficient Language Detector, Apache-2.0,
 // n-gram statistics, 60 languages, ISO 639-1 codes; the `small` database). Chosen over franc-min (MIT,
-// trigrams, 82 languages): on 400 pages of ../shared/corpus eld/small took 0.17 ms a page against
-// franc-min's 2.4 ms (more than minimizing the page) with the same answers (franc-min called one English
-// page French); tinyld (MIT) was as slow as franc and noisier (12 of 400 English pages elsewhere);
-// cld3-asm (WASM, 6.6 MB, not timed) needs an asynchronous module loader per worker.
-// eld/small costs ~0.35 s and ~50 MB of heap per worker to load, so it is imported only when a language
-// filter is set: `--languages all` (the default) detects nothing.
-// A text with fewer than MIN_LETTERS letters, or that eld itself calls unreliable, is `und` and kept by
-// the filter: on ../shared/corpus the 7 English pages it would otherwise drop were stubs whose minimized
-// text is a title ("Chapter 71. BRIN Indexes" → fr, "postmaster" → et); the text-ratio filter judges those.
+// trigrams, 82 languages), which was many times slower — slower than minimizing the page — for the same
+// answers but one (it called an English page French); tinyld (MIT) was as slow as franc and noisier;
+// cld3-asm (WASM, 6.6 MB, not timed) needs an asynchronous module loader per worker. Too little text, or
+// text eld calls unreliable, is `und` and kept by the filter.
 import { HyperlmError } from '../errors.js';
 
-/** Characters of visible text looked at: enough for a confident answer, bounded cost (~0.2 ms) on huge pages. */
+/** Characters of visible text looked at: enough for a confident answer, bounded cost on huge pages. */
 const SAMPLE_CHARS = 2000;
 
 /** A text without enough letters to tell gets this code (ISO 639-3 "undetermined"); the filter keeps it. */
 export const UNDETERMINED = 'und';
 
-/** Letters below which no answer is trusted (a title or a code synopsis is not enough). */
+/** Letters below which no answer is trusted (a title or a code synopsis is not enough): on ../shared/corpus
+ *  the 7 English pages eld would otherwise drop were stubs whose minimized text is a title ("Chapter 71. BRIN
+ *  Indexes" → fr, "postmaster" → et); the text-ratio filter judges those. */
 export const MIN_LETTERS = 25;
 
 export type LanguageDetector = (text: string) => string;
 
 let loading: Promise<LanguageDetector> | undefined;
 
-/** eld/small, loaded once per thread. */
+/** eld/small, loaded once per thread. Loading costs each worker start-up time and heap, so it is imported
+ *  only when a language filter is set: `--languages all` (the default) detects nothing. */
 export function loadLanguageDetector(): Promise<LanguageDetector> {
   loading ??= import('eld/small').then(({ eld }) => (text: string): string => {
     const sample = text.slice(0, SAMPLE_CHARS);

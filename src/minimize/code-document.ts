@@ -1,13 +1,6 @@
 // Source files as training documents (InCoder §2: code with its file metadata up front).
-// The sibling minimize.ts handles HTML pages; code is kept byte-for-byte, only a header is added.
-//
-// Format (one header line, then the file text verbatim, not HTML-escaped):
-//
-//   <| file lang=typescript path=src/a.ts |>\n
-//   …file text…
-//
-// `lang` is a name from LANGUAGE_BY_EXTENSION (lowercase, no spaces). In `path`, the characters
-// `%`, whitespace, `|` and `>` are written as %XX so the header stays one unambiguous line.
+// The sibling minimize.ts handles HTML pages; code is kept byte-for-byte, only a header is added
+// (its format is documented at codeDocumentText, which writes it).
 
 import { HyperlmError } from '../errors.js';
 
@@ -47,7 +40,16 @@ function encodePath(path: string): string {
     [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }
 
-/** Header + verbatim text. Throws CONFIG_BAD_VALUE for a language name that would break the header. */
+/**
+ * Header + verbatim text. Throws CONFIG_BAD_VALUE for a language name that would break the header.
+ * Format (one header line, then the file text verbatim, not HTML-escaped):
+ *
+ *   <| file lang=typescript path=src/a.ts |>\n
+ *   …file text…
+ *
+ * `lang` is a name from LANGUAGE_BY_EXTENSION (lowercase, no spaces). In `path`, the characters
+ * `%`, whitespace, `|` and `>` are written as %XX so the header stays one unambiguous line.
+ */
 export function codeDocumentText(relPath: string, language: string, text: string): string {
   if (!LANGUAGE_NAME.test(language)) {
     throw new HyperlmError('CONFIG_BAD_VALUE', `code document ${relPath}: language "${language}" must match ${LANGUAGE_NAME}`);

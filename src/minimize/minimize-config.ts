@@ -42,7 +42,7 @@ export interface MinimizeOptions {
   /** Pages whose visible-text / HTML length ratio is below this are skipped (HTLM uses 0.46 on CC). */
   minTextRatio: number;
   /** Deeper element nesting is skipped as DOC_TOO_LARGE: htmlparser2 keeps its open-element stack with
-   *  `unshift`, so parse time grows with depth² (≈0.2 s at 20k, ≈30 s at 100k). */
+   *  `unshift`, so parse time grows with depth² (fine at tens of thousands, minutes-scale beyond). */
   maxDepth: number;
   /** Emit `{ image: k }` slots inside `<img src="…">` (CM3); false keeps alt/title only. */
   imageSlots: boolean;
@@ -88,11 +88,11 @@ export const DEFAULT_MINIMIZE: MinimizeOptions = {
   maxImageSrcLength: 1_000_000,
   // why: whitespace is meaning in code
   verbatimTags: ['pre', 'code', 'textarea'],
-  // why: measured on /work/shared/corpus/html (1544 pages): medians 0.19 (python), 0.22 (gimp),
-  // 0.26 (git), 0.35 (postgres); HTLM's 0.46 would skip ~78% of them. Below 0.02 sit only stubs
-  // (a title and 16 KB of inline CSS), so 0.02 skips those and keeps every real page
+  // why: documentation pages of /work/shared/corpus/html sit well below HTLM's 0.46, which would skip most
+  // of them (BENCHMARKS.md). Below 0.02 sit only stubs (a title and inline CSS), so 0.02 skips those and
+  // keeps every real page
   minTextRatio: 0.02,
-  // why: real pages nest < 100 deep; 10k-deep unclosed tag soup still minimizes (≈0.1 s), 100k is refused
+  // why: real pages nest < 100 deep; 10k-deep unclosed tag soup still minimizes quickly, 100k is refused
   maxDepth: 25_000,
   // why: CM3 puts image tokens inside the src attribute
   imageSlots: true,

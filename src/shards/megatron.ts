@@ -1,22 +1,8 @@
 // Megatron-LM's MMapIndexedDataset shards, byte-compatible with megatron/core/datasets/indexed_dataset.py
 // (`_IndexWriter` / `_IndexReader`), so shards written here load in Megatron and vice versa.
-// Unlike sidecar.ts (per-sequence JSON metadata) this file holds only token ids.
-//
-// {prefix}.bin — the tokens of every sequence, concatenated, little-endian, no header.
-// {prefix}.idx — all little-endian:
-//   offset 0   9 bytes   magic  b"MMIDIDX\x00\x00"
-//   offset 9   u64       version = 1
-//   offset 17  u8        dtype code: uint8=1 int8=2 int16=3 int32=4 int64=5 float64=6 float32=7 uint16=8
-//   offset 18  u64       S = sequence count
-//   offset 26  u64       D = len(document_indices) = documents + 1
-//   offset 34  i32[S]    sequence lengths, in tokens
-//              i64[S]    sequence pointers, byte offsets into .bin (running sum of length·itemsize)
-//              i64[D]    document indices: 0, then the sequence count after each document ends,
-//                        so document d is sequences [doc[d], doc[d+1]) and doc[D-1] = S
-//              (i8[S]    sequence modes — multimodal Megatron only; never written, tolerated on read)
-//
-// Writes stream to `.bin.tmp` through a fixed buffer and become visible by rename on finalize
-// (.bin first, .idx last), so a reader never sees a half-written shard under the final names.
+// Unlike sidecar.ts (per-sequence JSON metadata) this file holds only token ids. Unlike Megatron's writer,
+// writes stream to `.bin.tmp` through a fixed buffer and become visible by rename on finalize (.bin first,
+// .idx last), so a reader never sees a half-written shard under the final names.
 
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -157,6 +143,19 @@ export class IndexedDatasetWriter {
 /**
  * The .idx bytes for sequences of `lengths` tokens stored back to back in .bin, and `documentIndices`
  * (0, then the sequence count after each document). Shared with merge-datasets.ts.
+ *
+ * {prefix}.bin — the tokens of every sequence, concatenated, little-endian, no header.
+ * {prefix}.idx — all little-endian:
+ *   offset 0   9 bytes   magic  b"MMIDIDX\x00\x00"
+ *   offset 9   u64       version = 1
+ *   offset 17  u8        dtype code: uint8=1 int8=2 int16=3 int32=4 int64=5 float64=6 float32=7 uint16=8
+ *   offset 18  u64       S = sequence count
+ *   offset 26  u64       D = len(document_indices) = documents + 1
+ *   offset 34  i32[S]    sequence lengths, in tokens
+ *              i64[S]    sequence pointers, byte offsets into .bin (running sum of length·itemsize)
+ *              i64[D]    document indices: 0, then the sequence count after each document ends,
+ *                        so document d is sequences [doc[d], doc[d+1]) and doc[D-1] = S
+ *              (i8[S]    sequence modes — multimodal Megatron only; never written, tolerated on read)
  */
 export function encodeIndex(dtype: ShardDtype, lengths: ArrayLike<number>, documentIndices: ArrayLike<number>): Buffer {
   const S = lengths.length;

@@ -2,11 +2,6 @@
 // only token ids): line k describes sequence k of the shard — which document it came from, which part
 // of a split document it is, and the document's source, kind, language, domain id and token count.
 // Written with the same discipline as the shard: `{prefix}.docs.jsonl.tmp`, fsync, rename on finalize.
-//
-//   {"doc":0,"part":0,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":812}
-//   {"doc":0,"part":1,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":57}
-//   {"doc":1,"part":0,"source":"c.warc.gz#https://x.de/","url":"https://x.de/","kind":"html","language":"html","lang":"de","domain":4,"tokens":90}
-// (`lang`, the natural language, only when preprocess ran with --languages.)
 
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -38,6 +33,13 @@ export function sidecarPath(prefix: string): string {
   return `${prefix}.docs.jsonl`;
 }
 
+/**
+ * Writes the sidecar, one JSON object per sequence:
+ *   {"doc":0,"part":0,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":812}
+ *   {"doc":0,"part":1,"source":"site/a.html","kind":"html","language":"html","domain":3,"tokens":57}
+ *   {"doc":1,"part":0,"source":"c.warc.gz#https://x.de/","url":"https://x.de/","kind":"html","language":"html","lang":"de","domain":4,"tokens":90}
+ * (`lang`, the natural language, only when preprocess ran with --languages.)
+ */
 export class SidecarWriter {
   private fd: number | null;
   private pending: string[] = [];
