@@ -5,11 +5,11 @@
 // and after a resume (the index is rebuilt from the finished chunks).
 import test from 'ava';
 import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { unpackKeys } from '../src/filter/dedup.js';
 import { Rng } from '../src/rng.js';
-import { SAMPLE, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
+import { outputSnapshot, SAMPLE, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 
 const rng = Rng.fromSeed(7);
 const vocab = Array.from({ length: 1500 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
@@ -30,17 +30,6 @@ const sample = walk(SAMPLE).filter((f) => f.endsWith('.html')).slice(0, 3);
 sample.forEach((f, i) => copyFileSync(f, join(input, `c-${i}.html`)));
 copyFileSync(sample[0], join(input, 'd-copy.html'));
 
-function files(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of walk(dir)) {
-    const rel = relative(dir, f);
-    if (rel.startsWith('.state')) continue;
-    let body = readFileSync(f);
-    if (rel === 'manifest.json') { const m = JSON.parse(body.toString()); delete m.timing; body = Buffer.from(JSON.stringify(m)); }
-    out[rel] = body.toString('base64');
-  }
-  return out;
-}
 
 const tokenizer = (async () => {
   const out = tempDir('dedup-tok');
@@ -82,13 +71,13 @@ test('dedup output is byte-identical for 0, 1 and 2 workers and after a resume',
   for (const workers of [0, 1, 2]) {
     const out = tempDir(`dedup-w${workers}`);
     await preprocess(tinyConfig([input], out, { tokenizer: tok, dedup: 'near', workers, shardDocs: 3 }));
-    runs.push(files(out));
+    runs.push(outputSnapshot(out));
     if (workers === 2) {
       // As after a kill once chunk 1 was committed: later chunk records and the manifest are gone.
       for (const name of readdirSync(join(out, '.state'))) if (/^chunk-0000[2-9]\.json$/.test(name)) rmSync(join(out, '.state', name));
       rmSync(join(out, 'manifest.json'));
       await preprocess(tinyConfig([input], out, { tokenizer: tok, dedup: 'near', workers, shardDocs: 3 }));
-      runs.push(files(out));
+      runs.push(outputSnapshot(out));
     }
   }
   for (const r of runs.slice(1)) t.deepEqual(r, runs[0]);

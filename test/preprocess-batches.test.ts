@@ -6,14 +6,14 @@
 // one document per task, so only the slow document is skipped.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { BATCH_LIMITS, batchDocuments, batchLimitsFor } from '../src/pipeline/task.js';
 import { createPool } from '../src/pipeline/pool.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 import type { RawDocument } from '../src/data/document.js';
 import { HyperlmError } from '../src/errors.js';
-import { SAMPLE, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
+import { outputSnapshot, SAMPLE, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 
 const tokenizerRun = (async () => {
   const out = tempDir('enc-only');
@@ -46,21 +46,6 @@ test('batches are consecutive documents, cut at the document or byte limit; a la
   }
 });
 
-function snapshot(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const f of walk(dir)) {
-    const rel = relative(dir, f);
-    if (rel.startsWith('.state')) continue;
-    const body = readFileSync(f);
-    if (rel === 'manifest.json') {
-      const { timing: _timing, ...m } = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-      files[rel] = JSON.stringify(m);
-    } else {
-      files[rel] = body.toString('base64');
-    }
-  }
-  return files;
-}
 
 test('output spanning several batches is identical in this thread and with 2 workers', async (t) => {
   const input = smallInput(12, 12);
@@ -70,7 +55,7 @@ test('output spanning several batches is identical in this thread and with 2 wor
   await preprocess(tinyConfig([input], b, { workers: 2, shardDocs: 5 }));
   t.true(m.documents.in > BATCH_LIMITS.docs, `${m.documents.in} documents`);
   t.true(m.documents.out > BATCH_LIMITS.docs, JSON.stringify(m.skipped));
-  const [sa, sb] = [snapshot(a), snapshot(b)];
+  const [sa, sb] = [outputSnapshot(a), outputSnapshot(b)];
   t.deepEqual(sb, sa);
 });
 

@@ -6,12 +6,12 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
 import { asIoFailure } from '../src/io/io-failure.js';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { IndexedDatasetWriter } from '../src/shards/megatron.js';
-import { REPO, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
+import { outputSnapshot, REPO, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 
 const tokenizerRun = (async () => {
   const out = tempDir('hostile-tok');
@@ -35,17 +35,6 @@ if (probe) unmount(probe);
 else console.log('preprocess-hostile-input: cannot mount a tmpfs (needs root): the disk-full and read-only tests are skipped');
 const withTmpfs = probe ? test.serial : test.skip;
 
-function files(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of walk(dir)) {
-    const rel = relative(dir, f);
-    if (rel.startsWith('.state')) continue;
-    let body = readFileSync(f);
-    if (rel === 'manifest.json') { const m = JSON.parse(body.toString()); delete m.timing; body = Buffer.from(JSON.stringify(m)); }
-    out[rel] = body.toString('base64');
-  }
-  return out;
-}
 
 test('a JSONL image that is not base64 is dropped with a reason; the page is kept', async (t) => {
   const input = tempDir('jsonl-img');
@@ -112,7 +101,7 @@ withTmpfs('disk full mid-run: IO_FAILED naming the file; after freeing space the
     t.regex(cli.stderr, /^error \[IO_FAILED\]: \S+: no space left on device \(ENOSPC[^\n]*rerun the same command to resume\n$/);
     rmSync(filler);
     await preprocess(tinyConfig([input], out, { tokenizer, shardDocs: 2 }));
-    t.deepEqual(files(out), files(reference));
+    t.deepEqual(outputSnapshot(out), outputSnapshot(reference));
   } finally {
     unmount(mnt);
   }

@@ -8,33 +8,17 @@ import { join, relative } from 'node:path';
 import { preprocess } from '../src/pipeline/preprocess.js';
 import { readStoredDocument } from '../src/pipeline/read-document.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
-import { REPO, smallInput, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
+import { outputSnapshot, REPO, smallInput, tempDir, tinyConfig } from './helpers/fixtures.js';
 
 const input = smallInput(8, 8);
 
-/** Every output file's bytes, with the manifest's process-specific `timing` removed. */
-function snapshot(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const f of walk(dir)) {
-    const rel = relative(dir, f);
-    if (rel.startsWith('.state')) continue;
-    let body = readFileSync(f);
-    if (rel === 'manifest.json') {
-      const m = JSON.parse(body.toString('utf8'));
-      delete m.timing;
-      body = Buffer.from(JSON.stringify(m));
-    }
-    files[rel] = body.toString('base64');
-  }
-  return files;
-}
 
 test('output is identical with 1 and 2 workers, and documents decode back', async (t) => {
   const a = tempDir('pp1');
   const b = tempDir('pp2');
   const ma = await preprocess(tinyConfig([input], a, { workers: 1 }));
   await preprocess(tinyConfig([input], b, { workers: 2 }));
-  t.deepEqual(snapshot(a), snapshot(b));
+  t.deepEqual(outputSnapshot(a), outputSnapshot(b));
   t.is(ma.documents.in, 16);
   t.true(ma.documents.out >= 14, JSON.stringify(ma.skipped));
   t.is(ma.documents.train + ma.documents.valid, ma.documents.out);
@@ -95,7 +79,7 @@ test('a run killed with SIGKILL and rerun gives byte-identical output', async (t
   await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on('exit', r)));
   t.log(killedMidway ? 'killed mid-run' : 'the run finished before the kill landed');
   await preprocess(tinyConfig([input], out, { shardDocs: 2 }));
-  t.deepEqual(snapshot(out), snapshot(reference));
+  t.deepEqual(outputSnapshot(out), outputSnapshot(reference));
 });
 
 test('reusing an output folder with a different configuration is refused, naming the key', async (t) => {

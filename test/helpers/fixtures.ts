@@ -1,5 +1,5 @@
 // Shared test fixtures: a small input folder made from the bundled sample, and a tiny preprocess config.
-import { cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,4 +37,23 @@ export function walk(dir: string): string[] {
 
 export function tinyConfig(inputs: string[], out: string, over: Partial<PreprocessConfig> = {}): PreprocessConfig {
   return { ...DEFAULT_PREPROCESS, inputs, out, vocabSize: 1000, tokenizerSampleMb: 4, workers: 1, validFraction: 0.2, shardDocs: 4, ...over };
+}
+
+/**
+ * Every file of a preprocess output folder (base64 by relative path), without the resumption state in
+ * .state/ and with the manifest's process-specific `timing` removed: equal snapshots mean byte-identical output.
+ */
+export function outputSnapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const f of walk(dir)) {
+    const rel = relative(dir, f);
+    if (rel.startsWith('.state')) continue;
+    let body = readFileSync(f);
+    if (rel === 'manifest.json') {
+      const { timing: _timing, ...m } = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      body = Buffer.from(JSON.stringify(m));
+    }
+    files[rel] = body.toString('base64');
+  }
+  return files;
 }
