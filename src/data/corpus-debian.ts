@@ -35,6 +35,21 @@ export interface HtmlContext {
   dedup: ContentDedup;
 }
 
+/**
+ * Debian's archive keeps only the newest point release of a package, so a pin goes stale after a
+ * security update: name the version apt would take now, for the user to pin instead.
+ */
+async function candidateHint(name: string): Promise<string> {
+  try {
+    const { stdout } = await run('apt-cache', ['policy', name], { timeout: 60_000 });
+    const candidate = /Candidate:\s*(\S+)/.exec(stdout)?.[1];
+    if (!candidate || candidate === '(none)') return '';
+    return ` (the archive now has ${candidate}: pin that version in data/corpus-packages.json, or pass --packages with it)`;
+  } catch {
+    return '';
+  }
+}
+
 /** The cached `.deb`, fetched with apt-get download when missing. Throws CORPUS_FETCH_FAILED naming it. */
 export async function fetchDeb(name: string, version: string, cacheDir: string): Promise<string> {
   const dir = join(cacheDir, 'debian');
@@ -54,7 +69,8 @@ export async function fetchDeb(name: string, version: string, cacheDir: string):
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = (e.stderr ?? '').split('\n').filter((l) => /^E:|error/i.test(l)).slice(0, 2).join(' / ') || e.message.split('\n')[0];
-    throw new HyperlmError('CORPUS_FETCH_FAILED', `apt-get download ${name}=${version} failed: ${detail}`);
+    const hint = /not found/i.test(detail) ? await candidateHint(name) : '';
+    throw new HyperlmError('CORPUS_FETCH_FAILED', `apt-get download ${name}=${version} failed: ${detail}${hint}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
