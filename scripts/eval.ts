@@ -2,11 +2,14 @@
 // same items (src/prompts/eval). Parses flags, reads and validates the task file, loads the model and the
 // n-gram baseline's training data, then calls `evaluate`; prints the summary table and optionally writes
 // the per-item results JSONL and a section of BENCHMARKS.md with the command that produced it.
-import { mkdir } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+// `--task perplexity` instead scores a preprocessed folder's valid split per domain (src/model/perplexity.ts).
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, type CommandSpec, numberFlag, parseCommandLine, type ParsedArgs, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import { choiceFlag, type CommandSpec, markdownTable, numberFlag, parseCommandLine, type ParsedArgs, runMain, writeBenchmarkSection } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
+import { domainPerplexity, loadRun } from '../src/model/index.js';
+import type { Cm3Options } from '../src/tokenize/index.js';
 import {
   EVAL_TASKS, EvalModel, MODEL_SYSTEM_DEFAULTS, defaultRunDir, defaultTaskFile, evaluate, formatMarkdownTable, formatTextTable,
   ngramSystem, readTaskFile, runDataDir, selectRows, taskSystems, type EvalTask,
@@ -17,7 +20,9 @@ const spec: CommandSpec = {
   summary: 'Evaluate a run zero-shot on a task file (schema: ../shared/eval/tasks/README.md) beside simple baselines run on the same items;\n' +
     'prints the mean of each metric per system, optionally writes one JSON line per item and a BENCHMARKS.md section.',
   flags: {
-    task: { type: 'string', arg: 'TASK', help: `task: ${EVAL_TASKS.join('|')}` },
+    task: { type: 'string', arg: 'TASK', help: `task: ${EVAL_TASKS.join('|')}, or perplexity (per-domain validation perplexity on --data)` },
+    data: { type: 'string', arg: 'DIR', help: 'perplexity: preprocessed folder whose valid split is scored', default: 'the run\'s data (RUN/config.json "data")' },
+    rows: { type: 'string', arg: 'N', help: 'perplexity: rows of blockSize tokens scored at most per domain', default: '128' },
     run: { type: 'string', arg: 'RUN', help: 'training run or bundle folder', default: 'data/model if present, else the newest run in runs/' },
     tasks: { type: 'string', arg: 'FILE.jsonl', help: 'task file', default: 'ROOT/tasks/TASK.jsonl (image_gen: caption.jsonl)' },
     root: { type: 'string', arg: 'DIR', help: 'dev-set root the paths inside the task file are relative to', default: '../shared/eval' },
@@ -46,12 +51,14 @@ const spec: CommandSpec = {
   epilog: 'Examples:\n' +
     '  npm run eval -- --task summarize --n 50\n' +
     '  npm run eval -- --task infill_line --baselines-only --ngram-data out/sample --out results/line.jsonl\n' +
-    '  npm run eval -- --task caption --run runs/tiny --benchmarks BENCHMARKS.md',
+    '  npm run eval -- --task caption --run runs/tiny --benchmarks BENCHMARKS.md\n' +
+    '  npm run eval -- --task perplexity --data corpus-v1 --rows 128',
 };
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
-  if (typeof values.task !== 'string') throw new HyperlmError('CLI_BAD_FLAG', `--task is required (${EVAL_TASKS.join('|')})`);
+  if (typeof values.task !== 'string') throw new HyperlmError('CLI_BAD_FLAG', `--task is required (${[...EVAL_TASKS, 'perplexity'].join('|')})`);
+  if (values.task === 'perplexity') return runPerplexity(values);
   await runEval(choiceFlag(values, 'task', EVAL_TASKS, 'summarize'), values);
 });
 
@@ -115,5 +122,45 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
     await writeBenchmarkSection(values.benchmarks, section, `Evaluation: ${task}${runName ? ` (${runName})` : ', baselines'}`, command,
       `${what.join('; ')}; ${result.seconds.toFixed(1)} s.\n\n${formatMarkdownTable(result.table)}`);
     console.error(`updated section ${section} of ${values.benchmarks}`);
+  }
+}
+
+/** `--task perplexity`: per-domain validation perplexity, CM3 objective and left to right. */
+async function runPerplexity(values: ParsedArgs['values']): Promise<void> {
+  const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
+  if (runDir === undefined) throw new HyperlmError('INPUT_NOT_FOUND', 'no model to evaluate: no --run, no data/model and no run in runs/');
+  const dataDir = typeof values.data === 'string' ? values.data : await runDataDir(runDir);
+  if (dataDir === undefined) throw new HyperlmError('INPUT_NOT_FOUND', `${runDir} records no data folder; pass --data DIR`);
+  const rows = numberFlag(values, 'rows', 128, { integer: true, min: 1 });
+  const seed = numberFlag(values, 'seed', 0, { integer: true });
+  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  const run = await loadRun(runDir);
+  const cm3 = (await readRunConfig(runDir))?.train?.cm3;
+  const t0 = performance.now();
+  const reports = [];
+  for (const objective of ['cm3', 'ltr'] as const) {
+    reports.push(await domainPerplexity(run.model, dataDir, objective, { rows, batchSize: 4, seed, cm3 }));
+    console.error(`perplexity (${objective}) done after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  run.model.dispose();
+  const header = ['objective', 'domain', 'tokens', 'loss (nats)', 'perplexity'];
+  const lines = reports.flatMap((r) => [...r.domains, r.all].map((d) => [r.objective, d.domain, String(d.tokens), d.loss.toFixed(3), d.ppl.toFixed(1)]));
+  process.stdout.write(`${[header, ...lines].map((l) => l.join('\t')).join('\n')}\n`);
+  if (typeof values.benchmarks === 'string') {
+    const runName = basename(resolve(runDir));
+    const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`;
+    const what = `model \`${runDir}\` (step ${run.step}) on the valid split of \`${dataDir}\`, at most ${rows} rows of ${run.config.blockSize} tokens per domain (the first in file order), packed per domain; ` +
+      'cm3 = the training objective (spans moved to the end, sentinel targets unscored), ltr = the same documents left to right';
+    await writeBenchmarkSection(values.benchmarks, `eval-perplexity-${runName}`, `Evaluation: validation perplexity by domain (${runName})`, command,
+      `${what}; ${((performance.now() - t0) / 1000).toFixed(1)} s.\n\n${markdownTable(header, lines)}`);
+    console.error(`updated section eval-perplexity-${runName} of ${values.benchmarks}`);
+  }
+}
+
+async function readRunConfig(runDir: string): Promise<{ train?: { cm3?: Cm3Options } } | undefined> {
+  try {
+    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as { train?: { cm3?: Cm3Options } };
+  } catch {
+    return undefined;
   }
 }

@@ -13,6 +13,7 @@ export { LocalGradients, WorkerGradients, type GradientSource, type BatchGradien
 export { train, readRunConfig, type TrainOptions, type TrainResult } from './train.js';
 export { resolveRunConfig, resolveTrainConfig, splitSetArgs, trainPresets, type RunConfig, type TrainConfig } from './train-config.js';
 export { readDataInfo, ShardLoader, LOADER_DEFAULTS, type Batch, type LoaderState, type Row } from './loader.js';
+export { domainPerplexity, type DomainPerplexity, type PerplexityOptions, type PerplexityReport } from './perplexity.js';
 export type { DataInfo } from './data-info.js';
 export { readInitSource, initRunConfig, type InitSource } from './init-from.js';
 export { addExpert, removeExpert } from './experts.js';
