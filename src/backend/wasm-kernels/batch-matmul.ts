@@ -1,18 +1,11 @@
-// BatchMatMul for the WASM backend that stays on XNNPACK's fast path. The published kernel
-// (tfjs-backend-wasm 4.22.0, src/cc/batch_mat_mul_impl.cc) uses XNNPACK only when neither operand is
-// transposed AND both batches are 1; everything else — every matmul gradient, every attention matmul —
-// runs a scalar blocked loop about 10× slower. Here: (1) a transposed operand is materialised with the
-// wasm Transpose kernel (memory-bound, cheap next to the O(MKN) product); (2) when b has batch 1 (a
-// linear layer on [B, T, C] activations) a's batch folds into rows: one [B*M, K]×[K, N] call; (3)
-// otherwise each batch slice calls XNNPACK on pointer offsets into the heap (no copies); (3b) against a
-// batch-1 b with a long inner dimension (K > K_BLOCK: a vocabulary-sized gradient, [B·T, V]·[V, d]) the
-// sum over K runs in blocks of K_BLOCK accumulated in JS — XNNPACK streams all of K per output tile, and
-// a 12k-long K measured ~2× the CPU time of 1k blocks; a transposed a is transposed block by block; (4) a product
-// with at most SMALL_ROWS rows against a batch-1 b (a decode step: [1, d] × [d, V]) is a JS loop over
-// the heap, since transposing and packing all of b for one row costs ~10× the product itself.
-// (0) Before all of that: when an optimized system BLAS is loaded (../blas.ts), every float32 product
-// goes to its sgemm on the heap in place — transposes become BLAS flags, a batch-1 b folds a's batch into
-// rows, other batches are one call per slice — at ~3.5× XNNPACK's speed here.
+// BatchMatMul for the WASM backend that stays on a fast path. The published kernel (tfjs-backend-wasm
+// 4.22.0, batch_mat_mul_impl.cc) uses XNNPACK only when neither operand is transposed and both batches
+// are 1; every matmul gradient and attention product falls to a scalar loop (BENCHMARKS.md, "Measurements
+// behind design choices"). In order: (0) with a system BLAS loaded (../blas.ts) every float32 product is
+// its sgemm on the heap, transposes as flags; else (1) a transposed operand is materialised by Transpose;
+// (2) a batch-1 b folds a's batch into rows; (3) other batches call XNNPACK per slice on heap offsets;
+// (3b) a vocabulary-long inner dimension is summed in K_BLOCK blocks; (4) a few rows against a batch-1 b
+// (a decode step) is a JS loop, since packing all of b for one row costs more than the product.
 // Sibling kernels: unsorted-segment-sum.ts, conv2d-backprop-filter.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { activeBlas, type Blas } from '../blas.js';

@@ -1,16 +1,10 @@
-// Fused training ops as kernels of their own, so one pass over the wasm heap replaces a chain of
-// tfjs ops (each a full read + write of a large tensor, some — Exp, Pow, Tanh — scalar libm loops); the
-// transcendental part runs in the published backend's vectorised XNNPACK kernels, the rest is one JS pass:
-//   HyperlmSoftmaxXent      logits [N, V], targets int32 [N] → nll [N], probs [N, V]
-//                           probs = softmax(logits) by the published (XNNPACK) Softmax kernel, kept for the
-//                           gradient; nll[n] = −log probs[n, targets[n]] (from the logits when that underflows)
-//   HyperlmSoftmaxXentGrad  probs, targets, dy [N] → dlogits[n, v] = dy[n]·(probs[n, v] − [v = targets[n]])
-//   HyperlmGelu             x → y = 0.5·x·(1 + tanh(u)) = x·σ(2u), u = c·(x + 0.044715·x³), c = √(2/π)
-//                           (GPT-2 "gelu_new"); s = σ(2u) by the published (XNNPACK) Sigmoid, kept for the gradient
-//   HyperlmGeluGrad         x, s, dy → dy·(s + x·s·(1 − s)·2c·(1 + 3·0.044715·x²))
-// The same maths as composite tfjs ops lives in src/model/fused.ts, which picks these kernels when the
-// active backend has them (wasm) and the composite otherwise; test/backend-fused.test.ts checks the two
-// agree. Sibling kernels: batch-matmul.ts (matmul fast paths); heap access in wasm-heap.ts.
+// Fused training ops as kernels of their own, so one pass over the wasm heap replaces a chain of tfjs ops
+// (each a full read + write; Exp, Pow, Tanh scalar libm loops). The transcendental part runs in the
+// published backend's XNNPACK Softmax/Sigmoid, the rest is one JS pass (after Megatron-LM's fused kernels):
+//   HyperlmSoftmaxXent(logits, targets) → nll, probs      HyperlmSoftmaxXentGrad(probs, targets, dy) → dlogits
+//   HyperlmGelu(x) → y = x·σ(2u), u = √(2/π)(x + 0.044715x³) (GPT-2 "gelu_new"), s = σ(2u) kept; HyperlmGeluGrad(x, s, dy)
+// src/nn/fused.ts holds the same maths as composite tfjs ops and picks these kernels when the backend has
+// them; test/backend-fused.test.ts checks the two agree. Heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';
 import { offsetOf, type WasmBackendLike } from './wasm-heap.js';
 import { HyperlmError } from '../../errors.js';

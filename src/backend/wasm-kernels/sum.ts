@@ -1,7 +1,7 @@
 // Sum over the leading axes of a float32 tensor ([rows, ...inner] → [...inner]): the bias, LayerNorm and
 // embedding-row gradients of every layer are this shape ([B·T, C] → [C]). The published kernel first
 // transposes the reduced axes to the end, then sums rows of length B·T — two passes and a scratch copy of
-// the whole tensor, ~15–20× slower here than one pass that adds each row into a float64 accumulator.
+// the whole tensor; here one pass adds each row into a float64 accumulator (BENCHMARKS.md, "Measurements").
 // Every other reduction (inner axes, int32, all axes of a tiny tensor) goes to the published kernel.
 // Sibling kernels: batch-matmul.ts, fused-ops.ts; heap access in wasm-heap.ts.
 import * as tf from '@tensorflow/tfjs';

@@ -82,7 +82,7 @@ function withIds<T>(wasm: WasmModuleLike, ranges: Array<[offset: number, size: n
 
 /**
  * out[M, N] = a[M, K] · b[K, N], float32, all row-major at byte offsets on the heap. XNNPACK's
- * fully-connected path (~29 GFLOP/s per thread here); it packs `b` once per call.
+ * fully-connected path (its speed: `npm run bench:kernels`); it packs `b` once per call.
  */
 export function matmulAt(wasm: WasmModuleLike, aOff: number, bOff: number, outOff: number,
   m: number, k: number, n: number): void {
