@@ -2,8 +2,11 @@
 // hold identical model replicas. Per step each computes loss and gradients on its slice of the batch,
 // the gradients are averaged through a SharedArrayBuffer in a fixed order, and every replica applies
 // the SAME averaged gradient, so replicas stay bit-identical (as in PyTorch DDP: all-reduce, then an
-// identical optimizer step everywhere). Unlike DDP there is no ring all-reduce: the main thread reduces in
-// slot order. This file is also the worker entry (see the bottom).
+// identical optimizer step everywhere). Unlike DDP there is no ring all-reduce: worker i sums shard i
+// (a contiguous range of the flat params) over all slots, in slot order. For ZeRO-1 (Rajbhandari et al.
+// 2020) a replica may own the optimizer state of its shard: `accumulate` leaves the gradient sum in shared
+// memory, the replica updates its shard of the shared params in place (via `map`), `loadParams` makes
+// every replica read the new params. This file is also the worker entry (see the bottom).
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { HyperlmError } from '../errors.js';
@@ -32,9 +35,17 @@ export interface GradientsResult {
 }
 
 interface WorkerSetup { hyperlmDataParallel: true; index: number; workers: number; modulePath: string; init: unknown; backend: BackendChoice }
+/** How `accumulate` folds this pass's gradient sum s into the shared gradient g: g = (first ? 0 : g) + s / divide. */
+export interface AccumulateOptions {
+  first: boolean;
+  divide: number;
+  /** Flat ranges [lo, hi) whose squares count in the returned sum of squares (default: all params). */
+  normRanges?: Array<[number, number]>;
+}
+
 type Request =
   | { type: 'grads'; slice: unknown }
-  | { type: 'reduce'; lo: number; hi: number; mean: boolean }
+  | { type: 'reduce'; lo: number; hi: number; mean: boolean; accumulate?: AccumulateOptions }
   | { type: 'apply'; step: number }
   | { type: 'set' }
   | { type: 'run'; request: unknown }
@@ -50,12 +61,16 @@ type Request =
  *     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
  *     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
  *     run?(request: unknown): Promise<unknown> | unknown;                            // anything else (for `map`)
+ *     attachShared?(views: SharedViews): void;   // once at start: the shared gradient and params rows and this worker's shard
  *   }
  * Two ways to drive it. `step`: replicated optimizer — each worker applies the SAME mean gradient with its
  * own deterministic `applyGrads`. `gradients` + `setParams`: the optimizer lives in the caller — workers
  * return the SUM of their gradients (each replica pre-scales its slice's share, e.g. by its fraction of
  * the batch's loss weight, so the sum is exactly the full-batch gradient), the caller updates the flat
  * params and broadcasts them through the same shared buffer; replicas then hold the caller's bytes.
+ * ZeRO-1: `accumulate` + `map` + `loadParams` — the summed gradient stays in shared memory, each replica's
+ * `run` updates its shard [lo, hi) of the shared params row in place with its own optimizer state, and
+ * after every shard is done all replicas load the whole row, so no thread touches all parameters.
  * `init` must be structured-cloneable and build identical params in every worker (seeded init, or
  * params passed inside `init`); `start` checks this byte for byte. `map` sends one request per worker to
  * the replica's `run` and returns the answers unreduced: per-slice statistics a caller needs before the
@@ -64,7 +79,7 @@ type Request =
  */
 export class DataParallel {
   private steps = 0;
-  private shared!: Float32Array; // [workers + 1, numParams]; the last row is the reduced gradient / broadcast params
+  private shared!: Float32Array; // [workers + 2, numParams]: a gradient slot per worker, the reduced gradient, the params
   private constructor(private readonly pool: Worker[], readonly numParams: number) {}
 
   get workers(): number {
@@ -82,8 +97,8 @@ export class DataParallel {
     }));
     const ready = await Promise.all(pool.map((w) => reply<{ numParams: number }>(w)));
     const dp = new DataParallel(pool, ready[0].numParams);
-    // One shared buffer: a gradient slot per worker, then the mean. Layout [workers + 1, numParams].
-    const shared = new SharedArrayBuffer(4 * dp.numParams * (opts.workers + 1));
+    // One shared buffer: a gradient slot per worker, the reduced gradient, the params. Layout [workers + 2, numParams].
+    const shared = new SharedArrayBuffer(4 * dp.numParams * (opts.workers + 2));
     dp.shared = new Float32Array(shared);
     await Promise.all(pool.map((w) => call(w, { type: 'buffer', shared })));
     const params = await dp.params();
@@ -119,8 +134,36 @@ export class DataParallel {
     if (params.length !== this.numParams) {
       throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: setParams got ${params.length} values for ${this.numParams} params`);
     }
-    this.shared.set(params, this.pool.length * this.numParams);
+    this.paramsView().set(params);
+    await this.loadParams();
+  }
+
+  /** The shared params row (getParams order, a live view): what `setParams` and `loadParams` give the replicas, and what ZeRO shards update in place. */
+  paramsView(): Float32Array {
+    return this.shared.subarray((this.pool.length + 1) * this.numParams, (this.pool.length + 2) * this.numParams);
+  }
+
+  /** Every replica overwrites its params with the shared params row (after the shards' in-place updates). */
+  async loadParams(): Promise<void> {
     await Promise.all(this.pool.map((w) => call(w, { type: 'set' })));
+  }
+
+  /** Worker i's shard [lo, hi) of the flat params: it reduces that range, and a ZeRO replica updates it. */
+  shardRanges(): Array<[number, number]> {
+    return shardRanges(this.numParams, this.pool.length);
+  }
+
+  /**
+   * Gradients of every worker's slice, summed in slot order into the shared gradient row, folded into it
+   * as `opts` says (gradient accumulation without leaving shared memory); returns the losses, infos and Σ g²
+   * of the folded gradient (each shard's float64 sum, added in shard order), nothing of size numParams.
+   */
+  async accumulate(slices: unknown[], opts: AccumulateOptions): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+    if (slices.length !== this.pool.length) {
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: accumulate needs ${this.pool.length} batch slices, got ${slices.length}`);
+    }
+    if (!(opts.divide > 0)) throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: accumulate needs divide > 0, got ${opts.divide}`);
+    return this.computeAndReduce(slices, false, opts);
   }
 
   /** `requests[i]` to worker i's `replica.run`; the answers in worker order (nothing is reduced). */
@@ -131,12 +174,11 @@ export class DataParallel {
     return Promise.all(this.pool.map((w, i) => call<unknown>(w, { type: 'run', request: requests[i] })));
   }
 
-  private async computeAndReduce(slices: unknown[], mean: boolean): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+  private async computeAndReduce(slices: unknown[], mean: boolean, accumulate?: AccumulateOptions): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
     const out = await Promise.all(this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })));
-    // Each worker reduces a disjoint range of parameters over all slots, in slot order.
-    const per = Math.ceil(this.numParams / this.pool.length);
-    const sq = await Promise.all(this.pool.map((w, i) =>
-      call<number>(w, { type: 'reduce', lo: Math.min(i * per, this.numParams), hi: Math.min((i + 1) * per, this.numParams), mean })));
+    // Each worker reduces its shard of the parameters over all slots, in slot order.
+    const ranges = this.shardRanges();
+    const sq = await Promise.all(this.pool.map((w, i) => call<number>(w, { type: 'reduce', lo: ranges[i][0], hi: ranges[i][1], mean, accumulate })));
     return { losses: out.map((o) => o.loss), infos: out.map((o) => o.info), sq: sq.reduce((a, b) => a + b, 0) };
   }
 
@@ -148,6 +190,12 @@ export class DataParallel {
   async close(): Promise<void> {
     await Promise.all(this.pool.map((w) => w.terminate()));
   }
+}
+
+/** Contiguous shards of n params over `workers`: ⌈n / workers⌉ each, the last ones shorter or empty. */
+function shardRanges(n: number, workers: number): Array<[number, number]> {
+  const per = Math.ceil(n / workers);
+  return Array.from({ length: workers }, (_, i) => [Math.min(i * per, n), Math.min((i + 1) * per, n)]);
 }
 
 function reply<T>(w: Worker): Promise<T> {
@@ -178,7 +226,11 @@ interface Replica {
   applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;
   setParams?(params: Float32Array): Promise<void> | void;
   run?(request: unknown): Promise<unknown> | unknown;
+  attachShared?(views: SharedViews): void;
 }
+
+/** What a replica's `attachShared` gets: live views of the shared gradient and params rows, and its shard. */
+export interface SharedViews { grads: Float32Array; params: Float32Array; lo: number; hi: number }
 
 async function runWorker(setup: WorkerSetup): Promise<void> {
   const port = parentPort!;
@@ -200,13 +252,18 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
   });
   let slots: Float32Array[] = [];
   let mean: Float32Array = new Float32Array(0);
+  let paramsRow: Float32Array = new Float32Array(0);
   port.on('message', (msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }) => void answer(async () => {
     const r = replica!;
     switch (msg.type) {
-      case 'buffer':
+      case 'buffer': {
         slots = Array.from({ length: setup.workers }, (_, i) => new Float32Array(msg.shared, 4 * n * i, n));
         mean = new Float32Array(msg.shared, 4 * n * setup.workers, n);
+        paramsRow = new Float32Array(msg.shared, 4 * n * (setup.workers + 1), n);
+        const [lo, hi] = shardRanges(n, setup.workers)[setup.index];
+        r.attachShared?.({ grads: mean, params: paramsRow, lo, hi });
         return null;
+      }
       case 'grads': {
         const { loss, grads, info } = await r.lossAndGrads(msg.slice);
         if (grads.length !== n) throw new HyperlmError('INTERNAL', `lossAndGrads returned ${grads.length} gradients for ${n} params`);
@@ -215,12 +272,22 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
       }
       case 'reduce': {
         let sq = 0;
+        const acc = msg.accumulate;
         for (let j = msg.lo; j < msg.hi; j++) {
           let s = 0;
           for (const slot of slots) s += slot[j];
-          const g = Math.fround(msg.mean ? s / setup.workers : s);
-          mean[j] = g;
+          let g = Math.fround(msg.mean ? s / setup.workers : s);
+          if (acc) {
+            mean[j] = (acc.first ? 0 : mean[j]) + g / acc.divide;
+            g = mean[j]; // the stored float32
+          } else mean[j] = g;
           sq += g * g;
+        }
+        if (acc?.normRanges) {
+          sq = 0;
+          for (const [a, b] of acc.normRanges) {
+            for (let j = Math.max(a, msg.lo), end = Math.min(b, msg.hi); j < end; j++) sq += mean[j] * mean[j];
+          }
         }
         return sq;
       }
@@ -230,7 +297,7 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
         return null;
       case 'set':
         if (!r.setParams) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
-        await r.setParams(mean.slice());
+        await r.setParams(paramsRow.slice());
         return null;
       case 'run':
         if (!r.run) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no run, needed by DataParallel.map`);

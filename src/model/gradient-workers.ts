@@ -1,9 +1,12 @@
 // Where a training step's gradients are computed: in this thread on the main model (LocalGradients), or
 // split by rows over N worker threads, each with its own tfjs engine and WASM backend holding a replica
-// (WorkerGradients: src/backend/data-parallel.ts + replica.ts), as in PyTorch DDP. Either way the caller gets
-// the flat gradient of the whole batch's loss in flat-params.ts order and sends updated params back with
-// setParams; the optimizer, RNG and data position stay with the caller (train.ts), so checkpoints and exact
-// resume do not depend on the worker count. src/vqgan/step-workers.ts is the image twin.
+// (WorkerGradients: src/backend/data-parallel.ts + replica.ts), as in PyTorch DDP. LocalGradients gives the
+// caller the flat gradient of the whole batch (flat-params.ts order) and takes updated params back with
+// setParams. WorkerGradients also runs ZeRO-1 (Rajbhandari et al. 2020, stage 1): the gradient sum stays
+// in shared memory, each worker's AdamWShard updates its slice of the shared params in place and every
+// replica then loads them; the caller keeps the step count, RNG and data position and gathers / scatters
+// the moments for checkpoints, so checkpoints and exact resume do not depend on the worker count.
+// src/vqgan/step-workers.ts is the image twin (optimizer in the main thread).
 
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -13,7 +16,8 @@ import { assignFlat, flatten, paramLayout, type ParamLayout } from '../train/fla
 import { ReplicaSet, sliceRanges } from '../train/replicas.js';
 import type { GPT } from './gpt.js';
 import type { Batch } from './loader.js';
-import type { ReplicaInfo, ReplicaInit, ReplicaSlice } from './replica.js';
+import type { OptimConfig } from '../train/optimizer.js';
+import type { ReplicaInfo, ReplicaInit, ReplicaRequest, ReplicaSlice } from './replica.js';
 import type { MoEStats } from './train.js';
 
 export interface BatchGradients {
@@ -86,22 +90,69 @@ export class WorkerGradients extends ReplicaSet implements GradientSource {
     super(dp, layout);
   }
 
-  /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them. */
-  static async start(model: GPT, seed: number, workers: number, backend: BackendChoice = 'wasm'): Promise<WorkerGradients> {
-    const init: ReplicaInit = { model: model.config, seed };
+  /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them; `optim` configures the ZeRO shards. */
+  static async start(model: GPT, seed: number, workers: number, backend: BackendChoice = 'wasm', optim?: OptimConfig): Promise<WorkerGradients> {
+    const init: ReplicaInit = { model: model.config, seed, optim };
     const { dp, layout } = await ReplicaSet.open(fileURLToPath(new URL('./replica.js', import.meta.url)), init, model.params(), workers, backend);
     return new WorkerGradients(dp, layout, model.config.blockSize);
   }
 
-  async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
-    const rows = b.domains.length, n = this.dp.workers;
+  private slices(b: Batch, seed: number, dropoutSeed: number): ReplicaSlice[] {
     const total = b.weights.reduce((a, x) => a + x, 0);
-    const slices = sliceRanges(rows, n).map(([lo, hi], i) => sliceOf(b, this.T, lo, hi, total, (seed + i) >>> 0, dropoutSeed));
-    const r = await this.dp.gradients(slices);
-    const infos = r.infos as ReplicaInfo[];
-    let ce = 0, aux = 0;
-    infos.forEach((info, i) => { ce += info.ce * slices[i].ceWeight!; aux += info.aux * slices[i].auxWeight!; });
-    const moe = infos.map((info) => info.moe).filter((m) => m.length > 0);
-    return { loss: ce + aux, ce, aux, moe, grads: r.grads };
+    return sliceRanges(b.domains.length, this.dp.workers).map(([lo, hi], i) => sliceOf(b, this.T, lo, hi, total, (seed + i) >>> 0, dropoutSeed));
   }
+
+  async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
+    const slices = this.slices(b, seed, dropoutSeed);
+    const r = await this.dp.gradients(slices);
+    return { ...combine(slices, r.infos as ReplicaInfo[]), grads: r.grads };
+  }
+
+  /**
+   * ZeRO-1, first half of a step: micro-batch `a` of `of` (gradient accumulation) into the shared gradient,
+   * g = Σ_a (Σ_workers g_a,w) / of, as train.ts's single-thread accumulation; returns the losses and Σ g² of
+   * the gradient so far over `normRanges` (flat [lo, hi) ranges; all params when undefined).
+   */
+  async accumulate(b: Batch, seed: number, dropoutSeed: number, a: number, of: number, normRanges?: Array<[number, number]>): Promise<Omit<BatchGradients, 'grads'> & { sq: number }> {
+    const slices = this.slices(b, seed, dropoutSeed);
+    const r = await this.dp.accumulate(slices, { first: a === 0, divide: of, normRanges });
+    return { ...combine(slices, r.infos as ReplicaInfo[]), sq: r.sq };
+  }
+
+  /** ZeRO-1, second half: every worker runs AdamW step t on its shard of the shared params, then all replicas load them. */
+  async update(lr: number, gradNorm: number, t: number, selected?: boolean[]): Promise<void> {
+    await this.dp.map(this.request({ kind: 'adamw', lr, gradNorm, t, selected }));
+    await this.dp.loadParams();
+  }
+
+  /** The params of record (a live view of shared memory, layout order): the shards update it in place. */
+  params(): Float32Array {
+    return this.dp.paramsView();
+  }
+
+  /** AdamW's moments gathered from the shards, as flat layout-order arrays. */
+  async optimizerState(): Promise<{ m: Float32Array; v: Float32Array }> {
+    const parts = (await this.dp.map(this.request({ kind: 'adamw-state' }))) as Array<{ m: Float32Array; v: Float32Array }>;
+    const m = new Float32Array(this.layout.total), v = new Float32Array(this.layout.total);
+    this.dp.shardRanges().forEach(([lo], i) => { m.set(parts[i].m, lo); v.set(parts[i].v, lo); });
+    return { m, v };
+  }
+
+  /** Scatter flat layout-order moments to the shards (resume). */
+  async loadOptimizerState(m: Float32Array, v: Float32Array): Promise<void> {
+    const ranges = this.dp.shardRanges();
+    await this.dp.map(ranges.map(([lo, hi]) => ({ kind: 'adamw-load', m: m.slice(lo, hi), v: v.slice(lo, hi) } satisfies ReplicaRequest)));
+  }
+
+  private request(r: ReplicaRequest): ReplicaRequest[] {
+    return Array.from({ length: this.dp.workers }, () => r);
+  }
+}
+
+/** Loss parts of the batch from the slices' infos, weighted as the slices' gradients are. */
+function combine(slices: ReplicaSlice[], infos: ReplicaInfo[]): { loss: number; ce: number; aux: number; moe: MoEStats[][] } {
+  let ce = 0, aux = 0;
+  infos.forEach((info, i) => { ce += info.ce * slices[i].ceWeight!; aux += info.aux * slices[i].auxWeight!; });
+  const moe = infos.map((info) => info.moe).filter((m) => m.length > 0);
+  return { loss: ce + aux, ce, aux, moe };
 }

@@ -1,24 +1,27 @@
 // A GPT replica for the data-parallel workers of src/backend/data-parallel.ts (createReplica →
 // getParams / lossAndGrads / setParams / applyGrads over flat Float32Arrays in the model's parameter
-// order, flat-params.ts). The training loop (train.ts via gradient-workers.ts) keeps the optimizer in
-// the main thread: each worker returns the gradient of its slice scaled by the slice's share of the
-// batch (ceWeight, auxWeight), DataParallel sums them, the main thread runs AdamW and broadcasts the
-// params with setParams — so replicas hold the main thread's bytes and checkpoints need nothing from
-// the workers. `applyGrads` (a replicated AdamW on the mean gradient, DataParallel.step) remains for
-// callers without a main-thread optimizer.
+// order, flat-params.ts). Each worker returns the gradient of its slice scaled by the slice's share of
+// the batch (ceWeight, auxWeight) and DataParallel sums them. The training loop (train.ts via
+// gradient-workers.ts) then runs ZeRO-1 (Rajbhandari et al. 2020, stage 1): this replica owns AdamW's
+// moments for its shard of the flat params (AdamWShard) and, on a `run` request, updates that shard of
+// the shared params row in place; the trainer gathers the shards' moments for a checkpoint and scatters
+// them on resume. `applyGrads` (a replicated AdamW on the mean gradient, DataParallel.step) remains for
+// callers that replicate the optimizer instead.
 
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
 import { assignFlat, flatten } from '../train/flat-params.js';
 import { flatParamAccess } from '../train/replicas.js';
 import { GPT } from './gpt.js';
-import { AdamW, defaultOptimConfig, learningRate, type OptimConfig } from '../train/optimizer.js';
+import { AdamW, AdamWShard, defaultOptimConfig, learningRate, type OptimConfig } from '../train/optimizer.js';
+import type { SharedViews } from '../backend/data-parallel.js';
+import { HyperlmError } from '../errors.js';
 import type { MoEStats } from './train.js';
 
 export interface ReplicaInit {
   model: ModelConfig;
   seed: number;
-  /** For applyGrads only: the optimizer and the steps of its schedule. */
+  /** The optimizer (ZeRO shard and applyGrads; default defaultOptimConfig); totalSteps: applyGrads' schedule. */
   optim?: OptimConfig;
   totalSteps?: number;
 }
@@ -39,6 +42,12 @@ export interface ReplicaSlice {
   auxWeight?: number;
 }
 
+/** `run` requests of the ZeRO-1 optimizer shard (t: the 1-based AdamW step; selected: per layout param, false = leave alone). */
+export type ReplicaRequest =
+  | { kind: 'adamw'; lr: number; gradNorm: number; t: number; selected?: boolean[] }
+  | { kind: 'adamw-state' }
+  | { kind: 'adamw-load'; m: Float32Array; v: Float32Array };
+
 /** What a replica reports besides loss and gradients (structured-cloneable). */
 export interface ReplicaInfo {
   ce: number;
@@ -52,9 +61,28 @@ export async function createReplica(init: ReplicaInit) {
   const params = model.params();
   const { layout, getParams, setParams } = flatParamAccess(params);
   let optimizer: AdamW | undefined;
+  let shared: SharedViews | undefined;
+  let shard: AdamWShard | undefined;
   return {
     getParams,
     setParams,
+    attachShared(views: SharedViews): void {
+      shared = views;
+      shard = new AdamWShard(init.optim ?? defaultOptimConfig, layout, views.lo, views.hi);
+    },
+    run(request: ReplicaRequest): { m: Float32Array; v: Float32Array } | null {
+      if (!shared || !shard) throw new HyperlmError('INTERNAL', 'replica: optimizer shard used before the shared buffer arrived');
+      switch (request.kind) {
+        case 'adamw':
+          shard.update(shared.params, shared.grads, request.lr, request.gradNorm, request.t, request.selected);
+          return null;
+        case 'adamw-state':
+          return { m: shard.m.slice(), v: shard.v.slice() };
+        case 'adamw-load':
+          shard.load(request.m, request.v);
+          return null;
+      }
+    },
     async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
       const B = slice.domains.length, T = init.model.blockSize;
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');

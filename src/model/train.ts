@@ -1,7 +1,8 @@
 // The training loop as a library function (nanoGPT's train.py): packed CM3 batches from the loader →
 // gradients of each micro-batch, in this thread or split over `workers` data-parallel worker threads
 // (gradient-workers.ts; summed over gradAccum micro-batches) → non-finite check → global-norm clip →
-// AdamW on the flat params in this thread → params back to the workers → metrics.jsonl; validation every
+// AdamW on the flat params (in this thread, or with workers ZeRO-1 style: each worker updates its shard of
+// the shared params and every replica loads them) → metrics.jsonl; validation every
 // evalEvery steps; checkpoint (+ loss.png) every checkpointEvery steps, at the end, and on SIGINT.
 // Unlike nanoGPT's loop, resume is exact for any worker count; src/vqgan/train.ts is the image twin.
 
@@ -127,8 +128,9 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
 
 /**
  * Train (or resume) the run in `opts.runDir`. A resumed run restores weights, AdamW state, the step RNG and
- * the data position, so its losses equal an uninterrupted run's, whatever the worker count (optimizer, RNG
- * and data position never leave this thread); dropout masks are counter-based (dropout.ts: run seed, step,
+ * the data position, so its losses equal an uninterrupted run's, whatever the worker count (RNG and data
+ * position stay in this thread; with workers AdamW's moments are gathered from the ZeRO shards for each
+ * checkpoint and scattered back on resume, in the same per-name format); dropout masks are counter-based (dropout.ts: run seed, step,
  * micro-batch, row, layer, site), so this holds at dropout > 0 too. A NaN/Inf loss or gradient stops with
  * TRAIN_NON_FINITE naming the step; nothing is saved after the last good checkpoint.
  */
@@ -184,13 +186,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const params = model.params();
   const layout = paramLayout(params);
-  const theta = flatten(layout, params as Map<string, tf.Tensor>); // the params of record; the model and workers get copies
   const onlyPrefix = tc.trainOnlyExpert >= 0 ? `.mlp.experts.${tc.trainOnlyExpert}.` : undefined;
   const only = onlyPrefix ? (name: string) => name.includes(onlyPrefix) : undefined;
   const workers = workerCount(opts.workers, tc.batchSize, 'row', log);
-  const source: GradientSource = workers > 1 ? await WorkerGradients.start(model, tc.seed, workers) : new LocalGradients(model);
-  if (workers > 1) log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW in this thread`);
-  let modelCurrent = true; // whether the main model's variables hold theta (workers > 1 updates them lazily)
+  const sharded = workers > 1 ? await WorkerGradients.start(model, tc.seed, workers, 'wasm', tc.optim) : undefined;
+  const source: GradientSource = sharded ?? new LocalGradients(model);
+  // The params of record: this thread's array, or with workers the shared row the optimizer shards update in place.
+  const theta = sharded ? sharded.params() : flatten(layout, params as Map<string, tf.Tensor>);
+  // ZeRO-1: the shards own m and v (scattered from a resumed checkpoint); the norm and the update cover `only`'s params.
+  const selected = only ? layout.names.map(only) : undefined;
+  const normRanges = selected ? layout.offsets.map((o, i): [number, number] => [o, o + layout.sizes[i]]).filter((_, i) => selected[i]) : undefined;
+  let updatedHere = false; // whether this call took an optimizer step (then every selected param has moments)
+  if (sharded) {
+    const { m, v } = optimizer.flatState(layout);
+    await sharded.loadOptimizerState(m, v);
+    log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW sharded over the workers (ZeRO-1)`);
+  }
+  let modelCurrent = true; // whether the main model's variables hold theta (with workers they are updated lazily)
   const syncModel = (): void => {
     if (!modelCurrent) assignFlat(layout, params, theta);
     modelCurrent = true;
@@ -204,6 +216,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const checkpoint = async (): Promise<void> => {
     syncModel();
+    if (sharded) {
+      const { m, v } = await sharded.optimizerState();
+      optimizer.setFlatState(layout, m, v, (name) => optimizer.m.has(name) || (updatedHere && (!only || only(name))));
+    }
     lastCheckpoint = await saveCheckpoint(runDir, model, optimizer, { step, rng: rng.getState(), loader: loader.getState(), tokensSeen, config }, tc.keepCheckpoints);
     await plotLossCurve(join(runDir, 'loss.png'), curve, `${config.model.nLayer}-layer ${config.model.moe.every > 0 ? config.model.moe.router + ' MoE' : 'dense'}`);
   };
@@ -213,24 +229,32 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const lr = learningRate(step, tc.steps, tc.optim);
       let grads: Float32Array | undefined;
-      let loss = 0, ce = 0, aux = 0, tokens = 0;
+      let loss = 0, ce = 0, aux = 0, tokens = 0, sq = 0;
       const routing: MoEStats[][] = [];
       for (let a = 0; a < tc.gradAccum; a++) {
         const batch = await loader.nextBatch(tc.batchSize);
-        const r = await source.compute(batch, rng.nextU32(), dropoutSeed(tc.seed, step, a));
+        const seed = rng.nextU32(), dSeed = dropoutSeed(tc.seed, step, a);
+        const r = sharded ? await sharded.accumulate(batch, seed, dSeed, a, tc.gradAccum, normRanges) : await source.compute(batch, seed, dSeed);
         loss += r.loss / tc.gradAccum; ce += r.ce / tc.gradAccum; aux += r.aux / tc.gradAccum;
         tokens += batch.tokens;
         routing.push(...r.moe);
-        grads = accumulate(grads, r.grads, tc.gradAccum);
+        if ('grads' in r) grads = accumulate(grads, r.grads, tc.gradAccum);
+        else sq = r.sq; // Σ g² of the gradient accumulated so far, over the selected params
       }
-      const gradNorm = normOf(layout.names, layout.offsets, layout.sizes, grads!, only);
+      const gradNorm = sharded ? Math.sqrt(sq) : normOf(layout.names, layout.offsets, layout.sizes, grads!, only);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         throw new HyperlmError('TRAIN_NON_FINITE', `step ${step + 1}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`} ` +
           `(lr ${lr.toExponential(2)}); stopped without saving — the last good checkpoint is ${lastCheckpoint ?? 'none (no checkpoint was written yet)'}`);
       }
-      optimizer.applyFlat(layout, theta, grads!, lr, gradNorm, only);
-      await source.setParams(theta);
-      modelCurrent = source.workers === 1; // LocalGradients.setParams wrote into the model itself
+      if (sharded) {
+        optimizer.step++; // the shards take this step; m and v stay with them until a checkpoint gathers them
+        await sharded.update(lr, gradNorm, optimizer.step, selected);
+        updatedHere = true;
+        modelCurrent = false;
+      } else {
+        optimizer.applyFlat(layout, theta, grads!, lr, gradNorm, only);
+        await source.setParams(theta);
+      }
       step++;
       tokensSeen += tokens;
       losses.push(loss);
