@@ -1,7 +1,7 @@
 // The crawl-scale case of `npm run bench:preprocess -- --crawl MB`: a synthetic WARC.gz (synthetic-crawl.ts)
 // preprocessed once per configuration — no filter, exact dedup, near dedup, near dedup + `--languages en` —
 // with 1 worker (the cost of each filter is the difference in seconds and the filter stage's time), and
-// the full configuration with 2 workers (scaling). One run each: at 500 MB a run is minutes long.
+// the full configuration with 2 workers (scaling). One run each: at 500 MB a run is long (BENCHMARKS.md, measurements table).
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -7,6 +7,7 @@
 import type { GenerateOptions } from '../model/index.js';
 import { loadRun, type GPT, type LoadedRun } from '../model/index.js';
 import type { Tokenizer, VocabLayout } from '../tokenize/index.js';
+import { LoadOnce } from '../io/index.js';
 
 export interface ModelAndTokenizer {
   model: GPT;
@@ -29,18 +30,12 @@ export function decodeOptions(opts: DecodeOptions): DecodeOptions {
   return out as DecodeOptions;
 }
 
-const loaded = new Map<string, Promise<LoadedRun>>();
+const loaded = new LoadOnce<LoadedRun>();
 
 /** The model and tokenizer of a target; a path is loaded once per process (do not dispose its model). */
 export async function resolveTarget(target: PromptTarget): Promise<ModelAndTokenizer> {
   if (typeof target !== 'string') return target;
-  let run = loaded.get(target);
-  if (!run) {
-    run = loadRun(target);
-    run.catch(() => loaded.delete(target));
-    loaded.set(target, run);
-  }
-  return run;
+  return loaded.get(target, () => loadRun(target));
 }
 
 /** Tokens that end an infilled span: <eom>, end of document, and any sentinel (a new span cannot start inside one). */

@@ -58,7 +58,7 @@ export const SERVE_DEFAULTS: ServeConfig = {
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 30_000,
   shutdownGraceMs: 5_000,
-  prefillChunk: 256, // ~0.1–0.3 s of prefill for small models: bounds how long a step is delayed
+  prefillChunk: 256, // a short prefill step for small models (BENCHMARKS.md, measurements table): bounds how long a step is delayed
   infillMode: INFILL_DEFAULTS.mode,
   prefixShare: INFILL_DEFAULTS.prefixShare,
   extraShare: INFILL_DEFAULTS.extraShare,

@@ -3,9 +3,8 @@
 // then the raw little-endian tensor bytes. The JSON maps each tensor name to
 // { "dtype": "F32" | "I32" | "F16", "shape": [...], "data_offsets": [begin, end] } (offsets relative to the data
 // section, contiguous, in name order here) plus an optional "__metadata__": { string: string }.
-// F16 entries hold their values in a
-// Float32Array in memory and are written as IEEE 754 binary16 (round to nearest even) — the VQGAN bundle
-// uses them to halve its size.
+// F16 entries hold their values in a Float32Array in memory and are written as IEEE 754 binary16 (round to
+// nearest even) — the bundles use them to halve their size.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';

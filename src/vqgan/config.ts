@@ -65,7 +65,7 @@ const tiny: VqganConfig = {
   maxAdaptiveWeight: 1e4, learningRate: 3e-3, discLearningRate: 1e-3, adamBeta1: 0.9, adamBeta2: 0.99,
 };
 
-/** CPU preset (≤ 1 h on 2 WASM threads): CM3's 256×256 in, 16×16 codes out, but the net runs at 128×128
+/** CPU preset (a run short enough for 2 WASM threads; BENCHMARKS.md, measurements table): CM3's 256×256 in, 16×16 codes out, but the net runs at 128×128
  *  with 8×8 patches (a 2× average-pool; CM3's 256-code budget cannot carry detail finer than that anyway).
  *  Width 128, 4+4 blocks: ~1.1 GFLOP per image forward, 2.1 M parameters; our kernels (selectBackend) make
  *  a step much cheaper than the shipped WASM ones, and width 256 cost clearly more per image (step and

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/index.js';
 import { HyperlmError } from '../errors.js';
+import { LoadOnce } from '../io/index.js';
 import { latestCheckpoint } from '../train/index.js';
 import { decodeAnySafetensors } from './bundle.js';
 import { checkVqganConfig, type VqganConfig } from './config.js';
@@ -16,7 +17,7 @@ import type { ImageTokenizer } from './image-tokenizer.js';
 import { checkVqganRun, type VqganRunConfig } from './train-config.js';
 import { Vqgan } from './vqgan.js';
 
-const cache = new Map<string, Promise<Vqgan>>();
+const cache = new LoadOnce<Vqgan>();
 
 /** The weights file of a bundle or of a run's latest checkpoint. */
 export async function vqganWeightsPath(run: string): Promise<string> {
@@ -45,14 +46,7 @@ async function load(run: string): Promise<Vqgan> {
 
 /** The trained Vqgan in RUN (cached per thread; do not dispose it). */
 export function loadVqgan(run: string): Promise<Vqgan> {
-  const key = resolve(run);
-  let p = cache.get(key);
-  if (!p) {
-    p = load(run);
-    p.catch(() => cache.delete(key));
-    cache.set(key, p);
-  }
-  return p;
+  return cache.get(resolve(run), () => load(run));
 }
 
 export async function loadImageTokenizer(run: string): Promise<ImageTokenizer> {

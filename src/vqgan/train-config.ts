@@ -7,7 +7,7 @@ import { HyperlmError } from '../errors.js';
 import { resolveVqganConfig, VQGAN_PRESETS, type VqganConfig } from './config.js';
 
 export interface VqganTrainConfig {
-  /** Images per step. 8 fits CM3's 256² on CPU in a few seconds per step; larger is smoother but slower. */
+  /** Images per step. 8 fits CM3's 256² on CPU at a usable step time (BENCHMARKS.md, measurements table); larger is smoother but slower. */
   batchSize: number;
   /** Optimizer steps of the run (a resumed run stops at the same total). */
   steps: number;
