@@ -43,7 +43,7 @@ export function fmix32(x: number): number {
 /**
  * Distinct shingle hashes of a text's word n-grams; none when it has fewer than `ngrams` words (as
  * datatrove). A shingle's hash combines its words' hashes in order (FNV-style, then fmix32) rather than
- * hashing the joined string: the same set semantics without building a string per shingle (4× faster).
+ * hashing the joined string: the same set semantics without building a string per shingle (faster, BENCHMARKS.md).
  */
 export function shingles(text: string, ngrams: number): Uint32Array {
   const w = words(text);
