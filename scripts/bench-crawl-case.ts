@@ -6,7 +6,7 @@ import { loadavg, cpus, tmpdir } from 'node:os';
 import { rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { markdownTable } from '../src/cli/index.js';
-import { DEFAULT_PREPROCESS, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
+import { DEFAULT_PREPROCESS, ensureTokenizer, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
 import { readSources, newSourceStats } from '../src/data/index.js';
 import { writeSyntheticCrawl } from './synthetic-crawl.js';
 
@@ -16,11 +16,14 @@ export async function crawlCase(input: string, mb: number, vocabSize: number): P
   await mkdir(base, { recursive: true });
   const pages: Buffer[] = [];
   for await (const doc of readSources([input], { stats: newSourceStats(), includeCode: false })) pages.push(Buffer.from(doc.bytes));
+  console.error(`writing a synthetic crawl of ${mb} MB to ${base}`);
   const crawl = await writeSyntheticCrawl(pages, join(base, 'crawl.warc.gz'), mb);
   console.error(`synthetic crawl: ${crawl.records} records, ${(crawl.bytes / 1e6).toFixed(0)} MB gzipped (${crawl.exact} exact repeats, ${crawl.near} near copies)`);
   const common = { ...DEFAULT_PREPROCESS, inputs: [crawl.file], vocabSize, validFraction: 0.01, images: 'none' as const, tokenizerSampleMb: 64 };
-  await preprocess({ ...common, out: join(base, 'tok'), workers: 2, dedup: 'none', shardDocs: 1 << 30 } as PreprocessConfig, { progress: true });
-  const tokenizer = join(base, 'tok', 'tokenizer.model');
+  console.error('training the tokenizer once on the crawl (not timed)');
+  // Pass 1 alone (minimize a 64 MB sample, train): a whole preprocess run here would cost one more full pass.
+  const tokenizer = join(base, 'tokenizer.model');
+  await ensureTokenizer({ ...common, out: base, workers: 2 } as PreprocessConfig, tokenizer, { progress: true });
   const cases: Array<[string, Partial<PreprocessConfig>, number]> = [
     ['no filter', { dedup: 'none' }, 1],
     ['exact dedup', { dedup: 'exact' }, 1],
@@ -30,7 +33,8 @@ export async function crawlCase(input: string, mb: number, vocabSize: number): P
   ];
   const rows: Array<Array<string | number>> = [];
   let baseline = 0;
-  for (const [name, over, workers] of cases) {
+  for (const [c, [name, over, workers]] of cases.entries()) {
+    console.error(`case ${c + 1}/${cases.length}: ${name}, ${workers} worker${workers > 1 ? 's' : ''}`);
     const out = join(base, 'run');
     await rm(out, { recursive: true, force: true });
     const m = await preprocess({ ...common, ...over, out, workers, tokenizer } as PreprocessConfig, { progress: true });

@@ -2,6 +2,8 @@
 // train-NNNNN and valid-NNNNN (.bin/.idx/.docs.jsonl). A chunk is the unit of resumption: its files are
 // renamed into place only when it is complete, and its record in DIR/.state/chunk-NNNNN.json is
 // written last, so a rerun after SIGKILL redoes at most the chunk that was in progress.
+// The files are Megatron-LM's IndexedDataset pairs (preprocess_data.py writes one pair per output);
+// unlike Megatron a run writes many numbered pairs plus a JSONL sidecar per document (source, URL, domain).
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { IndexedDatasetWriter, splitDocument, type ShardDtype } from '../shards/megatron.js';

@@ -1,5 +1,9 @@
 // The preprocessing job's configuration: one typed object, defaults with the reason for each, resolved
 // once from the command line. The resolved object is saved in the manifest beside the shards.
+// Defaults follow the anchors where they apply: CM3's image codes and masks, Megatron's 1% validation
+// split, datatrove's MinHash parameters, HTLM's text-to-HTML filter (with a lower threshold, see
+// minTextRatio). Unlike Megatron's preprocess_data.py flags, output-affecting fields are checked on
+// resume (run-state.ts) and workers/timeouts are not part of the output's identity.
 import { cpus } from 'node:os';
 import { DEFAULT_MINHASH, type MinhashConfig } from '../filter/minhash.js';
 import type { DedupMode } from '../filter/dedup.js';
@@ -17,7 +21,7 @@ export interface PreprocessConfig {
   tokenizer?: string;
   /** Vocabulary size of a tokenizer trained here. 16k: spm's usual size for a few hundred MB; capped by the data. */
   vocabSize: number;
-  /** Megabytes of minimized text (taken in input order) used to train the tokenizer; more text, slower training, little gain past ~100 MB. */
+  /** Megabytes of minimized text (taken in input order) used to train the tokenizer; more text, slower training, diminishing gain. */
   tokenizerSampleMb: number;
   /** How `<img>` becomes tokens: `none` keeps alt/title only; `vqgan` encodes each image into codes. */
   images: ImagesMode;
@@ -49,15 +53,15 @@ export interface PreprocessConfig {
   domainBy: DomainBy;
   /**
    * HTLM's text-to-HTML ratio filter; pages below it are skipped and counted. HTLM used 0.46 on Common
-   * Crawl, but that would skip 78% of the real documentation pages in ../shared/corpus (median 0.19–0.35
-   * per site); 0.02 skips only near-empty stubs (a title plus inline CSS). Raise it for raw crawls.
+   * Crawl, but that would skip most of the real documentation pages in ../shared/corpus (BENCHMARKS.md);
+   * 0.02 skips only near-empty stubs (a title plus inline CSS). Raise it for raw crawls.
    */
   minTextRatio: number;
   /** A document that takes longer than this in a worker is skipped (the worker is replaced). */
   docTimeoutMs: number;
   /** Documents larger than this are skipped before parsing (bounded worker memory). */
   maxDocBytes: number;
-  /** Heap limit of each worker thread (a 50 MB page's DOM needs ~1–2 GB). Not a containment: V8 may abort the whole process on a worker's fatal OOM, so maxDocBytes bounds what reaches a worker. */
+  /** Heap limit of each worker thread (a page of tens of MB needs a DOM of a few GB). Not a containment: V8 may abort the whole process on a worker's fatal OOM, so maxDocBytes bounds what reaches a worker. */
   workerHeapMb: number;
   /** Resolution images are loaded at (CM3: 256). */
   imageSize: number;
@@ -66,9 +70,9 @@ export interface PreprocessConfig {
   /** This machine's part of the input (`--shard I/N`, see shard.ts); undefined: the whole input. */
   shard?: ShardSpec;
   /**
-   * `exact` drops repeats of a minimized document (one sha256 each, ~1% of the per-page cost);
-   * `near` also drops MinHash near duplicates (same page, other template or a few words changed; ~0.5 ms
-   * a page); `none` keeps everything. Every crawl pipeline (CCNet, Gopher, datatrove) deduplicates.
+   * `exact` drops repeats of a minimized document (one sha256 each, a small share of the per-page cost);
+   * `near` also drops MinHash near duplicates (same page, other template or a few words changed; costs
+   * more, see BENCHMARKS.md); `none` keeps everything. Every crawl pipeline (CCNet, Gopher, datatrove) deduplicates.
    */
   dedup: DedupMode;
   /** MinHash/LSH parameters for `dedup: 'near'` (datatrove's defaults; shards of one corpus must agree). */

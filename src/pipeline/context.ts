@@ -1,9 +1,9 @@
-// Builds a DocumentContext from plain data, so that a worker thread and the in-process path (tests,
-// `--workers 0`) construct exactly the same thing. With `images: 'vqgan'` the context also holds the
+// Builds a DocumentContext (per-worker state, after datatrove's pipeline-step setup and Megatron
+// preprocess_data.py's Encoder.initializer) from plain data, so that a worker thread and the in-process
+// path (tests, `--workers 0`) construct exactly the same thing. With `images: 'vqgan'` it also holds the
 // image tokenizer: the tfjs backend is selected in this thread (a worker starts on tfjs's pure-JS
-// default) and the weights are loaded once per thread (vqgan/load.ts caches by path).
-// tfjs and the VQGAN are imported only then: importing them cost each worker ~0.6 s of CPU at start-up,
-// a tenth of a 5 s run, for a text-only job that never uses them.
+// default) and the weights load once per thread. Unlike those, heavy modules (tfjs, the VQGAN, the
+// language detector) are imported only when the configuration needs them: they dominate worker start-up.
 import type { PreprocessConfig } from './config.js';
 import type { DocumentContext } from './process-document.js';
 import { HyperlmError } from '../errors.js';
@@ -42,7 +42,7 @@ export async function createContext(init: WorkerInit): Promise<DocumentContext> 
   // encodeOnly: a worker never decodes, so sentencepiece-js is not loaded (the main thread loaded and checked the model).
   const tokenizer = init.tokenizerPath ? await Tokenizer.load(init.tokenizerPath, { imageCodes: config.imageCodes, encodeOnly: true }) : undefined;
   const imageTokenizer = init.tokenizerPath ? await loadConfiguredImageTokenizer(config) : undefined;
-  // The language detector is loaded for pass 2 only, and only with a language filter (it costs ~0.35 s per worker).
+  // The language detector is loaded for pass 2 only, and only with a language filter (its load is a large part of a worker's start-up).
   const detectLanguage = init.tokenizerPath && config.languages !== 'all' ? await loadLanguageDetector() : undefined;
   return {
     config,

@@ -4,6 +4,7 @@ export { DEFAULT_PREPROCESS, type PreprocessConfig, type ImagesMode, type Domain
 export type { Manifest } from './manifest.js';
 export { readManifest, readStoredDocument, imageCodeRuns, type StoredDocument } from './read-document.js';
 export { createPool } from './pool.js';
+export { ensureTokenizer } from './tokenizer-pass.js';
 export { loadConfiguredImageTokenizer } from './context.js';
 export { processDocument, type DocumentContext } from './process-document.js';
 export { mergeShards, type MergeOptions } from './merge.js';

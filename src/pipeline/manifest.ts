@@ -1,7 +1,8 @@
 // DIR/manifest.json: what a preprocessing run read, kept, dropped and wrote. Top-level keys other tools
 // rely on: `documents`, `skipped` (reason → count), `tokens`, `images`, `shards`. Everything except
 // `timing` is a function of the inputs and the configuration (an interrupted-and-resumed run writes the
-// same bytes); `timing` describes this process only.
+// same bytes); `timing` describes this process only. After datatrove's per-step stats (documents and
+// characters each filter removed); unlike datatrove's per-task stats files, one manifest per output folder.
 import type { SourceStats } from '../data/sources.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import type { ChunkRecord, FilterStats, Split } from './chunk.js';

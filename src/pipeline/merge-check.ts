@@ -1,7 +1,9 @@
 // What `npm run merge` checks before it writes anything: every folder is a finished shard of the same
 // run — the same tokenizer (manifest sha256, vocabulary size, dtype, and vocab.json byte for byte), the
 // same configuration except `shard`, one shard count, no shard twice and (unless allowed) none missing.
-// Errors name the folder and file at fault. merge.ts does the writing.
+// Errors name the folder and file at fault. merge.ts does the writing. Megatron's merge_datasets.py only
+// checks that the dtypes agree; these checks are ours, since shards trained with different tokenizers
+// would merge into silently wrong data.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';

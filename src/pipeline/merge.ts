@@ -6,7 +6,8 @@
 // DIR/dedup.bin replayed through one index in shard order (filter/dedup.ts). The manifests are summed;
 // what every shard counted while reading the shared input (`readSkipped`) is counted once.
 // `--link` copies no tokens: the manifest lists the shards' own files and megatron-blend.json weights
-// them by tokens; documents repeated across shards are then only counted, not dropped.
+// them by tokens; documents repeated across shards are then only counted, not dropped. Unlike
+// merge_datasets.py, merge also deduplicates across shards and merges sidecars and manifests.
 import { readFile, rm, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { DedupIndex, packKeys, unpackKeys, type DedupMode, type KeptKeys } from '../filter/dedup.js';

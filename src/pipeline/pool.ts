@@ -3,7 +3,8 @@
 // per-document timeout becomes a counted skip naming its source; the pool replaces the worker and the
 // run goes on. A batch that times out or crashes is run again one document per task, each with its own
 // timeout, so that only the guilty document is skipped — the same skips as without batching (a
-// document that hangs costs two timeouts instead of one).
+// document that hangs costs two timeouts instead of one). After Megatron preprocess_data.py's
+// multiprocessing.Pool.imap of an encoder; unlike it, one bad document never ends the run.
 import { Piscina } from 'piscina';
 import { createContext, type WorkerInit } from './context.js';
 import { processTask, type DocumentResult, type DocumentTask } from './task.js';

@@ -3,7 +3,9 @@
 // Output depends only on the inputs and the configuration: results are written in input order
 // whatever the number of workers, and a rerun after a kill resumes at the first unfinished chunk.
 // Any I/O failure (disk full, permission denied) ends as IO_FAILED naming the file: what was finished
-// is kept (chunks are atomic), so the same command resumes.
+// is kept (chunks are atomic), so the same command resumes. After Megatron-LM's preprocess_data.py
+// (documents → tokens → .bin/.idx) with CM3/HTLM's minimization in front and datatrove's filters; unlike
+// those, one process reads, orders and writes while a thread pool does the per-document work.
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { documentIdentity, shardIdentity } from '../data/document.js';
@@ -158,7 +160,7 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
       await runner.submit(() => pool.run({ docs, until: 'cm3' }));
       const secs = progress?.elapsed() ?? 1;
       progress?.update(bytesSeen, {
-        docs: formatCount(docs[docs.length - 1].index + 1), 'docs/s': (docsThisRun / secs).toFixed(1),
+        docs: formatCount(docs[docs.length - 1].index + 1), ...(totalBytes === undefined ? { MB: (bytesSeen / 1e6).toFixed(0) } : {}), 'docs/s': (docsThisRun / secs).toFixed(1),
         'MB/s': (bytesThisRun / 1e6 / secs).toFixed(2), 'tok/s': formatCount(tokensThisRun / secs),
       });
     }

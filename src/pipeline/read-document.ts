@@ -1,7 +1,8 @@
 // Reads a document back out of a preprocessed folder: finds which shard of the split holds global
 // document N (shards in manifest order), joins its sequences, drops the end-of-document token and, for
 // statically masked data, undoes CM3 (window by window for --cm3-window data) — the inverse of the
-// pipeline, for `npm run inspect` and tests.
+// pipeline, for `npm run inspect` and tests. After Megatron's IndexedDataset reader (document index →
+// sequence range); unlike it, it also reverses the minimizer's layout and CM3's masks back to text.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';

@@ -1,6 +1,8 @@
 // Runs tasks with bounded concurrency and hands their results back in submission order.
 // Readers are paused while `limit` tasks are in flight (backpressure), and a result waits in the
 // buffer until every earlier one has been delivered, so output order never depends on scheduling.
+// The semantics of Python's multiprocessing Pool.imap (ordered results, as Megatron's preprocess_data.py
+// uses), with a bound on results held: imap buffers without limit when the consumer is slower.
 
 export class OrderedRunner<R> {
   private readonly pending = new Map<number, R>();

@@ -1,7 +1,9 @@
 // The on-disk state of a preprocessing run besides its shards: DIR/.state/config.json (the output
 // configuration a rerun must match), DIR/.state/chunk-NNNNN.json (one per finished chunk, written last,
 // so the contiguous prefix of them is what a rerun keeps), DIR/skipped.jsonl, and the input size the
-// progress bar counts against. Split from preprocess.ts, which drives the run.
+// progress bar counts against. After datatrove's completion markers per task; unlike datatrove the
+// unit of resumption is a chunk of documents inside one run, not a whole task, and a rerun must
+// match the saved configuration. Split from preprocess.ts, which drives the run.
 import { statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,19 +50,28 @@ export async function writeSkipped(path: string, chunks: ChunkRecord[], sources:
   await writeFileAtomic(path, lines.map((l) => l + '\n').join(''));
 }
 
-export async function inputBytes(inputs: string[]): Promise<number> {
+/**
+ * The bytes the progress bar counts against: the documents' sizes on disk, or undefined when an input
+ * is compressed (.gz): progress counts uncompressed document bytes, which a compressed file's size
+ * does not bound, so the bar would sit at 100% long before the end; only the rates are shown then.
+ */
+export async function inputBytes(inputs: string[]): Promise<number | undefined> {
   let total = 0;
+  let compressed = false;
   for (const input of inputs) {
     const s = await stat(input).catch(() => undefined);
     if (!s) throw new HyperlmError('INPUT_NOT_FOUND', `--input ${input}: no such file or folder`);
-    if (s.isFile()) { total += s.size; continue; }
+    if (s.isFile()) { total += s.size; compressed ||= input.endsWith('.gz'); continue; }
     for (const entry of await readdir(input, { recursive: true, withFileTypes: true })) {
       // Only files that become documents count (images are read through pages).
-      // statSync: thousands of awaited fs.promises.stat calls cost ~0.2 s of CPU taken from the workers.
-      if (entry.isFile() && fileKindForPath(entry.name).kind !== 'skip') total += statSync(join(entry.parentPath, entry.name)).size;
+      // statSync: thousands of awaited fs.promises.stat calls cost main-thread CPU taken from the workers.
+      if (entry.isFile() && fileKindForPath(entry.name).kind !== 'skip') {
+        total += statSync(join(entry.parentPath, entry.name)).size;
+        compressed ||= entry.name.endsWith('.gz');
+      }
     }
   }
-  return total;
+  return compressed ? undefined : total;
 }
 
 export async function exists(path: string): Promise<boolean> {

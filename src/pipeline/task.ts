@@ -1,10 +1,9 @@
-// The unit of work for the pool: a batch of consecutive documents in, one result per document out.
+// The unit of work for the pool: a batch of consecutive documents in, one result per document out
+// (after datatrove's per-task document lists; Megatron's preprocess_data.py hands a pool one line each).
 // `processOne` never throws: a document that fails any stage becomes `{ ok: false, reason }`, which the
 // writer counts as a skip. Shared by the worker entry (worker.ts) and the in-thread pool (`--workers 0`).
-//
-// Why batches: a pool task costs ~0.1 ms of main-thread CPU (postMessage, wake-up, timeout timer,
-// response), against ~1.6 ms of work for an average page of ../shared/corpus. With 2 workers on
-// 2 cores that main-thread time is taken from the workers; batching divides it by the batch length.
+// Why batches: every pool task costs main-thread CPU (postMessage, wake-up, timeout timer, response),
+// which with 2 workers on 2 cores is taken from the workers; batching divides it by the batch length.
 // Batches are cut from the input order and the config alone (batchLimitsFor), never by worker count or timing.
 import { HyperlmError } from '../errors.js';
 import type { RawDocument } from '../data/document.js';
@@ -42,15 +41,14 @@ export type DocumentResult =
   | { ok: false; index: number; reason: string; detail: string; chars?: number; lang?: string };
 
 /**
- * How many documents go in one task. 16 documents or 256 KiB (about 25 ms of work on ../shared/corpus,
- * whichever comes first; a larger document goes alone): enough to make the per-task cost ~1% of the
- * work, small enough that the last batches still spread over the workers and a batch never nears
- * the per-document timeout.
+ * How many documents go in one task: 16 documents or 256 KiB, whichever comes first (a larger document
+ * goes alone). Large enough that the per-task cost is a small share of the work, small enough that the
+ * last batches still spread over the workers and a batch never nears the per-document timeout.
  */
 export const BATCH_LIMITS = { docs: 16, bytes: 256 * 1024 };
 
 /**
- * The batch limits for a run. With `--images vqgan` a page costs ~0.1–1 s of image encoding, so the
+ * The batch limits for a run. With `--images vqgan` image encoding dominates a page's cost, so the
  * per-task cost does not matter and one page per task keeps a batch of image-heavy pages from nearing
  * the per-document timeout.
  */

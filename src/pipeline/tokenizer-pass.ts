@@ -4,6 +4,8 @@
 // trains the largest vocabulary it allows, with a warning naming the flags, instead of stopping: the
 // size actually trained is what the manifest and vocab.json record and what every reader uses.
 // Sharded runs never come here without --tokenizer (each shard would train its own).
+// After SentencePiece's spm_train on a sample (--input_sentence_size); unlike it, the sample is the first
+// megabytes in input order (deterministic, resumable), not a random draw from all of the input.
 import { readFile, stat } from 'node:fs/promises';
 import { HyperlmError } from '../errors.js';
 import { readSources, newSourceStats } from '../data/sources.js';
@@ -26,7 +28,7 @@ export interface TokenizerPassHooks {
 /**
  * Batches submitted and not yet written. Results are written in input order, so one slow batch holds
  * back the finished ones behind it and they count against this limit: with 2 per worker a worker sat
- * idle ~5% of the run. 8 per worker is at most ~4 MB of pages and tokens (BATCH_LIMITS).
+ * idle part of the run. 8 per worker bounds the memory to a few MB of pages and tokens (BATCH_LIMITS).
  */
 export function inFlight(workers: number): number {
   return Math.max(8, workers * 8);
