@@ -15,11 +15,21 @@ export async function crawlCase(input: string, mb: number, vocabSize: number): P
   const base = join(tmpdir(), `hyperlm-bench-crawl-${process.pid}`);
   await mkdir(base, { recursive: true });
   const pages: Buffer[] = [];
-  for await (const doc of readSources([input], { stats: newSourceStats(), includeCode: false })) pages.push(Buffer.from(doc.bytes));
+  for await (const doc of readSources([input], { stats: newSourceStats(), includeCode: false }))
+    pages.push(Buffer.from(doc.bytes));
   console.error(`writing a synthetic crawl of ${mb} MB to ${base}`);
   const crawl = await writeSyntheticCrawl(pages, join(base, 'crawl.warc.gz'), mb);
-  console.error(`synthetic crawl: ${crawl.records} records, ${(crawl.bytes / 1e6).toFixed(0)} MB gzipped (${crawl.exact} exact repeats, ${crawl.near} near copies)`);
-  const common = { ...DEFAULT_PREPROCESS, inputs: [crawl.file], vocabSize, validFraction: 0.01, images: 'none' as const, tokenizerSampleMb: 64 };
+  console.error(
+    `synthetic crawl: ${crawl.records} records, ${(crawl.bytes / 1e6).toFixed(0)} MB gzipped (${crawl.exact} exact repeats, ${crawl.near} near copies)`,
+  );
+  const common = {
+    ...DEFAULT_PREPROCESS,
+    inputs: [crawl.file],
+    vocabSize,
+    validFraction: 0.01,
+    images: 'none' as const,
+    tokenizerSampleMb: 64,
+  };
   console.error('training the tokenizer once on the crawl (not timed)');
   // Pass 1 alone (minimize a 64 MB sample, train): a whole preprocess run here would cost one more full pass.
   const tokenizer = join(base, 'tokenizer.model');
@@ -40,9 +50,19 @@ export async function crawlCase(input: string, mb: number, vocabSize: number): P
     const m = await preprocess({ ...common, ...over, out, workers, tokenizer } as PreprocessConfig, { progress: true });
     const t = m.timing as { seconds: number; bytes: number; stageMs: Record<string, number> };
     if (rows.length === 0) baseline = t.seconds;
-    const removed = Object.entries(m.filters).map(([k, f]) => `${k} ${f.documents}`).join(', ') || '—';
-    rows.push([name, workers, t.seconds.toFixed(1), (t.bytes / 1e6 / t.seconds).toFixed(2), ((t.stageMs.filter ?? 0) / 1000).toFixed(1),
-      workers === 1 ? (t.seconds - baseline).toFixed(1) : '', removed]);
+    const removed =
+      Object.entries(m.filters)
+        .map(([k, f]) => `${k} ${f.documents}`)
+        .join(', ') || '—';
+    rows.push([
+      name,
+      workers,
+      t.seconds.toFixed(1),
+      (t.bytes / 1e6 / t.seconds).toFixed(2),
+      ((t.stageMs.filter ?? 0) / 1000).toFixed(1),
+      workers === 1 ? (t.seconds - baseline).toFixed(1) : '',
+      removed,
+    ]);
   }
   await rm(base, { recursive: true, force: true });
   return [
@@ -51,6 +71,9 @@ export async function crawlCase(input: string, mb: number, vocabSize: number): P
     `Input: a synthetic WARC.gz of ${(crawl.bytes / 1e6).toFixed(0)} MB, ${crawl.records} records built from the pages of \`${input}\` ` +
       `(words shuffled within sentences; ${crawl.exact} exact repeats and ${crawl.near} near copies under other templates). MB/s counts uncompressed page bytes.`,
     '',
-    markdownTable(['filters', 'workers', 'seconds', 'MB/s', 'filter stage s', 'cost vs no filter s', 'documents removed'], rows),
+    markdownTable(
+      ['filters', 'workers', 'seconds', 'MB/s', 'filter stage s', 'cost vs no filter s', 'documents removed'],
+      rows,
+    ),
   ].join('\n');
 }

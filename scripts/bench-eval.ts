@@ -7,20 +7,42 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import {
+  choiceFlag,
+  type CommandSpec,
+  markdownTable,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  writeBenchmarkSection,
+} from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { decodeHtmlBytes } from '../src/minimize/index.js';
 import { generate } from '../src/model/index.js';
 import { encodePrompt, spanStops, titlePrompt } from '../src/prompts/index.js';
 import {
-  EVAL_TASKS, EvalModel, defaultRunDir, defaultTaskFile, evaluate, readTaskFile, selectRows, type EvalTask, type TaskRows,
+  EVAL_TASKS,
+  EvalModel,
+  defaultRunDir,
+  defaultTaskFile,
+  evaluate,
+  readTaskFile,
+  selectRows,
+  type EvalTask,
+  type TaskRows,
 } from '../src/prompts/eval/index.js';
 
 const spec: CommandSpec = {
   usage: 'npm run bench:eval -- [--run RUN] [--root DIR] [--n N] [--tasks LIST] [--no-write]',
-  summary: 'Items/s of npm run eval per task, decode ms/token (greedy, beam 5, 8 samples) and the harness overhead over raw generate().',
+  summary:
+    'Items/s of npm run eval per task, decode ms/token (greedy, beam 5, 8 samples) and the harness overhead over raw generate().',
   flags: {
-    run: { type: 'string', arg: 'RUN', help: 'training run or bundle', default: 'data/model if present, else the newest run in runs/' },
+    run: {
+      type: 'string',
+      arg: 'RUN',
+      help: 'training run or bundle',
+      default: 'data/model if present, else the newest run in runs/',
+    },
     root: { type: 'string', arg: 'DIR', help: 'dev-set root', default: '../shared/eval' },
     n: { type: 'string', arg: 'N', help: 'items per task (drawn with seed 0)', default: '4' },
     tasks: { type: 'string', arg: 'LIST', help: 'comma-separated tasks to time', default: EVAL_TASKS.join(',') },
@@ -39,17 +61,20 @@ runMain(async () => {
   const { values } = parseCommandLine(spec);
   await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
   const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
-  if (runDir === undefined) throw new HyperlmError('INPUT_NOT_FOUND', 'no model: pass --run RUN (no data/model and no run in runs/)');
+  if (runDir === undefined)
+    throw new HyperlmError('INPUT_NOT_FOUND', 'no model: pass --run RUN (no data/model and no run in runs/)');
   const root = resolve(typeof values.root === 'string' ? values.root : '../shared/eval');
   const n = numberFlag(values, 'n', 4, { integer: true, min: 1 });
   const newTokens = numberFlag(values, 'new-tokens', 32, { integer: true, min: 1 });
   const vqgan = typeof values.vqgan === 'string' ? values.vqgan : 'data/vqgan';
-  const tasks = String(values.tasks ?? EVAL_TASKS.join(',')).split(',').map((t) => {
-    if (!(EVAL_TASKS as readonly string[]).includes(t)) {
-      throw new HyperlmError('CLI_BAD_FLAG', `--tasks: unknown task ${JSON.stringify(t)} (${EVAL_TASKS.join('|')})`);
-    }
-    return t as EvalTask;
-  });
+  const tasks = String(values.tasks ?? EVAL_TASKS.join(','))
+    .split(',')
+    .map((t) => {
+      if (!(EVAL_TASKS as readonly string[]).includes(t)) {
+        throw new HyperlmError('CLI_BAD_FLAG', `--tasks: unknown task ${JSON.stringify(t)} (${EVAL_TASKS.join('|')})`);
+      }
+      return t as EvalTask;
+    });
   const model = await EvalModel.load(runDir);
   const { model: gpt, tokenizer } = model.run;
   const L = tokenizer.layout;
@@ -60,8 +85,11 @@ runMain(async () => {
   for (const task of tasks) {
     const rows = await taskRows(task, root, n);
     const r = await evaluate({ task, rows, systems: model.systems(task, { vqgan }) });
-    for (const s of r.summary) itemRows.push([task, s.name, s.items, (s.items / s.seconds).toFixed(3), (s.means.failed ?? 0).toFixed(2)]);
-    console.error(`${task}: ${r.summary.map((s) => `${s.name} ${(s.items / s.seconds).toFixed(3)} items/s`).join(', ')}`);
+    for (const s of r.summary)
+      itemRows.push([task, s.name, s.items, (s.items / s.seconds).toFixed(3), (s.means.failed ?? 0).toFixed(2)]);
+    console.error(
+      `${task}: ${r.summary.map((s) => `${s.name} ${(s.items / s.seconds).toFixed(3)} items/s`).join(', ')}`,
+    );
   }
 
   // 2. decode ms/token on one page's title prompt
@@ -93,28 +121,41 @@ runMain(async () => {
     prompts.push(encodePrompt(tokenizer, titlePrompt(text).parts, gpt.config.blockSize - 24, row.file).ids);
   }
   // alternate the two three times and keep each one's fastest round, so warm-up and a busy neighbour count less
-  let raw = Infinity, harness = Infinity;
+  let raw = Infinity,
+    harness = Infinity;
   for (let round = 0; round < 3; round++) {
     const t0 = performance.now();
-    for (const p of prompts) generate(gpt, [p], { numBeams: 5, maxNewTokens: 24, stopTokens: spanStops(L), padToken: L.pad });
+    for (const p of prompts)
+      generate(gpt, [p], { numBeams: 5, maxNewTokens: 24, stopTokens: spanStops(L), padToken: L.pad });
     raw = Math.min(raw, performance.now() - t0);
     harness = Math.min(harness, (await evaluate({ task: 'summarize', rows, systems: title })).seconds * 1000);
   }
   const ratio = harness / raw;
-  console.error(`harness ${harness.toFixed(0)} ms vs raw generate ${raw.toFixed(0)} ms over ${rows.length} titles: ${ratio.toFixed(3)}×`);
+  console.error(
+    `harness ${harness.toFixed(0)} ms vs raw generate ${raw.toFixed(0)} ms over ${rows.length} titles: ${ratio.toFixed(3)}×`,
+  );
   model.dispose();
 
   const body = [
-    `Model \`${runDir}\` (${model.describe()}); ${n} items per task from \`${root}\`.`, '',
-    markdownTable(['task', 'system', 'items', 'items/s', 'failed'], itemRows), '',
-    `Decode speed, title prompt of ${ids.length} tokens, ${newTokens} new tokens (a step decodes every beam / sample row at once):`, '',
-    markdownTable(['decoding', 'prompt tokens', 'steps', 'ms/step'], decodeRows), '',
+    `Model \`${runDir}\` (${model.describe()}); ${n} items per task from \`${root}\`.`,
+    '',
+    markdownTable(['task', 'system', 'items', 'items/s', 'failed'], itemRows),
+    '',
+    `Decode speed, title prompt of ${ids.length} tokens, ${newTokens} new tokens (a step decodes every beam / sample row at once):`,
+    '',
+    markdownTable(['decoding', 'prompt tokens', 'steps', 'ms/step'], decodeRows),
+    '',
     `Harness overhead (summarize, model:title, beam 5, ${rows.length} pages): evaluate ${harness.toFixed(0)} ms / raw generate ` +
       `${raw.toFixed(0)} ms = **${ratio.toFixed(3)}×** (target ≤ 1.1×).`,
   ].join('\n');
   process.stdout.write(`${body}\n`);
   if (!values['no-write']) {
-    await writeBenchmarkSection(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), 'eval', 'Evaluation harness',
-      `npm run bench:eval${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, body);
+    await writeBenchmarkSection(
+      fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)),
+      'eval',
+      'Evaluation harness',
+      `npm run bench:eval${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      body,
+    );
   }
 });

@@ -8,7 +8,14 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as cheerio from 'cheerio';
 import { Parser } from 'htmlparser2';
-import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
+import {
+  type CommandSpec,
+  markdownTable,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  writeBenchmarkSection,
+} from '../src/cli/index.js';
 import { createPool, DEFAULT_PREPROCESS, preprocess, type PreprocessConfig } from '../src/pipeline/index.js';
 import { readSources, newSourceStats } from '../src/data/index.js';
 import { HyperlmError } from '../src/errors.js';
@@ -16,15 +23,25 @@ import { crawlCase } from './bench-crawl-case.js';
 
 const spec: CommandSpec = {
   usage: 'npm run bench:preprocess -- [PATH] [--workers-max N] [--repeat N] [--no-write] [--crawl MB]',
-  summary: 'Preprocessing throughput (pages/s, MB/s, tokens/s) with 1..N workers, per-stage time, and the\n' +
+  summary:
+    'Preprocessing throughput (pages/s, MB/s, tokens/s) with 1..N workers, per-stage time, and the\n' +
     'cheerio.load / htmlparser2 yardsticks on the same bytes. Default PATH: ../shared/corpus.',
   positionals: true,
   flags: {
     'workers-max': { type: 'string', arg: 'N', help: 'largest worker count measured', default: '2' },
     'vocab-size': { type: 'string', arg: 'N', help: 'tokenizer size trained once before the runs', default: '16000' },
-    repeat: { type: 'string', arg: 'N', help: 'runs per worker count, interleaved (1, 2, 1, 2, …); the median is reported', default: '5' },
+    repeat: {
+      type: 'string',
+      arg: 'N',
+      help: 'runs per worker count, interleaved (1, 2, 1, 2, …); the median is reported',
+      default: '5',
+    },
     'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
-    crawl: { type: 'string', arg: 'MB', help: 'crawl-scale case instead: a synthetic WARC.gz of MB megabytes from PATH\'s pages (500 for the issue\'s case); MB/s at 1 and 2 workers and the cost of each filter' },
+    crawl: {
+      type: 'string',
+      arg: 'MB',
+      help: "crawl-scale case instead: a synthetic WARC.gz of MB megabytes from PATH's pages (500 for the issue's case); MB/s at 1 and 2 workers and the cost of each filter",
+    },
   },
 };
 
@@ -34,14 +51,22 @@ runMain(async () => {
   const { values, positionals } = parseCommandLine(spec);
   const loadBefore = loadavg()[0]; // before this process adds its own load
   const input = positionals[0] ?? join(REPO, '../shared/corpus');
-  if (!(await stat(input).catch(() => undefined))) throw new HyperlmError('INPUT_NOT_FOUND', `${input}: no such folder (pass a PATH)`);
+  if (!(await stat(input).catch(() => undefined)))
+    throw new HyperlmError('INPUT_NOT_FOUND', `${input}: no such folder (pass a PATH)`);
   const workersMax = numberFlag(values, 'workers-max', 2, { integer: true, min: 1 });
   const vocabSize = numberFlag(values, 'vocab-size', 16000, { integer: true, min: 1000 });
   const repeat = numberFlag(values, 'repeat', 5, { integer: true, min: 1 });
   if (values.crawl !== undefined) {
     const body = await crawlCase(input, numberFlag(values, 'crawl', 500, { min: 0.1 }), vocabSize);
     console.log(body);
-    if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'preprocess-crawl', 'Preprocessing at crawl scale', `npm run bench:preprocess -- ${positionals[0] ?? ''} --crawl ${String(values.crawl)}`.replace('  ', ' '), body);
+    if (!values['no-write'])
+      await writeBenchmarkSection(
+        join(REPO, 'BENCHMARKS.md'),
+        'preprocess-crawl',
+        'Preprocessing at crawl scale',
+        `npm run bench:preprocess -- ${positionals[0] ?? ''} --crawl ${String(values.crawl)}`.replace('  ', ' '),
+        body,
+      );
     return;
   }
 
@@ -49,10 +74,13 @@ runMain(async () => {
   const pages: Buffer[] = [];
   let codeBytes = 0;
   for await (const doc of readSources([input], { stats: newSourceStats() })) {
-    if (doc.kind === 'html') pages.push(Buffer.from(doc.bytes)); else codeBytes += doc.bytes.length;
+    if (doc.kind === 'html') pages.push(Buffer.from(doc.bytes));
+    else codeBytes += doc.bytes.length;
   }
   const htmlBytes = pages.reduce((a, p) => a + p.length, 0);
-  console.error(`input: ${pages.length} pages (${(htmlBytes / 1e6).toFixed(1)} MB) and ${(codeBytes / 1e6).toFixed(1)} MB of code`);
+  console.error(
+    `input: ${pages.length} pages (${(htmlBytes / 1e6).toFixed(1)} MB) and ${(codeBytes / 1e6).toFixed(1)} MB of code`,
+  );
   const yard = (name: string, fn: (s: string) => void): { name: string; mbps: number } => {
     const texts = pages.map((p) => p.toString('utf8'));
     for (const t of texts.slice(0, 50)) fn(t); // warm up
@@ -61,19 +89,31 @@ runMain(async () => {
     return { name, mbps: htmlBytes / 1e6 / ((performance.now() - t0) / 1000) };
   };
   const yardsticks = [
-    yard('bare `cheerio.load` (parse5, default)', (s) => { cheerio.load(s); }),
-    yard('bare htmlparser2 streaming parse', (s) => { const p = new Parser({}); p.write(s); p.end(); }),
+    yard('bare `cheerio.load` (parse5, default)', (s) => {
+      cheerio.load(s);
+    }),
+    yard('bare htmlparser2 streaming parse', (s) => {
+      const p = new Parser({});
+      p.write(s);
+      p.end();
+    }),
   ];
 
   const base = join(tmpdir(), `hyperlm-bench-${process.pid}`);
   const common = { ...DEFAULT_PREPROCESS, inputs: [input], vocabSize, validFraction: 0.01 };
   // Train the tokenizer once (timed), then measure pass 2 alone with it for each worker count.
   const t0 = performance.now();
-  await preprocess({ ...common, out: join(base, 'tok'), workers: workersMax } as PreprocessConfig, { log: (l) => console.error(l), progress: true });
+  await preprocess({ ...common, out: join(base, 'tok'), workers: workersMax } as PreprocessConfig, {
+    log: (l) => console.error(l),
+    progress: true,
+  });
   const firstRun = (performance.now() - t0) / 1000;
   const tokenizer = join(base, 'tok', 'tokenizer.model');
   const workerCounts = Array.from({ length: workersMax }, (_, i) => i + 1);
-  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
 
   // Worker start-up alone: pool created → every worker has built its context and answered an empty task.
   const startupMs = new Map<number, number[]>();
@@ -88,7 +128,14 @@ runMain(async () => {
     }
   }
 
-  type Run = { seconds: number; documents: number; bytes: number; tokens: number; cpu: number; stageMs: Record<string, number> };
+  type Run = {
+    seconds: number;
+    documents: number;
+    bytes: number;
+    tokens: number;
+    cpu: number;
+    stageMs: Record<string, number>;
+  };
   const runs = new Map<number, Run[]>();
   let documentsIn = 0;
   for (let r = 0; r < repeat; r++) {
@@ -96,7 +143,10 @@ runMain(async () => {
       const out = join(base, `w${w}`);
       await rm(out, { recursive: true, force: true });
       const cpu0 = process.cpuUsage();
-      const m = await preprocess({ ...common, out, workers: w, tokenizer } as PreprocessConfig, { log: (l) => console.error(l), progress: true });
+      const m = await preprocess({ ...common, out, workers: w, tokenizer } as PreprocessConfig, {
+        log: (l) => console.error(l),
+        progress: true,
+      });
       const cpu = process.cpuUsage(cpu0);
       const t = m.timing as Omit<Run, 'cpu'>;
       runs.set(w, [...(runs.get(w) ?? []), { ...t, cpu: (cpu.user + cpu.system) / 1e6 }]);
@@ -111,19 +161,37 @@ runMain(async () => {
     const seconds = median(rs.map((r) => r.seconds));
     const { documents, bytes, tokens } = rs[0];
     const range = rs.map(mbps);
-    return [w, documentsIn, seconds.toFixed(2), (documents / seconds).toFixed(1), (bytes / 1e6 / seconds).toFixed(2),
-      `${Math.min(...range).toFixed(2)}–${Math.max(...range).toFixed(2)}`, Math.round(tokens / seconds), median(rs.map((r) => r.cpu)).toFixed(2),
-      Math.round(median(startupMs.get(w)!))];
+    return [
+      w,
+      documentsIn,
+      seconds.toFixed(2),
+      (documents / seconds).toFixed(1),
+      (bytes / 1e6 / seconds).toFixed(2),
+      `${Math.min(...range).toFixed(2)}–${Math.max(...range).toFixed(2)}`,
+      Math.round(tokens / seconds),
+      median(rs.map((r) => r.cpu)).toFixed(2),
+      Math.round(median(startupMs.get(w)!)),
+    ];
   });
   const stageTotals: Record<string, number> = {};
-  for (const r of runs.get(1)!) for (const [stage, ms] of Object.entries(r.stageMs)) stageTotals[stage] = (stageTotals[stage] ?? 0) + ms / repeat;
+  for (const r of runs.get(1)!)
+    for (const [stage, ms] of Object.entries(r.stageMs)) stageTotals[stage] = (stageTotals[stage] ?? 0) + ms / repeat;
   const stageSum = Object.values(stageTotals).reduce((a, b) => a + b, 0);
-  const stageRows = Object.entries(stageTotals).map(([stage, ms]) => [stage, (ms / 1000).toFixed(2), `${((100 * ms) / stageSum).toFixed(0)}%`]);
+  const stageRows = Object.entries(stageTotals).map(([stage, ms]) => [
+    stage,
+    (ms / 1000).toFixed(2),
+    `${((100 * ms) / stageSum).toFixed(0)}%`,
+  ]);
   const mbps1 = Number(rows[0][4]);
   // 1-minute load average of other work: above half the cores, the runs shared the CPU and their times are not this code's alone.
   const busy = loadBefore > cpus().length / 2;
   const body = [
-    ...(busy ? [`**Busy machine**: the 1-minute load average was ${loadBefore.toFixed(2)} before the runs on ${cpus().length} cores, so other work shared the CPU; these numbers understate the pipeline.`, ''] : []),
+    ...(busy
+      ? [
+          `**Busy machine**: the 1-minute load average was ${loadBefore.toFixed(2)} before the runs on ${cpus().length} cores, so other work shared the CPU; these numbers understate the pipeline.`,
+          '',
+        ]
+      : []),
     `1-minute load average ${loadBefore.toFixed(2)} before the runs, ${loadAfter.toFixed(2)} after (${cpus().length} cores; the runs themselves add up to ~${workersMax + 1}).`,
     '',
     `Input: \`${input}\` — ${pages.length} pages (${(htmlBytes / 1e6).toFixed(1)} MB HTML) and ${(codeBytes / 1e6).toFixed(1)} MB of code.`,
@@ -132,7 +200,10 @@ runMain(async () => {
       '(worker start-up included). CPU s: all threads of the process over the whole call. Start-up ms: a separate pool, created until every ' +
       'worker has loaded its modules and tokenizer and answered an empty task.',
     '',
-    markdownTable(['workers', 'documents', 'seconds', 'docs/s', 'MB/s', 'MB/s range', 'tokens/s', 'CPU s', 'start-up ms'], rows),
+    markdownTable(
+      ['workers', 'documents', 'seconds', 'docs/s', 'MB/s', 'MB/s range', 'tokens/s', 'CPU s', 'start-up ms'],
+      rows,
+    ),
     '',
     `First run including tokenizer training (${vocabSize} pieces) with ${workersMax} workers: ${firstRun.toFixed(1)} s.`,
     rows.length > 1 ? `Scaling, ${workersMax} workers vs 1: ${(Number(rows.at(-1)![4]) / mbps1).toFixed(2)}×.` : '',
@@ -143,10 +214,25 @@ runMain(async () => {
     '',
     'Yardsticks on the same HTML bytes, one thread:',
     '',
-    markdownTable(['parser', 'MB/s', 'pipeline (1 worker) relative'], yardsticks.map((y) => [y.name, y.mbps.toFixed(1), `${(mbps1 / y.mbps).toFixed(2)}×`])),
+    markdownTable(
+      ['parser', 'MB/s', 'pipeline (1 worker) relative'],
+      yardsticks.map((y) => [y.name, y.mbps.toFixed(1), `${(mbps1 / y.mbps).toFixed(2)}×`]),
+    ),
   ].join('\n');
   console.log(body);
   // The command as run, so that the section can be reproduced (flags left at their defaults are omitted).
-  const flags = [positionals[0] ?? '', ...(['workers-max', 'vocab-size', 'repeat'] as const).filter((f) => values[f] !== undefined).map((f) => `--${f} ${String(values[f])}`)].filter(Boolean);
-  if (!values['no-write']) await writeBenchmarkSection(join(REPO, 'BENCHMARKS.md'), 'preprocess', 'Preprocessing', `npm run bench:preprocess${flags.length ? ` -- ${flags.join(' ')}` : ''}`, body);
+  const flags = [
+    positionals[0] ?? '',
+    ...(['workers-max', 'vocab-size', 'repeat'] as const)
+      .filter((f) => values[f] !== undefined)
+      .map((f) => `--${f} ${String(values[f])}`),
+  ].filter(Boolean);
+  if (!values['no-write'])
+    await writeBenchmarkSection(
+      join(REPO, 'BENCHMARKS.md'),
+      'preprocess',
+      'Preprocessing',
+      `npm run bench:preprocess${flags.length ? ` -- ${flags.join(' ')}` : ''}`,
+      body,
+    );
 });

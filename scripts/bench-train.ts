@@ -12,8 +12,24 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { profileKernels, selectBackend } from '../src/backend/index.js';
-import { type CommandSpec, markdownTable, numberFlag, parseCommandLine, runMain, writeBenchmarkSection } from '../src/cli/index.js';
-import { generate, GPT, type GradientSource, isMoELayer, LocalGradients, type ModelConfig, resolveModelConfig, WorkerGradients } from '../src/model/index.js';
+import {
+  type CommandSpec,
+  markdownTable,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  writeBenchmarkSection,
+} from '../src/cli/index.js';
+import {
+  generate,
+  GPT,
+  type GradientSource,
+  isMoELayer,
+  LocalGradients,
+  type ModelConfig,
+  resolveModelConfig,
+  WorkerGradients,
+} from '../src/model/index.js';
 import { AdamW, defaultOptimConfig, flatten } from '../src/train/index.js';
 import type { Batch } from '../src/model/index.js';
 
@@ -21,12 +37,18 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 const spec: CommandSpec = {
   usage: 'npm run bench:train -- [--steps N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile]',
-  summary: 'Training tokens/s and GFLOP/s (1 and N workers, WASM) and decode ms/token for dense-small and moe-small,\n' +
+  summary:
+    'Training tokens/s and GFLOP/s (1 and N workers, WASM) and decode ms/token for dense-small and moe-small,\n' +
     'with PyTorch on the same configs when it is importable; writes the table into BENCHMARKS.md.',
   flags: {
     steps: { type: 'string', arg: 'N', help: 'timed steps per configuration (after one warm-up step)', default: '3' },
     batch: { type: 'string', arg: 'B', help: 'rows of blockSize tokens per step (split across workers)', default: '8' },
-    vocab: { type: 'string', arg: 'V', help: 'vocabulary size (out/sample has 12192: 4000 text ids + 8192 image codes)', default: '12192' },
+    vocab: {
+      type: 'string',
+      arg: 'V',
+      help: 'vocabulary size (out/sample has 12192: 4000 text ids + 8192 image codes)',
+      default: '12192',
+    },
     workers: { type: 'string', arg: 'N', help: 'data-parallel workers for the second row', default: '2' },
     'no-write': { type: 'boolean', help: 'print only; do not update BENCHMARKS.md' },
     profile: { type: 'boolean', help: 'print per-kernel times of one dense-small training step (1 worker) and exit' },
@@ -46,9 +68,19 @@ const flopsPerToken = (c: ModelConfig, nActive: number): number => 6 * nActive +
 
 function randomBatch(rows: number, c: ModelConfig, seed: number): Batch {
   let s = seed >>> 0;
-  const next = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s % c.vocabSize; };
+  const next = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % c.vocabSize;
+  };
   const n = rows * c.blockSize;
-  return { ids: Int32Array.from({ length: n }, next), targets: Int32Array.from({ length: n }, next), weights: new Float32Array(n).fill(1), domains: new Int32Array(rows), tokens: n, epoch: 0 };
+  return {
+    ids: Int32Array.from({ length: n }, next),
+    targets: Int32Array.from({ length: n }, next),
+    weights: new Float32Array(n).fill(1),
+    domains: new Int32Array(rows),
+    tokens: n,
+    epoch: 0,
+  };
 }
 
 /**
@@ -56,9 +88,15 @@ function randomBatch(rows: number, c: ModelConfig, seed: number): Batch {
  * seconds per step of the whole process (all threads): on a busy machine wall time mostly measures the
  * contention, CPU time still measures the work.
  */
-async function trainStep(c: ModelConfig, rows: number, steps: number, workers: number): Promise<{ wall: number; cpu: number }> {
+async function trainStep(
+  c: ModelConfig,
+  rows: number,
+  steps: number,
+  workers: number,
+): Promise<{ wall: number; cpu: number }> {
   const model = new GPT(c, 1);
-  const source: GradientSource = workers > 1 ? await WorkerGradients.start(model, 1, workers) : new LocalGradients(model);
+  const source: GradientSource =
+    workers > 1 ? await WorkerGradients.start(model, 1, workers) : new LocalGradients(model);
   const opt = new AdamW(defaultOptimConfig);
   const theta = flatten(source.layout, model.params() as Map<string, import('@tensorflow/tfjs').Tensor>);
   const step = async (i: number): Promise<void> => {
@@ -87,11 +125,21 @@ async function profileStep(c: ModelConfig, rows: number): Promise<string> {
   const source = new LocalGradients(model);
   try {
     await source.compute(randomBatch(rows, c, 0), 0);
-    const p = await profileKernels(async () => { await source.compute(randomBatch(rows, c, 1), 1); });
-    const table = (xs: typeof p.byKernel, n: number) => markdownTable(['kernel', 'calls', 'ms', 'share'],
-      xs.slice(0, n).map((k) => [k.key, k.calls, k.ms.toFixed(1), `${((100 * k.ms) / p.wallMs).toFixed(1)}%`]));
-    return [`One ${rows}-row step (forward + backward) of ${c.nLayer}×${c.dModel}, vocab ${c.vocabSize}: ${p.wallMs.toFixed(0)} ms wall.`, '',
-      table(p.byKernel, 15), '', table(p.byShape, 25)].join('\n');
+    const p = await profileKernels(async () => {
+      await source.compute(randomBatch(rows, c, 1), 1);
+    });
+    const table = (xs: typeof p.byKernel, n: number) =>
+      markdownTable(
+        ['kernel', 'calls', 'ms', 'share'],
+        xs.slice(0, n).map((k) => [k.key, k.calls, k.ms.toFixed(1), `${((100 * k.ms) / p.wallMs).toFixed(1)}%`]),
+      );
+    return [
+      `One ${rows}-row step (forward + backward) of ${c.nLayer}×${c.dModel}, vocab ${c.vocabSize}: ${p.wallMs.toFixed(0)} ms wall.`,
+      '',
+      table(p.byKernel, 15),
+      '',
+      table(p.byShape, 25),
+    ].join('\n');
   } finally {
     model.dispose();
   }
@@ -115,12 +163,23 @@ function decodeMs(c: ModelConfig): number {
 /** A python3 that imports torch: the PATH one, else Debian's (python3-torch installs there). */
 function torchPython(): string | undefined {
   for (const py of ['python3', '/usr/bin/python3']) {
-    try { execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' }); return py; } catch { /* next */ }
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
 
-interface TorchResult { tokPerSec: number; cpuPerStep: number; decodeMs: number; threads: number; torch: string }
+interface TorchResult {
+  tokPerSec: number;
+  cpuPerStep: number;
+  decodeMs: number;
+  threads: number;
+  torch: string;
+}
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
@@ -140,33 +199,84 @@ runMain(async () => {
   for (const name of ['dense-small', 'moe-small']) {
     const c = resolveModelConfig(name, { vocabSize: vocab });
     const probe = new GPT(c, 1);
-    const total = probe.numParams(), active = activeParams(probe);
+    const total = probe.numParams(),
+      active = activeParams(probe);
     probe.dispose();
     const tokens = rows * c.blockSize;
     const decode = decodeMs(c);
     let torch: TorchResult | undefined;
     if (py) {
-      torch = JSON.parse(execFileSync(py, [join(REPO, 'scripts/bench_train_torch.py'), JSON.stringify(c), String(rows), String(steps), '2'], { encoding: 'utf8' }).trim()) as TorchResult;
-      torchRows.push([name, `${torch.torch}, ${torch.threads} threads`, torch.tokPerSec.toFixed(0), ((torch.tokPerSec * flopsPerToken(c, active)) / 1e9).toFixed(1),
-        torch.cpuPerStep.toFixed(2), torch.decodeMs.toFixed(1)]);
+      torch = JSON.parse(
+        execFileSync(
+          py,
+          [join(REPO, 'scripts/bench_train_torch.py'), JSON.stringify(c), String(rows), String(steps), '2'],
+          { encoding: 'utf8' },
+        ).trim(),
+      ) as TorchResult;
+      torchRows.push([
+        name,
+        `${torch.torch}, ${torch.threads} threads`,
+        torch.tokPerSec.toFixed(0),
+        ((torch.tokPerSec * flopsPerToken(c, active)) / 1e9).toFixed(1),
+        torch.cpuPerStep.toFixed(2),
+        torch.decodeMs.toFixed(1),
+      ]);
     }
     for (const w of [1, workers]) {
       const { wall, cpu } = await trainStep(c, rows, steps, w);
       const tps = tokens / wall;
-      table.push([name, `${(total / 1e6).toFixed(2)}M (${(active / 1e6).toFixed(2)}M)`, w, tps.toFixed(0), ((tps * flopsPerToken(c, active)) / 1e9).toFixed(1),
-        cpu.toFixed(2), w === 1 ? decode.toFixed(1) : '—', torch ? (tps / torch.tokPerSec).toFixed(2) : '—']);
+      table.push([
+        name,
+        `${(total / 1e6).toFixed(2)}M (${(active / 1e6).toFixed(2)}M)`,
+        w,
+        tps.toFixed(0),
+        ((tps * flopsPerToken(c, active)) / 1e9).toFixed(1),
+        cpu.toFixed(2),
+        w === 1 ? decode.toFixed(1) : '—',
+        torch ? (tps / torch.tokPerSec).toFixed(2) : '—',
+      ]);
       console.error(`${name}, ${w} worker(s): ${tps.toFixed(0)} tokens/s`);
     }
   }
   const loadAfter = loadavg()[0];
   const busy = Math.max(loadBefore, loadAfter) > 1.5;
   const body = [
-    ...(busy ? ['**Busy machine:** other processes shared the 2 cores, so tokens/s, the worker scaling and the PyTorch ratio ' +
-      'reflect contention at each moment; the CPU s/step columns (work done, all threads) are the comparable numbers. Rerun when `uptime` shows a load below 1.', ''] : []),
+    ...(busy
+      ? [
+          '**Busy machine:** other processes shared the 2 cores, so tokens/s, the worker scaling and the PyTorch ratio ' +
+            'reflect contention at each moment; the CPU s/step columns (work done, all threads) are the comparable numbers. Rerun when `uptime` shows a load below 1.',
+          '',
+        ]
+      : []),
     `Backend: ${backend.name} on ${backend.device}; vocab ${vocab}; batch ${rows} × ${resolveModelConfig('dense-small').blockSize} tokens; ${steps} timed steps after 1 warm-up; ` +
-      `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (2 cores: anything above ~1 means other work shared the CPU).`, '',
-    markdownTable(['config', 'params (active)', 'workers', 'tokens/s', 'GFLOP/s', 'CPU s/step', 'decode ms/token @256', '× PyTorch tokens/s'], table), '',
-    py ? markdownTable(['PyTorch (same shape, random tokens)', 'version', 'tokens/s', 'GFLOP/s', 'CPU s/step', 'decode ms/token @256'], torchRows)
+      `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (2 cores: anything above ~1 means other work shared the CPU).`,
+    '',
+    markdownTable(
+      [
+        'config',
+        'params (active)',
+        'workers',
+        'tokens/s',
+        'GFLOP/s',
+        'CPU s/step',
+        'decode ms/token @256',
+        '× PyTorch tokens/s',
+      ],
+      table,
+    ),
+    '',
+    py
+      ? markdownTable(
+          [
+            'PyTorch (same shape, random tokens)',
+            'version',
+            'tokens/s',
+            'GFLOP/s',
+            'CPU s/step',
+            'decode ms/token @256',
+          ],
+          torchRows,
+        )
       : 'PyTorch: not importable here (`python3 -c "import torch"` fails); `apt-get install python3-torch libopenblas0-openmp` provides it.',
   ].join('\n');
   console.log(body);

@@ -7,26 +7,71 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { Progress } from '../src/io/index.js';
-import { DEFAULT_CORPUS_BUILD, buildCorpus, formatPinnedList, pinsWithLicenses, readPinnedList, staleFolders, type BuildEvent, type CorpusBuildConfig } from '../src/data/index.js';
+import {
+  DEFAULT_CORPUS_BUILD,
+  buildCorpus,
+  formatPinnedList,
+  pinsWithLicenses,
+  readPinnedList,
+  staleFolders,
+  type BuildEvent,
+  type CorpusBuildConfig,
+} from '../src/data/index.js';
 
 const DEFAULT_PACKAGES = fileURLToPath(new URL('../../data/corpus-packages.json', import.meta.url));
 const D = DEFAULT_CORPUS_BUILD;
 const spec: CommandSpec = {
   usage: 'npm run build-corpus -- [--out DIR] [--cache DIR] [--packages FILE] [options]',
-  summary: 'Pinned npm packages (npm pack) and Debian documentation packages (apt-get download + dpkg-deb -x) →\n' +
+  summary:
+    'Pinned npm packages (npm pack) and Debian documentation packages (apt-get download + dpkg-deb -x) →\n' +
     'filtered JS/TS files in OUT/code/<name>-<version>/ and HTML pages with their images in OUT/html/<package>/,\n' +
     'OUT/corpus-stats.json and OUT/SOURCES.md. Evaluation packages are refused. Rerunning resumes.',
   flags: {
-    out: { type: 'string', arg: 'DIR', help: 'output folder (keep it outside the repository)', default: '/work/corpus-large' },
-    cache: { type: 'string', arg: 'DIR', help: 'downloaded tarballs and .debs, extracted .deb trees', default: 'OUT/cache' },
+    out: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'output folder (keep it outside the repository)',
+      default: '/work/corpus-large',
+    },
+    cache: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'downloaded tarballs and .debs, extracted .deb trees',
+      default: 'OUT/cache',
+    },
     packages: { type: 'string', arg: 'FILE', help: 'pinned package list', default: 'data/corpus-packages.json' },
     limit: { type: 'string', arg: 'N', help: 'only the first N npm and N Debian packages (a quick run)' },
     'skip-debian': { type: 'boolean', help: 'npm packages only' },
-    'max-file-bytes': { type: 'string', arg: 'N', help: 'larger code files are dropped', default: String(D.filter.maxFileBytes) },
-    'max-avg-line': { type: 'string', arg: 'N', help: 'files with a longer average line are dropped as minified', default: String(D.filter.maxAvgLineLength) },
-    'max-line': { type: 'string', arg: 'N', help: 'files with any longer line are dropped', default: String(D.filter.maxLineLength) },
-    'max-page-bytes': { type: 'string', arg: 'N', help: 'larger HTML pages are dropped', default: String(D.maxPageBytes) },
-    'max-html-mb': { type: 'string', arg: 'MB', help: 'HTML pages taken from one Debian package at most (fixed-seed cut)', default: String(D.maxPackageHtmlBytes / 1e6) },
+    'max-file-bytes': {
+      type: 'string',
+      arg: 'N',
+      help: 'larger code files are dropped',
+      default: String(D.filter.maxFileBytes),
+    },
+    'max-avg-line': {
+      type: 'string',
+      arg: 'N',
+      help: 'files with a longer average line are dropped as minified',
+      default: String(D.filter.maxAvgLineLength),
+    },
+    'max-line': {
+      type: 'string',
+      arg: 'N',
+      help: 'files with any longer line are dropped',
+      default: String(D.filter.maxLineLength),
+    },
+    'max-page-bytes': {
+      type: 'string',
+      arg: 'N',
+      help: 'larger HTML pages are dropped',
+      default: String(D.maxPageBytes),
+    },
+    'max-html-mb': {
+      type: 'string',
+      arg: 'MB',
+      help: 'HTML pages taken from one Debian package at most (fixed-seed cut)',
+      default: String(D.maxPackageHtmlBytes / 1e6),
+    },
     concurrency: { type: 'string', arg: 'N', help: 'parallel npm pack downloads', default: String(D.concurrency) },
     'update-pins': { type: 'boolean', help: 'afterwards, write the licences read from the packages into --packages' },
     quiet: { type: 'boolean', help: 'only the totals' },
@@ -40,8 +85,10 @@ function describe(e: BuildEvent): string {
   const where = `[${e.kind} ${e.index + 1}/${e.total}]`;
   if (e.type === 'failure') return `${where} FAILED ${e.name}@${e.version}: ${e.error}`;
   const r = e.result;
-  const what = r.refused ? `refused (${r.refused})` : `${r.files} ${r.kind === 'npm' ? 'files' : 'pages'}, ${mb(r.bytes)}` +
-    (r.kind === 'debian' ? `, ${r.images} images ${mb(r.imageBytes)}` : '');
+  const what = r.refused
+    ? `refused (${r.refused})`
+    : `${r.files} ${r.kind === 'npm' ? 'files' : 'pages'}, ${mb(r.bytes)}` +
+      (r.kind === 'debian' ? `, ${r.images} images ${mb(r.imageBytes)}` : '');
   return `${where} ${r.name}@${r.version} ${r.license}: ${what}${e.resumed ? ' (done before)' : ''}`;
 }
 
@@ -83,11 +130,16 @@ runMain(async () => {
     writeFileSync(config.packagesFile, formatPinnedList(pinsWithLicenses(readPinnedList(config.packagesFile), stats)));
   }
   const stale = staleFolders(out, stats);
-  if (stale.length) process.stderr.write(`warning: ${stale.length} output folders belong to no package of this list (e.g. ${stale.slice(0, 3).join(', ')})\n`);
+  if (stale.length)
+    process.stderr.write(
+      `warning: ${stale.length} output folders belong to no package of this list (e.g. ${stale.slice(0, 3).join(', ')})\n`,
+    );
   const { npm, debian, estimatedTokens: t } = stats;
-  console.log(`${out}: npm ${npm.ok} ok, ${npm.failed} failed, ${npm.refused} refused, ${npm.files} files, ${mb(npm.bytes)}; ` +
-    `debian ${debian.ok} ok, ${debian.failed} failed, ${debian.pages} pages, ${mb(debian.bytes)}, ${debian.images} images ${mb(debian.imageBytes)}; ` +
-    `≈ ${(t.total / 1e6).toFixed(1)}M tokens (code ${(t.code / 1e6).toFixed(1)}M, html ${(t.html / 1e6).toFixed(1)}M)`);
+  console.log(
+    `${out}: npm ${npm.ok} ok, ${npm.failed} failed, ${npm.refused} refused, ${npm.files} files, ${mb(npm.bytes)}; ` +
+      `debian ${debian.ok} ok, ${debian.failed} failed, ${debian.pages} pages, ${mb(debian.bytes)}, ${debian.images} images ${mb(debian.imageBytes)}; ` +
+      `≈ ${(t.total / 1e6).toFixed(1)}M tokens (code ${(t.code / 1e6).toFixed(1)}M, html ${(t.html / 1e6).toFixed(1)}M)`,
+  );
   console.log(`code drops ${JSON.stringify(stats.drops.code)}`);
   console.log(`html drops ${JSON.stringify(stats.drops.html)}`);
   if (npm.failed + debian.failed > 0) process.exitCode = 1;

@@ -8,31 +8,69 @@ import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { latestCheckpoint } from '../src/train/index.js';
-import { checkVqganRun, exportBundle, readVqganRunConfig, resolveVqganRun, trainVqgan, VQGAN_PRESETS, DEFAULT_VQGAN_TRAIN } from '../src/vqgan/index.js';
+import {
+  checkVqganRun,
+  exportBundle,
+  readVqganRunConfig,
+  resolveVqganRun,
+  trainVqgan,
+  VQGAN_PRESETS,
+  DEFAULT_VQGAN_TRAIN,
+} from '../src/vqgan/index.js';
 
 const spec: CommandSpec = {
-  usage: 'npm run train:vqgan -- --images PATH... [--out RUN] [--config NAME|FILE] [--set key=value]... [--steps N] [--resume]',
-  summary: 'Train the ViT-VQGAN image tokenizer on images (png, jpg, gif, webp, avif, tiff) from folders (recursive) or from a\n' +
+  usage:
+    'npm run train:vqgan -- --images PATH... [--out RUN] [--config NAME|FILE] [--set key=value]... [--steps N] [--resume]',
+  summary:
+    'Train the ViT-VQGAN image tokenizer on images (png, jpg, gif, webp, avif, tiff) from folders (recursive) or from a\n' +
     'preprocess input: the <img> of HTML pages (resolved inside the input folder, never fetched), WARC image records, JSONL images.\n' +
     'A held-out share of the images (by path or URL hash, --set heldOut=0.1) is never trained on; `npm run vqgan:eval` uses it.\n' +
     'Writes RUN/config.json, RUN/metrics.jsonl, RUN/loss.png, RUN/psnr.png and RUN/checkpoints/.',
   flags: {
-    images: { type: 'string', multiple: true, arg: 'PATH', help: 'image folder or file, or a preprocess input: folder of pages and images, .warc[.gz], .jsonl[.gz]' },
+    images: {
+      type: 'string',
+      multiple: true,
+      arg: 'PATH',
+      help: 'image folder or file, or a preprocess input: folder of pages and images, .warc[.gz], .jsonl[.gz]',
+    },
     out: { type: 'string', arg: 'RUN', help: 'run folder', default: 'runs/vqgan-CONFIG' },
-    config: { type: 'string', arg: 'NAME|FILE', help: `model preset (${Object.keys(VQGAN_PRESETS).join(', ')}) or JSON file {preset?, key: value…}`, default: 'cpu-small' },
-    set: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: `override a model key (codebookSize, width…) or a training key (${Object.keys(DEFAULT_VQGAN_TRAIN).join(', ')})` },
+    config: {
+      type: 'string',
+      arg: 'NAME|FILE',
+      help: `model preset (${Object.keys(VQGAN_PRESETS).join(', ')}) or JSON file {preset?, key: value…}`,
+      default: 'cpu-small',
+    },
+    set: {
+      type: 'string',
+      multiple: true,
+      arg: 'KEY=VALUE',
+      help: `override a model key (codebookSize, width…) or a training key (${Object.keys(DEFAULT_VQGAN_TRAIN).join(', ')})`,
+    },
     steps: { type: 'string', arg: 'N', help: 'total training steps (same as --set steps=N)' },
-    resume: { type: 'boolean', help: 'continue the run in --out from its latest checkpoint (model config from RUN/config.json)' },
+    resume: {
+      type: 'boolean',
+      help: 'continue the run in --out from its latest checkpoint (model config from RUN/config.json)',
+    },
     backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
-    workers: { type: 'string', arg: 'N', help: 'data-parallel worker threads, each a WASM replica computing gradients on its share of the batch (1 = this thread only)', default: 'cores with wasm, else 1' },
+    workers: {
+      type: 'string',
+      arg: 'N',
+      help: 'data-parallel worker threads, each a WASM replica computing gradients on its share of the batch (1 = this thread only)',
+      default: 'cores with wasm, else 1',
+    },
     quiet: { type: 'boolean', help: 'no progress bar' },
-    export: { type: 'string', arg: 'DIR', help: 'do not train: write an inference bundle (F16 weights without discriminator + config.json) of RUN\'s latest checkpoint to DIR' },
+    export: {
+      type: 'string',
+      arg: 'DIR',
+      help: "do not train: write an inference bundle (F16 weights without discriminator + config.json) of RUN's latest checkpoint to DIR",
+    },
   },
-  epilog: 'Examples:\n  npm run train:vqgan -- --images ../shared/corpus/html --out runs/vqgan --steps 500\n' +
+  epilog:
+    'Examples:\n  npm run train:vqgan -- --images ../shared/corpus/html --out runs/vqgan --steps 500\n' +
     '  npm run train:vqgan -- --images data/sample --config tiny --set batchSize=4 --steps 20 --out runs/vqgan-tiny\n' +
     '  npm run train:vqgan -- --images ../shared/corpus/html --out runs/vqgan --resume\n' +
     '  npm run train:vqgan -- --images crawl.warc.gz --images pages.jsonl --config tiny --steps 20 --out runs/vqgan-crawl\n' +
-    'Note: with --workers N > 1 the batch\'s images are split over N WASM worker threads; Adam, dead-code restarts,\n' +
+    "Note: with --workers N > 1 the batch's images are split over N WASM worker threads; Adam, dead-code restarts,\n" +
     'checkpoints and evaluation stay in this process. Use --workers 1 with --backend tensorflow (native TensorFlow is multi-threaded).',
 };
 
@@ -41,7 +79,8 @@ function parseSets(sets: string[]): Record<string, number> {
   for (const s of sets) {
     const eq = s.indexOf('=');
     const value = Number(s.slice(eq + 1));
-    if (eq <= 0 || s.slice(eq + 1).trim() === '' || !Number.isFinite(value)) throw new HyperlmError('CLI_BAD_FLAG', `--set ${s}: expected KEY=NUMBER`);
+    if (eq <= 0 || s.slice(eq + 1).trim() === '' || !Number.isFinite(value))
+      throw new HyperlmError('CLI_BAD_FLAG', `--set ${s}: expected KEY=NUMBER`);
     out[s.slice(0, eq)] = value;
   }
   return out;
@@ -59,20 +98,41 @@ runMain(async () => {
     return;
   }
   const images = (values.images as string[] | undefined) ?? [];
-  if (images.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--images PATH is required (a folder of images or pages, a WARC or a JSONL file)');
+  if (images.length === 0)
+    throw new HyperlmError(
+      'CLI_BAD_FLAG',
+      '--images PATH is required (a folder of images or pages, a WARC or a JSONL file)',
+    );
   const backend = await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
   // Default: one WASM replica per core; native TensorFlow (tensorflow backend) already uses every core.
-  const workers = numberFlag(values, 'workers', backend.name === 'wasm' ? cpus().length : 1, { integer: true, min: 1, max: 256 });
+  const workers = numberFlag(values, 'workers', backend.name === 'wasm' ? cpus().length : 1, {
+    integer: true,
+    min: 1,
+    max: 256,
+  });
   const sets = parseSets((values.set as string[] | undefined) ?? []);
   if (values.steps !== undefined) sets.steps = numberFlag(values, 'steps', 0, { integer: true, min: 1 });
   const configArg = (values.config as string | undefined) ?? 'cpu-small';
-  const runDir = (values.out as string | undefined) ?? join('runs', `vqgan-${configArg.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_')}`);
+  const runDir =
+    (values.out as string | undefined) ??
+    join('runs', `vqgan-${configArg.replace(/\.json$/, '').replace(/[^\w.-]+/g, '_')}`);
   let config;
   if (values.resume) {
     const path = join(runDir, 'config.json');
-    const saved = checkVqganRun(JSON.parse(await readFile(path, 'utf8').catch(() => { throw new HyperlmError('INPUT_NOT_FOUND', `--resume: ${path} not found`); })), path);
+    const saved = checkVqganRun(
+      JSON.parse(
+        await readFile(path, 'utf8').catch(() => {
+          throw new HyperlmError('INPUT_NOT_FOUND', `--resume: ${path} not found`);
+        }),
+      ),
+      path,
+    );
     const modelKeys = Object.keys(sets).filter((k) => !Object.hasOwn(DEFAULT_VQGAN_TRAIN, k));
-    if (modelKeys.length > 0) throw new HyperlmError('CLI_BAD_FLAG', `--resume keeps the run's model config; cannot --set ${modelKeys.join(', ')}`);
+    if (modelKeys.length > 0)
+      throw new HyperlmError(
+        'CLI_BAD_FLAG',
+        `--resume keeps the run's model config; cannot --set ${modelKeys.join(', ')}`,
+      );
     config = resolveVqganRun(saved.preset, { ...saved.model, ...sets }, saved.train);
   } else if (configArg.endsWith('.json')) {
     const file = JSON.parse(await readFile(configArg, 'utf8')) as Record<string, unknown>;
@@ -87,7 +147,18 @@ runMain(async () => {
     log('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
     ac.abort();
   });
-  const r = await trainVqgan({ runDir, config, images, resume: Boolean(values.resume), log, progress: !values.quiet, signal: ac.signal, workers });
-  console.log(`${runDir}: ${r.stopped} at step ${r.step}${r.losses.length ? `, loss ${r.losses.at(-1)!.toFixed(4)}` : ''}; checkpoint ${r.checkpoint}`);
+  const r = await trainVqgan({
+    runDir,
+    config,
+    images,
+    resume: Boolean(values.resume),
+    log,
+    progress: !values.quiet,
+    signal: ac.signal,
+    workers,
+  });
+  console.log(
+    `${runDir}: ${r.stopped} at step ${r.step}${r.losses.length ? `, loss ${r.losses.at(-1)!.toFixed(4)}` : ''}; checkpoint ${r.checkpoint}`,
+  );
   if (r.stopped === 'interrupted') process.exitCode = 130;
 });

@@ -17,24 +17,43 @@ const spec: CommandSpec = {
   flags: {
     config: { type: 'string', arg: 'NAME', help: 'model preset', default: 'cm3-125m' },
     block: { type: 'string', arg: 'N,N…', help: 'block sizes to try', default: '256,512,2048' },
-    vocab: { type: 'string', arg: 'N', help: 'vocabulary size (the data\'s)', default: '9192 (out/sample with a 1000-piece tokenizer)' },
+    vocab: {
+      type: 'string',
+      arg: 'N',
+      help: "vocabulary size (the data's)",
+      default: '9192 (out/sample with a 1000-piece tokenizer)',
+    },
     set: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'model overrides (moe.every=0, dropout=0…)' },
     child: { type: 'string', arg: 'N', help: 'internal: measure block size N in this process' },
   },
 };
 
-async function measure(config: string, vocabSize: number, blockSize: number, sets: string[]): Promise<Record<string, unknown>> {
+async function measure(
+  config: string,
+  vocabSize: number,
+  blockSize: number,
+  sets: string[],
+): Promise<Record<string, unknown>> {
   await selectBackend('wasm');
   const model = new GPT(resolveModelConfig(config, { ...parseSetArgs(sets), vocabSize, blockSize }), 1);
-  const heapGiB = (): number => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length / 2 ** 30;
+  const heapGiB = (): number =>
+    (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length / 2 ** 30;
   const weights = heapGiB();
   const t0 = performance.now();
   try {
     const ids = tf.zeros([1, blockSize], 'int32') as tf.Tensor2D;
     const w = tf.ones([1, blockSize]) as tf.Tensor2D;
-    const { value } = tf.variableGrads(() => model.loss(ids, ids, w, { training: true, domains: new Int32Array(1) }).loss as tf.Scalar);
+    const { value } = tf.variableGrads(
+      () => model.loss(ids, ids, w, { training: true, domains: new Int32Array(1) }).loss as tf.Scalar,
+    );
     await value.data();
-    return { blockSize, params: model.numParams(), heapAfterInitGiB: +weights.toFixed(2), heapHighWaterGiB: +heapGiB().toFixed(2), seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+    return {
+      blockSize,
+      params: model.numParams(),
+      heapAfterInitGiB: +weights.toFixed(2),
+      heapHighWaterGiB: +heapGiB().toFixed(2),
+      seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    };
   } catch (err) {
     return { blockSize, params: model.numParams(), failed: String(err).slice(0, 100), heapGiB: +heapGiB().toFixed(2) };
   }
@@ -49,11 +68,26 @@ runMain(async () => {
     console.log(JSON.stringify(await measure(config, vocab, Number(values.child), sets)));
     return;
   }
-  for (const block of String(values.block ?? '256,512,2048').split(',').map(Number)) {
-    const args = [fileURLToPath(import.meta.url), '--config', config, '--vocab', String(vocab), '--child', String(block), ...sets.flatMap((s) => ['--set', s])];
+  for (const block of String(values.block ?? '256,512,2048')
+    .split(',')
+    .map(Number)) {
+    const args = [
+      fileURLToPath(import.meta.url),
+      '--config',
+      config,
+      '--vocab',
+      String(vocab),
+      '--child',
+      String(block),
+      ...sets.flatMap((s) => ['--set', s]),
+    ];
     let line: string;
     try {
-      line = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1) ?? '';
+      line =
+        execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .trim()
+          .split('\n')
+          .at(-1) ?? '';
     } catch (err) {
       line = JSON.stringify({ blockSize: block, failed: `child exited: ${(err as { status?: number }).status}` });
     }

@@ -57,7 +57,8 @@ export class Rng {
 
   /** A generator from a 32-bit seed (any number; it is reduced modulo 2^32). */
   static fromSeed(seed: number): Rng {
-    if (!Number.isFinite(seed)) throw new HyperlmError('CONFIG_BAD_VALUE', `Rng.fromSeed: seed must be finite, got ${seed}`);
+    if (!Number.isFinite(seed))
+      throw new HyperlmError('CONFIG_BAD_VALUE', `Rng.fromSeed: seed must be finite, got ${seed}`);
     const sm = { s: seed >>> 0 }; // ToUint32: truncation then modulo 2^32
     const st: RngState = [splitmix32(sm), splitmix32(sm), splitmix32(sm), splitmix32(sm)];
     if ((st[0] | st[1] | st[2] | st[3]) === 0) st[0] = 1;
@@ -86,9 +87,16 @@ export class Rng {
   }
 
   setState(state: RngState): void {
-    const ok = Array.isArray(state) && state.length === 4 &&
-      state.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) && state.some((w) => w !== 0);
-    if (!ok) throw new HyperlmError('CONFIG_BAD_VALUE', `Rng.setState: state must be four uint32 words, not all zero, got ${JSON.stringify(state)}`);
+    const ok =
+      Array.isArray(state) &&
+      state.length === 4 &&
+      state.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) &&
+      state.some((w) => w !== 0);
+    if (!ok)
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `Rng.setState: state must be four uint32 words, not all zero, got ${JSON.stringify(state)}`,
+      );
     this.s = Uint32Array.from(state);
   }
 

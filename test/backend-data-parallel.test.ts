@@ -58,14 +58,17 @@ writeFileSync(modulePath, replicaSource);
 
 function batch(n: number, seed: number): { x: number[]; y: number[] } {
   let s = seed;
-  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+  const r = () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5;
   const x = Array.from({ length: n * IN }, r);
   const y = Array.from({ length: n }, (_, i) => Math.sin(3 * x[i * IN]) + x[i * IN + 1]);
   return { x, y };
 }
 const split = (b: { x: number[]; y: number[] }, parts: number) => {
   const n = b.y.length / parts;
-  return Array.from({ length: parts }, (_, i) => ({ x: b.x.slice(i * n * IN, (i + 1) * n * IN), y: b.y.slice(i * n, (i + 1) * n) }));
+  return Array.from({ length: parts }, (_, i) => ({
+    x: b.x.slice(i * n * IN, (i + 1) * n * IN),
+    y: b.y.slice(i * n, (i + 1) * n),
+  }));
 };
 
 test.serial('one step equals a full-batch SGD step; replicas stay byte-identical over steps', async (t) => {
@@ -78,10 +81,14 @@ test.serial('one step equals a full-batch SGD step; replicas stay byte-identical
 
     // Independent reference: the full batch of 16 on the cpu backend in this process.
     await selectBackend('cpu');
-    const { forward } = (await import(pathToFileURL(modulePath).href)) as { forward: (p: Float32Array, x: tf.Tensor) => { vars: tf.Tensor[]; f: (...v: tf.Tensor[]) => tf.Tensor } };
+    const { forward } = (await import(pathToFileURL(modulePath).href)) as {
+      forward: (p: Float32Array, x: tf.Tensor) => { vars: tf.Tensor[]; f: (...v: tf.Tensor[]) => tf.Tensor };
+    };
     const [loss, grads] = tf.tidy(() => {
       const { vars, f } = forward(p0, tf.tensor(b.x, [16, IN]));
-      const { value, grads: g } = tf.valueAndGrads((...v: tf.Tensor[]) => tf.mean(tf.square(tf.sub(f(...v), tf.tensor(b.y, [16, 1])))))(vars);
+      const { value, grads: g } = tf.valueAndGrads((...v: tf.Tensor[]) =>
+        tf.mean(tf.square(tf.sub(f(...v), tf.tensor(b.y, [16, 1])))),
+      )(vars);
       return [value.dataSync()[0], tf.concat(g.map((x) => x.reshape([-1]))).dataSync() as Float32Array];
     });
     t.true(Math.abs(first.loss - loss) < 1e-5, `loss ${first.loss} vs full batch ${loss}`);
@@ -108,6 +115,8 @@ test.serial('misuse: wrong number of slices, and replicas that start different',
   } finally {
     await dp.close();
   }
-  const err2 = await t.throwsAsync(DataParallel.start({ workers: 2, modulePath, init: {} }), { instanceOf: HyperlmError });
+  const err2 = await t.throwsAsync(DataParallel.start({ workers: 2, modulePath, init: {} }), {
+    instanceOf: HyperlmError,
+  });
   t.regex(err2!.message, /differ/);
 });

@@ -12,15 +12,18 @@ import { SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-const N = 48, V = 1000;
+const N = 48,
+  V = 1000;
 const r = rng(5);
 const logits = Float32Array.from({ length: N * V }, (_, i) => (r() - 0.5) * 8 + (i % V === 7 ? 30 : 0)); // one dominant class
 const targets = Int32Array.from({ length: N }, (_, n) => (n % 3 === 0 ? 7 : Math.floor(r() * V)));
 const rowW = Float32Array.from({ length: N }, () => r() * 2 - 0.5);
-const xs = Float32Array.from({ length: 4096 }, (_, i) => (i < 8 ? [-30, -10, -3, -1e-3, 0, 1e-3, 3, 30][i] : (r() - 0.5) * 12));
+const xs = Float32Array.from({ length: 4096 }, (_, i) =>
+  i < 8 ? [-30, -10, -3, -1e-3, 0, 1e-3, 3, 30][i] : (r() - 0.5) * 12,
+);
 const xW = Float32Array.from({ length: xs.length }, () => r() - 0.5);
 
 async function run(backend: 'cpu' | 'wasm'): Promise<Float32Array[]> {
@@ -28,7 +31,11 @@ async function run(backend: 'cpu' | 'wasm'): Promise<Float32Array[]> {
   const out = tf.tidy(() => {
     const x = tf.tensor2d(logits, [N, V]);
     const nll = softmaxCrossEntropy(x, targets);
-    const dx = tf.grad((l: tf.Tensor) => softmaxCrossEntropy(l as tf.Tensor2D, targets).mul(tf.tensor1d(rowW)).sum())(x);
+    const dx = tf.grad((l: tf.Tensor) =>
+      softmaxCrossEntropy(l as tf.Tensor2D, targets)
+        .mul(tf.tensor1d(rowW))
+        .sum(),
+    )(x);
     const g = tf.tensor1d(xs);
     const y = gelu(g);
     const dg = tf.grad((v: tf.Tensor) => gelu(v).mul(tf.tensor1d(xW)).sum())(g);
@@ -47,7 +54,8 @@ function worstRel(got: Float32Array, ref: Float32Array, floor: number): number {
 
 /** float64 GELU and its derivative (the formulas of fused-ops.ts, independently in Math.tanh). */
 function gelu64(x: number): [number, number] {
-  const c = Math.sqrt(2 / Math.PI), a = 0.044715;
+  const c = Math.sqrt(2 / Math.PI),
+    a = 0.044715;
   const t = Math.tanh(c * (x + a * x ** 3));
   return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)];
 }
@@ -56,13 +64,15 @@ test.serial('fused cross-entropy and GELU on wasm equal the references, values a
   const ref = await run('cpu');
   const got = await run('wasm');
   t.truthy(tf.getKernel(SOFTMAX_XENT, 'wasm'), 'the fused kernel is registered on wasm');
-  const ce = worstRel(got[0], ref[0], 1e-3), dce = worstRel(got[1], ref[1], 1e-6);
+  const ce = worstRel(got[0], ref[0], 1e-3),
+    dce = worstRel(got[1], ref[1], 1e-6);
   t.true(ce < 2e-4, `nll: worst relative difference ${ce}`);
   t.true(dce < 2e-4, `d nll/d logits: worst relative difference ${dce}`);
   t.true(got[0].every(Number.isFinite));
   t.true(got[0][0] < 1e-3, 'a dominant correct class gives nll ≈ 0');
   const U = 2 ** -24;
-  let fused = 0, composite = 0;
+  let fused = 0,
+    composite = 0;
   xs.forEach((x, i) => {
     const [y, dy] = gelu64(x);
     const w = xW[i];
@@ -70,10 +80,19 @@ test.serial('fused cross-entropy and GELU on wasm equal the references, values a
     const z = Math.abs(2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3));
     // 1e-14: the float64 reference's own error where 1 + tanh(u) cancels (u ≪ 0)
     // The derivative σ + x·σ(1 − σ)·dz/dx cancels near its root (x ≈ −0.75): bound it by its terms' size.
-    const sig = 1 / (1 + Math.exp(z * Math.sign(-x))), dz = 2 * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
+    const sig = 1 / (1 + Math.exp(z * Math.sign(-x))),
+      dz = 2 * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
     const terms = Math.abs(w) * (sig + Math.abs(x) * sig * (1 - sig) * dz);
-    fused = Math.max(fused, Math.abs(got[2][i] - y) / ((4 + z) * U * Math.abs(y) + 1e-14), Math.abs(got[3][i] - w * dy) / ((16 + 4 * z) * U * terms + 1e-14));
-    composite = Math.max(composite, Math.abs(ref[2][i] - y) / (4 * U * (1 + x * x)), Math.abs(ref[3][i] - w * dy) / (16 * U * (1 + x * x)));
+    fused = Math.max(
+      fused,
+      Math.abs(got[2][i] - y) / ((4 + z) * U * Math.abs(y) + 1e-14),
+      Math.abs(got[3][i] - w * dy) / ((16 + 4 * z) * U * terms + 1e-14),
+    );
+    composite = Math.max(
+      composite,
+      Math.abs(ref[2][i] - y) / (4 * U * (1 + x * x)),
+      Math.abs(ref[3][i] - w * dy) / (16 * U * (1 + x * x)),
+    );
   });
   t.true(fused <= 1, `fused gelu off by ${fused.toFixed(2)}× its float32 bound`);
   t.true(composite <= 1, `composite gelu off by ${composite.toFixed(2)}× its loose bound`);
@@ -82,9 +101,20 @@ test.serial('fused cross-entropy and GELU on wasm equal the references, values a
 test.serial('an out-of-range target is an error, and the fused ops leak no tensors', async (t) => {
   await selectBackend('wasm');
   const x = tf.tensor2d(logits, [N, V]);
-  t.throws(() => softmaxCrossEntropy(x, Int32Array.from(targets, (v, i) => (i === 3 ? V : v))), { message: /targets\[3\] = 1000/ });
+  t.throws(
+    () =>
+      softmaxCrossEntropy(
+        x,
+        Int32Array.from(targets, (v, i) => (i === 3 ? V : v)),
+      ),
+    { message: /targets\[3\] = 1000/ },
+  );
   const step = (): void => {
-    const dx = tf.grad((l: tf.Tensor) => softmaxCrossEntropy(l as tf.Tensor2D, targets).sum().add(gelu(l).sum()))(x);
+    const dx = tf.grad((l: tf.Tensor) =>
+      softmaxCrossEntropy(l as tf.Tensor2D, targets)
+        .sum()
+        .add(gelu(l).sum()),
+    )(x);
     dx.dispose();
   };
   step();

@@ -16,7 +16,11 @@ test('a continuation window is the infill prompt: prefix <mask:0> suffix <mask:1
   const doc = Int32Array.from({ length: 12 }, (_, i) => 100 + i);
   for (let s = 0; s < 50; s++) {
     const out = applySpans(doc, VOCAB, 1, Rng.fromSeed(s), true);
-    const { spans: [[a, b]], continues, tokens } = cm3Parse(out, VOCAB);
+    const {
+      spans: [[a, b]],
+      continues,
+      tokens,
+    } = cm3Parse(out, VOCAB);
     t.true(continues);
     t.deepEqual(tokens, doc);
     const d = [...doc];
@@ -50,19 +54,30 @@ test('windows fit the row, un-mask exactly, join back into the document, and nev
     const { body, blocks } = randomDoc(g, header);
     const row = 24 + g.int(60);
     const opts = { ...CM3_DEFAULTS, lambda: 1 + g.int(3), ltrFraction: 0.2 };
-    const windows = cm3Windows({ body, header }, row, VOCAB, opts, EOS, (w) => Rng.fromParts('spans', s, w), `doc ${s}`);
+    const windows = cm3Windows(
+      { body, header },
+      row,
+      VOCAB,
+      opts,
+      EOS,
+      (w) => Rng.fromParts('spans', s, w),
+      `doc ${s}`,
+    );
     const originals: Int32Array[] = [];
     windows.forEach((w, i) => {
       if (w.tokens.length > row) t.fail(`doc ${s} window ${i}: ${w.tokens.length} tokens > row ${row}`);
       const last = i === windows.length - 1;
       if (w.continues === last) t.fail(`doc ${s} window ${i}: continues=${w.continues}`);
-      if ((w.tokens[w.tokens.length - 1] === EOS) !== last) t.fail(`doc ${s} window ${i}: </s> only on the last window`);
+      if ((w.tokens[w.tokens.length - 1] === EOS) !== last)
+        t.fail(`doc ${s} window ${i}: </s> only on the last window`);
       const p = cm3Parse(last ? w.tokens.subarray(0, -1) : w.tokens, VOCAB);
       if (p.continues !== !last) t.fail(`doc ${s} window ${i}: parse says continues=${p.continues}`);
-      if (w.tokens.subarray(0, header).some((x, j) => x !== body[j])) t.fail(`doc ${s} window ${i}: header not repeated verbatim`);
+      if (w.tokens.subarray(0, header).some((x, j) => x !== body[j]))
+        t.fail(`doc ${s} window ${i}: header not repeated verbatim`);
       for (const [a] of p.spans) if (a < header) t.fail(`doc ${s} window ${i}: span starts in the header`);
       originals.push(p.tokens);
-      for (const [b, e] of blocks) if (!last && b < w.end && w.end <= e) t.fail(`doc ${s}: cut at ${w.end} inside image block [${b}, ${e}]`);
+      for (const [b, e] of blocks)
+        if (!last && b < w.end && w.end <= e) t.fail(`doc ${s}: cut at ${w.end} inside image block [${b}, ${e}]`);
       if (!last) cut++;
     });
     if (joinWindows(originals, header).join() !== body.join()) t.fail(`doc ${s}: windows do not join back`);
@@ -74,19 +89,41 @@ test('a partial row too small for minTokens of text gives null; an image block l
   const body = Int32Array.from({ length: 100 }, (_, i) => 10 + (i % 50));
   const rng = (): Rng => Rng.fromSeed(3);
   t.is(cm3Window({ body, header: 0 }, 0, { space: 10, minTokens: 32 }, VOCAB, CM3_DEFAULTS, EOS, rng()), null);
-  const w = cm3Window({ body, header: 0 }, 0, { space: 40, minTokens: 32 }, VOCAB, { ...CM3_DEFAULTS, maxMasks: 1 }, EOS, rng());
+  const w = cm3Window(
+    { body, header: 0 },
+    0,
+    { space: 40, minTokens: 32 },
+    VOCAB,
+    { ...CM3_DEFAULTS, maxMasks: 1 },
+    EOS,
+    rng(),
+  );
   t.truthy(w);
   t.is(w!.tokens.length, 40, 'a cut window fills the space exactly');
   t.is(w!.end, 40 - 3 - 1);
   const image = Int32Array.from([900, ...Array.from({ length: 30 }, () => 500), 901, 7, 8]);
-  const err = t.throws(() => cm3Windows({ body: image, header: 0 }, 20, VOCAB, CM3_DEFAULTS, EOS, () => rng(), 'page.html'), { instanceOf: HyperlmError });
+  const err = t.throws(
+    () => cm3Windows({ body: image, header: 0 }, 20, VOCAB, CM3_DEFAULTS, EOS, () => rng(), 'page.html'),
+    { instanceOf: HyperlmError },
+  );
   t.is((err as HyperlmError).code, 'CM3_WINDOW_TOO_SMALL');
   t.regex(err!.message, /page\.html.*20 tokens/);
 });
 
 test('codeHeaderTokens finds the header line through spm pieces, byte pieces and the dummy prefix', (t) => {
   const pieces = ['▁<|', '▁file', '▁lang=ts', '▁path=a.ts', '▁|>', '<0x0A>', 'const', '▁x', '<p>'];
-  t.is(codeHeaderTokens(Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7), (i) => pieces[i], 400), 6);
-  t.is(codeHeaderTokens(Int32Array.of(8, 6, 7), (i) => pieces[i], 400), 0, 'not a code header');
-  t.is(codeHeaderTokens(Int32Array.of(0, 1, 2, 3, 4, 5, 6), (i) => pieces[i], 16), 0, 'a header over a quarter of the row is not repeated');
+  t.is(
+    codeHeaderTokens(Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7), (i) => pieces[i], 400),
+    6,
+  );
+  t.is(
+    codeHeaderTokens(Int32Array.of(8, 6, 7), (i) => pieces[i], 400),
+    0,
+    'not a code header',
+  );
+  t.is(
+    codeHeaderTokens(Int32Array.of(0, 1, 2, 3, 4, 5, 6), (i) => pieces[i], 16),
+    0,
+    'a header over a quarter of the row is not repeated',
+  );
 });

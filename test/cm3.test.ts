@@ -94,7 +94,10 @@ test('span endpoints are uniform: P(token j masked) = (j+1)(L-j)/C(L+1,2) for on
   const doc = Int32Array.from({ length: L }, (_, i) => i);
   const hits = new Array<number>(L).fill(0);
   for (let d = 0; d < N; d++) {
-    const { spans } = cm3Parse(cm3Transform(doc, VOCAB, { ...CM3_DEFAULTS, maxMasks: 1 }, Rng.fromParts('u', d)), VOCAB);
+    const { spans } = cm3Parse(
+      cm3Transform(doc, VOCAB, { ...CM3_DEFAULTS, maxMasks: 1 }, Rng.fromParts('u', d)),
+      VOCAB,
+    );
     t.is(spans.length, 1);
     for (let j = spans[0][0]; j < spans[0][1]; j++) hits[j]++;
   }
@@ -142,7 +145,9 @@ test('loss weights are zero exactly at sentinels, one at <eom> and text', (t) =>
   const w = lossWeights(out, VOCAB);
   t.is(w.length, out.length);
   for (let i = 0; i < out.length; i++) t.is(w[i], isMask(out[i]) ? 0 : 1);
-  t.true(out.includes(VOCAB.eom) && [...w].filter((x) => x === 0).length === 2 * out.filter((x) => x === VOCAB.eom).length);
+  t.true(
+    out.includes(VOCAB.eom) && [...w].filter((x) => x === 0).length === 2 * out.filter((x) => x === VOCAB.eom).length,
+  );
 });
 
 test('edge cases: empty, one token, short documents get fewer spans', (t) => {
@@ -186,14 +191,28 @@ test('spans never start or end inside an image block', (t) => {
 });
 
 test('reserved ids in the input and malformed masked sequences are HyperlmErrors', (t) => {
-  const e1 = t.throws(() => cm3Transform(Int32Array.of(1, 1003, 2), VOCAB, CM3_DEFAULTS, Rng.fromSeed(0)), { instanceOf: HyperlmError });
+  const e1 = t.throws(() => cm3Transform(Int32Array.of(1, 1003, 2), VOCAB, CM3_DEFAULTS, Rng.fromSeed(0)), {
+    instanceOf: HyperlmError,
+  });
   t.is((e1 as HyperlmError).code, 'CM3_BAD_TOKENS');
   t.regex(e1!.message, /1003/);
-  for (const bad of [[1000, 5], [1001, 5], [1000, 5, 1000, 1016], [1000, 1000, 5, 1016, 7], [5, 1016]]) {
-    const e = t.throws(() => cm3Inverse(Int32Array.from(bad), VOCAB), { instanceOf: HyperlmError }, JSON.stringify(bad));
+  for (const bad of [
+    [1000, 5],
+    [1001, 5],
+    [1000, 5, 1000, 1016],
+    [1000, 1000, 5, 1016, 7],
+    [5, 1016],
+  ]) {
+    const e = t.throws(
+      () => cm3Inverse(Int32Array.from(bad), VOCAB),
+      { instanceOf: HyperlmError },
+      JSON.stringify(bad),
+    );
     t.is((e as HyperlmError).code, 'CM3_BAD_TOKENS');
   }
-  t.throws(() => cm3Transform(Int32Array.of(1), VOCAB, { ...CM3_DEFAULTS, maxMasks: 17 }, Rng.fromSeed(0)), { message: /maskCount/ });
+  t.throws(() => cm3Transform(Int32Array.of(1), VOCAB, { ...CM3_DEFAULTS, maxMasks: 17 }, Rng.fromSeed(0)), {
+    message: /maskCount/,
+  });
 });
 
 test('rng: Poisson mean and variance, unbiased int, state round trip, fork and seedFrom', (t) => {
@@ -211,7 +230,10 @@ test('rng: Poisson mean and variance, unbiased int, state round trip, fork and s
     const variance = s2 / N - mean * mean;
     t.true(Math.abs(mean - lambda) < 4 * Math.sqrt(lambda / N), `λ=${lambda}: mean ${mean}`);
     // Var of the sample variance for Poisson ≈ (λ + 2λ²)/N
-    t.true(Math.abs(variance - lambda) < 4 * Math.sqrt((lambda + 2 * lambda * lambda) / N), `λ=${lambda}: var ${variance}`);
+    t.true(
+      Math.abs(variance - lambda) < 4 * Math.sqrt((lambda + 2 * lambda * lambda) / N),
+      `λ=${lambda}: var ${variance}`,
+    );
   }
   const g = Rng.fromSeed(3);
   const counts = new Array<number>(7).fill(0);

@@ -29,7 +29,8 @@ test('awkward paths and texts round-trip exactly', (t) => {
 test('real source files from the corpus round-trip', (t) => {
   const root = '/work/shared/corpus/code';
   const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
-    .filter((f) => languageForPath(f) !== undefined).slice(0, 50);
+    .filter((f) => languageForPath(f) !== undefined)
+    .slice(0, 50);
   t.true(files.length > 0);
   for (const f of files) {
     let text: string;
@@ -45,18 +46,45 @@ test('real source files from the corpus round-trip', (t) => {
 
 test('languageForPath maps extensions and well-known names', (t) => {
   const cases: Array<[string, string | undefined]> = [
-    ['a.js', 'javascript'], ['a.mjs', 'javascript'], ['a.cjs', 'javascript'], ['a.jsx', 'javascript'],
-    ['a.ts', 'typescript'], ['a.tsx', 'typescript'], ['a.py', 'python'], ['a.go', 'go'], ['a.rs', 'rust'],
-    ['A.JAVA', 'java'], ['a.c', 'c'], ['a.h', 'c'], ['a.cpp', 'cpp'], ['a.cc', 'cpp'], ['a.hpp', 'cpp'],
-    ['a.css', 'css'], ['a.json', 'json'], ['README.md', 'markdown'], ['run.sh', 'shell'], ['a.rb', 'ruby'],
-    ['a.php', 'php'], ['dir.d/Makefile', 'makefile'], ['x/Dockerfile', 'dockerfile'], ['win\\path\\b.py', 'python'],
-    ['.bashrc', undefined], ['noext', undefined], ['a.unknownext', undefined], ['archive.tar.gz', undefined],
+    ['a.js', 'javascript'],
+    ['a.mjs', 'javascript'],
+    ['a.cjs', 'javascript'],
+    ['a.jsx', 'javascript'],
+    ['a.ts', 'typescript'],
+    ['a.tsx', 'typescript'],
+    ['a.py', 'python'],
+    ['a.go', 'go'],
+    ['a.rs', 'rust'],
+    ['A.JAVA', 'java'],
+    ['a.c', 'c'],
+    ['a.h', 'c'],
+    ['a.cpp', 'cpp'],
+    ['a.cc', 'cpp'],
+    ['a.hpp', 'cpp'],
+    ['a.css', 'css'],
+    ['a.json', 'json'],
+    ['README.md', 'markdown'],
+    ['run.sh', 'shell'],
+    ['a.rb', 'ruby'],
+    ['a.php', 'php'],
+    ['dir.d/Makefile', 'makefile'],
+    ['x/Dockerfile', 'dockerfile'],
+    ['win\\path\\b.py', 'python'],
+    ['.bashrc', undefined],
+    ['noext', undefined],
+    ['a.unknownext', undefined],
+    ['archive.tar.gz', undefined],
   ];
   for (const [path, lang] of cases) t.is(languageForPath(path), lang, path);
 });
 
 test('bad headers and bad language names are coded errors', (t) => {
-  for (const doc of ['no header', '<| file path=a |>\nx', '<| file lang=py path=a |>', '<| file lang=py path=%E0%A4%A |>\nx']) {
+  for (const doc of [
+    'no header',
+    '<| file path=a |>\nx',
+    '<| file lang=py path=a |>',
+    '<| file lang=py path=%E0%A4%A |>\nx',
+  ]) {
     t.is(t.throws(() => parseCodeDocument(doc), { instanceOf: HyperlmError })?.code, 'INPUT_BAD_RECORD', doc);
   }
   for (const lang of ['', 'Type Script', 'py|>', 'a\nb']) {

@@ -10,14 +10,47 @@ import { DedupIndex } from '../src/filter/dedup.js';
 import { DEFAULT_MINHASH, bandKeys, estimatedJaccard, shingles, signature, words } from '../src/filter/minhash.js';
 
 const rng = Rng.fromSeed(20261202);
-const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ze', 'pa', 'qui', 'dor', 'fen', 'gal', 'hum', 'jor', 'bex', 'cy', 'wu', 'ish'];
-const vocab = Array.from({ length: 3000 }, () => Array.from({ length: 2 + rng.int(3) }, () => syllables[rng.int(syllables.length)]).join(''));
+const syllables = [
+  'ka',
+  'lo',
+  'mi',
+  'ne',
+  'ru',
+  'sa',
+  'ti',
+  'vo',
+  'ze',
+  'pa',
+  'qui',
+  'dor',
+  'fen',
+  'gal',
+  'hum',
+  'jor',
+  'bex',
+  'cy',
+  'wu',
+  'ish',
+];
+const vocab = Array.from({ length: 3000 }, () =>
+  Array.from({ length: 2 + rng.int(3) }, () => syllables[rng.int(syllables.length)]).join(''),
+);
 const text = (n: number): string[] => Array.from({ length: n }, () => vocab[rng.int(vocab.length)]);
 const templates = Array.from({ length: 6 }, () => ({ head: text(25 + rng.int(20)), foot: text(20 + rng.int(20)) }));
 
-interface Doc { id: string; body: string[]; template: number; text: string; original?: string }
+interface Doc {
+  id: string;
+  body: string[];
+  template: number;
+  text: string;
+  original?: string;
+}
 const page = (id: string, body: string[], template: number, original?: string): Doc => ({
-  id, body, template, original, text: [...templates[template].head, ...body, ...templates[template].foot].join(' '),
+  id,
+  body,
+  template,
+  original,
+  text: [...templates[template].head, ...body, ...templates[template].foot].join(' '),
 });
 
 function changeWords(body: string[], n: number): string[] {
@@ -40,8 +73,14 @@ const docs = [...originals, ...unrelated, ...copies];
 
 /** Exact Jaccard similarity of two texts' word 5-gram sets, as plain strings (no hashing). */
 function jaccard(a: string, b: string, n = 5): number {
-  const grams = (t: string): Set<string> => { const w = words(t); const s = new Set<string>(); for (let i = 0; i + n <= w.length; i++) s.add(w.slice(i, i + n).join(' ')); return s; };
-  const x = grams(a); const y = grams(b);
+  const grams = (t: string): Set<string> => {
+    const w = words(t);
+    const s = new Set<string>();
+    for (let i = 0; i + n <= w.length; i++) s.add(w.slice(i, i + n).join(' '));
+    return s;
+  };
+  const x = grams(a);
+  const y = grams(b);
   let inter = 0;
   for (const g of x) if (y.has(g)) inter++;
   return inter / (x.size + y.size - inter);
@@ -50,7 +89,9 @@ function jaccard(a: string, b: string, n = 5): number {
 test('near duplicates (other template, a few words changed): precision and recall of the LSH verdicts', (t) => {
   const index = new DedupIndex('near', DEFAULT_MINHASH.bands);
   const byId = new Map(docs.map((d) => [d.id, d]));
-  let flagged = 0; let correct = 0; let found = 0;
+  let flagged = 0;
+  let correct = 0;
+  let found = 0;
   const missed: string[] = [];
   const wrong: string[] = [];
   for (const d of docs) {
@@ -58,8 +99,9 @@ test('near duplicates (other template, a few words changed): precision and recal
     const v = index.check({ exact: d.id, bands: bandKeys(sig, DEFAULT_MINHASH) }, d.id);
     if (!v.keep) {
       flagged++;
-      const truth = d.original === v.of || byId.get(v.of)?.original === d.original && d.original !== undefined;
-      if (truth) correct++; else wrong.push(`${d.id}≈${v.of} (J=${jaccard(d.text, byId.get(v.of)!.text).toFixed(2)})`);
+      const truth = d.original === v.of || (byId.get(v.of)?.original === d.original && d.original !== undefined);
+      if (truth) correct++;
+      else wrong.push(`${d.id}≈${v.of} (J=${jaccard(d.text, byId.get(v.of)!.text).toFixed(2)})`);
     }
     if (d.original !== undefined) {
       if (!v.keep && v.of === d.original) found++;
@@ -68,13 +110,27 @@ test('near duplicates (other template, a few words changed): precision and recal
   }
   const precision = correct / flagged;
   const recall = found / copies.length;
-  t.log(`precision ${precision.toFixed(3)} (${correct}/${flagged}), recall ${recall.toFixed(3)} (${found}/${copies.length}); missed: ${missed.join(', ') || 'none'}; wrong: ${wrong.join(', ') || 'none'}`);
-  const byKind = ['template', 'words', 'both'].map((k) => `${k}: J ${copies.filter((c) => c.id.endsWith(k)).map((c) => jaccard(c.text, byId.get(c.original!)!.text)).reduce((a, b) => Math.min(a, b), 1).toFixed(2)} min`);
+  t.log(
+    `precision ${precision.toFixed(3)} (${correct}/${flagged}), recall ${recall.toFixed(3)} (${found}/${copies.length}); missed: ${missed.join(', ') || 'none'}; wrong: ${wrong.join(', ') || 'none'}`,
+  );
+  const byKind = ['template', 'words', 'both'].map(
+    (k) =>
+      `${k}: J ${copies
+        .filter((c) => c.id.endsWith(k))
+        .map((c) => jaccard(c.text, byId.get(c.original!)!.text))
+        .reduce((a, b) => Math.min(a, b), 1)
+        .toFixed(2)} min`,
+  );
   t.log(`true Jaccard of the copies: ${byKind.join(', ')}`);
   // Theory (datatrove's note): a pair of Jaccard similarity J shares a band with probability 1 − (1 − J⁸)¹⁴.
-  const expected = copies.reduce((a, c) => a + 1 - (1 - jaccard(c.text, byId.get(c.original!)!.text) ** 8) ** 14, 0) / copies.length;
-  const recallOf = (kind: string): number => copies.filter((c) => c.id.endsWith(kind) && !missed.some((m) => m.startsWith(`${c.id} `))).length / copies.filter((c) => c.id.endsWith(kind)).length;
-  t.log(`recall by kind: other template ${recallOf('template').toFixed(2)}, words changed ${recallOf('words').toFixed(2)}, both ${recallOf('both').toFixed(2)}; expected overall from the Jaccard values ${expected.toFixed(3)}`);
+  const expected =
+    copies.reduce((a, c) => a + 1 - (1 - jaccard(c.text, byId.get(c.original!)!.text) ** 8) ** 14, 0) / copies.length;
+  const recallOf = (kind: string): number =>
+    copies.filter((c) => c.id.endsWith(kind) && !missed.some((m) => m.startsWith(`${c.id} `))).length /
+    copies.filter((c) => c.id.endsWith(kind)).length;
+  t.log(
+    `recall by kind: other template ${recallOf('template').toFixed(2)}, words changed ${recallOf('words').toFixed(2)}, both ${recallOf('both').toFixed(2)}; expected overall from the Jaccard values ${expected.toFixed(3)}`,
+  );
   t.true(precision >= 0.98, `precision ${precision}`);
   t.is(recallOf('words'), 1, 'a few changed words (J ≥ 0.89) are always caught');
   t.true(recall >= expected - 0.1, `recall ${recall} vs ${expected} expected`);
@@ -84,7 +140,9 @@ test('near duplicates (other template, a few words changed): precision and recal
 
 test('the MinHash estimate tracks the exact Jaccard similarity of the shingle sets', (t) => {
   let err = 0;
-  const pairs = copies.map((c) => [c, docs.find((d) => d.id === c.original)!] as const).concat(originals.slice(60, 80).map((o, i) => [o, originals[80 + i]] as const));
+  const pairs = copies
+    .map((c) => [c, docs.find((d) => d.id === c.original)!] as const)
+    .concat(originals.slice(60, 80).map((o, i) => [o, originals[80 + i]] as const));
   for (const [a, b] of pairs) {
     const sa = signature(shingles(a.text, 5), DEFAULT_MINHASH)!;
     const sb = signature(shingles(b.text, 5), DEFAULT_MINHASH)!;

@@ -30,7 +30,9 @@ test.before(async () => {
   page = { root, filePath: path.join(root, 'site', 'index.html') };
 });
 
-test.after.always(async () => { await rm(base, { recursive: true, force: true }); });
+test.after.always(async () => {
+  await rm(base, { recursive: true, force: true });
+});
 
 function text(r: ResolvedImage): string {
   return 'bytes' in r ? Buffer.from(r.bytes).toString('utf8') : `drop:${r.drop}`;
@@ -96,7 +98,11 @@ test('http(s) images come only from the carried map; others are remote, odd sche
   t.is(await got('HTTPS://EX.COM/a/i.png', remote), 'bytes:1', 'scheme and host are case-normalised');
   t.is(await got('x.png', { ...remote, baseHref: 'https://cdn.ex.com/' }), 'bytes:2');
   t.is(await got('//cdn.ex.com/y.png', remote), 'drop:remote');
-  t.is(await got('img/a.png', { ...page, baseHref: 'https://ex.com/' }), 'drop:remote', 'a local page with a remote base');
+  t.is(
+    await got('img/a.png', { ...page, baseHref: 'https://ex.com/' }),
+    'drop:remote',
+    'a local page with a remote base',
+  );
   t.is(await got('img/a.png', {}), 'drop:missing', 'no base to resolve against');
   t.is(await got('javascript:alert(1)', remote), 'drop:unsupported-scheme');
   t.is(await got('blob:https://ex.com/1', remote), 'drop:unsupported-scheme');

@@ -15,7 +15,10 @@ const size = 16;
 function noise(w: number, h: number, seed = 1): Sharp {
   const raw = Buffer.alloc(w * h * 3);
   let s = seed;
-  for (let i = 0; i < raw.length; i++) { s = (s * 1103515245 + 12345) >>> 0; raw[i] = s >>> 24; }
+  for (let i = 0; i < raw.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    raw[i] = s >>> 24;
+  }
   return sharp(raw, { raw: { width: w, height: h, channels: 3 } });
 }
 
@@ -29,12 +32,24 @@ function pixel(img: LoadedImage, row: number, col: number): number[] {
 }
 
 function ok(t: { fail(m: string): void }, r: LoadedImage | ImageDrop): LoadedImage {
-  if ('drop' in r) { t.fail(`dropped: ${r.drop} ${r.detail}`); throw new Error(r.detail); }
+  if ('drop' in r) {
+    t.fail(`dropped: ${r.drop} ${r.detail}`);
+    throw new Error(r.detail);
+  }
   return r;
 }
 
-function near(t: { true(v: boolean, m?: string): void }, got: number[], want: number[], tol: number, what: string): void {
-  t.true(got.every((g, i) => Math.abs(g - want[i]) <= tol), `${what}: got ${got}, want ${want} ±${tol}`);
+function near(
+  t: { true(v: boolean, m?: string): void },
+  got: number[],
+  want: number[],
+  tol: number,
+  what: string,
+): void {
+  t.true(
+    got.every((g, i) => Math.abs(g - want[i]) <= tol),
+    `${what}: got ${got}, want ${want} ±${tol}`,
+  );
 }
 
 test('a plain PNG and JPEG decode to size×size×3 with the right colour', async (t) => {
@@ -82,7 +97,11 @@ test('a decompression bomb (header says 30000×30000) drops as too-large before 
   const r = await loadImage(bomb, { size }, 'bomb.png');
   t.true('drop' in r && r.drop === 'too-large' && r.detail.includes('30000×30000'), JSON.stringify(r));
   // A real (fully encoded) image over a lowered limit, and the encoded-bytes limit.
-  const small = await loadImage(await solid(100, 100, 3, '#000').png().toBuffer(), { size, maxPixels: 9999 }, 'limit.png');
+  const small = await loadImage(
+    await solid(100, 100, 3, '#000').png().toBuffer(),
+    { size, maxPixels: 9999 },
+    'limit.png',
+  );
   t.true('drop' in small && small.drop === 'too-large');
   const big = await loadImage(await solid(10, 10, 3, '#000').png().toBuffer(), { size, maxBytes: 10 }, 'bytes.png');
   t.true('drop' in big && big.drop === 'too-large');
@@ -91,7 +110,9 @@ test('a decompression bomb (header says 30000×30000) drops as too-large before 
 test('an animated GIF yields its first frame', async (t) => {
   const red = await solid(20, 20, 3, '#ff0000').png().toBuffer();
   const blue = await solid(20, 20, 3, '#0000ff').png().toBuffer();
-  const gif = await sharp([red, blue], { join: { animated: true } }).gif().toBuffer();
+  const gif = await sharp([red, blue], { join: { animated: true } })
+    .gif()
+    .toBuffer();
   const meta = await sharp(gif).metadata();
   t.is(meta.pages, 2);
   const img = ok(t, await loadImage(gif, { size }, 'anim.gif'));
@@ -103,7 +124,10 @@ test('an animated GIF yields its first frame', async (t) => {
 test('CMYK JPEG, 16-bit PNG and grayscale PNG become 8-bit sRGB', async (t) => {
   // An in-gamut colour survives the sRGB → CMYK → sRGB profile round trip; a CMYK file read as
   // RGB (or inverted) would be far off.
-  const cmyk = await solid(32, 32, 3, { r: 180, g: 120, b: 80 }).toColourspace('cmyk').jpeg({ quality: 100 }).toBuffer();
+  const cmyk = await solid(32, 32, 3, { r: 180, g: 120, b: 80 })
+    .toColourspace('cmyk')
+    .jpeg({ quality: 100 })
+    .toBuffer();
   t.is((await sharp(cmyk).metadata()).space, 'cmyk');
   near(t, pixel(ok(t, await loadImage(cmyk, { size }, 'cmyk.jpg')), 8, 8), [180, 120, 80], 15, 'cmyk brown');
 
@@ -127,8 +151,12 @@ test('alpha is flattened onto white', async (t) => {
 test('EXIF orientation 6 is applied (image rotated 90° clockwise)', async (t) => {
   // Stored 64×32: left half red, right half blue. Displayed (rotated CW) 32×64: top red, bottom blue.
   const raw = Buffer.alloc(64 * 32 * 3);
-  for (let y = 0; y < 32; y++) for (let x = 0; x < 64; x++) raw.set(x < 32 ? [255, 0, 0] : [0, 0, 255], (y * 64 + x) * 3);
-  const jpeg = await sharp(raw, { raw: { width: 64, height: 32, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  for (let y = 0; y < 32; y++)
+    for (let x = 0; x < 64; x++) raw.set(x < 32 ? [255, 0, 0] : [0, 0, 255], (y * 64 + x) * 3);
+  const jpeg = await sharp(raw, { raw: { width: 64, height: 32, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   t.is((await sharp(jpeg).metadata()).orientation, 6);
   const img = ok(t, await loadImage(jpeg, { size }, 'exif6.jpg'));
   near(t, pixel(img, 2, 13), [255, 0, 0], 40, 'top-right is red (unrotated it would be blue)');
@@ -138,14 +166,19 @@ test('EXIF orientation 6 is applied (image rotated 90° clockwise)', async (t) =
 test('cover resize keeps the centre of a wide image', async (t) => {
   // 48×16: green | red | green thirds; cover-cropping to a square keeps only the red middle.
   const raw = Buffer.alloc(48 * 16 * 3);
-  for (let y = 0; y < 16; y++) for (let x = 0; x < 48; x++) raw.set(x >= 16 && x < 32 ? [255, 0, 0] : [0, 255, 0], (y * 48 + x) * 3);
-  const png = await sharp(raw, { raw: { width: 48, height: 16, channels: 3 } }).png().toBuffer();
+  for (let y = 0; y < 16; y++)
+    for (let x = 0; x < 48; x++) raw.set(x >= 16 && x < 32 ? [255, 0, 0] : [0, 255, 0], (y * 48 + x) * 3);
+  const png = await sharp(raw, { raw: { width: 48, height: 16, channels: 3 } })
+    .png()
+    .toBuffer();
   const img = ok(t, await loadImage(png, { size }, 'wide.png'));
   for (const col of [1, 8, 14]) near(t, pixel(img, 8, col), [255, 0, 0], 10, `col ${col}`);
 });
 
 test('SVG is dropped as unsupported', async (t) => {
-  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="file:///etc/passwd"/><rect width="10" height="10" fill="red"/></svg>');
+  const svg = Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="file:///etc/passwd"/><rect width="10" height="10" fill="red"/></svg>',
+  );
   const r = await loadImage(svg, { size }, 'x.svg');
   t.true('drop' in r && r.drop === 'unsupported', JSON.stringify(r));
 });

@@ -40,12 +40,30 @@ test('--languages en,de keeps English and German pages and all code; the rest is
   mkdirSync(join(input, 'pages'));
   const page = (text: string): string => `<html><body><h1>Manual</h1><p>${`${text} `.repeat(8)}</p></body></html>`;
   // A stub whose text is a title: undetermined, kept.
-  const stub = JSON.stringify({ url: 'https://ex.com/stub', html: `<html><body><h1>Chapter 71. BRIN Indexes</h1><p>${'<b>·</b>'.repeat(3)}</p></body></html>` });
-  writeFileSync(join(input, 'pages', 'site.jsonl'), [...Object.entries(PROSE).map(([lang, text]) => JSON.stringify({ url: `https://ex.com/${lang}`, html: page(text) })), stub].join('\n'));
+  const stub = JSON.stringify({
+    url: 'https://ex.com/stub',
+    html: `<html><body><h1>Chapter 71. BRIN Indexes</h1><p>${'<b>·</b>'.repeat(3)}</p></body></html>`,
+  });
+  writeFileSync(
+    join(input, 'pages', 'site.jsonl'),
+    [
+      ...Object.entries(PROSE).map(([lang, text]) =>
+        JSON.stringify({ url: `https://ex.com/${lang}`, html: page(text) }),
+      ),
+      stub,
+    ].join('\n'),
+  );
   const tokOut = tempDir('lang-tok');
   await preprocess(tinyConfig([input], tokOut, { workers: 0, vocabSize: 900 }));
   const out = tempDir('lang');
-  const m = await preprocess(tinyConfig([input], out, { tokenizer: join(tokOut, 'tokenizer.model'), languages: ['de', 'en'], validFraction: 0, workers: 2 }));
+  const m = await preprocess(
+    tinyConfig([input], out, {
+      tokenizer: join(tokOut, 'tokenizer.model'),
+      languages: ['de', 'en'],
+      validFraction: 0,
+      workers: 2,
+    }),
+  );
   t.is(m.documents.in, 10);
   t.is(m.documents.out, 5, JSON.stringify(m.skipped));
   t.is(m.skipped.DOC_LANGUAGE, 5);
@@ -53,7 +71,13 @@ test('--languages en,de keeps English and German pages and all code; the rest is
   t.is(m.filters.language.documents, 5);
   t.true(m.filters.language.chars > 5 * 8 * 40, JSON.stringify(m.filters.language));
   const side = (await Promise.all(m.shards.map((s) => readSidecar(join(out, s.name))))).flat();
-  t.deepEqual(side.filter((r) => r.kind === 'html').map((r) => r.lang).sort(), ['de', 'en', 'und']);
+  t.deepEqual(
+    side
+      .filter((r) => r.kind === 'html')
+      .map((r) => r.lang)
+      .sort(),
+    ['de', 'en', 'und'],
+  );
   t.true(side.filter((r) => r.kind === 'code').every((r) => r.lang === undefined));
   t.is(side.filter((r) => r.kind === 'code' && r.part === 0).length, 2, 'code documents are exempt');
 });

@@ -11,7 +11,11 @@ test('the README library example runs end to end', (t) => {
   const dir = tempDir('lib');
   const paths = { input: smallInput(4, 4), out: join(dir, 'data'), run: join(dir, 'run') };
   const file = writeReadmeExample(dir, paths, join(REPO, 'dist/src/index.js'));
-  const stdout = execFileSync(process.execPath, [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+  const stdout = execFileSync(process.execPath, [file], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 240_000,
+  });
   t.is(stdout, ''); // the example reports on stderr; stdout stays empty
   t.true(existsSync(join(paths.out, 'manifest.json')));
   t.true(existsSync(join(paths.run, 'checkpoints', 'latest.json')));

@@ -55,18 +55,28 @@ function expectedIndex(docs: number[][][], itemSize: number) {
   const sizes = docs.flat().map((s) => s.length);
   const pointers: number[] = [];
   let p = 0;
-  for (const n of sizes) { pointers.push(p); p += n * itemSize; }
+  for (const n of sizes) {
+    pointers.push(p);
+    p += n * itemSize;
+  }
   const documentIndices = [0];
   for (const d of docs) documentIndices.push(documentIndices[documentIndices.length - 1] + d.length);
   return { sizes, pointers, documentIndices, sequences: docs.flat() };
 }
 
-for (const [dtype, maxToken, code, itemSize] of [['uint16', 65535, 8, 2], ['int32', 2 ** 31 - 1, 4, 4]] as const) {
+for (const [dtype, maxToken, code, itemSize] of [
+  ['uint16', 65535, 8, 2],
+  ['int32', 2 ** 31 - 1, 4, 4],
+] as const) {
   test(`${dtype}: TS reader and numpy reader return exactly what was written`, async (t) => {
     const prefix = tmpPrefix(`shard_${dtype}`);
     const docs = sampleDocs(maxToken, code);
     await writeShard(prefix, dtype, docs);
-    t.deepEqual(fs.readdirSync(path.dirname(prefix)).sort(), [`shard_${dtype}.bin`, `shard_${dtype}.idx`], 'no .tmp left behind');
+    t.deepEqual(
+      fs.readdirSync(path.dirname(prefix)).sort(),
+      [`shard_${dtype}.bin`, `shard_${dtype}.idx`],
+      'no .tmp left behind',
+    );
     const exp = expectedIndex(docs, itemSize);
 
     const ds = await IndexedDataset.open(prefix);
@@ -77,8 +87,13 @@ for (const [dtype, maxToken, code, itemSize] of [['uint16', 65535, 8, 2], ['int3
       t.is(ds.sequenceLength(i), exp.sizes[i]);
       t.deepEqual([...(await ds.getSequence(i))], exp.sequences[i]);
     }
-    for (let d = 0; d < docs.length; d++) t.deepEqual(ds.documentSequences(d), [exp.documentIndices[d], exp.documentIndices[d + 1]]);
-    t.deepEqual(ds.documentSequences(3), [exp.documentIndices[3], exp.documentIndices[3]], 'document without sequences');
+    for (let d = 0; d < docs.length; d++)
+      t.deepEqual(ds.documentSequences(d), [exp.documentIndices[d], exp.documentIndices[d + 1]]);
+    t.deepEqual(
+      ds.documentSequences(3),
+      [exp.documentIndices[3], exp.documentIndices[3]],
+      'document without sequences',
+    );
     await ds.close();
 
     if (!hasNumpy()) {
@@ -119,7 +134,8 @@ test('shards written by numpy the way Megatron writes them read back, and byte-i
     t.deepEqual(got, docs);
     const tsPrefix = tmpPrefix(`ts_${dtype}`);
     await writeShard(tsPrefix, dtype, docs);
-    for (const ext of ['.idx', '.bin']) t.true(fs.readFileSync(tsPrefix + ext).equals(fs.readFileSync(pyPrefix + ext)), `${dtype} ${ext} identical`);
+    for (const ext of ['.idx', '.bin'])
+      t.true(fs.readFileSync(tsPrefix + ext).equals(fs.readFileSync(pyPrefix + ext)), `${dtype} ${ext} identical`);
   }
 });
 
@@ -155,7 +171,10 @@ test('a multi-megabyte shard streams through the write buffer and reads back by 
   await w.finalize(); // the open document is closed by finalize
   const ds = await IndexedDataset.open(prefix);
   t.is(ds.documentCount, Math.ceil(300 / 7));
-  t.is(fs.statSync(`${prefix}.bin`).size, seqs.reduce((a, s) => a + 4 * s.length, 0));
+  t.is(
+    fs.statSync(`${prefix}.bin`).size,
+    seqs.reduce((a, s) => a + 4 * s.length, 0),
+  );
   for (const i of [0, 1, 150, 298, 299]) t.deepEqual(await ds.getSequence(i), seqs[i]);
   await ds.close();
   t.log(`wrote ${(fs.statSync(`${prefix}.bin`).size / 2 ** 20).toFixed(1)} MiB`);
@@ -190,7 +209,13 @@ test('abort removes temporaries; nothing appears under the final names before fi
 
 test('corrupt or truncated shards are SHARD_CORRUPT naming the file', async (t) => {
   const base = tmpPrefix('good');
-  await writeShard(base, 'uint16', [[[1, 2, 3], [4, 5]], [[6, 7, 8, 9]]]);
+  await writeShard(base, 'uint16', [
+    [
+      [1, 2, 3],
+      [4, 5],
+    ],
+    [[6, 7, 8, 9]],
+  ]);
   const idx = fs.readFileSync(`${base}.idx`);
   const bin = fs.readFileSync(`${base}.bin`);
   const cases: Array<[string, Buffer, Buffer, RegExp]> = [
@@ -216,10 +241,23 @@ test('corrupt or truncated shards are SHARD_CORRUPT naming the file', async (t) 
 
 test('splitDocument cuts long documents into consecutive pieces', (t) => {
   const doc = Int32Array.from({ length: 10 }, (_, i) => i);
-  t.deepEqual(splitDocument(doc, 4).map((p) => [...p]), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
-  t.deepEqual(splitDocument(doc, 10).map((p) => p.length), [10]);
+  t.deepEqual(
+    splitDocument(doc, 4).map((p) => [...p]),
+    [
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ],
+  );
+  t.deepEqual(
+    splitDocument(doc, 10).map((p) => p.length),
+    [10],
+  );
   t.deepEqual(splitDocument(doc, 1).length, 10);
-  t.deepEqual(splitDocument(new Int32Array(0), 4).map((p) => p.length), [0]);
+  t.deepEqual(
+    splitDocument(new Int32Array(0), 4).map((p) => p.length),
+    [0],
+  );
   t.throws(() => splitDocument(doc, 0), { message: /maxDocTokens/ });
 });
 
@@ -228,7 +266,16 @@ test('sidecar: one line per sequence, round trip, tmp+rename, malformed lines na
   const records: SidecarRecord[] = [
     { doc: 0, part: 0, source: 'site/a.html', kind: 'html', language: 'html', domain: 3, tokens: 812 },
     { doc: 0, part: 1, source: 'site/a.html', kind: 'html', language: 'html', domain: 3, tokens: 57 },
-    { doc: 1, part: 0, source: 'x.warc.gz#https://例え.jp/', url: 'https://例え.jp/', kind: 'html', language: 'html', domain: 0, tokens: 9 },
+    {
+      doc: 1,
+      part: 0,
+      source: 'x.warc.gz#https://例え.jp/',
+      url: 'https://例え.jp/',
+      kind: 'html',
+      language: 'html',
+      domain: 0,
+      tokens: 9,
+    },
     { doc: 2, part: 0, source: 'src/main.py', kind: 'code', language: 'python', domain: 1, tokens: 0 },
   ];
   const w = new SidecarWriter(prefix);

@@ -14,42 +14,69 @@ import { tempDir } from './helpers/fixtures.js';
 
 const READER = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/read_megatron.py');
 const numpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-if (!numpy) console.log('merge-datasets: python3 with numpy not found (apt-get install python3-numpy): the reference test is skipped');
+if (!numpy)
+  console.log(
+    'merge-datasets: python3 with numpy not found (apt-get install python3-numpy): the reference test is skipped',
+  );
 
 type Doc = number[][];
 const rng = Rng.fromSeed(99);
-const randomDocs = (n: number): Doc[] => Array.from({ length: n }, () =>
-  Array.from({ length: 1 + rng.int(3) }, () => Array.from({ length: rng.int(6) }, () => rng.int(60000))));
+const randomDocs = (n: number): Doc[] =>
+  Array.from({ length: n }, () =>
+    Array.from({ length: 1 + rng.int(3) }, () => Array.from({ length: rng.int(6) }, () => rng.int(60000))),
+  );
 
 async function writeShard(prefix: string, docs: Doc[], dtype: ShardDtype = 'uint16'): Promise<void> {
   const w = new IndexedDatasetWriter(prefix, dtype);
-  for (const d of docs) { for (const s of d) w.addSequence(s); w.endDocument(); }
+  for (const d of docs) {
+    for (const s of d) w.addSequence(s);
+    w.endDocument();
+  }
   await w.finalize();
 }
 
-(numpy ? test : test.skip)('concatenation with dropped documents reads back in numpy as the kept documents, Megatron index semantics', async (t) => {
-  const dir = tempDir('concat');
-  const shards = [randomDocs(7), randomDocs(1), randomDocs(9)];
-  for (const [i, docs] of shards.entries()) await writeShard(join(dir, `in-${i}`), docs);
-  const drop = [new Set([0, 3, 4]), new Set<number>(), new Set([8])];
-  const out = new DatasetConcatenator(join(dir, 'merged'), 'uint16');
-  for (const [i] of shards.entries()) {
-    const added = await out.addIndex(join(dir, `in-${i}`), (d) => !drop[i].has(d));
-    t.deepEqual(added.kept, shards[i].map((_, d) => d).filter((d) => !drop[i].has(d)));
-  }
-  await out.finalize();
-  const kept = shards.flatMap((docs, i) => docs.filter((_, d) => !drop[i].has(d)));
-  const got = JSON.parse(execFileSync('python3', [READER, join(dir, 'merged')], { encoding: 'utf8', maxBuffer: 1 << 26 })) as {
-    dtype: string; sequences: number[][]; document_indices: number[]; pointers: number[]; sizes: number[];
-  };
-  t.is(got.dtype, 'uint16');
-  t.deepEqual(got.sequences, kept.flat());
-  const docIdx = [0];
-  for (const d of kept) docIdx.push(docIdx[docIdx.length - 1] + d.length);
-  t.deepEqual(got.document_indices, docIdx);
-  let p = 0;
-  t.deepEqual(got.pointers, got.sizes.map((s) => { const at = p; p += 2 * s; return at; }));
-});
+(numpy ? test : test.skip)(
+  'concatenation with dropped documents reads back in numpy as the kept documents, Megatron index semantics',
+  async (t) => {
+    const dir = tempDir('concat');
+    const shards = [randomDocs(7), randomDocs(1), randomDocs(9)];
+    for (const [i, docs] of shards.entries()) await writeShard(join(dir, `in-${i}`), docs);
+    const drop = [new Set([0, 3, 4]), new Set<number>(), new Set([8])];
+    const out = new DatasetConcatenator(join(dir, 'merged'), 'uint16');
+    for (const [i] of shards.entries()) {
+      const added = await out.addIndex(join(dir, `in-${i}`), (d) => !drop[i].has(d));
+      t.deepEqual(
+        added.kept,
+        shards[i].map((_, d) => d).filter((d) => !drop[i].has(d)),
+      );
+    }
+    await out.finalize();
+    const kept = shards.flatMap((docs, i) => docs.filter((_, d) => !drop[i].has(d)));
+    const got = JSON.parse(
+      execFileSync('python3', [READER, join(dir, 'merged')], { encoding: 'utf8', maxBuffer: 1 << 26 }),
+    ) as {
+      dtype: string;
+      sequences: number[][];
+      document_indices: number[];
+      pointers: number[];
+      sizes: number[];
+    };
+    t.is(got.dtype, 'uint16');
+    t.deepEqual(got.sequences, kept.flat());
+    const docIdx = [0];
+    for (const d of kept) docIdx.push(docIdx[docIdx.length - 1] + d.length);
+    t.deepEqual(got.document_indices, docIdx);
+    let p = 0;
+    t.deepEqual(
+      got.pointers,
+      got.sizes.map((s) => {
+        const at = p;
+        p += 2 * s;
+        return at;
+      }),
+    );
+  },
+);
 
 test('shards of different dtypes are refused, naming the file', async (t) => {
   const dir = tempDir('concat-dtype');
@@ -57,6 +84,8 @@ test('shards of different dtypes are refused, naming the file', async (t) => {
   await writeShard(join(dir, 'b'), randomDocs(2), 'int32');
   const out = new DatasetConcatenator(join(dir, 'merged'), 'uint16');
   await out.addIndex(join(dir, 'a'));
-  await t.throwsAsync(out.addIndex(join(dir, 'b')), { message: new RegExp(`${join(dir, 'b')}.idx: dtype int32 differs from the merged dataset's uint16`) });
+  await t.throwsAsync(out.addIndex(join(dir, 'b')), {
+    message: new RegExp(`${join(dir, 'b')}.idx: dtype int32 differs from the merged dataset's uint16`),
+  });
   out.abort();
 });

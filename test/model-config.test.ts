@@ -12,7 +12,10 @@ test('every preset resolves and cm3-125m has the GPU shape', (t) => {
 });
 
 test('overrides merge by dotted path and --set strings are parsed by type', (t) => {
-  const c = resolveModelConfig('tiny', parseSetArgs(['moe.experts=8', 'tieEmbeddings=false', 'positions=learned', 'moe.router=top2', 'vocabSize=77']));
+  const c = resolveModelConfig(
+    'tiny',
+    parseSetArgs(['moe.experts=8', 'tieEmbeddings=false', 'positions=learned', 'moe.router=top2', 'vocabSize=77']),
+  );
   t.is(c.moe.experts, 8);
   t.is(c.tieEmbeddings, false);
   t.is(c.positions, 'learned');
@@ -31,7 +34,9 @@ test('unknown keys and wrong types are HyperlmErrors naming the key', (t) => {
   const unknown = t.throws(() => resolveModelConfig('tiny', { 'moe.expertz': 3 }), { instanceOf: HyperlmError });
   t.is((unknown as HyperlmError).code, 'CONFIG_UNKNOWN_KEY');
   t.regex(unknown!.message, /moe\.expertz/);
-  const badType = t.throws(() => resolveModelConfig('tiny', parseSetArgs(['moe.experts=many'])), { instanceOf: HyperlmError });
+  const badType = t.throws(() => resolveModelConfig('tiny', parseSetArgs(['moe.experts=many'])), {
+    instanceOf: HyperlmError,
+  });
   t.is((badType as HyperlmError).code, 'CONFIG_BAD_VALUE');
   t.regex(badType!.message, /moe\.experts/);
   t.throws(() => resolveModelConfig('tiny', { positions: 'alibi' }), { message: /positions/ });

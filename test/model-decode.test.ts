@@ -13,7 +13,11 @@ test.before(async () => {
   await selectBackend('wasm');
 });
 
-const prompts = [[1, 2, 3, 4, 5], [7, 8], [9, 3, 1]];
+const prompts = [
+  [1, 2, 3, 4, 5],
+  [7, 8],
+  [9, 3, 1],
+];
 const V = 30;
 
 /** Largest |decode logit − full-forward logit| over all rows and steps of a greedy generation. */
@@ -23,7 +27,10 @@ function decodeError(model: GPT, opts: Partial<GenerateOptions> = {}): { err: nu
   prompts.forEach((p, b) => {
     const seq = [...p, ...g.tokens[b]];
     const ids = tf.tensor2d([seq], [1, seq.length], 'int32');
-    const r = model.forward(ids, { domains: opts.domains && [opts.domains[b]], mixture: opts.mixture && [opts.mixture[b]] });
+    const r = model.forward(ids, {
+      domains: opts.domains && [opts.domains[b]],
+      mixture: opts.mixture && [opts.mixture[b]],
+    });
     const full = r.logits.dataSync(); // [1, T, V]
     g.logits![b].forEach((row, s) => {
       const at = (p.length - 1 + s) * V;
@@ -40,7 +47,17 @@ const cases: Array<[string, Record<string, unknown>, Partial<GenerateOptions>?]>
   ['switch MoE', { 'moe.router': 'switch' }],
   ['top2 MoE', { 'moe.router': 'top2', 'moe.every': 1 }],
   ['BASE MoE', { 'moe.router': 'base' }],
-  ['demix MoE, mixture per row', { 'moe.router': 'demix', 'moe.experts': 3 }, { mixture: [[0.2, 0.8, 0], [1, 0, 0], [0.3, 0.3, 0.4]] }],
+  [
+    'demix MoE, mixture per row',
+    { 'moe.router': 'demix', 'moe.experts': 3 },
+    {
+      mixture: [
+        [0.2, 0.8, 0],
+        [1, 0, 0],
+        [0.3, 0.3, 0.4],
+      ],
+    },
+  ],
   ['demix MoE, domain per row', { 'moe.router': 'demix', 'moe.experts': 3 }, { domains: [2, 0, 1] }],
 ];
 

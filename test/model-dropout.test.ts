@@ -13,7 +13,11 @@ test.before(async () => {
 });
 
 function ids(B: number, T: number, V: number): tf.Tensor2D {
-  return tf.tensor2d(Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7 + t * 3) % V)), [B, T], 'int32');
+  return tf.tensor2d(
+    Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7 + t * 3) % V)),
+    [B, T],
+    'int32',
+  );
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -22,17 +26,23 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return worst;
 }
 
-test('a row\'s mask depends only on (seed, global row, layer, site); rate and scale are tf.dropout\'s', (t) => {
+test("a row's mask depends only on (seed, global row, layer, site); rate and scale are tf.dropout's", (t) => {
   const rate = 0.25;
   const x = tf.ones([4, 2048]);
   const full = new RowDropout(rate, 42).apply(x, 1, 'mlp-out').dataSync();
   const top = new RowDropout(rate, 42, 0).apply(x.slice([0, 0], [2, -1]), 1, 'mlp-out').dataSync();
   const bottom = new RowDropout(rate, 42, 2).apply(x.slice([2, 0], [2, -1]), 1, 'mlp-out').dataSync();
-  t.deepEqual(Array.from(full), [...top, ...bottom], 'rows split with their offset give the whole batch\'s masks');
+  t.deepEqual(Array.from(full), [...top, ...bottom], "rows split with their offset give the whole batch's masks");
   const kept = full.filter((v) => v > 0);
-  t.true(kept.every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6), 'kept values are scaled by 1 / (1 - rate)');
+  t.true(
+    kept.every((v) => Math.abs(v - 1 / (1 - rate)) < 1e-6),
+    'kept values are scaled by 1 / (1 - rate)',
+  );
   t.true(Math.abs(kept.length / full.length - (1 - rate)) < 0.02, `kept fraction ${kept.length / full.length}`);
-  for (const [layer, site] of [[2, 'mlp-out'], [1, 'attn-out']] as const) {
+  for (const [layer, site] of [
+    [2, 'mlp-out'],
+    [1, 'attn-out'],
+  ] as const) {
     const other = new RowDropout(rate, 42).apply(x, layer, site).dataSync();
     t.true(maxDiff(full, other) > 0, `layer ${layer} site ${site} draws its own mask`);
   }
@@ -50,20 +60,24 @@ test('training forwards at the same step and seed are identical, and differ at a
     tf.dispose([r.logits, r.aux]);
     return out;
   };
-  const a = run(7), b = run(7), c = run(8);
+  const a = run(7),
+    b = run(7),
+    c = run(8);
   t.deepEqual(Array.from(a), Array.from(b));
   t.true(maxDiff(a, c) > 1e-4, `step 8 vs step 7: max |Δlogit| ${maxDiff(a, c)}`);
-  const e1 = run(7, false), e2 = run(8, false);
+  const e1 = run(7, false),
+    e2 = run(8, false);
   t.deepEqual(Array.from(e1), Array.from(e2), 'inference uses no dropout');
   t.true(maxDiff(a, e1) > 1e-4, 'training applies dropout');
   x.dispose();
   model.dispose();
 });
 
-test('a data-parallel slice with its row offset sees the full batch\'s masks', (t) => {
+test("a data-parallel slice with its row offset sees the full batch's masks", (t) => {
   const model = new GPT(resolveModelConfig('tiny', { dropout: 0.1, 'moe.every': 0, positions: 'learned' }), 4);
   const x = ids(4, 16, model.config.vocabSize);
-  const V = model.config.vocabSize, rowSize = 16 * V;
+  const V = model.config.vocabSize,
+    rowSize = 16 * V;
   const logits = (input: tf.Tensor2D, rowOffset: number) => {
     const r = model.forward(input, { training: true, seed: 1, dropoutSeed: 77, rowOffset });
     const out = r.logits.dataSync().slice();
@@ -76,7 +90,7 @@ test('a data-parallel slice with its row offset sees the full batch\'s masks', (
   const wrong = logits(rows23, 0);
   const want = full.slice(2 * rowSize);
   t.true(maxDiff(slice, want) < 1e-5, `rows 2..3 with rowOffset 2: max |Δlogit| ${maxDiff(slice, want)}`);
-  t.true(maxDiff(wrong, want) > 1e-3, 'rowOffset 0 would draw rows 0..1\'s masks');
+  t.true(maxDiff(wrong, want) > 1e-3, "rowOffset 0 would draw rows 0..1's masks");
   tf.dispose([x, rows23]);
   model.dispose();
 });

@@ -8,7 +8,9 @@ test.before(async () => {
   await tf.setBackend('cpu');
 });
 
-const V = 6, STOP = 5, LEN = 3;
+const V = 6,
+  STOP = 5,
+  LEN = 3;
 const prompt = [1, 2];
 
 /** log p(next | prompt + prefix) for all V tokens, from one full forward pass (float64 log-softmax). */
@@ -30,7 +32,8 @@ function exhaustive(model: GPT, alpha: number): Array<{ tokens: number[]; score:
   const walk = (prefix: number[], logProb: number): void => {
     const lp = nextLogProbs(model, prefix);
     for (let t = 0; t < V; t++) {
-      const tokens = [...prefix, t], total = logProb + lp[t];
+      const tokens = [...prefix, t],
+        total = logProb + lp[t];
       if (t === STOP || tokens.length === LEN) out.push({ tokens, score: total / Math.pow(tokens.length, alpha) });
       else walk(tokens, total);
     }
@@ -42,14 +45,25 @@ function exhaustive(model: GPT, alpha: number): Array<{ tokens: number[]; score:
 for (const alpha of [0, 0.6, 1, 2]) {
   test(`a 36-wide beam equals exhaustive search (vocab 6, 3 tokens, length penalty ${alpha})`, (t) => {
     for (const seed of [1, 2]) {
-      const model = new GPT(resolveModelConfig('tiny', { vocabSize: V, blockSize: 8, initStd: 0.6, moe: { every: 0 } }), seed);
+      const model = new GPT(
+        resolveModelConfig('tiny', { vocabSize: V, blockSize: 8, initStd: 0.6, moe: { every: 0 } }),
+        seed,
+      );
       const ref = exhaustive(model, alpha);
-      const { beams, tokens } = generate(model, [prompt], { maxNewTokens: LEN, numBeams: 36, lengthPenalty: alpha, stopTokens: [STOP] });
+      const { beams, tokens } = generate(model, [prompt], {
+        maxNewTokens: LEN,
+        numBeams: 36,
+        lengthPenalty: alpha,
+        stopTokens: [STOP],
+      });
       t.deepEqual(tokens[0], ref[0].tokens, `seed ${seed}`);
       // the five best hypotheses, in order, with their scores
       for (let i = 0; i < 5; i++) {
         t.deepEqual(beams![0][i].tokens, ref[i].tokens, `seed ${seed} rank ${i}`);
-        t.true(Math.abs(beams![0][i].score - ref[i].score) < 1e-4, `seed ${seed} rank ${i}: ${beams![0][i].score} vs ${ref[i].score}`);
+        t.true(
+          Math.abs(beams![0][i].score - ref[i].score) < 1e-4,
+          `seed ${seed} rank ${i}: ${beams![0][i].score} vs ${ref[i].score}`,
+        );
       }
       model.dispose();
     }
@@ -58,7 +72,10 @@ for (const alpha of [0, 0.6, 1, 2]) {
 
 test('a narrow beam can miss what exhaustive search finds, but never scores above it', (t) => {
   for (let seed = 1; seed <= 4; seed++) {
-    const model = new GPT(resolveModelConfig('tiny', { vocabSize: V, blockSize: 8, initStd: 0.6, moe: { every: 0 } }), seed);
+    const model = new GPT(
+      resolveModelConfig('tiny', { vocabSize: V, blockSize: 8, initStd: 0.6, moe: { every: 0 } }),
+      seed,
+    );
     const best = exhaustive(model, 1)[0].score;
     const beam = generate(model, [prompt], { maxNewTokens: LEN, numBeams: 2, stopTokens: [STOP] }).beams![0][0];
     t.true(beam.score <= best + 1e-5, `seed ${seed}`);

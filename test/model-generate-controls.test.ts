@@ -9,19 +9,36 @@ test.before(async () => {
   await tf.setBackend('cpu');
 });
 
-const prompts = [[1, 2, 3, 4, 5], [7, 8]];
+const prompts = [
+  [1, 2, 3, 4, 5],
+  [7, 8],
+];
 
 test('constrained decoding never leaves its id ranges', (t) => {
   const model = new GPT(resolveModelConfig('tiny', { vocabSize: 40, initStd: 0.5 }), 3);
-  const ranges: Array<Array<[number, number]>> = [[[10, 18]], [[0, 2], [35, 40]], [[20, 21]]];
-  const modes = [{ temperature: 0 }, { temperature: 1 }, { temperature: 2, topK: 30 }, { temperature: 1.5, topP: 0.9 }, { temperature: 3, topK: 5, topP: 0.5 }];
+  const ranges: Array<Array<[number, number]>> = [
+    [[10, 18]],
+    [
+      [0, 2],
+      [35, 40],
+    ],
+    [[20, 21]],
+  ];
+  const modes = [
+    { temperature: 0 },
+    { temperature: 1 },
+    { temperature: 2, topK: 30 },
+    { temperature: 1.5, topP: 0.9 },
+    { temperature: 3, topK: 5, topP: 0.5 },
+  ];
   let emitted = 0;
   for (const allowedIds of ranges) {
     const inside = (id: number) => allowedIds.some(([lo, hi]) => id >= lo && id < hi);
     for (const mode of modes) {
       for (let seed = 0; seed < 4; seed++) {
         const { tokens } = generate(model, prompts, { maxNewTokens: 6, allowedIds, seed, numSamples: 2, ...mode });
-        for (const row of tokens) for (const id of row) t.true(inside(id), `id ${id} outside ${JSON.stringify(allowedIds)}`);
+        for (const row of tokens)
+          for (const id of row) t.true(inside(id), `id ${id} outside ${JSON.stringify(allowedIds)}`);
         emitted += tokens.flat().length;
       }
     }
@@ -52,7 +69,9 @@ test('numSamples rows equal the prompts repeated, prompt-major; a shared prompt 
     const shared = generate(model, [prompts[0]], { ...one, kvCache });
     t.deepEqual(shared.tokens, none.tokens, kvCache);
     let maxErr = 0;
-    shared.logits!.forEach((rows, b) => rows.forEach((row, s) => row.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - none.logits![b][s][i]))))));
+    shared.logits!.forEach((rows, b) =>
+      rows.forEach((row, s) => row.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - none.logits![b][s][i]))))),
+    );
     t.true(maxErr < 1e-4, `${kvCache}: max |Δlogit| ${maxErr}`);
   }
   model.dispose();
@@ -70,7 +89,13 @@ test('stop strings are found across piece boundaries and end the row on the comp
     // straddles g[2] | g[3]; and one spanning three pieces g[4] g[5] g[6]
     for (const stop of [piece(g[2])[1] + piece(g[3])[0], piece(g[4])[1] + piece(g[5]) + piece(g[6])[0]]) {
       const first = g.findIndex((_, k) => decode(g.slice(0, k + 1)).includes(stop)); // naive reference
-      const r = generate(model, prompts, { maxNewTokens: 10, temperature: 1, seed: 4, stopStrings: ['zzzz', stop], decode });
+      const r = generate(model, prompts, {
+        maxNewTokens: 10,
+        temperature: 1,
+        seed: 4,
+        stopStrings: ['zzzz', stop],
+        decode,
+      });
       t.deepEqual(r.tokens[b], g.slice(0, first + 1), `row ${b} stop ${stop}`);
       t.is(r.finish[b], 'stop-string');
       t.is(r.stopString![b], stop);
@@ -91,14 +116,27 @@ test('onToken returning false stops only its row; the time budget stops every ro
   const greedy = generate(model, prompts, { maxNewTokens: 6 });
   t.deepEqual(greedy.finish, ['length', 'length']);
   const seen: Array<[number, number]> = [];
-  const r = generate(model, prompts, { maxNewTokens: 6, onToken: (row, token) => { seen.push([row, token]); return !(row === 1 && seen.filter(([b]) => b === 1).length === 2); } });
+  const r = generate(model, prompts, {
+    maxNewTokens: 6,
+    onToken: (row, token) => {
+      seen.push([row, token]);
+      return !(row === 1 && seen.filter(([b]) => b === 1).length === 2);
+    },
+  });
   t.deepEqual(r.tokens[0], greedy.tokens[0]);
   t.deepEqual(r.tokens[1], greedy.tokens[1].slice(0, 2));
   t.deepEqual(r.finish, ['length', 'callback']);
-  t.deepEqual(seen.filter(([b]) => b === 0).map(([, tok]) => tok), greedy.tokens[0], 'streamed tokens are the output');
+  t.deepEqual(
+    seen.filter(([b]) => b === 0).map(([, tok]) => tok),
+    greedy.tokens[0],
+    'streamed tokens are the output',
+  );
   // a budget of 0 ms is spent by the first step: one token per row
   const timed = generate(model, prompts, { maxNewTokens: 6, maxTimeMs: 0 });
-  t.deepEqual(timed.tokens, greedy.tokens.map((row) => row.slice(0, 1)));
+  t.deepEqual(
+    timed.tokens,
+    greedy.tokens.map((row) => row.slice(0, 1)),
+  );
   t.deepEqual(timed.finish, ['time', 'time']);
   const beamTimed = generate(model, prompts, { maxNewTokens: 6, maxTimeMs: 0, numBeams: 2 });
   t.true(beamTimed.tokens.every((row) => row.length === 1));

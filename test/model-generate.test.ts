@@ -8,7 +8,11 @@ test.before(async () => {
   await tf.setBackend('cpu');
 });
 
-const prompts = [[1, 2, 3, 4, 5], [7, 8], [9, 3, 1]];
+const prompts = [
+  [1, 2, 3, 4, 5],
+  [7, 8],
+  [9, 3, 1],
+];
 
 for (const positions of ['rotary', 'learned'] as const) {
   test(`KV cache gives the same tokens and logits as recomputation (${positions}, switch MoE)`, (t) => {
@@ -18,11 +22,15 @@ for (const positions of ['rotary', 'learned'] as const) {
     const full = generate(model, prompts, { ...opts, useCache: false });
     t.deepEqual(cached.tokens, full.tokens);
     let maxErr = 0;
-    cached.logits!.forEach((rows, b) => rows.forEach((row, s) => row.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - full.logits![b][s][i]))))));
+    cached.logits!.forEach((rows, b) =>
+      rows.forEach((row, s) => row.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - full.logits![b][s][i]))))),
+    );
     t.true(maxErr < 1e-4, `max |Δlogit| ${maxErr}`);
     // each prompt alone (no padding) gives the same greedy continuation as inside the padded batch
     const batch = generate(model, prompts, { maxNewTokens: 6 });
-    prompts.forEach((p, b) => t.deepEqual(generate(model, [p], { maxNewTokens: 6 }).tokens[0], batch.tokens[b], `prompt ${b}`));
+    prompts.forEach((p, b) =>
+      t.deepEqual(generate(model, [p], { maxNewTokens: 6 }).tokens[0], batch.tokens[b], `prompt ${b}`),
+    );
     model.dispose();
   });
 }
@@ -44,7 +52,7 @@ test('stop tokens, top-k = 1 equals greedy, and generation does not leak tensors
 test('sampleToken: top-p keeps the nucleus, temperature sampling follows the softmax', (t) => {
   const row = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.15), Math.log(0.05)]);
   let s = 1;
-  const random = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
   const counts = [0, 0, 0, 0];
   for (let i = 0; i < 4000; i++) counts[sampleToken(row, { maxNewTokens: 1, temperature: 1, topP: 0.75 }, random)]++;
   t.is(counts[2] + counts[3], 0, 'tokens outside the 0.8 nucleus never appear');

@@ -12,9 +12,20 @@ function batch(B: number, T: number, V: number, seed: number) {
   let s = seed;
   const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) % V;
   const rows = Array.from({ length: B }, () => Array.from({ length: T + 1 }, rnd));
-  const ids = tf.tensor2d(rows.map((r) => r.slice(0, T)), [B, T], 'int32');
-  const targets = tf.tensor2d(rows.map((r) => r.slice(1)), [B, T], 'int32');
-  const weights = tf.tensor2d(rows.map((r) => r.slice(1).map((_, j) => (j === 2 ? 0 : 1))), [B, T]); // one masked target per row
+  const ids = tf.tensor2d(
+    rows.map((r) => r.slice(0, T)),
+    [B, T],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    rows.map((r) => r.slice(1)),
+    [B, T],
+    'int32',
+  );
+  const weights = tf.tensor2d(
+    rows.map((r) => r.slice(1).map((_, j) => (j === 2 ? 0 : 1))),
+    [B, T],
+  ); // one masked target per row
   return { ids, targets, weights };
 }
 
@@ -55,7 +66,10 @@ function checkGradients(t: import('ava').ExecutionContext, config: ModelConfig, 
     t.is(minus.experts, base, `${name}: routing flipped under -h`);
     const fd = (plus.value - minus.value) / (2 * h);
     if (Math.abs(fd - analytic) > 0.01 * Math.abs(analytic)) t.log(name, fd, analytic);
-    t.true(Math.abs(fd - analytic) <= 0.03 * Math.abs(analytic) + 3e-4, `${name}: finite difference ${fd} vs analytic ${analytic}`);
+    t.true(
+      Math.abs(fd - analytic) <= 0.03 * Math.abs(analytic) + 3e-4,
+      `${name}: finite difference ${fd} vs analytic ${analytic}`,
+    );
     checked++;
   }
   tf.dispose([...grads.values(), ids, targets, weights]);
@@ -66,14 +80,29 @@ function checkGradients(t: import('ava').ExecutionContext, config: ModelConfig, 
 const small = { vocabSize: 20, dModel: 16, nHead: 2, nLayer: 2, dFF: 32, blockSize: 16, initStd: 0.3 };
 
 test('gradients match finite differences: dense, learned positions, untied head', (t) => {
-  const n = checkGradients(t, resolveModelConfig(small, { positions: 'learned', tieEmbeddings: false, 'moe.every': 0 }), 3,
-    /wte|wpe|h\.0\.(ln_1|attn)|h\.1\.mlp\.c_fc\.weight|ln_f\.bias|lm_head/);
+  const n = checkGradients(
+    t,
+    resolveModelConfig(small, { positions: 'learned', tieEmbeddings: false, 'moe.every': 0 }),
+    3,
+    /wte|wpe|h\.0\.(ln_1|attn)|h\.1\.mlp\.c_fc\.weight|ln_f\.bias|lm_head/,
+  );
   t.is(n, 11);
 });
 
 test('gradients match finite differences: switch MoE with rotary (incl. aux and z losses)', (t) => {
-  const n = checkGradients(t, resolveModelConfig(small, { positions: 'rotary', 'moe.every': 2, 'moe.capacityFactor': 4, 'moe.auxLossWeight': 0.5, 'moe.zLossWeight': 0.1, 'moe.routerInitScale': 4 }), 13, // seed 13: top-2 router prob gap ≥ 0.15 on every token, all 4 experts used
-    /wte|h\.0\.attn\.c_attn\.weight|h\.0\.mlp\.c_fc\.weight|router|experts\.[0-3]\.c_fc\.weight|h\.1\.ln_2\.weight/);
+  const n = checkGradients(
+    t,
+    resolveModelConfig(small, {
+      positions: 'rotary',
+      'moe.every': 2,
+      'moe.capacityFactor': 4,
+      'moe.auxLossWeight': 0.5,
+      'moe.zLossWeight': 0.1,
+      'moe.routerInitScale': 4,
+    }),
+    13, // seed 13: top-2 router prob gap ≥ 0.15 on every token, all 4 experts used
+    /wte|h\.0\.attn\.c_attn\.weight|h\.0\.mlp\.c_fc\.weight|router|experts\.[0-3]\.c_fc\.weight|h\.1\.ln_2\.weight/,
+  );
   t.is(n, 9);
 });
 
@@ -81,7 +110,8 @@ test('a tiny model overfits one batch', (t) => {
   const model = new GPT(resolveModelConfig('tiny', { vocabSize: 40 }), 5);
   const { ids, targets, weights } = batch(4, 16, 40, 7);
   const opt = tf.train.adam(3e-3);
-  let first = 0, last = 0;
+  let first = 0,
+    last = 0;
   for (let step = 0; step < 150; step++) {
     const r = model.lossAndGrads(ids, targets, weights, { training: true });
     if (step === 0) first = r.ce;

@@ -24,16 +24,35 @@ test.before(async () => {
 });
 
 /** The reference: every row through GPT.loss alone, summed per domain id. */
-async function reference(objective: 'cm3' | 'ltr', rows: number): Promise<Map<number, { loss: number; tokens: number; rows: number }>> {
+async function reference(
+  objective: 'cm3' | 'ltr',
+  rows: number,
+): Promise<Map<number, { loss: number; tokens: number; rows: number }>> {
   const T = model.config.blockSize;
   const cm3 = { ...CM3_DEFAULTS, ltrFraction: objective === 'ltr' ? 1 : 0 };
-  const loader = await ShardLoader.open(dataDir, { split: 'valid', blockSize: T, seed: 0, byDomain: true, domainOf: (d) => d, cm3, shuffle: false });
+  const loader = await ShardLoader.open(dataDir, {
+    split: 'valid',
+    blockSize: T,
+    seed: 0,
+    byDomain: true,
+    domainOf: (d) => d,
+    cm3,
+    shuffle: false,
+  });
   const out = new Map<number, { loss: number; tokens: number; rows: number }>();
   for (let i = 0; i < rows; i++) {
     const row = await loader.nextRow();
     if (row.epoch > 0) break;
     const w = row.weight.reduce((a, x) => a + x, 0);
-    const ce = tf.tidy(() => model.loss(tf.tensor2d(row.input, [1, T], 'int32'), tf.tensor2d(row.target, [1, T], 'int32'), tf.tensor2d(row.weight, [1, T])).ce.arraySync());
+    const ce = tf.tidy(() =>
+      model
+        .loss(
+          tf.tensor2d(row.input, [1, T], 'int32'),
+          tf.tensor2d(row.target, [1, T], 'int32'),
+          tf.tensor2d(row.weight, [1, T]),
+        )
+        .ce.arraySync(),
+    );
     const s = out.get(row.domain) ?? { loss: 0, tokens: 0, rows: 0 };
     s.rows++;
     s.loss += ce * w;
@@ -48,7 +67,10 @@ for (const objective of ['cm3', 'ltr'] as const) {
   test.serial(`${objective}: per-domain losses equal GPT.loss on the same rows, grouped by domain`, async (t) => {
     const report = await domainPerplexity(model, dataDir, objective, { rows: 1000, batchSize: 3, seed: 0 });
     const ref = await reference(objective, 1000);
-    t.deepEqual(report.domains.map((d) => d.domain), ['site-a', 'site-b']);
+    t.deepEqual(
+      report.domains.map((d) => d.domain),
+      ['site-a', 'site-b'],
+    );
     let total = 0;
     for (const [id, s] of ref) {
       const got = report.domains[id];
@@ -77,5 +99,7 @@ test.serial('rows caps the work, and a folder without a valid split is a named e
   const all = await domainPerplexity(model, dataDir, 'ltr', { rows: 1000, batchSize: 4, seed: 0 });
   t.true(few.all.tokens < all.all.tokens);
   const noValid = (await writeSyntheticData(tempDir('ppl-novalid'), { train: 4, valid: 0 })).dir;
-  await t.throwsAsync(domainPerplexity(model, noValid, 'ltr', { rows: 4, batchSize: 2, seed: 0 }), { message: /no valid documents/ });
+  await t.throwsAsync(domainPerplexity(model, noValid, 'ltr', { rows: 4, batchSize: 2, seed: 0 }), {
+    message: /no valid documents/,
+  });
 });

@@ -61,7 +61,8 @@ test('a saved model loads into a fresh model with identical logits', async (t) =
   t.deepEqual(JSON.parse(meta.config), config);
   t.is(meta.step, '10');
   const ids = tf.tensor2d([[1, 2, 3, 4]], undefined, 'int32');
-  const la = a.forward(ids).logits, lb = b.forward(ids).logits;
+  const la = a.forward(ids).logits,
+    lb = b.forward(ids).logits;
   t.deepEqual(Array.from(la.dataSync()), Array.from(lb.dataSync()));
   const wrong = new GPT(resolveModelConfig('tiny', { vocabSize: 31 }), 1);
   const err = await t.throwsAsync(loadGPTWeights(wrong, file), { instanceOf: HyperlmError });

@@ -6,7 +6,7 @@ import { sampleToken, topIndices, type SamplingOptions } from '../src/model/samp
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Sampling over the fully sorted vocabulary (stable sort, so ties rank by id). */
@@ -18,7 +18,8 @@ function reference(row: Float32Array, opts: SamplingOptions, random: () => numbe
   let probs = order.map((i) => Math.exp((row[i] - max) / temperature));
   let z = probs.reduce((a, b) => a + b, 0);
   if ((opts.topP ?? 1) < 1) {
-    let cum = 0, keep = 0;
+    let cum = 0,
+      keep = 0;
     while (keep < probs.length && cum < opts.topP! * z) cum += probs[keep++];
     order = order.slice(0, keep);
     probs = probs.slice(0, keep);
@@ -33,8 +34,12 @@ test('top-k / top-p by partial selection pick the same tokens as a full sort', (
   const r = lcg(11);
   const V = 3000;
   const settings: SamplingOptions[] = [
-    { temperature: 0.8, topK: 40 }, { temperature: 1, topK: 1 }, { temperature: 1.3, topK: 2999 },
-    { temperature: 0.7, topP: 0.9 }, { temperature: 2, topP: 0.999 }, { temperature: 0.8, topK: 40, topP: 0.95 },
+    { temperature: 0.8, topK: 40 },
+    { temperature: 1, topK: 1 },
+    { temperature: 1.3, topK: 2999 },
+    { temperature: 0.7, topP: 0.9 },
+    { temperature: 2, topP: 0.999 },
+    { temperature: 0.8, topK: 40, topP: 0.95 },
   ];
   let compared = 0;
   for (let n = 0; n < 9; n++) {

@@ -21,12 +21,21 @@ test('ParamStore: seed 0 draws the same tensors twice, and differs from seed 1',
   };
   t.deepEqual(draw(0), draw(0));
   t.notDeepEqual(draw(0), draw(1));
-  t.throws(() => { const s = new ParamStore(0); s.zeros('x', [1]); s.zeros('x', [1]); }, { message: /created twice/ });
+  t.throws(
+    () => {
+      const s = new ParamStore(0);
+      s.zeros('x', [1]);
+      s.zeros('x', [1]);
+    },
+    { message: /created twice/ },
+  );
 });
 
 test('new GPT(config) with the default seed 0 is reproducible', (t) => {
   const config = resolveModelConfig('tiny', { vocabSize: 50 });
-  const a = new GPT(config), b = new GPT(config), c = new GPT(config, 1);
+  const a = new GPT(config),
+    b = new GPT(config),
+    c = new GPT(config, 1);
   t.deepEqual(values(a.params()), values(b.params()));
   t.notDeepEqual(values(a.params()), values(c.params()));
   [a, b, c].forEach((m) => m.dispose());
@@ -34,7 +43,8 @@ test('new GPT(config) with the default seed 0 is reproducible', (t) => {
 
 test('new Vqgan(config) with seed 0 is reproducible', (t) => {
   const config = resolveVqganConfig('tiny', {});
-  const a = new Vqgan(config), b = new Vqgan(config);
+  const a = new Vqgan(config),
+    b = new Vqgan(config);
   t.deepEqual(values(a.params()), values(b.params()));
   a.dispose();
   b.dispose();

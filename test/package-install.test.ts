@@ -14,7 +14,8 @@ const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 
 test('every npm script that runs scripts/X.js is a hyperlm subcommand running the same script', (t) => {
-  const scripts = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const scripts = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
   const runs = Object.entries(scripts).flatMap(([name, cmd]) => {
     const m = /^node dist\/scripts\/([\w-]+)\.js$/.exec(cmd);
     return m ? [[name, m[1]] as const] : [];
@@ -25,12 +26,20 @@ test('every npm script that runs scripts/X.js is a hyperlm subcommand running th
 
 test.serial('the packed package installs; npx hyperlm and the README library example run from it', (t) => {
   const dir = tempDir('pack');
-  const tarball = join(dir, npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], REPO).trim().split('\n').pop()!);
+  const tarball = join(
+    dir,
+    npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], REPO).trim().split('\n').pop()!,
+  );
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
   t.true(listing.includes('package/dist/src/index.js'));
   t.true(listing.includes('package/dist/src/cli/main.js'));
   t.true(listing.includes('package/data/vqgan/model.safetensors'));
-  t.false(listing.some((f) => f.startsWith('package/dist/test/') || f.startsWith('package/test/') || f.startsWith('package/data/sample/')));
+  t.false(
+    listing.some(
+      (f) =>
+        f.startsWith('package/dist/test/') || f.startsWith('package/test/') || f.startsWith('package/data/sample/'),
+    ),
+  );
 
   const app = join(dir, 'app');
   execFileSync('mkdir', ['-p', app]);
@@ -39,12 +48,21 @@ test.serial('the packed package installs; npx hyperlm and the README library exa
 
   const help = execFileSync('npx', ['hyperlm', '--help'], { cwd: app, encoding: 'utf8' });
   t.regex(help, /Subcommands:/);
-  for (const name of ['preprocess', 'train', 'generate', 'eval', 'serve']) t.regex(help, new RegExp(`^  ${name} `, 'm'));
-  t.regex(execFileSync('npx', ['hyperlm', 'train', '--help'], { cwd: app, encoding: 'utf8' }), /^Usage: hyperlm train /);
+  for (const name of ['preprocess', 'train', 'generate', 'eval', 'serve'])
+    t.regex(help, new RegExp(`^  ${name} `, 'm'));
+  t.regex(
+    execFileSync('npx', ['hyperlm', 'train', '--help'], { cwd: app, encoding: 'utf8' }),
+    /^Usage: hyperlm train /,
+  );
 
   const paths = { input: smallInput(4, 4), out: join(dir, 'data'), run: join(dir, 'run') };
   const example = writeReadmeExample(app, paths);
-  const stdout = execFileSync(process.execPath, [example], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+  const stdout = execFileSync(process.execPath, [example], {
+    cwd: app,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 240_000,
+  });
   t.is(stdout, ''); // the example reports on stderr
   t.true(JSON.parse(readFileSync(join(paths.run, 'checkpoints', 'latest.json'), 'utf8')).step === 4);
 });

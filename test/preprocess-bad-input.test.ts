@@ -8,7 +8,9 @@ import { SAMPLE, tempDir, tinyConfig, walk } from './helpers/fixtures.js';
 
 test('broken pages and files are skipped with reasons naming them; good documents are kept', async (t) => {
   const input = tempDir('bad');
-  const good = walk(SAMPLE).filter((f) => f.endsWith('.html')).slice(0, 3);
+  const good = walk(SAMPLE)
+    .filter((f) => f.endsWith('.html'))
+    .slice(0, 3);
   good.forEach((f, i) => copyFileSync(f, join(input, `good-${i}.html`)));
   const files: Record<string, string | Buffer> = {
     'empty.html': '',
@@ -17,8 +19,16 @@ test('broken pages and files are skipped with reasons naming them; good document
     // A NUL in the first KB marks a binary file; one further in is damage inside a real page.
     'nul-early.html': `<html><body><p>${'text with a NUL \u0000 inside. '.repeat(20)}</p></body></html>`,
     'nul-late.html': `<html><body><p>${'plain text before the damage. '.repeat(60)}NUL \u0000 here.</p></body></html>`,
-    'invalid-utf8.html': Buffer.concat([Buffer.from(`<p>${'valid text before the damage. '.repeat(10)}`), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('</p>')]),
-    'wrong-charset.html': Buffer.concat([Buffer.from(`<meta charset="utf-8"><p>${'caf'.repeat(40)}`), Buffer.from([0xe9]), Buffer.from(' au lait</p>')]),
+    'invalid-utf8.html': Buffer.concat([
+      Buffer.from(`<p>${'valid text before the damage. '.repeat(10)}`),
+      Buffer.from([0xff, 0xfe, 0xc3, 0x28]),
+      Buffer.from('</p>'),
+    ]),
+    'wrong-charset.html': Buffer.concat([
+      Buffer.from(`<meta charset="utf-8"><p>${'caf'.repeat(40)}`),
+      Buffer.from([0xe9]),
+      Buffer.from(' au lait</p>'),
+    ]),
     'deep.html': `${'<div>'.repeat(10_000)}${'deep text '.repeat(300)}`,
     'huge-attr.html': `<p title="${'x'.repeat(1_000_000)}">${'short page with a huge attribute. '.repeat(10)}</p>`,
     'escape.html': `<p>${'images that point outside the input root. '.repeat(5)}<img alt="passwd" src="/etc/passwd"><img alt="up" src="../../../../etc/passwd"></p>`,
@@ -37,19 +47,43 @@ test('broken pages and files are skipped with reasons naming them; good document
   t.false('DOC_CRASHED' in m.skipped);
   t.false('DOC_TIMEOUT' in m.skipped);
   // Every skip is listed with the file it names.
-  const skipped = readFileSync(join(out, 'skipped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; detail: string; reason: string });
-  for (const name of ['empty.html', 'whitespace.html', 'binary.html', 'nul-early.html', 'code/empty.ts', 'code/binary.js']) {
+  const skipped = readFileSync(join(out, 'skipped.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { source: string; detail: string; reason: string });
+  for (const name of [
+    'empty.html',
+    'whitespace.html',
+    'binary.html',
+    'nul-early.html',
+    'code/empty.ts',
+    'code/binary.js',
+  ]) {
     const s = skipped.find((x) => x.source.endsWith(name));
     t.truthy(s, `${name} is listed in skipped.jsonl`);
     t.true(s!.detail.includes(name), s?.detail);
   }
   // The damaged-but-readable pages and the good ones are all kept.
   t.is(m.documents.out, m.documents.in - skipped.length);
-  for (const kept of ['nul-late.html', 'invalid-utf8.html', 'wrong-charset.html', 'deep.html', 'escape.html', 'good-0.html', 'code/ok.ts']) {
-    t.false(skipped.some((x) => x.source.endsWith(kept)), `${kept} was kept`);
+  for (const kept of [
+    'nul-late.html',
+    'invalid-utf8.html',
+    'wrong-charset.html',
+    'deep.html',
+    'escape.html',
+    'good-0.html',
+    'code/ok.ts',
+  ]) {
+    t.false(
+      skipped.some((x) => x.source.endsWith(kept)),
+      `${kept} was kept`,
+    );
   }
   // A megabyte attribute with little text is caught by the text-to-HTML ratio filter.
   t.is(skipped.find((x) => x.source.endsWith('huge-attr.html'))?.reason, 'DOC_LOW_TEXT_RATIO');
   // Nothing half-written is left behind.
-  t.deepEqual(readdirSync(out).filter((f) => f.endsWith('.tmp')), []);
+  t.deepEqual(
+    readdirSync(out).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 });

@@ -24,5 +24,8 @@ test('a document over the per-document timeout is skipped as DOC_TIMEOUT and the
   t.is(m.documents.in, 4);
   t.is(m.skipped.DOC_TIMEOUT, 4);
   const lines = readFileSync(join(out, 'skipped.jsonl'), 'utf8').trim().split('\n');
-  t.true(lines.every((l) => /took longer than 1 ms/.test(l)), lines[0]);
+  t.true(
+    lines.every((l) => /took longer than 1 ms/.test(l)),
+    lines[0],
+  );
 });

@@ -12,7 +12,6 @@ import { outputSnapshot, REPO, smallInput, tempDir, tinyConfig } from './helpers
 
 const input = smallInput(8, 8);
 
-
 test('output is identical with 1 and 2 workers, and documents decode back', async (t) => {
   const a = tempDir('pp1');
   const b = tempDir('pp2');
@@ -24,7 +23,14 @@ test('output is identical with 1 and 2 workers, and documents decode back', asyn
   t.is(ma.documents.train + ma.documents.valid, ma.documents.out);
   t.true(ma.tokens.total > 1000);
   t.true(ma.shards.length >= 4);
-  for (const name of ['manifest.json', 'vocab.json', 'tokenizer.model', 'train-00000.bin', 'train-00000.idx', 'train-00000.docs.jsonl']) {
+  for (const name of [
+    'manifest.json',
+    'vocab.json',
+    'tokenizer.model',
+    'train-00000.bin',
+    'train-00000.idx',
+    'train-00000.docs.jsonl',
+  ]) {
     t.true(existsSync(join(a, name)), name);
   }
   // A code document comes back verbatim after its header.
@@ -34,7 +40,10 @@ test('output is identical with 1 and 2 workers, and documents decode back', asyn
     const doc = await readStoredDocument(a, 'train', n, tok);
     const text = tok.decode(doc.original);
     if (doc.meta.kind === 'code') {
-      const file = readFileSync(join(input, doc.meta.source.startsWith('/') ? relative(input, doc.meta.source) : doc.meta.source), 'utf8');
+      const file = readFileSync(
+        join(input, doc.meta.source.startsWith('/') ? relative(input, doc.meta.source) : doc.meta.source),
+        'utf8',
+      );
       t.true(text.endsWith(file), `code document ${doc.meta.source} round-trips`);
       sawCode = true;
     } else {
@@ -62,8 +71,26 @@ test('a run killed with SIGKILL and rerun gives byte-identical output', async (t
   const reference = tempDir('ref');
   await preprocess(tinyConfig([input], reference, { shardDocs: 2 }));
   const out = tempDir('killed');
-  const args = [join(REPO, 'dist/scripts/preprocess.js'), '--input', input, '--out', out, '--vocab-size', '1000', '--tokenizer-sample-mb', '4',
-    '--workers', '1', '--valid-fraction', '0.2', '--shard-docs', '2', '--images', 'none', '--quiet'];
+  const args = [
+    join(REPO, 'dist/scripts/preprocess.js'),
+    '--input',
+    input,
+    '--out',
+    out,
+    '--vocab-size',
+    '1000',
+    '--tokenizer-sample-mb',
+    '4',
+    '--workers',
+    '1',
+    '--valid-fraction',
+    '0.2',
+    '--shard-docs',
+    '2',
+    '--images',
+    'none',
+    '--quiet',
+  ];
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   // Kill as soon as the second chunk is committed: the run is then mid-way through its shards.
   const killedMidway = await new Promise<boolean>((resolve) => {
@@ -74,7 +101,10 @@ test('a run killed with SIGKILL and rerun gives byte-identical output', async (t
         resolve(!existsSync(join(out, 'manifest.json')));
       }
     }, 5);
-    child.on('exit', () => { clearInterval(timer); resolve(false); });
+    child.on('exit', () => {
+      clearInterval(timer);
+      resolve(false);
+    });
   });
   await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on('exit', r)));
   t.log(killedMidway ? 'killed mid-run' : 'the run finished before the kill landed');

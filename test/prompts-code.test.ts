@@ -14,7 +14,7 @@ test.before(async () => {
 
 const input = { prefix: 'function add(a, b) {\n  return ', suffix: ';\n}\n', path: 'src/add.js' };
 
-test('runCodeInfill: the builder\'s prompt, three modes, completion before the stop', async (t) => {
+test("runCodeInfill: the builder's prompt, three modes, completion before the stop", async (t) => {
   const tokenizer = await promptTokenizer();
   const model = randomModel(tokenizer, { initStd: 0.3 }, 4);
   const target = { model, tokenizer };
@@ -33,16 +33,30 @@ test('runCodeInfill: the builder\'s prompt, three modes, completion before the s
   const single = await runCodeInfill(target, input, { maxNewTokens: 24, mode: 'single-line' });
   t.is(single.promptTokens, multi.promptTokens);
   t.false(single.completion.includes('\n'));
-  t.is(single.completion, multi.completion.includes('\n') ? multi.completion.slice(0, multi.completion.indexOf('\n')) : multi.completion);
+  t.is(
+    single.completion,
+    multi.completion.includes('\n') ? multi.completion.slice(0, multi.completion.indexOf('\n')) : multi.completion,
+  );
   if (single.finish === 'stop-string') t.is(single.stopString, '\n');
 
   const ltr = await runCodeInfill(target, input, { maxNewTokens: 8, mode: 'left-to-right' });
   t.is(ltr.mode, 'left-to-right');
-  t.is(ltr.promptTokens, buildInfillPrompt(tokenizer, input, { ...INFILL_DEFAULTS, mode: 'left-to-right', contextTokens: 128, maxNewTokens: 8 }).tokens.length);
+  t.is(
+    ltr.promptTokens,
+    buildInfillPrompt(tokenizer, input, {
+      ...INFILL_DEFAULTS,
+      mode: 'left-to-right',
+      contextTokens: 128,
+      maxNewTokens: 8,
+    }).tokens.length,
+  );
   t.true(ltr.promptTokens < multi.promptTokens, 'no suffix and no sentinels');
   t.true(ltr.generatedTokens >= 1 && ltr.generatedTokens <= 8);
   // an extra stop string applies in any mode
-  const cut = await runCodeInfill(target, input, { maxNewTokens: 24, stopStrings: [multi.completion.slice(1, 3) || 'zz'] });
+  const cut = await runCodeInfill(target, input, {
+    maxNewTokens: 24,
+    stopStrings: [multi.completion.slice(1, 3) || 'zz'],
+  });
   t.true(cut.completion.length <= multi.completion.length);
   model.dispose();
 });
@@ -55,7 +69,11 @@ test('runCodeInfill: truncation and named errors from the builder', async (t) =>
   t.true(r.truncated);
   t.true(r.promptTokens <= 128 - 8);
   t.true(r.parts.prefix.kept > r.parts.suffix.kept, 'the prefix gets the larger share');
-  await t.throwsAsync(runCodeInfill({ model, tokenizer }, { prefix: '', suffix: '' }), { code: 'PROMPT_EMPTY' } as never);
-  await t.throwsAsync(runCodeInfill({ model, tokenizer }, input, { maxNewTokens: 127 }), { code: 'PROMPT_TOO_LONG' } as never);
+  await t.throwsAsync(runCodeInfill({ model, tokenizer }, { prefix: '', suffix: '' }), {
+    code: 'PROMPT_EMPTY',
+  } as never);
+  await t.throwsAsync(runCodeInfill({ model, tokenizer }, input, { maxNewTokens: 127 }), {
+    code: 'PROMPT_TOO_LONG',
+  } as never);
   model.dispose();
 });

@@ -6,8 +6,22 @@ import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  DEFAULT_PREPROCESS, encodeImage, loadRun, preprocess, rank, readDataInfo, resolveRunConfig, runCaption, runImageInfill,
-  runCodeInfill, runTextToImage, runTitle, score, selectBackend, train, vqgan,
+  DEFAULT_PREPROCESS,
+  encodeImage,
+  loadRun,
+  preprocess,
+  rank,
+  readDataInfo,
+  resolveRunConfig,
+  runCaption,
+  runImageInfill,
+  runCodeInfill,
+  runTextToImage,
+  runTitle,
+  score,
+  selectBackend,
+  train,
+  vqgan,
 } from '../src/index.js';
 import { REPO, SAMPLE, smallInput, tempDir } from './helpers/fixtures.js';
 
@@ -25,18 +39,18 @@ test('the README prompt-library examples run end to end', async (t) => {
 
   const completions: Array<Awaited<ReturnType<typeof runCodeInfill>>> = [];
   // --- README example (begin) ---
-  const run = await loadRun(runDir);                            // a training run folder or an inference bundle
+  const run = await loadRun(runDir); // a training run folder or an inference bundle
   const page = await readFile(pagePath, 'utf8');
   const title = await runTitle(run, page, { numBeams: 5, maxNewTokens: 16 });
   console.error(`${title.prediction} (page title: ${title.reference})`);
 
-  const vq = await vqgan.loadImageTokenizer(join(REPO, 'data/vqgan'));      // 256×256 → 256 codes of 8192
+  const vq = await vqgan.loadImageTokenizer(join(REPO, 'data/vqgan')); // 256×256 → 256 codes of 8192
   const { codes } = await encodeImage(vq, await readFile(figurePath));
   const caption = await runCaption(run, { context: '<p>The Distort filters</p>', codes }, { maxNewTokens: 12 });
   console.error(`${caption.prediction} (from the ${caption.chosen} prompt)`);
 
   const images = await runTextToImage(run, 'The Distort filters menu', { imageTokenizer: vq, numSamples: 2, seed: 1 });
-  await writeFile(bestPng, images.samples[0].png);             // best noisy-channel score first
+  await writeFile(bestPng, images.samples[0].png); // best noisy-channel score first
 
   const infill = await runImageInfill(run, { codes, start: 128, end: 256 }, { imageTokenizer: vq });
   console.error(`bottom half regenerated: PSNR ${infill.psnr.toFixed(1)} dB, SSIM ${infill.ssim.toFixed(3)}`);
@@ -45,7 +59,7 @@ test('the README prompt-library examples run end to end', async (t) => {
   const question = ids('<div class="question">Which filter bends the image?</div><div class="answer">');
   const choices = ['Curve Bend</div>', 'Sharpen</div>'].map(ids);
   const scores = score(run.model, question, choices, {
-    premise: ids('<div class="answer">'),                                 // DC-PMI: the answer slot alone
+    premise: ids('<div class="answer">'), // DC-PMI: the answer slot alone
     contentFree: ['N/A', '', '[MASK]'].map((x) => ids(`<div class="question">${x}</div><div class="answer">`)),
   });
   console.error(`sum: ${rank(scores, 'sum')}, pmi: ${rank(scores, 'pmi')}, calibrated: ${rank(scores, 'calibrated')}`);
@@ -53,7 +67,9 @@ test('the README prompt-library examples run end to end', async (t) => {
   const code = { prefix: 'function add(a, b) {\n  return ', suffix: ';\n}\n', path: 'src/add.js' };
   for (const mode of ['single-line', 'multi-line', 'left-to-right'] as const) {
     const r = await runCodeInfill(run, code, { mode, maxNewTokens: 16 });
-    console.error(`${mode}: ${JSON.stringify(r.completion)} (${r.finish}, ${r.promptTokens} + ${r.generatedTokens} tokens)`);
+    console.error(
+      `${mode}: ${JSON.stringify(r.completion)} (${r.finish}, ${r.promptTokens} + ${r.generatedTokens} tokens)`,
+    );
     completions.push(r);
   }
   // --- README example (end) ---
@@ -69,7 +85,10 @@ test('the README prompt-library examples run end to end', async (t) => {
   t.true(Number.isFinite(infill.psnr) && infill.ssim <= 1);
   t.is(scores.length, 2);
   t.true(Math.abs(scores[0].calibrated! + scores[1].calibrated! - 1) < 1e-9);
-  t.deepEqual(completions.map((c) => c.mode), ['single-line', 'multi-line', 'left-to-right']);
+  t.deepEqual(
+    completions.map((c) => c.mode),
+    ['single-line', 'multi-line', 'left-to-right'],
+  );
   t.false(completions[0].completion.includes('\n'));
   t.true((await readFile(bestPng)).subarray(1, 4).toString() === 'PNG');
   run.model.dispose();

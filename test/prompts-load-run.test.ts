@@ -34,10 +34,17 @@ async function folder(kind: 'bundle' | 'run'): Promise<{ dir: string; model: GPT
     await saveGPT(model, join(dir, 'model.safetensors'), { step: '42' });
   } else {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: model.config, train: {} }));
-    await writeCheckpointDir(dir, 7, {
-      'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config) }),
-      'state.json': JSON.stringify({ step: 7, rng: [1, 2, 3, 4], loader: {}, tokensSeen: 0, config: {} }),
-    }, 2);
+    await writeCheckpointDir(
+      dir,
+      7,
+      {
+        'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), {
+          config: JSON.stringify(model.config),
+        }),
+        'state.json': JSON.stringify({ step: 7, rng: [1, 2, 3, 4], loader: {}, tokensSeen: 0, config: {} }),
+      },
+      2,
+    );
   }
   return { dir, model };
 }
@@ -60,7 +67,10 @@ for (const kind of ['bundle', 'run'] as const) {
 }
 
 test('loadRun names the missing file', async (t) => {
-  await t.throwsAsync(loadRun(join(tempDir('load-none'), 'nope')), { code: 'INPUT_NOT_FOUND', message: /no such run or bundle/ } as never);
+  await t.throwsAsync(loadRun(join(tempDir('load-none'), 'nope')), {
+    code: 'INPUT_NOT_FOUND',
+    message: /no such run or bundle/,
+  } as never);
   for (const file of ['config.json', 'vocab.json', 'tokenizer.model', 'model.safetensors']) {
     const { dir, model } = await folder('bundle');
     model.dispose();

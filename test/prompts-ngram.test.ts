@@ -8,7 +8,12 @@ import test from 'ava';
 import { join } from 'node:path';
 import { HyperlmError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
-import { estimateDiscounts, trainNgram, trainNgramFromShards, type KneserNeyModel } from '../src/prompts/baselines/index.js';
+import {
+  estimateDiscounts,
+  trainNgram,
+  trainNgramFromShards,
+  type KneserNeyModel,
+} from '../src/prompts/baselines/index.js';
 import { tempDir } from './helpers/fixtures.js';
 import { LAYOUT, writeSyntheticData } from './helpers/train-shards.js';
 
@@ -20,15 +25,31 @@ test('hand-worked corpus: unigram and bigram continuation counts, discounts and 
   const m = trainNgram(HAND_DOCS, { order: 3, vocabSize: 6 });
   // unigram continuation counts: distinct predecessors, ^ included
   //   a ← {^, b, c, d} = 4   b ← {a, ^, c} = 3   c ← {a, b} = 2   d ← {a} = 1   e ← {^} = 1
-  t.deepEqual([a, b, c, d, e, 5].map((w) => m.count([w])), [4, 3, 2, 1, 1, 0]);
+  t.deepEqual(
+    [a, b, c, d, e, 5].map((w) => m.count([w])),
+    [4, 3, 2, 1, 1, 0],
+  );
   // bigram continuation counts from the trigrams (^ a b)×2 (a b a)×2 (b a c) (a c a) (c a d) (a d a) (^ b c) (b c b) (c b a):
   //   "a b" ← {^} = 1 although it occurs twice; "b a" ← {a, c} = 2 although it occurs 3 times
   t.is(m.count([a, b]), 1);
   t.is(m.count([b, a]), 2);
-  t.deepEqual([[a, c], [c, a], [a, d], [d, a], [b, c], [c, b]].map((g) => m.count(g)), [1, 1, 1, 1, 1, 1]);
+  t.deepEqual(
+    [
+      [a, c],
+      [c, a],
+      [a, d],
+      [d, a],
+      [b, c],
+      [c, b],
+    ].map((g) => m.count(g)),
+    [1, 1, 1, 1, 1, 1],
+  );
   t.is(m.count([b, d]), 0);
   // n-grams opening a document cannot be extended to the left: raw counts
-  t.deepEqual([[a], [b], [e], [c]].map((g) => m.count(g, true)), [2, 1, 1, 0]);
+  t.deepEqual(
+    [[a], [b], [e], [c]].map((g) => m.count(g, true)),
+    [2, 1, 1, 0],
+  );
   t.is(m.count([a, b], true), 2);
   t.is(m.count([a, b, a]), 2); // highest order: raw
   // unigram counts-of-counts n1..n4 = 2 (d, e), 1 (c), 1 (b), 1 (a): Y = n1 / (n1 + 2 n2) = 1/2,
@@ -53,8 +74,14 @@ test('hand-worked corpus: unigram and bigram continuation counts, discounts and 
   t.true(Math.abs(Math.exp(m.logProb([a], b)) - (1 + q2) / 2) < 1e-15);
   t.is(estimateDiscounts([4, 2, 1, 0]), undefined);
   t.throws(() => m.logProb([a], 6), { instanceOf: HyperlmError, code: 'MODEL_BAD_INPUT' });
-  t.throws(() => trainNgram([[0, 7]], { vocabSize: 6 }), { instanceOf: HyperlmError, message: /token 7 at document 0 position 1/ });
-  t.throws(() => trainNgram([], { vocabSize: 6, ordr: 3 } as never), { instanceOf: HyperlmError, code: 'CONFIG_UNKNOWN_KEY' });
+  t.throws(() => trainNgram([[0, 7]], { vocabSize: 6 }), {
+    instanceOf: HyperlmError,
+    message: /token 7 at document 0 position 1/,
+  });
+  t.throws(() => trainNgram([], { vocabSize: 6, ordr: 3 } as never), {
+    instanceOf: HyperlmError,
+    code: 'CONFIG_UNKNOWN_KEY',
+  });
 });
 
 /** Documents with repeated structure (a Markov chain over a small vocabulary), so counts of every size occur. */
@@ -123,7 +150,15 @@ test('P(· | context) sums to 1 over the whole vocabulary for seen, unseen, shor
   for (const order of [1, 2, 4]) {
     const m = trainNgram(docs, { order, vocabSize: 45 });
     const seen = docs[3].slice(5, 12);
-    for (const ctx of [[], [docs[0][0]], docs[1].slice(0, 2), seen, [...seen.slice(0, 5), 44, 43], [44, 44, 44], [docs[2][0], 44]]) {
+    for (const ctx of [
+      [],
+      [docs[0][0]],
+      docs[1].slice(0, 2),
+      seen,
+      [...seen.slice(0, 5), 44, 43],
+      [44, 44, 44],
+      [docs[2][0], 44],
+    ]) {
       assertSumsToOne(t, m, ctx);
     }
   }
@@ -151,7 +186,11 @@ test('greedy continuation takes the argmax of the full distribution at every ste
   }
   // the argmax can lie outside every context's followers: with D1 = 1, "1 → 2" (seen once) keeps no mass of
   // its own, and token 0, which follows eleven different tokens, takes the unigram level and the step
-  const skew = trainNgram([[1, 2], ...Array.from({ length: 11 }, (_, i) => [5 + i, 0])], { order: 2, vocabSize: 20, discountFallback: [1, 1.5, 2] });
+  const skew = trainNgram([[1, 2], ...Array.from({ length: 11 }, (_, i) => [5 + i, 0])], {
+    order: 2,
+    vocabSize: 20,
+    discountFallback: [1, 1.5, 2],
+  });
   const dist = skew.distribution([1]);
   t.true(dist[0] > dist[2]);
   t.deepEqual(skew.greedyContinue([1], 1).tokens, [0]);
@@ -183,14 +222,17 @@ test('greedy continuation reproduces a memorised sequence and stops at the stop 
   t.deepEqual(m.greedyContinue(seq.slice(0, 3), 0), { tokens: [], stopped: false });
 });
 
-test('trainNgramFromShards counts the split\'s shard documents like trainNgram on the same documents', async (t) => {
+test("trainNgramFromShards counts the split's shard documents like trainNgram on the same documents", async (t) => {
   const dir = tempDir('ngram-shards');
   const data = await writeSyntheticData(dir, { train: 30, valid: 6, seed: 4, maxLen: 60 });
   const res = await trainNgramFromShards(dir, 'train', { order: 3 });
   const docs = data.docs.train.map((x) => [...x.tokens, LAYOUT.eos]);
   const mem = trainNgram(docs, { order: 3, vocabSize: LAYOUT.size });
   t.is(res.documents, docs.length);
-  t.is(res.tokens, docs.reduce((s, x) => s + x.length, 0));
+  t.is(
+    res.tokens,
+    docs.reduce((s, x) => s + x.length, 0),
+  );
   t.false(res.truncated);
   t.is(res.model.vocabSize, LAYOUT.size);
   for (const ctx of [[], docs[0].slice(0, 1), docs[3].slice(4, 9), [30, 31]]) {
@@ -205,5 +247,8 @@ test('trainNgramFromShards counts the split\'s shard documents like trainNgram o
   const cut = await trainNgramFromShards(dir, 'train', { order: 2, maxTokens: 50 });
   t.true(cut.truncated);
   t.true(cut.tokens >= 50 && cut.documents < docs.length);
-  await t.throwsAsync(trainNgramFromShards(join(dir, 'missing'), 'train'), { instanceOf: HyperlmError, code: 'INPUT_NOT_FOUND' });
+  await t.throwsAsync(trainNgramFromShards(join(dir, 'missing'), 'train'), {
+    instanceOf: HyperlmError,
+    code: 'INPUT_NOT_FOUND',
+  });
 });

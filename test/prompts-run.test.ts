@@ -6,7 +6,16 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import sharp from 'sharp';
 import {
-  altScoringPrompt, candidateLogProbs, rank, runMultipleChoice, score, encodePrompt, runCaption, runImageInfill, runTextToImage, runTitle,
+  altScoringPrompt,
+  candidateLogProbs,
+  rank,
+  runMultipleChoice,
+  score,
+  encodePrompt,
+  runCaption,
+  runImageInfill,
+  runTextToImage,
+  runTitle,
 } from '../src/prompts/index.js';
 import { escapeAttr } from '../src/minimize/serialize.js';
 import { vqgan } from '../src/index.js';
@@ -38,16 +47,38 @@ test('runCaption: the chosen candidate has the best combined score, and scores a
   const tokenizer = await promptTokenizer();
   const model = randomModel(tokenizer, {}, 3);
   const codes = Array.from({ length: 16 }, (_, i) => (i * 5) % 64);
-  const r = await runCaption({ model, tokenizer }, { context: '<p>Filters distort the image.</p>', codes }, { maxNewTokens: 6, temperature: 0.8, seed: 2 });
+  const r = await runCaption(
+    { model, tokenizer },
+    { context: '<p>Filters distort the image.</p>', codes },
+    { maxNewTokens: 6, temperature: 0.8, seed: 2 },
+  );
   t.is(r.candidates.length, 2);
-  t.deepEqual(r.candidates.map((c) => c.form), ['masked', 'causal']);
+  t.deepEqual(
+    r.candidates.map((c) => c.form),
+    ['masked', 'causal'],
+  );
   const best = Math.max(...r.candidates.map((c) => c.scores.combined));
   t.is(r.candidates.find((c) => c.form === r.chosen)!.scores.combined, best);
   t.true(r.prompts.masked.endsWith('</image>"><mask:0>') && r.prompts.causal.endsWith('</image>" title="'));
   for (const c of r.candidates.filter((x) => x.text !== '')) {
     const ids = [...tokenizer.encode(escapeAttr(c.text)), tokenizer.layout.eom]; // captions here have no characters to escape
     if (escapeAttr(c.text) !== c.text) continue;
-    const masked = encodePrompt(tokenizer, [{ text: '<p>Filters distort the image.</p>' }, { text: '<img alt="' }, { mask: 0 }, { text: '" src="' }, { image: 'begin' }, { codes }, { image: 'end' }, { text: '">' }, { mask: 0 }], 128, 't').ids;
+    const masked = encodePrompt(
+      tokenizer,
+      [
+        { text: '<p>Filters distort the image.</p>' },
+        { text: '<img alt="' },
+        { mask: 0 },
+        { text: '" src="' },
+        { image: 'begin' },
+        { codes },
+        { image: 'end' },
+        { text: '">' },
+        { mask: 0 },
+      ],
+      128,
+      't',
+    ).ids;
     t.true(Math.abs(c.scores.masked - candidateLogProbs(model, masked, [ids])[0] / ids.length) < 1e-5);
     t.false(c.text.includes('"'), 'the causal form stops at the closing quote');
   }
@@ -78,7 +109,9 @@ test('runTextToImage: exactly codesPerImage codes from the block, PNGs, reranked
   const big = new vqgan.Vqgan({ ...vqgan.VQGAN_PRESETS.tiny, codebookSize: 128 }, 1);
   await t.throwsAsync(runTextToImage({ model, tokenizer }, 'x', { imageTokenizer: big }), { message: /image block/ });
   const short = randomModel(tokenizer, { blockSize: 16 });
-  await t.throwsAsync(runTextToImage({ model: short, tokenizer }, 'a blue square', { imageTokenizer: vq }), { message: /fit/ });
+  await t.throwsAsync(runTextToImage({ model: short, tokenizer }, 'a blue square', { imageTokenizer: vq }), {
+    message: /fit/,
+  });
   short.dispose();
   model.dispose();
 });
@@ -88,17 +121,37 @@ test('runImageInfill: only the span changes; PSNR and SSIM are against the origi
   const model = randomModel(tokenizer, {}, 6);
   const vq = new vqgan.Vqgan(vqgan.VQGAN_PRESETS.tiny, 2);
   const original = Uint16Array.from({ length: 16 }, (_, i) => (i * 3 + 1) % 64);
-  const r = await runImageInfill({ model, tokenizer }, { codes: original, start: 4, end: 10, alt: 'tiles' }, { imageTokenizer: vq });
+  const r = await runImageInfill(
+    { model, tokenizer },
+    { codes: original, start: 4, end: 10, alt: 'tiles' },
+    { imageTokenizer: vq },
+  );
   t.deepEqual(Array.from(r.codes.slice(0, 4)), Array.from(original.slice(0, 4)));
   t.deepEqual(Array.from(r.codes.slice(10)), Array.from(original.slice(10)));
   t.true(r.codes.every((c) => c < 64));
-  t.true(r.prompt.startsWith('<img alt="tiles" src="<image><img:1><img:4><img:7><img:10><mask:0><img:') && r.prompt.endsWith('</image>"><mask:0>'));
+  t.true(
+    r.prompt.startsWith('<img alt="tiles" src="<image><img:1><img:4><img:7><img:10><mask:0><img:') &&
+      r.prompt.endsWith('</image>"><mask:0>'),
+  );
   const [mine, ref] = await vq.decode([r.codes, original]);
   t.is(r.psnr, vqgan.psnr(ref, mine));
   t.is(r.ssim, vqgan.ssim(ref, mine, 32, 32));
-  await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: original, start: 5, end: 5 }, { imageTokenizer: vq }), { message: /non-empty/ });
-  await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: [...original.slice(1), 64], start: 1, end: 2 }, { imageTokenizer: vq }), { message: /outside the image block/ });
-  await t.throwsAsync(runImageInfill({ model, tokenizer }, { codes: original.slice(2), start: 1, end: 2 }, { imageTokenizer: vq }), { message: /per image/ });
+  await t.throwsAsync(
+    runImageInfill({ model, tokenizer }, { codes: original, start: 5, end: 5 }, { imageTokenizer: vq }),
+    { message: /non-empty/ },
+  );
+  await t.throwsAsync(
+    runImageInfill(
+      { model, tokenizer },
+      { codes: [...original.slice(1), 64], start: 1, end: 2 },
+      { imageTokenizer: vq },
+    ),
+    { message: /outside the image block/ },
+  );
+  await t.throwsAsync(
+    runImageInfill({ model, tokenizer }, { codes: original.slice(2), start: 1, end: 2 }, { imageTokenizer: vq }),
+    { message: /per image/ },
+  );
   model.dispose();
 });
 
@@ -108,10 +161,15 @@ test('runMultipleChoice fills the template into score(): premise, content-free i
   const ids = (s: string) => tokenizer.encode(s);
   const choices = ['Curve Bend', 'Sharpen', 'Emboss'];
   const r = await runMultipleChoice({ model, tokenizer }, 'Which filter bends?', choices, { rule: 'calibrated' });
-  const want = score(model, ids('<div class="question">Which filter bends?</div><div class="answer">'), choices.map((c) => ids(`${c}</div>`)), {
-    premise: ids('</div><div class="answer">'),
-    contentFree: ['N/A', '', '[MASK]'].map((x) => ids(`<div class="question">${x}</div><div class="answer">`)),
-  });
+  const want = score(
+    model,
+    ids('<div class="question">Which filter bends?</div><div class="answer">'),
+    choices.map((c) => ids(`${c}</div>`)),
+    {
+      premise: ids('</div><div class="answer">'),
+      contentFree: ['N/A', '', '[MASK]'].map((x) => ids(`<div class="question">${x}</div><div class="answer">`)),
+    },
+  );
   t.deepEqual(r.scores, want);
   t.is(r.best, rank(want, 'calibrated'));
   t.is(r.choice, choices[r.best]);

@@ -18,8 +18,12 @@ test.before(async () => {
   source = semverSources().sort((a, b) => b.length - a.length)[0]; // the longest file, several kB
 });
 
-const opts = (contextTokens: number, over: Partial<InfillOptions> = {}): InfillOptions =>
-  ({ ...INFILL_DEFAULTS, contextTokens, maxNewTokens: 32, ...over });
+const opts = (contextTokens: number, over: Partial<InfillOptions> = {}): InfillOptions => ({
+  ...INFILL_DEFAULTS,
+  contextTokens,
+  maxNewTokens: 32,
+  ...over,
+});
 
 const errCode = (t: import('ava').ExecutionContext, f: () => unknown, code: string, re: RegExp) => {
   const err = t.throws(f);
@@ -28,7 +32,8 @@ const errCode = (t: import('ava').ExecutionContext, f: () => unknown, code: stri
 };
 
 test('the prompt is header, prefix, <mask:0>, suffix, <mask:1>, <mask:0>, and decodes back to the texts', (t) => {
-  const prefix = 'const semver = require("semver");\nfunction bump(v) {\n  return ', suffix = ';\n}\nmodule.exports = bump;\n';
+  const prefix = 'const semver = require("semver");\nfunction bump(v) {\n  return ',
+    suffix = ';\n}\nmodule.exports = bump;\n';
   const p = buildInfillPrompt(tok, { prefix, suffix, path: 'lib/bump.js' }, opts(512));
   const { maskBase, eom, eos } = tok.layout;
   const header = tok.encode('<| file lang=javascript path=lib/bump.js |>\n');
@@ -52,11 +57,14 @@ test('the header names the language from the path, or from `language`; with neit
 
 test('a long prefix and suffix are cut to the context, keeping the text nearest the cursor, 3:1', (t) => {
   const cursor = Math.floor(source.length / 2);
-  const prefix = source.slice(0, cursor), suffix = source.slice(cursor);
+  const prefix = source.slice(0, cursor),
+    suffix = source.slice(cursor);
   const o = opts(256, { truncateStep: 1 });
   const p = buildInfillPrompt(tok, { prefix, suffix }, o);
-  const P = tok.encode(prefix), S = tok.encode(suffix);
-  const budget = 256 - 32, local = budget - 3;
+  const P = tok.encode(prefix),
+    S = tok.encode(suffix);
+  const budget = 256 - 32,
+    local = budget - 3;
   t.true(P.length > local && S.length > local, 'both sides are longer than the budget');
   t.is(p.tokens.length, budget);
   t.deepEqual(p.parts.prefix, { kept: Math.floor(local * 0.75), total: P.length });
@@ -74,10 +82,19 @@ test('a long prefix and suffix are cut to the context, keeping the text nearest 
 
 test('with truncateStep, typing at the cursor keeps the start of a cut prompt (the cache stays valid)', (t) => {
   const cursor = Math.floor(source.length * 0.6);
-  let shared = 0, n = 0;
+  let shared = 0,
+    n = 0;
   for (let k = 0; k < 10; k++) {
-    const a = buildInfillPrompt(tok, { prefix: source.slice(0, cursor + k), suffix: source.slice(cursor + k) }, opts(256));
-    const b = buildInfillPrompt(tok, { prefix: source.slice(0, cursor + k + 1), suffix: source.slice(cursor + k + 1) }, opts(256));
+    const a = buildInfillPrompt(
+      tok,
+      { prefix: source.slice(0, cursor + k), suffix: source.slice(cursor + k) },
+      opts(256),
+    );
+    const b = buildInfillPrompt(
+      tok,
+      { prefix: source.slice(0, cursor + k + 1), suffix: source.slice(cursor + k + 1) },
+      opts(256),
+    );
     let i = 0;
     while (i < a.tokens.length && a.tokens[i] === b.tokens[i]) i++;
     if (i >= a.parts.prefix.kept - 4) shared++;
@@ -103,7 +120,10 @@ test('extra files: whole documents ending in </s>, newest first within extraShar
     { filename: 'notes.txt', text: 'remember the milk\n' },
   ];
   const p = buildInfillPrompt(tok, { prefix: 'let x = ', suffix: ';\n', extra }, opts(512));
-  const doc = (name: string, lang: string, text: string) => [...tok.encode(`<| file lang=${lang} path=${name} |>\n${text}`), tok.layout.eos];
+  const doc = (name: string, lang: string, text: string) => [
+    ...tok.encode(`<| file lang=${lang} path=${name} |>\n${text}`),
+    tok.layout.eos,
+  ];
   const expected = [...doc('util.js', 'javascript', extra[1].text), ...doc('notes.txt', 'text', extra[2].text)];
   t.deepEqual(p.tokens.slice(0, expected.length), expected);
   t.deepEqual(p.parts.extraFiles, { kept: 2, total: 3, tokens: expected.length });
@@ -118,16 +138,50 @@ test('single-line mode stops at a newline; left-to-right is header + prefix only
   const single = buildInfillPrompt(tok, { prefix: 'a', suffix: 'b' }, opts(64, { mode: 'single-line' }));
   t.deepEqual(single.stopStrings, ['\n']);
   t.is(tok.decode(single.tokens), 'a<mask:0>b<mask:1><mask:0>');
-  const ltr = buildInfillPrompt(tok, { prefix: 'function f() {', suffix: 'ignored', path: 'f.js' }, opts(128, { mode: 'left-to-right' }));
+  const ltr = buildInfillPrompt(
+    tok,
+    { prefix: 'function f() {', suffix: 'ignored', path: 'f.js' },
+    opts(128, { mode: 'left-to-right' }),
+  );
   t.is(tok.decode(ltr.tokens), '<| file lang=javascript path=f.js |>\nfunction f() {');
   t.deepEqual(ltr.parts.suffix, { kept: 0, total: 0 });
 });
 
 test('bad inputs are named errors', (t) => {
-  errCode(t, () => buildInfillPrompt(tok, { prefix: '', suffix: '' }, opts(64)), 'PROMPT_EMPTY', /prefix and suffix are empty/);
-  errCode(t, () => buildInfillPrompt(tok, { prefix: '', suffix: 'x' }, opts(64, { mode: 'left-to-right' })), 'PROMPT_EMPTY', /prefix is empty/);
-  errCode(t, () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b', path: 'x.js' }, opts(40)), 'PROMPT_TOO_LONG', /context 40 − maxNewTokens 32 leaves 8 prompt tokens/);
-  errCode(t, () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b' }, opts(64, { prefixShare: 2 })), 'CONFIG_BAD_VALUE', /options\.prefixShare must be in \[0, 1\]/);
-  errCode(t, () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b' }, opts(64, { mode: 'sideways' as never })), 'CONFIG_BAD_VALUE', /options\.mode/);
-  errCode(t, () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b', language: 'bad lang' }, opts(64)), 'CONFIG_BAD_VALUE', /language "bad lang"/);
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: '', suffix: '' }, opts(64)),
+    'PROMPT_EMPTY',
+    /prefix and suffix are empty/,
+  );
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: '', suffix: 'x' }, opts(64, { mode: 'left-to-right' })),
+    'PROMPT_EMPTY',
+    /prefix is empty/,
+  );
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b', path: 'x.js' }, opts(40)),
+    'PROMPT_TOO_LONG',
+    /context 40 − maxNewTokens 32 leaves 8 prompt tokens/,
+  );
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b' }, opts(64, { prefixShare: 2 })),
+    'CONFIG_BAD_VALUE',
+    /options\.prefixShare must be in \[0, 1\]/,
+  );
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b' }, opts(64, { mode: 'sideways' as never })),
+    'CONFIG_BAD_VALUE',
+    /options\.mode/,
+  );
+  errCode(
+    t,
+    () => buildInfillPrompt(tok, { prefix: 'a', suffix: 'b', language: 'bad lang' }, opts(64)),
+    'CONFIG_BAD_VALUE',
+    /language "bad lang"/,
+  );
 });

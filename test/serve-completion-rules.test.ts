@@ -62,5 +62,8 @@ test('a character split over byte-fallback tokens is released whole', (t) => {
   t.true(ids.length > [...text].length, 'the test text uses byte fallback');
   const { c, pieces } = feed(text, {});
   t.is(c.content, text);
-  t.false(pieces.some((p) => p.includes('\uFFFD')), JSON.stringify(pieces));
+  t.false(
+    pieces.some((p) => p.includes('\uFFFD')),
+    JSON.stringify(pieces),
+  );
 });

@@ -44,7 +44,9 @@ for (const [name, overrides] of cases) {
     // seqs[row] is what row holds after the call being checked (set before it)
     const seqs: number[][] = [[1, 2, 3, 4], [9, 8, 7], []];
     let worst = 0;
-    const check = (row: number, got: Float32Array) => { worst = Math.max(worst, maxDiff(got, reference(model, seqs[row]))); };
+    const check = (row: number, got: Float32Array) => {
+      worst = Math.max(worst, maxDiff(got, reference(model, seqs[row])));
+    };
     check(0, dec.extend(0, [1, 2, 3, 4])); // a prompt in two chunks
     seqs[0].push(5, 6, 7, 8, 9);
     check(0, dec.extend(0, [5, 6, 7, 8, 9]));
@@ -52,7 +54,10 @@ for (const [name, overrides] of cases) {
     t.is(dec.length(0), 9);
     t.is(dec.length(1), 3);
     // rows 0 and 1 (lengths 9 and 3) step together, twice
-    for (const [a, b] of [[10, 11], [12, 13]]) {
+    for (const [a, b] of [
+      [10, 11],
+      [12, 13],
+    ]) {
       seqs[1].push(a);
       seqs[0].push(b);
       const out = dec.stepRows([1, 0], [a, b]);
@@ -93,11 +98,26 @@ test('reuse leaks no tensors, and bad rows, lengths and capacities are named err
     t.true(err instanceof HyperlmError && err.code === 'MODEL_BAD_INPUT', String(err));
     return err!.message;
   };
-  t.regex(code(() => dec.rewind(0, 9)), /row 0 has 5 positions, cannot keep 9/);
-  t.regex(code(() => dec.extend(1, [1, 2, 3, 4, 5, 6])), /6 ids after 3 cached positions \(capacity 8\)/);
-  t.regex(code(() => dec.stepRows([2], [1])), /row 2 is outside \[0, 2\)/);
-  t.regex(code(() => dec.stepRows([0, 0], [1, 1])), /distinct rows/);
+  t.regex(
+    code(() => dec.rewind(0, 9)),
+    /row 0 has 5 positions, cannot keep 9/,
+  );
+  t.regex(
+    code(() => dec.extend(1, [1, 2, 3, 4, 5, 6])),
+    /6 ids after 3 cached positions \(capacity 8\)/,
+  );
+  t.regex(
+    code(() => dec.stepRows([2], [1])),
+    /row 2 is outside \[0, 2\)/,
+  );
+  t.regex(
+    code(() => dec.stepRows([0, 0], [1, 1])),
+    /distinct rows/,
+  );
   dec.extend(0, [1, 1, 1]);
-  t.regex(code(() => dec.stepRows([0], [1])), /row 0 cache full \(8 positions\)/);
+  t.regex(
+    code(() => dec.stepRows([0], [1])),
+    /row 0 cache full \(8 positions\)/,
+  );
   model.dispose();
 });

@@ -9,7 +9,13 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import test from 'ava';
 import { selectBackend } from '../src/backend/index.js';
-import { InfillServer, loadServedModel, resolveServeConfig, type ServeConfig, type ServedModel } from '../src/serve/index.js';
+import {
+  InfillServer,
+  loadServedModel,
+  resolveServeConfig,
+  type ServeConfig,
+  type ServedModel,
+} from '../src/serve/index.js';
 import { REPO } from './helpers/fixtures.js';
 import { randomBundle } from './helpers/serve-model.js';
 
@@ -20,7 +26,11 @@ const logsOf = new Map<InfillServer, string[]>();
 
 async function start(over: Partial<ServeConfig> = {}, load?: () => Promise<ServedModel>): Promise<InfillServer> {
   const lines: string[] = [];
-  const s = await InfillServer.start({ config: resolveServeConfig({ port: 0, ...over }), load: load ?? (() => loadServedModel(bundle)), log: (l) => lines.push(l) });
+  const s = await InfillServer.start({
+    config: resolveServeConfig({ port: 0, ...over }),
+    load: load ?? (() => loadServedModel(bundle)),
+    log: (l) => lines.push(l),
+  });
   logsOf.set(s, lines);
   servers.push(s);
   await s.ready;
@@ -37,22 +47,32 @@ test.after.always(async () => {
 });
 
 /** A raw HTTP request (so Host can be anything). */
-function raw(url: string, opts: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function raw(
+  url: string,
+  opts: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
 const post = (s: InfillServer, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(s.url + path, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(s.url + path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 test('a foreign Host header (DNS rebinding) is refused; localhost and the bound address pass', async (t) => {
   const s = await start();
@@ -60,7 +80,8 @@ test('a foreign Host header (DNS rebinding) is refused; localhost and the bound 
   t.is(evil.status, 403);
   t.deepEqual(JSON.parse(evil.body).error.type, 'permission_error');
   t.regex(JSON.parse(evil.body).error.message, /Host "evil.example:\d+" is not this server/);
-  for (const host of [`localhost:${s.port}`, `127.0.0.1:${s.port}`, 'localhost']) t.is((await raw(s.url, { path: '/props', headers: { Host: host } })).status, 200, host);
+  for (const host of [`localhost:${s.port}`, `127.0.0.1:${s.port}`, 'localhost'])
+    t.is((await raw(s.url, { path: '/props', headers: { Host: host } })).status, 200, host);
   t.is((await raw(s.url, { path: '/health', headers: { Host: 'attacker.test' } })).status, 403, '/health too');
 });
 
@@ -76,12 +97,15 @@ test('a request with a foreign Origin is refused; a listed one gets CORS headers
   const ok = await fetch(`${c.url}/props`, { headers: { Origin: 'http://localhost:3000' } });
   t.is(ok.status, 200);
   t.is(ok.headers.get('access-control-allow-origin'), 'http://localhost:3000');
-  const pre = await fetch(`${c.url}/infill`, { method: 'OPTIONS', headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' } });
+  const pre = await fetch(`${c.url}/infill`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' },
+  });
   t.is(pre.status, 204);
   t.regex(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
 });
 
-test('--api-key: every route but /health needs the Bearer key, in each protocol\'s error shape', async (t) => {
+test("--api-key: every route but /health needs the Bearer key, in each protocol's error shape", async (t) => {
   const s = await start({ apiKey: 'sekret' });
   t.is((await fetch(`${s.url}/health`)).status, 200);
   const none = await fetch(`${s.url}/props`);
@@ -95,7 +119,11 @@ test('--api-key: every route but /health needs the Bearer key, in each protocol\
   t.regex(((await ollama.json()) as any).error, /API key/);
   t.is((await fetch(`${s.url}/props`, { headers: { Authorization: 'Bearer sekret' } })).status, 200);
   t.is((await fetch(`${s.url}/props`, { headers: { 'X-Api-Key': 'sekret' } })).status, 200);
-  t.is((await fetch(`${s.url}/props`, { headers: { Authorization: 'Bearer sekret-and-more' } })).status, 401, 'a longer key is not a prefix match');
+  t.is(
+    (await fetch(`${s.url}/props`, { headers: { Authorization: 'Bearer sekret-and-more' } })).status,
+    401,
+    'a longer key is not a prefix match',
+  );
 });
 
 test('bodies over --max-body-bytes get 413, slow bodies 408, slow headers are cut off', async (t) => {
@@ -106,7 +134,13 @@ test('bodies over --max-body-bytes get 413, slow bodies 408, slow headers are cu
   // chunked, no Content-Length: counted as it arrives
   const chunked = await new Promise<number>((resolve, reject) => {
     const u = new URL(s.url);
-    const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/infill', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => { res.resume(); resolve(res.statusCode!); });
+    const req = request(
+      { host: u.hostname, port: u.port, method: 'POST', path: '/infill', headers: { 'Transfer-Encoding': 'chunked' } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
     req.on('error', reject);
     for (let i = 0; i < 10; i++) req.write('y'.repeat(200));
     req.end();
@@ -114,7 +148,11 @@ test('bodies over --max-body-bytes get 413, slow bodies 408, slow headers are cu
   t.is(chunked, 413);
   // headers sent, body never completes
   const slow = await new Promise<string>((resolve) => {
-    const sock = connect(s.port, '127.0.0.1', () => sock.write(`POST /infill HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input_prefix":`));
+    const sock = connect(s.port, '127.0.0.1', () =>
+      sock.write(
+        `POST /infill HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input_prefix":`,
+      ),
+    );
     let got = '';
     sock.on('data', (d) => (got += d));
     sock.on('close', () => resolve(got));
@@ -134,7 +172,7 @@ test('bodies over --max-body-bytes get 413, slow bodies 408, slow headers are cu
   t.is((await fetch(`${s.url}/health`)).status, 200, 'the server is unaffected');
 });
 
-test('malformed JSON, wrong types, missing fields and bad n_predict name the field, in each protocol\'s shape', async (t) => {
+test("malformed JSON, wrong types, missing fields and bad n_predict name the field, in each protocol's shape", async (t) => {
   const s = await start({ maxPredict: 64 });
   const llama = async (body: unknown, re: RegExp) => {
     const r = await post(s, '/infill', body);
@@ -163,13 +201,26 @@ test('malformed JSON, wrong types, missing fields and bad n_predict name the fie
   t.regex(((await ol2.json()) as any).error, /"options\.num_predict" must be an integer/);
   t.is((await fetch(`${s.url}/nope`)).status, 404);
   t.is((await fetch(`${s.url}/infill`)).status, 404, 'GET on a POST route');
-  t.is((await post(s, '/infill', { input_prefix: 'function f() {', n_predict: 2 })).status, 200, 'good requests still work');
+  t.is(
+    (await post(s, '/infill', { input_prefix: 'function f() {', n_predict: 2 })).status,
+    200,
+    'good requests still work',
+  );
 });
 
 test('/health answers 503 while the model loads, then ok; requests meanwhile get 503 with Retry-After', async (t) => {
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
-  const s = await InfillServer.start({ config: resolveServeConfig({ port: 0 }), load: async () => { await gate; return loadServedModel(bundle); }, log: () => {} });
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const s = await InfillServer.start({
+    config: resolveServeConfig({ port: 0 }),
+    load: async () => {
+      await gate;
+      return loadServedModel(bundle);
+    },
+    log: () => {},
+  });
   servers.push(s);
   const h = await fetch(`${s.url}/health`);
   t.is(h.status, 503);
@@ -186,7 +237,11 @@ test('a full queue answers 503 with Retry-After; a client that disconnects is ca
   const s = await start({ parallel: 1, maxQueue: 0 });
   const engine = s.context!.engine;
   const ac = new AbortController();
-  const long = await fetch(`${s.url}/completion`, { method: 'POST', body: JSON.stringify({ prompt: 'function f() {', n_predict: 200, temperature: 0, stream: true }), signal: ac.signal });
+  const long = await fetch(`${s.url}/completion`, {
+    method: 'POST',
+    body: JSON.stringify({ prompt: 'function f() {', n_predict: 200, temperature: 0, stream: true }),
+    signal: ac.signal,
+  });
   const reader = long.body!.getReader();
   t.regex(new TextDecoder().decode((await reader.read()).value), /^data: \{"index":0,"content":/);
   const busy = await post(s, '/infill', { input_prefix: 'x', n_predict: 2 });
@@ -200,7 +255,10 @@ test('a full queue answers 503 with Retry-After; a client that disconnects is ca
   t.is(engine.counters.cancelled, before + 1, 'the server cancelled the generation');
   t.deepEqual(engine.load, { busy: 0, queued: 0 });
   await new Promise((r) => setTimeout(r, 50));
-  const line = logsOf.get(s)!.map((l) => JSON.parse(l)).find((l) => l.route === '/completion');
+  const line = logsOf
+    .get(s)!
+    .map((l) => JSON.parse(l))
+    .find((l) => l.route === '/completion');
   t.is(line.stop, 'cancelled');
   t.true(line.predicted < 200, `stopped after ${line.predicted} of 200 tokens`);
   const next = await post(s, '/infill', { input_prefix: 'y', n_predict: 2 });
@@ -208,8 +266,13 @@ test('a full queue answers 503 with Retry-After; a client that disconnects is ca
 });
 
 test('`npm run serve` prints its URL and protocols, serves, and exits 0 on SIGTERM', async (t) => {
-  const child = spawn(process.execPath, ['dist/scripts/serve.js', '--run', bundle, '--port', '0', '--backend', 'wasm'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
+  const child = spawn(
+    process.execPath,
+    ['dist/scripts/serve.js', '--run', bundle, '--port', '0', '--backend', 'wasm'],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '',
+    err = '';
   child.stderr.on('data', (d) => (err += d));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d) => {
@@ -220,9 +283,13 @@ test('`npm run serve` prints its URL and protocols, serves, and exits 0 on SIGTE
     child.on('exit', () => reject(new Error(`exited early: ${err}`)));
   });
   t.regex(out, /"protocols":\[.*OpenAI.*Ollama/);
-  for (let i = 0; i < 200 && (await fetch(`${url}/health`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && (await fetch(`${url}/health`)).status !== 200; i++)
+    await new Promise((r) => setTimeout(r, 50));
   t.is((await post({ url } as InfillServer, '/infill', { input_prefix: 'a', n_predict: 2 })).status, 200);
-  const code = await new Promise<number | null>((resolve) => { child.on('exit', (c) => resolve(c)); child.kill('SIGTERM'); });
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('exit', (c) => resolve(c));
+    child.kill('SIGTERM');
+  });
   t.is(code, 0, err);
   t.regex(out, /"route":"\/infill","status":200/);
   t.regex(err, /hyperlm serve: http:\/\/127\.0\.0\.1:\d+/);
@@ -230,7 +297,10 @@ test('`npm run serve` prints its URL and protocols, serves, and exits 0 on SIGTE
 
 test('close(): in-flight requests get the grace period, are then ended, and no new connection is accepted', async (t) => {
   const s = await start({ parallel: 1 });
-  const res = await fetch(`${s.url}/completion`, { method: 'POST', body: JSON.stringify({ prompt: 'let x = ', n_predict: 1000, temperature: 0, stream: true }) });
+  const res = await fetch(`${s.url}/completion`, {
+    method: 'POST',
+    body: JSON.stringify({ prompt: 'let x = ', n_predict: 1000, temperature: 0, stream: true }),
+  });
   const reader = res.body!.getReader();
   await reader.read(); // generating
   const t0 = Date.now();

@@ -12,7 +12,10 @@ function run(pieces: string[], stops: string[]): { released: string[]; text: str
   for (const p of pieces) {
     const r = m.push(p);
     released.push(r.text);
-    if (r.stop !== undefined) { stop = r.stop; break; }
+    if (r.stop !== undefined) {
+      stop = r.stop;
+      break;
+    }
   }
   if (stop === undefined) {
     const r = m.flush();
@@ -75,7 +78,9 @@ test('random texts, stop sets and splits give exactly the brute-force cut', (t) 
     const got = run(pieces, stops);
     const want = bruteForce(text, stops);
     if (got.text !== want.text || got.stop !== want.stop) {
-      t.fail(`text ${JSON.stringify(text)} pieces ${JSON.stringify(pieces)} stops ${JSON.stringify(stops)}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      t.fail(
+        `text ${JSON.stringify(text)} pieces ${JSON.stringify(pieces)} stops ${JSON.stringify(stops)}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`,
+      );
       return;
     }
   }

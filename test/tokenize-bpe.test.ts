@@ -12,11 +12,44 @@ import { HyperlmError } from '../src/errors.js';
 function syntheticText(lines: number, seed = 7): string {
   let s = seed;
   const rnd = (n: number): number => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     return (s >>> 0) % n;
   };
-  const words = ['the', 'of', 'return', 'value', 'const', 'function', 'x', 'y', '=', '+', '(', ')', '{', '}', ';',
-    'data', 'map', 'index', 'if', 'else', 'for', 'let', 'new', 'this', 'result', '0', '1', '42', 'über', '数据', 'é'];
+  const words = [
+    'the',
+    'of',
+    'return',
+    'value',
+    'const',
+    'function',
+    'x',
+    'y',
+    '=',
+    '+',
+    '(',
+    ')',
+    '{',
+    '}',
+    ';',
+    'data',
+    'map',
+    'index',
+    'if',
+    'else',
+    'for',
+    'let',
+    'new',
+    'this',
+    'result',
+    '0',
+    '1',
+    '42',
+    'über',
+    '数据',
+    'é',
+  ];
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     const indent = ['', '  ', '    ', '\t', '\t\t', '        '][rnd(6)];
@@ -38,15 +71,22 @@ function naiveMerges(texts: string[], merges: number, maxLen: number): string[] 
     for (const line of lines) {
       const words = line.match(/[ \t]*[^ \t]*/g)!.filter((w) => w.length > 0);
       let cur = '';
-      const emit = (c: string): void => { chunkCounts.set(c, (chunkCounts.get(c) ?? 0) + 1); };
+      const emit = (c: string): void => {
+        chunkCounts.set(c, (chunkCounts.get(c) ?? 0) + 1);
+      };
       for (const w of words) {
-        if (cur.length > 0 && cur.length + w.length > maxLen) { emit(cur); cur = w; } else cur += w;
+        if (cur.length > 0 && cur.length + w.length > maxLen) {
+          emit(cur);
+          cur = w;
+        } else cur += w;
       }
       if (cur.length > 0) emit(cur);
     }
   }
   for (const [c, n] of chunkCounts) for (const ch of c) charFreq.set(ch, (charFreq.get(ch) ?? 0) + n);
-  const alphabet = [...charFreq].sort((a, b) => b[1] - a[1] || a[0].codePointAt(0)! - b[0].codePointAt(0)!).map(([c]) => c);
+  const alphabet = [...charFreq]
+    .sort((a, b) => b[1] - a[1] || a[0].codePointAt(0)! - b[0].codePointAt(0)!)
+    .map(([c]) => c);
   const id = new Map(alphabet.map((c, i) => [c, i]));
   const words = [...chunkCounts].map(([c, n]) => ({ syms: [...c], n }));
   const len = (s: string): number => [...s].length;
@@ -64,17 +104,29 @@ function naiveMerges(texts: string[], merges: number, maxLen: number): string[] 
     let bestCount = 0;
     for (const [k, c] of counts) {
       const [x, y] = JSON.parse(k) as [string, string];
-      const better = c > bestCount || (c === bestCount && best !== null &&
-        (id.get(x)! < id.get(best[0])! || (id.get(x) === id.get(best[0]) && id.get(y)! < id.get(best[1])!)));
-      if (better) { best = [x, y]; bestCount = c; }
+      const better =
+        c > bestCount ||
+        (c === bestCount &&
+          best !== null &&
+          (id.get(x)! < id.get(best[0])! || (id.get(x) === id.get(best[0]) && id.get(y)! < id.get(best[1])!)));
+      if (better) {
+        best = [x, y];
+        bestCount = c;
+      }
     }
     if (best === null) break;
     const z = best[0] + best[1];
-    if (!id.has(z)) { id.set(z, id.size); out.push(z); }
+    if (!id.has(z)) {
+      id.set(z, id.size);
+      out.push(z);
+    }
     for (const w of words) {
       const next: string[] = [];
       for (let i = 0; i < w.syms.length; i++) {
-        if (i + 1 < w.syms.length && w.syms[i] === best[0] && w.syms[i + 1] === best[1]) { next.push(z); i++; } else next.push(w.syms[i]);
+        if (i + 1 < w.syms.length && w.syms[i] === best[0] && w.syms[i + 1] === best[1]) {
+          next.push(z);
+          i++;
+        } else next.push(w.syms[i]);
       }
       w.syms = next;
     }
@@ -90,14 +142,32 @@ test('vocabulary size is exact and ids follow the documented layout', (t) => {
   t.is(model.trainerSpec.vocabSize, 700);
   t.is(model.trainerSpec.modelType, 2);
   t.true(model.trainerSpec.byteFallback);
-  t.deepEqual(model.normalizerSpec, { name: 'identity', addDummyPrefix: false, removeExtraWhitespaces: false, escapeWhitespaces: false });
+  t.deepEqual(model.normalizerSpec, {
+    name: 'identity',
+    addDummyPrefix: false,
+    removeExtraWhitespaces: false,
+    escapeWhitespaces: false,
+  });
   const p = model.pieces;
-  t.deepEqual(p.slice(0, 4).map((x) => [x.piece, x.type]),
-    [['<pad>', PieceType.CONTROL], ['<s>', PieceType.CONTROL], ['</s>', PieceType.CONTROL], ['<unk>', PieceType.UNKNOWN]]);
-  t.deepEqual(p.slice(4, 23).map((x) => x.piece), ['<image>', '</image>', ...Array.from({ length: 16 }, (_, i) => `<mask:${i}>`), '<eom>']);
+  t.deepEqual(
+    p.slice(0, 4).map((x) => [x.piece, x.type]),
+    [
+      ['<pad>', PieceType.CONTROL],
+      ['<s>', PieceType.CONTROL],
+      ['</s>', PieceType.CONTROL],
+      ['<unk>', PieceType.UNKNOWN],
+    ],
+  );
+  t.deepEqual(
+    p.slice(4, 23).map((x) => x.piece),
+    ['<image>', '</image>', ...Array.from({ length: 16 }, (_, i) => `<mask:${i}>`), '<eom>'],
+  );
   t.true(p.slice(4, 23).every((x) => x.type === PieceType.CONTROL));
   const ud = p.slice(23, 23 + STRUCTURE_TOKENS.length);
-  t.deepEqual(ud.map((x) => x.piece), [...STRUCTURE_TOKENS]);
+  t.deepEqual(
+    ud.map((x) => x.piece),
+    [...STRUCTURE_TOKENS],
+  );
   t.true(ud.every((x) => x.type === PieceType.USER_DEFINED));
   const bytes = p.slice(23 + STRUCTURE_TOKENS.length, fixedCount(16));
   t.is(bytes[0].piece, '<0x00>');
@@ -105,13 +175,17 @@ test('vocabulary size is exact and ids follow the documented layout', (t) => {
   t.true(bytes.every((x) => x.type === PieceType.BYTE));
   const normal = p.slice(fixedCount(16));
   t.true(normal.every((x) => x.type === PieceType.NORMAL));
-  for (let i = 1; i < normal.length; i++) t.true(normal[i].score < normal[i - 1].score, `score order at ${normal[i].piece}`);
+  for (let i = 1; i < normal.length; i++)
+    t.true(normal[i].score < normal[i - 1].score, `score order at ${normal[i].piece}`);
   t.is(new Set(p.map((x) => x.piece)).size, p.length, 'pieces are unique');
 });
 
 test('maxMasks changes the sentinel block and nothing else about the layout', (t) => {
   const model = decodeModel(trainBpe([syntheticText(1000)], { vocabSize: 500, maxMasks: 3 }));
-  t.deepEqual(model.pieces.slice(4, 10).map((x) => x.piece), ['<image>', '</image>', '<mask:0>', '<mask:1>', '<mask:2>', '<eom>']);
+  t.deepEqual(
+    model.pieces.slice(4, 10).map((x) => x.piece),
+    ['<image>', '</image>', '<mask:0>', '<mask:1>', '<mask:2>', '<eom>'],
+  );
   t.is(model.pieces.length, 500);
 });
 
@@ -131,7 +205,10 @@ test('pieces: no newline inside, no U+2581, within maxPieceLength, some span spa
     t.false(p.includes('\u2581'), `U+2581 in ${JSON.stringify(p)}`);
     t.true([...p].length <= 12, `too long: ${JSON.stringify(p)}`);
   }
-  t.true(normal.some((p) => /\S[ \t]+\S/.test(p)), 'a piece spans a space between two words');
+  t.true(
+    normal.some((p) => /\S[ \t]+\S/.test(p)),
+    'a piece spans a space between two words',
+  );
   t.true(normal.includes('    ') || normal.includes('        '), 'an indentation run is a piece');
   t.true(normal.includes('\t\t'), 'a tab run is a piece');
 });

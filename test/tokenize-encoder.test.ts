@@ -12,7 +12,14 @@ import { HyperlmError } from '../src/errors.js';
 import { BpeEncoder } from '../src/tokenize/bpe-encoder.js';
 import { trainBpe } from '../src/tokenize/bpe-trainer.js';
 import { DEFAULT_MINIMIZE, minimizeHtml } from '../src/minimize/minimize.js';
-import { decodeModel, encodeModel, PieceType, TRAINER_SPEC_DEFAULTS, type SpmModel, type SpmPiece } from '../src/tokenize/spm-model.js';
+import {
+  decodeModel,
+  encodeModel,
+  PieceType,
+  TRAINER_SPEC_DEFAULTS,
+  type SpmModel,
+  type SpmPiece,
+} from '../src/tokenize/spm-model.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 import { bytePiece, controlPieces, sanitizeText } from '../src/tokenize/vocab.js';
 
@@ -42,7 +49,9 @@ function corpusFiles(dir: string, ext: RegExp, maxChars: number): string[] {
 function corpusTexts(): { html: string[]; code: string[] } {
   const html = corpusFiles(join(CORPUS, 'html'), /\.html?$/, 5_000_000).map((h, i) => {
     try {
-      return minimizeHtml(h, DEFAULT_MINIMIZE, `doc${i}.html`).segments.filter((s): s is string => typeof s === 'string').join('');
+      return minimizeHtml(h, DEFAULT_MINIMIZE, `doc${i}.html`)
+        .segments.filter((s): s is string => typeof s === 'string')
+        .join('');
     } catch {
       return '';
     }
@@ -60,32 +69,46 @@ const ADVERSARIAL: Array<[string, string]> = [
   ['CJK', '中文分词测试，日本語のテキスト、한국어 텍스트。東京の天気は晴れです。'],
   ['emoji incl. ZWJ and flags', '👩‍👩‍👧‍👦 🇫🇷🇩🇪 🎉🎉🎉 ok 👍🏽 🧑🏿‍🚀'],
   ['astral-only run', '𝕬𝕭𝕮𝕯'.repeat(50) + '𠀀𠀁'],
-  ['control characters', Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('') + '\x7f\x85\u2028\u2029'],
+  [
+    'control characters',
+    Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('') + '\x7f\x85\u2028\u2029',
+  ],
   ['NUL', 'a\0b\0\0c\0'],
   ['literal control-piece look-alikes', '<mask:0> <mask:15><eom> <s></s><pad><unk><image></image><0x41><0xZZ>'],
   ['U+2581 and U+FFFD', '▁a ▁▁b ▁\uFFFD\uFFFD ▁▁▁'],
   ['CRLF and tabs', 'def f(x):\r\n\tif x:\r\n\t\treturn x\r\n\r\n\r\r\n'],
   ['combining marks', 'e\u0301 a\u0300\u0316 Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇ n\u0303o\u0308'],
   ['lone surrogates', 'a\uD800b\uDC00c\uD83D \uDE00\uD83D'],
-  ['structure tokens back to back', '<p><a href="x"></a></p><div class="c"><img src="a.png" alt=""/>" />--><!--<!DOCTYPE html>'],
-  ['partial structure tokens', '<di <p <a href= href=" class=\'x\' </a </div '],
+  [
+    'structure tokens back to back',
+    '<p><a href="x"></a></p><div class="c"><img src="a.png" alt=""/>" />--><!--<!DOCTYPE html>',
+  ],
+  ['partial structure tokens', "<di <p <a href= href=\" class='x' </a </div "],
   ['mixed HTML/code line', '<pre><code>for (let i = 0; i < n; i++) { s += a[i]; }</code></pre>\n    return s;\n'],
 ];
 
 /** Texts that also pass through spm_encode: one line each, no NUL (spm_encode reads C lines) and well-formed. */
-const spmLines = (): string[] => ADVERSARIAL.map(([, s]) => s)
-  .flatMap((s) => sanitizeText(s).split('\n'))
-  .filter((l) => !l.includes('\0') && !l.includes('\r'));
+const spmLines = (): string[] =>
+  ADVERSARIAL.map(([, s]) => s)
+    .flatMap((s) => sanitizeText(s).split('\n'))
+    .filter((l) => !l.includes('\0') && !l.includes('\r'));
 
 let sharedP: Promise<{ model: Uint8Array; tok: Tokenizer; held: string[] }> | undefined;
 /** A 2000-piece model trained on half the corpus; the other half is held out. */
-const shared = (): Promise<{ model: Uint8Array; tok: Tokenizer; held: string[] }> => (sharedP ??= (async () => {
-  const { html, code } = corpusTexts();
-  const train = [...html.filter((_, i) => i % 4 === 0), ...code.filter((_, i) => i % 4 === 0), ...ADVERSARIAL.map(([, s]) => s)];
-  const held = [...html.filter((_, i) => i % 4 !== 0), ...code.filter((_, i) => i % 4 !== 0)];
-  const model = trainBpe(train.length > ADVERSARIAL.length ? train : [train.join('\n').repeat(20)], { vocabSize: 2000 });
-  return { model, tok: await Tokenizer.fromBytes(model), held };
-})());
+const shared = (): Promise<{ model: Uint8Array; tok: Tokenizer; held: string[] }> =>
+  (sharedP ??= (async () => {
+    const { html, code } = corpusTexts();
+    const train = [
+      ...html.filter((_, i) => i % 4 === 0),
+      ...code.filter((_, i) => i % 4 === 0),
+      ...ADVERSARIAL.map(([, s]) => s),
+    ];
+    const held = [...html.filter((_, i) => i % 4 !== 0), ...code.filter((_, i) => i % 4 !== 0)];
+    const model = trainBpe(train.length > ADVERSARIAL.length ? train : [train.join('\n').repeat(20)], {
+      vocabSize: 2000,
+    });
+    return { model, tok: await Tokenizer.fromBytes(model), held };
+  })());
 
 test('corpus: JS ids equal sentencepiece-js ids on held-out minimized HTML and code', async (t) => {
   const { tok, held } = await shared();
@@ -107,11 +130,15 @@ test('corpus: JS ids equal sentencepiece-js ids on held-out minimized HTML and c
     if (mismatches++ < 3) {
       let k = 0;
       while (ref[k] === js[k]) k++;
-      t.log(`doc ${d} differs at token ${k}: ref ${ref.slice(k, k + 6).map((i) => tok.idToPiece(i))} js ${js.slice(k, k + 6).map((i) => tok.idToPiece(i))}`);
+      t.log(
+        `doc ${d} differs at token ${k}: ref ${ref.slice(k, k + 6).map((i) => tok.idToPiece(i))} js ${js.slice(k, k + 6).map((i) => tok.idToPiece(i))}`,
+      );
     }
   }
   // Information only (no timed assertion): first pass, so the JS timing includes JIT warm-up.
-  t.log(`${held.length} documents, ${(chars / 1e6).toFixed(2)} M characters; sentencepiece-js ${(chars / 1e3 / refMs).toFixed(1)} M chars/s, JS ${(chars / 1e3 / jsMs).toFixed(1)} M chars/s`);
+  t.log(
+    `${held.length} documents, ${(chars / 1e6).toFixed(2)} M characters; sentencepiece-js ${(chars / 1e3 / refMs).toFixed(1)} M chars/s, JS ${(chars / 1e3 / jsMs).toFixed(1)} M chars/s`,
+  );
   t.is(mismatches, 0);
 });
 
@@ -138,7 +165,9 @@ test('JS encoder equals spm_encode line by line on the adversarial strings', asy
     const lines = spmLines();
     writeFileSync(join(dir, 'm.model'), model);
     writeFileSync(join(dir, 'in.txt'), lines.join('\n') + '\n');
-    const spm = execFileSync('spm_encode', ['--model', join(dir, 'm.model'), '--output_format=id', join(dir, 'in.txt')]).toString().split('\n');
+    const spm = execFileSync('spm_encode', ['--model', join(dir, 'm.model'), '--output_format=id', join(dir, 'in.txt')])
+      .toString()
+      .split('\n');
     lines.forEach((l, i) => t.is(tok.encode(l).join(' '), spm[i], `line ${i}: ${JSON.stringify(l).slice(0, 60)}`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -167,13 +196,31 @@ function handModel(normal: Array<[string, number]>, user: string[] = [], byteFal
     ...controlPieces(2),
     ...user.map((piece): SpmPiece => ({ piece, score: 0, type: PieceType.USER_DEFINED })),
     // spm refuses byte pieces in a model without byte fallback
-    ...Array.from({ length: byteFallback ? 256 : 0 }, (_, b): SpmPiece => ({ piece: bytePiece(b), score: 0, type: PieceType.BYTE })),
+    ...Array.from({ length: byteFallback ? 256 : 0 }, (_, b): SpmPiece => ({
+      piece: bytePiece(b),
+      score: 0,
+      type: PieceType.BYTE,
+    })),
     ...normal.map(([piece, score]): SpmPiece => ({ piece, score, type: PieceType.NORMAL })),
   ];
   return {
     pieces,
-    trainerSpec: { ...TRAINER_SPEC_DEFAULTS, modelType: 2, vocabSize: pieces.length, byteFallback, padId: 0, bosId: 1, eosId: 2, unkId: 3 },
-    normalizerSpec: { name: 'identity', addDummyPrefix: false, removeExtraWhitespaces: false, escapeWhitespaces: false },
+    trainerSpec: {
+      ...TRAINER_SPEC_DEFAULTS,
+      modelType: 2,
+      vocabSize: pieces.length,
+      byteFallback,
+      padId: 0,
+      bosId: 1,
+      eosId: 2,
+      unkId: 3,
+    },
+    normalizerSpec: {
+      name: 'identity',
+      addDummyPrefix: false,
+      removeExtraWhitespaces: false,
+      escapeWhitespaces: false,
+    },
   };
 }
 
@@ -181,12 +228,24 @@ test('hand-built models: score ties (left first), alternative splits, frozen use
   const chars: Array<[string, number]> = [...'abcdxyz <>/p'].map((c, i) => [c, -100 - i]);
   const models: Array<[string, SpmModel, string[]]> = [
     // 'ab' and 'bc' tie: the leftmost pair wins; 'abc' is reachable as ab+c and a+bc.
-    ['ties', handModel([['ab', -1], ['bc', -1], ['abc', -2], ['cd', -3], ['bcd', -4], ...chars]), ['abcbc', 'bcabc', 'abcd', 'bcdabcd', 'aabbccdd', 'b'.repeat(9)]],
+    [
+      'ties',
+      handModel([['ab', -1], ['bc', -1], ['abc', -2], ['cd', -3], ['bcd', -4], ...chars]),
+      ['abcbc', 'bcabc', 'abcd', 'bcdabcd', 'aabbccdd', 'b'.repeat(9)],
+    ],
     // without 'abc' the tie alone decides: 'abc' → ab|c (left first), not a|bc.
     ['bare tie', handModel([['ab', -1], ['bc', -1], ...chars]), ['abc', 'abcabc', 'bcab', 'abcd']],
     // a later, longer piece only reachable through a split that is not its training merge.
-    ['splits', handModel([['xy', -1], ['yz', -2], ['xyz', -3], ['zz', -0.5], ...chars]), ['xyz', 'xyzz', 'xyzzz', 'yzxyz', 'xxyyzz']],
-    ['user pieces', handModel([['<p', -1], ['p>', -2], ['ab', -3], ...chars], ['<p>', '</p>', '<pa']), ['<p>ab</p>', '<pab<p<p>>', 'a<pa<p>p>', '</p</p>']],
+    [
+      'splits',
+      handModel([['xy', -1], ['yz', -2], ['xyz', -3], ['zz', -0.5], ...chars]),
+      ['xyz', 'xyzz', 'xyzzz', 'yzxyz', 'xxyyzz'],
+    ],
+    [
+      'user pieces',
+      handModel([['<p', -1], ['p>', -2], ['ab', -3], ...chars], ['<p>', '</p>', '<pa']),
+      ['<p>ab</p>', '<pab<p<p>>', 'a<pa<p>p>', '</p</p>'],
+    ],
     ['no byte fallback', handModel([['ab', -1], ...chars], [], false), ['ab?!cd', '??ab??', '中文ab', '?']],
   ];
   for (const [name, model, texts] of models) {
@@ -200,11 +259,20 @@ test('a vocabulary past 65535 pieces (no dense pair table) gives the same ids', 
   const { model, held } = await shared();
   const m = decodeModel(model);
   // 70k extra pieces with low scores; some ("zq1", "zq12", ...) are reachable from the text below.
-  const extra = Array.from({ length: 70_000 }, (_, i): SpmPiece => ({ piece: `zq${i}`, score: -1e6 - i, type: PieceType.NORMAL }));
-  const big: SpmModel = { ...m, pieces: [...m.pieces, ...extra], trainerSpec: { ...m.trainerSpec, vocabSize: m.pieces.length + extra.length } };
+  const extra = Array.from({ length: 70_000 }, (_, i): SpmPiece => ({
+    piece: `zq${i}`,
+    score: -1e6 - i,
+    type: PieceType.NORMAL,
+  }));
+  const big: SpmModel = {
+    ...m,
+    pieces: [...m.pieces, ...extra],
+    trainerSpec: { ...m.trainerSpec, vocabSize: m.pieces.length + extra.length },
+  };
   const tok = await Tokenizer.fromBytes(encodeModel(big), { imageCodes: 4 });
   t.is(tok.engine, 'js');
-  const text = held.slice(0, 10).join('\n') + ' zq1 zq12 zq123zq4567 zqq zq69999 z q1 ' + ADVERSARIAL.map(([, s]) => s).join(' ');
+  const text =
+    held.slice(0, 10).join('\n') + ' zq1 zq12 zq123zq4567 zqq zq69999 z q1 ' + ADVERSARIAL.map(([, s]) => s).join(' ');
   t.deepEqual(tok.encode(text), tok.encodeReference(text));
 });
 
@@ -238,8 +306,12 @@ test.serial('engine switch: option and HYPERLM_TOKENIZER_ENGINE', async (t) => {
     const err = await t.throwsAsync(Tokenizer.fromBytes(model), { instanceOf: HyperlmError });
     t.is(err?.code, 'CONFIG_BAD_VALUE');
   } finally {
-    if (saved === undefined) delete process.env.HYPERLM_TOKENIZER_ENGINE; else process.env.HYPERLM_TOKENIZER_ENGINE = saved;
+    if (saved === undefined) delete process.env.HYPERLM_TOKENIZER_ENGINE;
+    else process.env.HYPERLM_TOKENIZER_ENGINE = saved;
   }
   const opts = { cacheEntries: -1 };
-  t.is(t.throws(() => BpeEncoder.fromModel(decodeModel(model), opts), { instanceOf: HyperlmError })?.code, 'CONFIG_BAD_VALUE');
+  t.is(
+    t.throws(() => BpeEncoder.fromModel(decodeModel(model), opts), { instanceOf: HyperlmError })?.code,
+    'CONFIG_BAD_VALUE',
+  );
 });

@@ -27,10 +27,18 @@ const CODE = `export function add(a: number, b: number): number {
 }\r
 `;
 
-const TRAIN = [HTML, CODE, ...Array.from({ length: 60 }, (_, i) => `${CODE}\n${HTML}\nline ${i}: the quick brown fox ${'  '.repeat(i % 5)}jumps\n`)];
+const TRAIN = [
+  HTML,
+  CODE,
+  ...Array.from(
+    { length: 60 },
+    (_, i) => `${CODE}\n${HTML}\nline ${i}: the quick brown fox ${'  '.repeat(i % 5)}jumps\n`,
+  ),
+];
 
 let tokP: Promise<Tokenizer> | undefined;
-const tokenizer = (): Promise<Tokenizer> => (tokP ??= Tokenizer.fromBytes(trainBpe(TRAIN, { vocabSize: 600, imageCodes: 1024 }), { imageCodes: 1024 }));
+const tokenizer = (): Promise<Tokenizer> =>
+  (tokP ??= Tokenizer.fromBytes(trainBpe(TRAIN, { vocabSize: 600, imageCodes: 1024 }), { imageCodes: 1024 }));
 
 const cases: Array<[string, string]> = [
   ['canonical HTML', HTML],
@@ -62,7 +70,10 @@ test('long text (encoded in newline-ended blocks) round-trips and equals the per
   const ids = tok.encode(text);
   t.is(tok.decode(ids), text);
   const nl = tok.encode('\n');
-  t.deepEqual(ids, text.split('\n').flatMap((l, i) => (i === 0 ? tok.encode(l) : [...nl, ...tok.encode(l)])));
+  t.deepEqual(
+    ids,
+    text.split('\n').flatMap((l, i) => (i === 0 ? tok.encode(l) : [...nl, ...tok.encode(l)])),
+  );
 });
 
 test('empty text encodes to nothing', async (t) => {
@@ -94,7 +105,10 @@ test('control tokens are never produced from text', async (t) => {
   const L = tok.layout;
   const ids = tok.encode(cases.find(([n]) => n.startsWith('text that looks'))![1] + HTML + CODE);
   const firstText = L.eom + 1;
-  t.true(ids.every((id) => id >= firstText && id < L.spmSize), 'only user-defined, byte and normal ids');
+  t.true(
+    ids.every((id) => id >= firstText && id < L.spmSize),
+    'only user-defined, byte and normal ids',
+  );
   t.false(ids.includes(L.unk));
 });
 
@@ -113,11 +127,23 @@ test('decode renders sentinels and image blocks; encodeDocument lays out image s
   const c = tok.encode('end');
   t.deepEqual([...doc], [...a, L.imageBegin, L.imageBase, L.imageBase + 5, L.imageBase + 1023, L.imageEnd, ...b, ...c]);
   t.is(tok.decode(doc), '<img src="[image:3 codes]" alt="x">end');
-  const masked = [...tok.encode('a '), L.maskBase, L.bos, ...tok.encode(' b'), L.eos, L.maskBase, ...tok.encode('x'), L.eom];
+  const masked = [
+    ...tok.encode('a '),
+    L.maskBase,
+    L.bos,
+    ...tok.encode(' b'),
+    L.eos,
+    L.maskBase,
+    ...tok.encode('x'),
+    L.eom,
+  ];
   t.is(tok.decode(masked), 'a <mask:0> b<mask:0>x<eom>');
   t.is(tok.idToPiece(L.imageBase + 7), '<img:7>');
   t.throws(() => tok.decode([L.size]), { instanceOf: HyperlmError, message: /id 1624/ });
-  t.throws(() => tok.encodeDocument([{ image: 0 }], [new Uint16Array([1024])]), { instanceOf: HyperlmError, message: /1024/ });
+  t.throws(() => tok.encodeDocument([{ image: 0 }], [new Uint16Array([1024])]), {
+    instanceOf: HyperlmError,
+    message: /1024/,
+  });
 });
 
 test('load from file equals fromBytes; hash is sha256 of the file; vocab.json', async (t) => {
@@ -129,7 +155,12 @@ test('load from file equals fromBytes; hash is sha256 of the file; vocab.json', 
     const again = await Tokenizer.load(path, { imageCodes: 1024 });
     t.deepEqual(again.layout, tok.layout);
     t.deepEqual(again.encode(HTML), tok.encode(HTML));
-    t.is(again.hash(), createHash('sha256').update(await readFile(path)).digest('hex'));
+    t.is(
+      again.hash(),
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
+    );
     const out = await writeVocabJson(dir, again);
     const json = JSON.parse(await readFile(out, 'utf8'));
     t.deepEqual(json.layout, tok.layout);
@@ -142,7 +173,9 @@ test('load from file equals fromBytes; hash is sha256 of the file; vocab.json', 
 });
 
 test('a file that is not a model is TOKENIZER_BAD_MODEL', async (t) => {
-  await t.throwsAsync(Tokenizer.fromBytes(new TextEncoder().encode('<html>not a model</html>')), { instanceOf: HyperlmError });
+  await t.throwsAsync(Tokenizer.fromBytes(new TextEncoder().encode('<html>not a model</html>')), {
+    instanceOf: HyperlmError,
+  });
   const e = await t.throwsAsync(Tokenizer.fromBytes(new Uint8Array([0x0a, 0x05, 0x0a, 0x01])));
   t.is((e as HyperlmError).code, 'TOKENIZER_BAD_MODEL');
 });

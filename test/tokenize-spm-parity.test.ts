@@ -62,7 +62,9 @@ test('our model: Tokenizer ids equal spm_encode ids, spm_decode inverts them', a
   const code = corpusText(/\.(js|ts)$/, 300_000);
   if (html.length === 0) t.log(`${CORPUS} missing: parity on the built-in samples only`);
   const train = [...html.slice(0, Math.ceil(html.length / 2)), ...code.slice(0, Math.ceil(code.length / 2)), ...EXTRA];
-  const held = [...html.slice(Math.ceil(html.length / 2)), ...code.slice(Math.ceil(code.length / 2)), ...EXTRA].join('\n');
+  const held = [...html.slice(Math.ceil(html.length / 2)), ...code.slice(Math.ceil(code.length / 2)), ...EXTRA].join(
+    '\n',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'hyperlm-parity-'));
   try {
     const modelPath = join(dir, 'm.model');
@@ -72,25 +74,37 @@ test('our model: Tokenizer ids equal spm_encode ids, spm_decode inverts them', a
     const inputPath = join(dir, 'held.txt');
     writeFileSync(inputPath, held);
     t.log(`held-out text: ${Buffer.byteLength(held)} bytes, ${held.split('\n').length} lines`);
-    const spmIds = execFileSync('spm_encode', ['--model', modelPath, '--output_format=id', inputPath], { maxBuffer: 1 << 28 })
-      .toString().split('\n');
+    const spmIds = execFileSync('spm_encode', ['--model', modelPath, '--output_format=id', inputPath], {
+      maxBuffer: 1 << 28,
+    })
+      .toString()
+      .split('\n');
     const lines = held.split('\n');
     let mismatches = 0;
     for (let i = 0; i < lines.length; i++) {
       const ours = tok.encode(lines[i]).join(' ');
-      if (i % 7 === 0 && tok.encodeReference(lines[i]).join(' ') !== spmIds[i] && mismatches++ < 3) t.log(`line ${i}: sentencepiece-js differs from spm_encode`);
-      if (ours !== spmIds[i] && mismatches++ < 3) t.log(`line ${i}: ${JSON.stringify(lines[i]).slice(0, 120)}\n ours ${ours.slice(0, 120)}\n spm  ${spmIds[i]?.slice(0, 120)}`);
+      if (i % 7 === 0 && tok.encodeReference(lines[i]).join(' ') !== spmIds[i] && mismatches++ < 3)
+        t.log(`line ${i}: sentencepiece-js differs from spm_encode`);
+      if (ours !== spmIds[i] && mismatches++ < 3)
+        t.log(
+          `line ${i}: ${JSON.stringify(lines[i]).slice(0, 120)}\n ours ${ours.slice(0, 120)}\n spm  ${spmIds[i]?.slice(0, 120)}`,
+        );
     }
     t.is(mismatches, 0);
     // spm_decode on our ids (line by line) gives the text back.
     const idsPath = join(dir, 'ids.txt');
     writeFileSync(idsPath, lines.map((l) => tok.encode(l).join(' ')).join('\n') + '\n');
-    const decoded = execFileSync('spm_decode', ['--model', modelPath, '--input_format=id', idsPath], { maxBuffer: 1 << 28 }).toString();
+    const decoded = execFileSync('spm_decode', ['--model', modelPath, '--input_format=id', idsPath], {
+      maxBuffer: 1 << 28,
+    }).toString();
     t.is(decoded, held + '\n');
     // whole-text encode (newlines included) is the line encodings joined by the newline id.
     const nl = tok.encode('\n');
     t.is(nl.length, 1);
-    t.deepEqual(tok.encode(held), lines.flatMap((l, i) => (i === 0 ? tok.encode(l) : [...nl, ...tok.encode(l)])));
+    t.deepEqual(
+      tok.encode(held),
+      lines.flatMap((l, i) => (i === 0 ? tok.encode(l) : [...nl, ...tok.encode(l)])),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -106,9 +120,24 @@ test('decodeModel reads a model written by spm_train (field numbers agree)', (t)
   try {
     const input = join(dir, 'in.txt');
     writeFileSync(input, EXTRA.join('\n').repeat(50) + '\n' + 'the cat sat on the mat\n'.repeat(200));
-    execFileSync('spm_train', [`--input=${input}`, `--model_prefix=${join(dir, 'ref')}`, '--model_type=bpe', '--vocab_size=400',
-      '--byte_fallback', '--pad_id=0', '--bos_id=1', '--eos_id=2', '--unk_id=3', '--max_sentencepiece_length=12',
-      '--character_coverage=0.999', '--minloglevel=2'], { stdio: 'ignore' });
+    execFileSync(
+      'spm_train',
+      [
+        `--input=${input}`,
+        `--model_prefix=${join(dir, 'ref')}`,
+        '--model_type=bpe',
+        '--vocab_size=400',
+        '--byte_fallback',
+        '--pad_id=0',
+        '--bos_id=1',
+        '--eos_id=2',
+        '--unk_id=3',
+        '--max_sentencepiece_length=12',
+        '--character_coverage=0.999',
+        '--minloglevel=2',
+      ],
+      { stdio: 'ignore' },
+    );
     const m = decodeModel(readFileSync(join(dir, 'ref.model')));
     t.is(m.pieces.length, 400);
     t.is(m.trainerSpec.modelType, 2);

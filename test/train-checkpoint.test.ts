@@ -41,17 +41,29 @@ test.before(async () => {
   await selectBackend('wasm');
 });
 
-const sumOf = (d: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < d.length; i++) s += d[i]; return s; };
+const sumOf = (d: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += d[i];
+  return s;
+};
 
 test.serial('checkpoint weights and optimizer moments are readable by numpy with the same values', async (t) => {
   const data = await writeSyntheticData(tempDir('ck-data'));
   const runDir = tempDir('ck-run');
-  const config = await resolveRunConfig('tiny', ['steps=2', 'batchSize=2', 'evalEvery=0', 'checkpointEvery=2'], await readDataInfo(data.dir));
+  const config = await resolveRunConfig(
+    'tiny',
+    ['steps=2', 'batchSize=2', 'evalEvery=0', 'checkpointEvery=2'],
+    await readDataInfo(data.dir),
+  );
   await train({ runDir, config });
   const ck = (await latestCheckpoint(runDir))!;
   const script = join(tempDir('py'), 'read.py');
   writeFileSync(script, NUMPY_READER);
-  const py = JSON.parse(execFileSync('python3', [script, join(ck, 'model.safetensors'), join(ck, 'optimizer.safetensors')], { encoding: 'utf8' })) as Record<string, { shape: number[]; sum: number; first: number }>;
+  const py = JSON.parse(
+    execFileSync('python3', [script, join(ck, 'model.safetensors'), join(ck, 'optimizer.safetensors')], {
+      encoding: 'utf8',
+    }),
+  ) as Record<string, { shape: number[]; sum: number; first: number }>;
   const model = new GPT(config.model, 99);
   const opt = new AdamW(config.train.optim);
   await loadCheckpoint(ck, model, opt);
@@ -70,7 +82,20 @@ test.serial('checkpoint weights and optimizer moments are readable by numpy with
 test.serial('DEMix: add copies the best expert, --train-only-expert trains only it, remove renumbers', async (t) => {
   const data = await writeSyntheticData(tempDir('demix-data'), { domains: 3 });
   const runDir = tempDir('demix-run');
-  const config = await resolveRunConfig('tiny', ['moe.router=demix', 'moe.experts=2', 'moe.domains=site-a,site-b', 'steps=3', 'batchSize=2', 'evalEvery=0', 'checkpointEvery=3', 'evalBatches=2'], await readDataInfo(data.dir));
+  const config = await resolveRunConfig(
+    'tiny',
+    [
+      'moe.router=demix',
+      'moe.experts=2',
+      'moe.domains=site-a,site-b',
+      'steps=3',
+      'batchSize=2',
+      'evalEvery=0',
+      'checkpointEvery=3',
+      'evalBatches=2',
+    ],
+    await readDataInfo(data.dir),
+  );
   await train({ runDir, config });
   const before = new GPT(config.model, 0);
   await loadCheckpoint((await latestCheckpoint(runDir))!, before);

@@ -23,19 +23,26 @@ test('tiny trains on preprocessed sample shards: loss falls and the run folder i
   await preprocess(tinyConfig([smallInput(4, 4)], out, { imageCodes: 16 }));
   const info = await readDataInfo(out);
   const runDir = tempDir('e2e-run');
-  const config = await resolveRunConfig('tiny', ['steps=30', 'batchSize=4', 'evalEvery=30', 'checkpointEvery=30', 'optim.lr=3e-3', 'optim.warmupSteps=3'], info);
+  const config = await resolveRunConfig(
+    'tiny',
+    ['steps=30', 'batchSize=4', 'evalEvery=30', 'checkpointEvery=30', 'optim.lr=3e-3', 'optim.warmupSteps=3'],
+    info,
+  );
   t.is(config.model.vocabSize, info.layout.size);
   const r = await train({ runDir, config });
   const head = r.losses.slice(0, 3).reduce((a, b) => a + b) / 3;
   const tail = r.losses.slice(-3).reduce((a, b) => a + b) / 3;
   t.true(tail < head - 0.3, `loss ${head.toFixed(3)} → ${tail.toFixed(3)}`);
-  for (const f of ['tokenizer.model', 'vocab.json', 'config.json', 'metrics.jsonl', 'loss.png']) t.true(existsSync(join(runDir, f)), f);
+  for (const f of ['tokenizer.model', 'vocab.json', 'config.json', 'metrics.jsonl', 'loss.png'])
+    t.true(existsSync(join(runDir, f)), f);
   t.deepEqual(readFileSync(join(runDir, 'tokenizer.model')), readFileSync(join(out, 'tokenizer.model')));
 
   const saved = await readRunConfig(runDir);
   const model = new GPT(saved.model, 0);
   await loadCheckpoint((await latestCheckpoint(runDir))!, model);
-  const tok = await Tokenizer.load(join(runDir, 'tokenizer.model'), { imageCodes: info.layout.size - (info.layout as { imageBase?: number }).imageBase! });
+  const tok = await Tokenizer.load(join(runDir, 'tokenizer.model'), {
+    imageCodes: info.layout.size - (info.layout as { imageBase?: number }).imageBase!,
+  });
   const prompt = tok.encode('<p>The ');
   const g = generate(model, [prompt], { maxNewTokens: 8 });
   t.is(g.tokens[0].length, 8);

@@ -39,7 +39,10 @@ function documentsOf(rows: Row[]): number[][] {
   const docs: number[][] = [];
   let cur: number[] = [];
   for (const t of stream) {
-    if (t === LAYOUT.eos) { docs.push(cur); cur = []; } else cur.push(t);
+    if (t === LAYOUT.eos) {
+      docs.push(cur);
+      cur = [];
+    } else cur.push(t);
   }
   return cur.length ? [...docs, cur] : docs;
 }
@@ -49,8 +52,14 @@ const sorted = (docs: number[][]): string[] => docs.map((d) => d.join(',')).sort
 test('without masking, the file-order epoch stream is exactly the documents with eos', async (t) => {
   const loader = await open(staticData.dir, { shuffle: false });
   const rows = await epochRows(loader, 0);
-  t.deepEqual(documentsOf(rows), staticData.docs.train.map((d) => d.tokens));
-  t.true(rows.slice(0, -1).every((r) => r.real === T), 'only the last row of an epoch is padded');
+  t.deepEqual(
+    documentsOf(rows),
+    staticData.docs.train.map((d) => d.tokens),
+  );
+  t.true(
+    rows.slice(0, -1).every((r) => r.real === T),
+    'only the last row of an epoch is padded',
+  );
   await loader.close();
 });
 
@@ -60,8 +69,14 @@ const windowDocs = (rows: Row[]): number[][] => documentsFromRows(rows, vocab, L
 test('with CM3 on the fly, every document appears once per epoch and its windows invert to it', async (t) => {
   const loader = await open(data.dir);
   const rows = await epochRows(loader, 0);
-  t.true(rows.some((r) => r.input.some(isMask)), 'some windows were masked');
-  t.true(rows.some((r) => (r.units?.length ?? 0) > 1), 'some rows pack several windows');
+  t.true(
+    rows.some((r) => r.input.some(isMask)),
+    'some windows were masked',
+  );
+  t.true(
+    rows.some((r) => (r.units?.length ?? 0) > 1),
+    'some rows pack several windows',
+  );
   t.deepEqual(sorted(windowDocs(rows)), sorted(data.docs.train.map((d) => d.tokens)));
   await loader.close();
 });
@@ -74,7 +89,8 @@ test('targets are the inputs shifted by one; weights are 0 exactly at sentinel a
     const r = rows[i];
     for (let p = 0; p < T; p++) {
       if (p + 1 < r.real) t.is(r.target[p], r.input[p + 1]);
-      if (r.real === T && p === T - 1 && r.target[p] !== LAYOUT.pad) t.is(r.target[p], rowTokens(r, LAYOUT.pad)[T], 'the last target is the row\'s own last token');
+      if (r.real === T && p === T - 1 && r.target[p] !== LAYOUT.pad)
+        t.is(r.target[p], rowTokens(r, LAYOUT.pad)[T], "the last target is the row's own last token");
       const padding = r.target[p] === LAYOUT.pad;
       if (isMask(r.target[p])) sentinelTargets++;
       t.is(r.weight[p], isMask(r.target[p]) || padding ? 0 : 1, `row ${i} position ${p} target ${r.target[p]}`);
@@ -89,13 +105,24 @@ test('the next epoch has another order and other masks, and is deterministic in 
   const both = await epochRows(a, 1);
   const e0 = both.filter((r) => r.epoch === 0).map((r) => [...r.input]);
   const e1 = both.filter((r) => r.epoch === 1);
-  t.notDeepEqual(e0, e1.map((r) => [...r.input]));
+  t.notDeepEqual(
+    e0,
+    e1.map((r) => [...r.input]),
+  );
   t.notDeepEqual(windowDocs(both.filter((r) => r.epoch === 0)), windowDocs(e1), 'another document order');
   t.deepEqual(sorted(windowDocs(e1)), sorted(data.docs.train.map((d) => d.tokens)));
   const b = await open(data.dir);
-  t.deepEqual((await epochRows(b, 0)).map((r) => [...r.input]), e0, 'same seed, same stream');
+  t.deepEqual(
+    (await epochRows(b, 0)).map((r) => [...r.input]),
+    e0,
+    'same seed, same stream',
+  );
   const c = await open(data.dir, { seed: 4 });
-  t.notDeepEqual((await epochRows(c, 0)).map((r) => [...r.input]), e0, 'another seed, another stream');
+  t.notDeepEqual(
+    (await epochRows(c, 0)).map((r) => [...r.input]),
+    e0,
+    'another seed, another stream',
+  );
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 
@@ -104,7 +131,10 @@ test('DEMix packing: each row holds one domain, and each domain gets exactly its
   const rows = await epochRows(loader, 0);
   for (const domain of [0, 1]) {
     const mine = rows.filter((r) => r.domain === domain);
-    t.deepEqual(sorted(documentsOf(mine)), sorted(staticData.docs.train.filter((d) => d.domain === domain).map((d) => d.tokens)));
+    t.deepEqual(
+      sorted(documentsOf(mine)),
+      sorted(staticData.docs.train.filter((d) => d.domain === domain).map((d) => d.tokens)),
+    );
   }
   t.is(rows.filter((r) => r.real < T).length, 2, 'one padded row per domain at the end of the epoch');
   await loader.close();
@@ -114,7 +144,10 @@ test('domainOf maps domains and skips documents mapped to -1', async (t) => {
   const loader = await open(staticData.dir, { byDomain: true, domainOf: (d) => (d === 1 ? 0 : -1) });
   const rows = await epochRows(loader, 0);
   t.true(rows.every((r) => r.domain === 0));
-  t.deepEqual(sorted(documentsOf(rows)), sorted(staticData.docs.train.filter((d) => d.domain === 1).map((d) => d.tokens)));
+  t.deepEqual(
+    sorted(documentsOf(rows)),
+    sorted(staticData.docs.train.filter((d) => d.domain === 1).map((d) => d.tokens)),
+  );
   await loader.close();
 });
 
@@ -132,9 +165,15 @@ test('a saved position resumes the identical row stream, across an epoch boundar
     c.setState(state);
     for (let i = 0; i < 10; i++) {
       const r = await c.nextRow();
-      t.deepEqual([r.input, r.target, r.weight, r.domain, r.epoch], [expected[i].input, expected[i].target, expected[i].weight, expected[i].domain, expected[i].epoch]);
+      t.deepEqual(
+        [r.input, r.target, r.weight, r.domain, r.epoch],
+        [expected[i].input, expected[i].target, expected[i].weight, expected[i].domain, expected[i].epoch],
+      );
     }
-    t.true(expected.some((r) => r.epoch === 1), 'the compared rows cross into epoch 1');
+    t.true(
+      expected.some((r) => r.epoch === 1),
+      'the compared rows cross into epoch 1',
+    );
     await Promise.all([b.close(), c.close()]);
   }
 });

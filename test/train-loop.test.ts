@@ -35,16 +35,33 @@ test.serial('6 steps in one run equal 3 steps + resume + 3 steps, exactly', asyn
   t.is(full.losses.length, 6);
   const runDir = tempDir('run-resumed');
   const ac = new AbortController();
-  const first = await train({ runDir, config: c, signal: ac.signal, onStep: (s) => { if (s === 3) ac.abort(); } });
+  const first = await train({
+    runDir,
+    config: c,
+    signal: ac.signal,
+    onStep: (s) => {
+      if (s === 3) ac.abort();
+    },
+  });
   t.is(first.stopped, 'interrupted');
   t.is(first.step, 3);
   const second = await train({ runDir, config: c, resume: true });
   t.is(second.stopped, 'done');
   t.deepEqual([...first.losses, ...second.losses], full.losses);
   // metrics.jsonl of the resumed run holds each step once, with the same losses
-  const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(lines.filter((l) => 'loss' in l).map((l) => l.loss), full.losses);
-  t.true(lines.every((l) => 'loss' in l ? Number.isFinite(l.gradNorm) && Number.isFinite(l.tokPerSec) && Array.isArray(l.moe) : true));
+  const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    lines.filter((l) => 'loss' in l).map((l) => l.loss),
+    full.losses,
+  );
+  t.true(
+    lines.every((l) =>
+      'loss' in l ? Number.isFinite(l.gradNorm) && Number.isFinite(l.tokPerSec) && Array.isArray(l.moe) : true,
+    ),
+  );
   t.is(lines[0].moe[0].load.length, 4, 'MoE load fractions per expert are logged');
   t.true(existsSync(join(runDir, 'loss.png')));
   const png = readFileSync(join(runDir, 'loss.png'));
@@ -58,7 +75,14 @@ test.serial('with dropout 0.1, 6 steps in one run equal 3 steps + resume + 3 ste
   t.not(full.losses[0], noDropout.losses[0], 'dropout changes the first loss (same weights, same batch)');
   const runDir = tempDir('run-drop-resumed');
   const ac = new AbortController();
-  const first = await train({ runDir, config: c, signal: ac.signal, onStep: (s) => { if (s === 3) ac.abort(); } });
+  const first = await train({
+    runDir,
+    config: c,
+    signal: ac.signal,
+    onStep: (s) => {
+      if (s === 3) ac.abort();
+    },
+  });
   t.is(first.step, 3);
   const second = await train({ runDir, config: c, resume: true });
   t.deepEqual([...first.losses, ...second.losses], full.losses);
@@ -69,7 +93,14 @@ test.serial('with dropout 0.1, 6 steps in one run equal 3 steps + resume + 3 ste
 test.serial('an abort mid-interval writes a checkpoint at that step', async (t) => {
   const runDir = tempDir('run-abort');
   const ac = new AbortController();
-  const r = await train({ runDir, config: await config(['steps=10', 'checkpointEvery=100']), signal: ac.signal, onStep: (s) => { if (s === 2) ac.abort(); } });
+  const r = await train({
+    runDir,
+    config: await config(['steps=10', 'checkpointEvery=100']),
+    signal: ac.signal,
+    onStep: (s) => {
+      if (s === 2) ac.abort();
+    },
+  });
   t.is(r.stopped, 'interrupted');
   const ck = await latestCheckpoint(runDir);
   t.truthy(ck);
@@ -79,7 +110,8 @@ test.serial('an abort mid-interval writes a checkpoint at that step', async (t) 
 test.serial('memory stays flat: the tensor count is equal across steps after warm-up', async (t) => {
   const counts: number[] = [];
   await train({
-    runDir: tempDir('run-leak'), config: await config(['steps=6', 'evalEvery=2', 'checkpointEvery=2']),
+    runDir: tempDir('run-leak'),
+    config: await config(['steps=6', 'evalEvery=2', 'checkpointEvery=2']),
     onStep: () => counts.push(tf.memory().numTensors),
   });
   t.is(counts.length, 6);
@@ -88,7 +120,18 @@ test.serial('memory stays flat: the tensor count is equal across steps after war
 
 test.serial('a NaN/Inf loss stops with the step named and keeps the last good checkpoint', async (t) => {
   const runDir = tempDir('run-nan');
-  const err = await t.throwsAsync(train({ runDir, config: await config(['steps=8', 'checkpointEvery=1', 'optim.lr=1e30', 'optim.warmupSteps=0', 'optim.clipNorm=0']) }));
+  const err = await t.throwsAsync(
+    train({
+      runDir,
+      config: await config([
+        'steps=8',
+        'checkpointEvery=1',
+        'optim.lr=1e30',
+        'optim.warmupSteps=0',
+        'optim.clipNorm=0',
+      ]),
+    }),
+  );
   t.true(err instanceof HyperlmError);
   t.is((err as HyperlmError).code, 'TRAIN_NON_FINITE');
   const step = Number(/step (\d+)/.exec(err!.message)![1]);
@@ -101,12 +144,22 @@ test.serial('a NaN/Inf loss stops with the step named and keeps the last good ch
 
 test.serial('the loss falls on learnable data, and validation loss is logged', async (t) => {
   const runDir = tempDir('run-learn');
-  const r = await train({ runDir, config: await config(['steps=40', 'batchSize=4', 'evalEvery=20', 'checkpointEvery=40', 'optim.lr=3e-3']) });
+  const r = await train({
+    runDir,
+    config: await config(['steps=40', 'batchSize=4', 'evalEvery=20', 'checkpointEvery=40', 'optim.lr=3e-3']),
+  });
   const head = r.losses.slice(0, 5).reduce((a, b) => a + b) / 5;
   const tail = r.losses.slice(-5).reduce((a, b) => a + b) / 5;
   t.true(tail < head - 0.5, `loss ${head.toFixed(3)} → ${tail.toFixed(3)}`);
-  const vals = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'valLoss' in l);
-  t.deepEqual(vals.map((v) => v.step), [20, 40]);
+  const vals = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((l) => 'valLoss' in l);
+  t.deepEqual(
+    vals.map((v) => v.step),
+    [20, 40],
+  );
   t.true(vals[1].valLoss < vals[0].valLoss + 0.5);
   t.true(Math.abs(vals[1].valPpl - Math.exp(vals[1].valLoss)) < 1e-6 * vals[1].valPpl);
 });

@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { HyperlmError } from '../src/errors.js';
-import { MetricsLog, checkpointDue, existingCheckpoint, latestCheckpoint, sliceRanges, workerCount, writeCheckpointDir } from '../src/train/index.js';
+import {
+  MetricsLog,
+  checkpointDue,
+  existingCheckpoint,
+  latestCheckpoint,
+  sliceRanges,
+  workerCount,
+  writeCheckpointDir,
+} from '../src/train/index.js';
 
 test('checkpoint folders: latest.json names the newest, older ones beyond `keep` are removed, and a run with checkpoints needs resume', async (t) => {
   const run = mkdtempSync(join(tmpdir(), 'hyperlm-run-'));
@@ -27,23 +35,46 @@ test('MetricsLog: reopening at a checkpoint step drops the later lines, appends 
   for (let step = 1; step <= 5; step++) await log.append({ step, loss: 10 - step });
   await log.append({ step: 5, valLoss: 4.5 });
   const resumed = await MetricsLog.open(path, 3);
-  t.deepEqual(resumed.history.map((h) => h.step), [1, 2, 3]);
+  t.deepEqual(
+    resumed.history.map((h) => h.step),
+    [1, 2, 3],
+  );
   await resumed.append({ step: 4, loss: 1 });
-  t.deepEqual(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step), [1, 2, 3, 4]);
+  t.deepEqual(
+    readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step),
+    [1, 2, 3, 4],
+  );
 });
 
 test('worker count is capped at one per batch row and logged; checkpoints fall on the cadence, the end and interrupts', (t) => {
   const lines: string[] = [];
-  t.is(workerCount(4, 2, 'row', (l) => lines.push(l)), 2);
-  t.is(workerCount(undefined, 8, 'row', (l) => lines.push(l)), 1);
+  t.is(
+    workerCount(4, 2, 'row', (l) => lines.push(l)),
+    2,
+  );
+  t.is(
+    workerCount(undefined, 8, 'row', (l) => lines.push(l)),
+    1,
+  );
   t.is(lines.length, 1);
   t.regex(lines[0], /4 requested, using 2/);
-  t.deepEqual([1, 2, 3, 4, 5].map((s) => checkpointDue(s, 5, 2, false)), [false, true, false, true, true]);
+  t.deepEqual(
+    [1, 2, 3, 4, 5].map((s) => checkpointDue(s, 5, 2, false)),
+    [false, true, false, true, true],
+  );
   t.true(checkpointDue(3, 5, 2, true));
 });
 
 test('sliceRanges covers the batch in order with sizes differing by at most one', (t) => {
-  for (const [rows, n] of [[8, 2], [7, 3], [3, 3], [10, 4]]) {
+  for (const [rows, n] of [
+    [8, 2],
+    [7, 3],
+    [3, 3],
+    [10, 4],
+  ]) {
     const r = sliceRanges(rows, n);
     t.is(r.length, n);
     t.is(r[0][0], 0);

@@ -34,27 +34,55 @@ for (const [name, sets] of variants) {
     continue;
   }
   test.serial(`gradients and ${STEPS}-step loss curve match PyTorch: ${name}`, async (t) => {
-    const config = await resolveRunConfig('tiny', [
-      'nLayer=2', 'nHead=4', 'dModel=64', 'dFF=256', 'blockSize=64', 'moe.every=0', ...sets,
-      'batchSize=4', `steps=${STEPS}`, 'evalEvery=0', 'checkpointEvery=1000', 'optim.warmupSteps=4', 'optim.lr=3e-3',
-    ], await readDataInfo(dataDir));
+    const config = await resolveRunConfig(
+      'tiny',
+      [
+        'nLayer=2',
+        'nHead=4',
+        'dModel=64',
+        'dFF=256',
+        'blockSize=64',
+        'moe.every=0',
+        ...sets,
+        'batchSize=4',
+        `steps=${STEPS}`,
+        'evalEvery=0',
+        'checkpointEvery=1000',
+        'optim.warmupSteps=4',
+        'optim.lr=3e-3',
+      ],
+      await readDataInfo(dataDir),
+    );
     const dir = tempDir('torch-parity-case');
     const ours = await writeParityCase(dir, config, STEPS);
     const refGrads = join(dir, 'torch-grads.safetensors');
     const ref64 = runTorchReference(python!, dir, { steps: 1, double: true, gradsOut: refGrads });
-    t.true(Math.abs(ours.loss - ref64[0].loss) / ref64[0].loss < 1e-5, `step-1 loss ${ours.loss} vs float64 ${ref64[0].loss}`);
+    t.true(
+      Math.abs(ours.loss - ref64[0].loss) / ref64[0].loss < 1e-5,
+      `step-1 loss ${ours.loss} vs float64 ${ref64[0].loss}`,
+    );
     const errs = await gradientErrors(ours.grads, refGrads);
     // 12 tensors per layer, wte, ln_f ×2; plus wpe (learned) and lm_head (untied)
     t.is(errs.size, 2 * 12 + 3 + (config.model.positions === 'learned' ? 1 : 0) + (config.model.tieEmbeddings ? 0 : 1));
     for (const [param, e] of errs) t.true(e < 1e-4, `${param}: relative gradient error ${e.toExponential(2)}`); // float32 rounding is ~1e-7
     const lines: Array<{ loss: number; gradNorm: number }> = [];
-    await train({ runDir: join(dir, 'run'), config, onStep: (_s, m) => lines.push(m as unknown as { loss: number; gradNorm: number }) });
+    await train({
+      runDir: join(dir, 'run'),
+      config,
+      onStep: (_s, m) => lines.push(m as unknown as { loss: number; gradNorm: number }),
+    });
     const ref = runTorchReference(python!, dir, {});
     t.is(ref.length, STEPS);
     t.is(lines.length, STEPS);
     for (let i = 0; i < STEPS; i++) {
-      t.true(Math.abs(lines[i].loss - ref[i].loss) / ref[i].loss < 1e-4, `step ${i + 1}: loss ${lines[i].loss} vs torch ${ref[i].loss}`);
-      t.true(Math.abs(lines[i].gradNorm - ref[i].gradNorm) / ref[i].gradNorm < 1e-3, `step ${i + 1}: grad norm ${lines[i].gradNorm} vs torch ${ref[i].gradNorm}`);
+      t.true(
+        Math.abs(lines[i].loss - ref[i].loss) / ref[i].loss < 1e-4,
+        `step ${i + 1}: loss ${lines[i].loss} vs torch ${ref[i].loss}`,
+      );
+      t.true(
+        Math.abs(lines[i].gradNorm - ref[i].gradNorm) / ref[i].gradNorm < 1e-3,
+        `step ${i + 1}: grad norm ${lines[i].gradNorm} vs torch ${ref[i].gradNorm}`,
+      );
     }
     t.true(ref[STEPS - 1].loss < ref[0].loss - 1, 'both learn the synthetic pattern');
   });

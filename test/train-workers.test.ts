@@ -31,7 +31,12 @@ async function config(sets: string[]): Promise<RunConfig> {
 
 test.serial('2 workers give the full-batch gradient, and set params reach every replica byte for byte', async (t) => {
   const c = await config(['moe.every=0', 'dropout=0.1']);
-  const loader = await ShardLoader.open(dataDir, { blockSize: c.model.blockSize, seed: 3, split: 'train', byDomain: false });
+  const loader = await ShardLoader.open(dataDir, {
+    blockSize: c.model.blockSize,
+    seed: 3,
+    split: 'train',
+    byDomain: false,
+  });
   const batch = await loader.nextBatch(4);
   await loader.close();
   batch.weights[5] = 0; // uneven target weight across the two halves: the slices must be weighted by it
@@ -43,7 +48,8 @@ test.serial('2 workers give the full-batch gradient, and set params reach every 
   try {
     const dp = await workers.compute(batch, 1, 5);
     t.true(Math.abs(dp.loss - local.loss) < 1e-5, `loss ${dp.loss} vs ${local.loss}`);
-    let worst = 0, norm = 0;
+    let worst = 0,
+      norm = 0;
     for (let i = 0; i < local.grads.length; i++) {
       worst = Math.max(worst, Math.abs(dp.grads[i] - local.grads[i]));
       norm = Math.max(norm, Math.abs(local.grads[i]));
@@ -53,7 +59,11 @@ test.serial('2 workers give the full-batch gradient, and set params reach every 
     await workers.setParams(theta);
     const replicas = await workers.replicaParams();
     t.is(replicas.length, 2);
-    for (const r of replicas) t.true(Buffer.from(r.buffer, r.byteOffset, r.byteLength).equals(Buffer.from(theta.buffer)), 'replica params differ from the broadcast');
+    for (const r of replicas)
+      t.true(
+        Buffer.from(r.buffer, r.byteOffset, r.byteLength).equals(Buffer.from(theta.buffer)),
+        'replica params differ from the broadcast',
+      );
   } finally {
     await workers.close();
     model.dispose();
@@ -65,42 +75,68 @@ function checkpointParams(dir: string): Map<string, Float32Array> {
   return new Map([...tensors].map(([k, v]) => [k, Float32Array.from(v.data)]));
 }
 
-test.serial('a dense run with dropout and 2 workers follows the 1-worker losses, and both resume exactly', async (t) => {
-  const c = await config(['moe.every=0', 'steps=6', 'dropout=0.1']);
-  const oneDir = tempDir('w1');
-  const one = await train({ runDir: oneDir, config: c, workers: 1 });
-  const two = await train({ runDir: tempDir('w2'), config: c, workers: 2 });
-  t.is(two.losses.length, 6);
-  two.losses.forEach((l, i) => t.true(Math.abs(l - one.losses[i]) < 1e-4, `step ${i + 1}: ${l} vs ${one.losses[i]}`));
-  const p1 = checkpointParams((await latestCheckpoint(oneDir))!);
-  const p2 = checkpointParams(two.checkpoint!);
-  let worst = 0;
-  for (const [k, v] of p1) for (let i = 0; i < v.length; i++) worst = Math.max(worst, Math.abs(v[i] - p2.get(k)![i]));
-  t.true(worst < 1e-3, `checkpointed params differ by up to ${worst}`);
+test.serial(
+  'a dense run with dropout and 2 workers follows the 1-worker losses, and both resume exactly',
+  async (t) => {
+    const c = await config(['moe.every=0', 'steps=6', 'dropout=0.1']);
+    const oneDir = tempDir('w1');
+    const one = await train({ runDir: oneDir, config: c, workers: 1 });
+    const two = await train({ runDir: tempDir('w2'), config: c, workers: 2 });
+    t.is(two.losses.length, 6);
+    two.losses.forEach((l, i) => t.true(Math.abs(l - one.losses[i]) < 1e-4, `step ${i + 1}: ${l} vs ${one.losses[i]}`));
+    const p1 = checkpointParams((await latestCheckpoint(oneDir))!);
+    const p2 = checkpointParams(two.checkpoint!);
+    let worst = 0;
+    for (const [k, v] of p1) for (let i = 0; i < v.length; i++) worst = Math.max(worst, Math.abs(v[i] - p2.get(k)![i]));
+    t.true(worst < 1e-3, `checkpointed params differ by up to ${worst}`);
 
-  const runDir = tempDir('w2-resumed');
-  const ac = new AbortController();
-  const first = await train({ runDir, config: c, workers: 2, signal: ac.signal, onStep: (s) => { if (s === 3) ac.abort(); } });
-  t.is(first.stopped, 'interrupted');
-  const second = await train({ runDir, config: c, workers: 2, resume: true });
-  t.deepEqual([...first.losses, ...second.losses], two.losses);
+    const runDir = tempDir('w2-resumed');
+    const ac = new AbortController();
+    const first = await train({
+      runDir,
+      config: c,
+      workers: 2,
+      signal: ac.signal,
+      onStep: (s) => {
+        if (s === 3) ac.abort();
+      },
+    });
+    t.is(first.stopped, 'interrupted');
+    const second = await train({ runDir, config: c, workers: 2, resume: true });
+    t.deepEqual([...first.losses, ...second.losses], two.losses);
 
-  const oneResumed = tempDir('w1-resumed');
-  const ac1 = new AbortController();
-  const head = await train({ runDir: oneResumed, config: c, workers: 1, signal: ac1.signal, onStep: (s) => { if (s === 3) ac1.abort(); } });
-  const tail = await train({ runDir: oneResumed, config: c, workers: 1, resume: true });
-  t.deepEqual([...head.losses, ...tail.losses], one.losses);
-});
+    const oneResumed = tempDir('w1-resumed');
+    const ac1 = new AbortController();
+    const head = await train({
+      runDir: oneResumed,
+      config: c,
+      workers: 1,
+      signal: ac1.signal,
+      onStep: (s) => {
+        if (s === 3) ac1.abort();
+      },
+    });
+    const tail = await train({ runDir: oneResumed, config: c, workers: 1, resume: true });
+    t.deepEqual([...head.losses, ...tail.losses], one.losses);
+  },
+);
 
 test.serial('an MoE run with 2 workers logs expert load from the workers', async (t) => {
   const runDir = tempDir('w2-moe');
   const r = await train({ runDir, config: await config(['steps=2']), workers: 2 });
   t.is(r.losses.length, 2);
-  const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
+  const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((l) => 'loss' in l);
   for (const l of lines) {
     t.is(l.moe.length, 1);
     t.is(l.moe[0].load.length, 4);
-    t.true(Math.abs(l.moe[0].load.reduce((a: number, b: number) => a + b, 0) + l.moe[0].dropRate - 1) < 1e-6, 'load fractions and drop rate add up to 1');
+    t.true(
+      Math.abs(l.moe[0].load.reduce((a: number, b: number) => a + b, 0) + l.moe[0].dropRate - 1) < 1e-6,
+      'load fractions and drop rate add up to 1',
+    );
     t.true(l.moe[0].entropy > 0);
   }
 });

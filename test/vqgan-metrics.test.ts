@@ -10,8 +10,12 @@ function pseudoImage(w: number, h: number, seed: number): Uint8Array {
   let s = seed;
   for (let i = 0; i < a.length; i++) {
     s = (s * 1103515245 + 12345) % 2147483648;
-    const y = Math.floor(i / 3 / w), x = (i / 3) % w;
-    a[i] = Math.min(255, Math.max(0, Math.round(120 + 80 * Math.sin(x / 4 + (i % 3)) + 40 * Math.cos(y / 3) + (s % 41) - 20)));
+    const y = Math.floor(i / 3 / w),
+      x = (i / 3) % w;
+    a[i] = Math.min(
+      255,
+      Math.max(0, Math.round(120 + 80 * Math.sin(x / 4 + (i % 3)) + 40 * Math.cos(y / 3) + (s % 41) - 20)),
+    );
   }
   return a;
 }
@@ -27,7 +31,8 @@ test('ssim: identical → 1, worse with more noise, rejects tiny images', (t) =>
   const a = pseudoImage(24, 20, 2);
   t.true(Math.abs(ssim(a, a, 24, 20) - 1) < 1e-12);
   const noisy = (amp: number) => a.map((v, i) => Math.min(255, Math.max(0, v + ((i * 7919) % (2 * amp + 1)) - amp)));
-  const s1 = ssim(a, noisy(10), 24, 20), s2 = ssim(a, noisy(60), 24, 20);
+  const s1 = ssim(a, noisy(10), 24, 20),
+    s2 = ssim(a, noisy(60), 24, 20);
   t.true(s1 < 1 && s2 < s1, `${s1} ${s2}`);
   t.throws(() => ssim(a.subarray(0, 10 * 10 * 3), a.subarray(0, 10 * 10 * 3), 10, 10), { message: /at least 11×11/ });
 });
@@ -60,9 +65,14 @@ test('ssim matches an independent numpy implementation (2-D window, no separabil
     t.pass();
     return;
   }
-  const w = 23, h = 17;
-  const a = pseudoImage(w, h, 3), b = pseudoImage(w, h, 4);
-  const r = spawnSync('python3', ['-c', NUMPY_SSIM], { input: JSON.stringify({ w, h, a: Array.from(a), b: Array.from(b) }), encoding: 'utf8' });
+  const w = 23,
+    h = 17;
+  const a = pseudoImage(w, h, 3),
+    b = pseudoImage(w, h, 4);
+  const r = spawnSync('python3', ['-c', NUMPY_SSIM], {
+    input: JSON.stringify({ w, h, a: Array.from(a), b: Array.from(b) }),
+    encoding: 'utf8',
+  });
   t.is(r.status, 0, r.stderr);
   const ref = Number(r.stdout.trim());
   const ours = ssim(a, b, w, h);

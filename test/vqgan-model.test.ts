@@ -17,17 +17,28 @@ test.before(async () => {
 });
 
 const tiny: VqganConfig = VQGAN_PRESETS.tiny;
-const batch = (seed: number, n = 2, r = tiny.resolution) => tf.randomUniform([n, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+const batch = (seed: number, n = 2, r = tiny.resolution) =>
+  tf.randomUniform([n, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
 
 test.serial('resolveVqganConfig: presets resolve; unknown keys and bad values name the key', (t) => {
   t.is(resolveVqganConfig('default').codebookSize, 8192);
   t.is(resolveVqganConfig(undefined, { codebookSize: 1024 }).codebookSize, 1024);
   const cpu = resolveVqganConfig();
-  t.is(cpu.resolution / cpu.internalResolution * cpu.patchSize * Math.sqrt(256), 256); // 16×16 codes over 256 px
-  t.throws(() => resolveVqganConfig(undefined, { codeBookSize: 3 }), { code: 'CONFIG_UNKNOWN_KEY', message: /codeBookSize/ } as never);
-  t.throws(() => resolveVqganConfig(undefined, { width: 33.5 }), { code: 'CONFIG_BAD_VALUE', message: /width/ } as never);
-  t.throws(() => resolveVqganConfig('tiny', { heads: 5 }), { message: /width \(32\) must be divisible by heads \(5\)/ });
-  t.throws(() => resolveVqganConfig('tiny', { patchSize: 5 }), { message: /internalResolution \(16\).*patchSize \(5\)/ });
+  t.is((cpu.resolution / cpu.internalResolution) * cpu.patchSize * Math.sqrt(256), 256); // 16×16 codes over 256 px
+  t.throws(() => resolveVqganConfig(undefined, { codeBookSize: 3 }), {
+    code: 'CONFIG_UNKNOWN_KEY',
+    message: /codeBookSize/,
+  } as never);
+  t.throws(() => resolveVqganConfig(undefined, { width: 33.5 }), {
+    code: 'CONFIG_BAD_VALUE',
+    message: /width/,
+  } as never);
+  t.throws(() => resolveVqganConfig('tiny', { heads: 5 }), {
+    message: /width \(32\) must be divisible by heads \(5\)/,
+  });
+  t.throws(() => resolveVqganConfig('tiny', { patchSize: 5 }), {
+    message: /internalResolution \(16\).*patchSize \(5\)/,
+  });
   t.throws(() => resolveVqganConfig('huge'), { message: /preset must be one of/ });
 });
 
@@ -69,13 +80,28 @@ test.serial('ImageTokenizer: uint8 in, Uint16 codes out, uint8 images back; bad 
   const codes = await m.encode(imgs);
   t.is(codes.length, 3);
   t.true(codes.every((c) => c instanceof Uint16Array && c.length === 16));
-  t.deepEqual(Array.from(codes[1]), Array.from(m.encodeTensor(tf.tensor4d(Float32Array.from(imgs[1], (v) => v / 127.5 - 1), [1, 32, 32, 3])).dataSync()));
+  t.deepEqual(
+    Array.from(codes[1]),
+    Array.from(
+      m
+        .encodeTensor(
+          tf.tensor4d(
+            Float32Array.from(imgs[1], (v) => v / 127.5 - 1),
+            [1, 32, 32, 3],
+          ),
+        )
+        .dataSync(),
+    ),
+  );
   const back = await m.decode(codes);
   t.true(back.every((b) => b instanceof Uint8Array && b.length === n));
   const before = tf.memory().numTensors;
   await m.decode(await m.encode(imgs));
   t.is(tf.memory().numTensors, before);
-  await t.throwsAsync(m.encode([new Uint8Array(10)]), { code: 'INPUT_BAD_RECORD', message: /image 0 has 10 bytes/ } as never);
+  await t.throwsAsync(m.encode([new Uint8Array(10)]), {
+    code: 'INPUT_BAD_RECORD',
+    message: /image 0 has 10 bytes/,
+  } as never);
   await t.throwsAsync(m.decode([new Uint16Array(16).fill(64)]), { message: /code 0 is 64, codebook has 64/ });
   m.dispose();
 });
@@ -137,7 +163,8 @@ test.serial('optimizer state round trip: a restored copy takes the same next ste
   c.trainStep(x, 2);
   t.is(ra.loss, rb.loss);
   const w = (m: Vqgan) => m.params().get('decoder.toPixels.w')!.dataSync();
-  const maxDiff = (p: ArrayLike<number>, q: ArrayLike<number>) => Array.from(p).reduce((s, v, i) => Math.max(s, Math.abs(v - q[i])), 0);
+  const maxDiff = (p: ArrayLike<number>, q: ArrayLike<number>) =>
+    Array.from(p).reduce((s, v, i) => Math.max(s, Math.abs(v - q[i])), 0);
   // not bit-equal: setWeights recomputes Adam's β^t with pow() where the original multiplied step by step
   t.true(maxDiff(w(a), w(b)) < 1e-7, `restored ${maxDiff(w(a), w(b))}`);
   t.true(maxDiff(w(a), w(c)) > 1e-5, `control ${maxDiff(w(a), w(c))}`);

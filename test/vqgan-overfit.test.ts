@@ -32,7 +32,13 @@ function syntheticImage(k: number): Uint8Array {
 test('tiny model overfits two images: PSNR ≥ mean-image PSNR + 6 dB, SSIM above the mean image', async (t) => {
   const images = [0, 1].map(syntheticImage);
   const m = new Vqgan({ ...VQGAN_PRESETS.tiny, resolution: S, internalResolution: S, learningRate: 3e-3 }, 1);
-  const batch = tf.tensor4d(Float32Array.from(images.flatMap((a) => Array.from(a)), (v) => v / 127.5 - 1), [2, S, S, 3]);
+  const batch = tf.tensor4d(
+    Float32Array.from(
+      images.flatMap((a) => Array.from(a)),
+      (v) => v / 127.5 - 1,
+    ),
+    [2, S, S, 3],
+  );
   let last = m.trainStep(batch, 0);
   const first = last.loss;
   for (let step = 1; step < 200; step++) last = m.trainStep(batch, step);
@@ -42,8 +48,11 @@ test('tiny model overfits two images: PSNR ≥ mean-image PSNR + 6 dB, SSIM abov
   const recon = await m.decode(await m.encode(images));
   const mean = Uint8Array.from(images[0], (v, j) => Math.round((v + images[1][j]) / 2));
   images.forEach((img, i) => {
-    const got = psnr(img, recon[i]), base = psnr(img, mean);
-    t.log(`image ${i}: PSNR ${got.toFixed(2)} dB (mean image ${base.toFixed(2)} dB), SSIM ${ssim(img, recon[i], S, S).toFixed(3)} (mean image ${ssim(img, mean, S, S).toFixed(3)})`);
+    const got = psnr(img, recon[i]),
+      base = psnr(img, mean);
+    t.log(
+      `image ${i}: PSNR ${got.toFixed(2)} dB (mean image ${base.toFixed(2)} dB), SSIM ${ssim(img, recon[i], S, S).toFixed(3)} (mean image ${ssim(img, mean, S, S).toFixed(3)})`,
+    );
     t.true(got >= base + 6, `image ${i}: ${got} dB vs mean-image ${base} dB`);
     t.true(ssim(img, recon[i], S, S) > ssim(img, mean, S, S));
   });

@@ -4,7 +4,14 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import {
-  codeUsage, createQuantizer, DeadCodeTracker, l2Normalize, nearestCodes, normalizedCodebook, quantize, straightThrough,
+  codeUsage,
+  createQuantizer,
+  DeadCodeTracker,
+  l2Normalize,
+  nearestCodes,
+  normalizedCodebook,
+  quantize,
+  straightThrough,
 } from '../src/vqgan/quantizer.js';
 
 test.before(async () => {
@@ -12,10 +19,14 @@ test.before(async () => {
 });
 
 function bruteNearest(codes: number[][], z: number[]): number {
-  let best = -1, bestD = Infinity;
+  let best = -1,
+    bestD = Infinity;
   codes.forEach((c, k) => {
     const d = c.reduce((s, v, i) => s + (v - z[i]) ** 2, 0);
-    if (d < bestD) { bestD = d; best = k; }
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
   });
   return best;
 }
@@ -23,10 +34,17 @@ function bruteNearest(codes: number[][], z: number[]): number {
 test('nearestCodes picks the brute-force nearest code (plain l2 and on the unit sphere)', (t) => {
   const codes = tf.randomNormal([37, 5], 0, 1, 'float32', 11) as tf.Tensor2D;
   const z = tf.randomNormal([50, 5], 0, 1, 'float32', 12) as tf.Tensor2D;
-  for (const [c, x] of [[codes, z], [l2Normalize(codes), l2Normalize(z)]] as const) {
+  for (const [c, x] of [
+    [codes, z],
+    [l2Normalize(codes), l2Normalize(z)],
+  ] as const) {
     const got = Array.from(nearestCodes(c, x).dataSync());
-    const cs = c.arraySync(), xs = x.arraySync();
-    t.deepEqual(got, xs.map((row) => bruteNearest(cs, row)));
+    const cs = c.arraySync(),
+      xs = x.arraySync();
+    t.deepEqual(
+      got,
+      xs.map((row) => bruteNearest(cs, row)),
+    );
   }
 });
 
@@ -38,7 +56,10 @@ test('quantize: indices are the nearest unit codes and zq carries their values',
   const zn = l2Normalize(z.reshape([12, 4])).arraySync() as number[][];
   const idx = Array.from(out.indices.dataSync());
   t.deepEqual(out.indices.shape, [2, 6]);
-  t.deepEqual(idx, zn.map((row) => bruteNearest(codes, row)));
+  t.deepEqual(
+    idx,
+    zn.map((row) => bruteNearest(codes, row)),
+  );
   const zq = out.zq.reshape([12, 4]).arraySync() as number[][];
   zq.forEach((row, i) => row.forEach((v, j) => t.true(Math.abs(v - codes[idx[i]][j]) < 1e-5)));
   // commitment = β · mean‖zn − e‖², codebook = mean‖zn − e‖²
@@ -55,7 +76,10 @@ test('straight-through gradient is the identity: d(sum(w*zq))/dz == w', (t) => {
   const [gz, ge] = tf.grads((a: tf.Tensor, b: tf.Tensor) => straightThrough(a, b).mul(w).sum())([z, e]);
   t.deepEqual(Array.from(gz.dataSync()), Array.from(w.dataSync()));
   t.true(ge.abs().max().dataSync()[0] === 0);
-  t.deepEqual(Array.from(straightThrough(z, e).dataSync()).map((v) => v.toFixed(5)), Array.from(e.dataSync()).map((v) => v.toFixed(5)));
+  t.deepEqual(
+    Array.from(straightThrough(z, e).dataSync()).map((v) => v.toFixed(5)),
+    Array.from(e.dataSync()).map((v) => v.toFixed(5)),
+  );
 });
 
 test('quantize: gradient to the codebook equals tfjs gather gradient (custom op is exact)', (t) => {
@@ -69,9 +93,13 @@ test('quantize: gradient to the codebook equals tfjs gather gradient (custom op 
   }, [q.codebook]).grads[q.codebook.name];
   const ref = tf.grad((cb: tf.Tensor) => {
     const e = tf.gather(l2Normalize(cb), idx);
-    return l2Normalize(z.reshape([15, 4])).sub(e).square().mean();
+    return l2Normalize(z.reshape([15, 4]))
+      .sub(e)
+      .square()
+      .mean();
   })(q.codebook);
-  const a = ours.dataSync(), b = ref.dataSync();
+  const a = ours.dataSync(),
+    b = ref.dataSync();
   t.true(b.some((v) => v !== 0));
   for (let i = 0; i < a.length; i++) t.true(Math.abs(a[i] - b[i]) < 1e-6, `codebook grad ${i}: ${a[i]} vs ${b[i]}`);
   q.codebook.dispose();
@@ -95,7 +123,11 @@ test('dead-code restart re-seeds only codes unused for `patience` steps, from ba
   const after = q.codebook.arraySync() as number[][];
   const rows = zFlat.arraySync() as number[][];
   t.deepEqual(after.slice(0, 2), before.slice(0, 2));
-  for (const k of [2, 3, 4, 5]) t.true(rows.some((r) => r.every((v, j) => Math.abs(v - after[k][j]) < 1e-6)), `code ${k} restarted from a batch row`);
+  for (const k of [2, 3, 4, 5])
+    t.true(
+      rows.some((r) => r.every((v, j) => Math.abs(v - after[k][j]) < 1e-6)),
+      `code ${k} restarted from a batch row`,
+    );
   t.is(tracker.update(q, [0, 1], zFlat, 3), 0); // just restarted: patience starts again
   q.codebook.dispose();
 });

@@ -7,9 +7,21 @@
 import { HyperlmError } from '../errors.js';
 
 /** cblas_sgemm on float32 views: C = alpha·op(A)·op(B) + beta·C, row-major. */
-export type Sgemm = (transA: boolean, transB: boolean, m: number, n: number, k: number,
-  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-  beta: number, c: Float32Array, ldc: number) => void;
+export type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
 
 export interface Blas {
   /** Library file that was loaded, e.g. 'libopenblas.so.0'. */
@@ -26,8 +38,12 @@ const CBLAS_TRANS = 112;
 let loaded: { blas: Blas | undefined; why: string } | undefined;
 let enabled = true;
 
-interface KoffiLib { func(signature: string): (...args: unknown[]) => unknown }
-interface Koffi { load(path: string): KoffiLib }
+interface KoffiLib {
+  func(signature: string): (...args: unknown[]) => unknown;
+}
+interface Koffi {
+  load(path: string): KoffiLib;
+}
 
 /** The BLAS the matmul kernel uses now, or undefined (not found, or switched off). */
 export function activeBlas(): Blas | undefined {
@@ -66,7 +82,10 @@ async function probe(setting: string): Promise<{ blas: Blas | undefined; why: st
   try {
     koffi = ((await import('koffi')) as unknown as { default: Koffi }).default;
   } catch (err) {
-    return { blas: undefined, why: `no BLAS: the optional koffi FFI is not installed (${(err as Error).message.split('\n')[0]})` };
+    return {
+      blas: undefined,
+      why: `no BLAS: the optional koffi FFI is not installed (${(err as Error).message.split('\n')[0]})`,
+    };
   }
   const explicit = setting !== '' && setting !== 'auto';
   const tried: string[] = [];
@@ -82,14 +101,18 @@ async function probe(setting: string): Promise<{ blas: Blas | undefined; why: st
       tried.push(`${library}: ${(err as Error).message}`);
     }
   }
-  if (explicit) throw new HyperlmError('BACKEND_UNAVAILABLE', `HYPERLM_BLAS=${setting} could not be loaded: ${tried.join('; ')}`);
+  if (explicit)
+    throw new HyperlmError('BACKEND_UNAVAILABLE', `HYPERLM_BLAS=${setting} could not be loaded: ${tried.join('; ')}`);
   return { blas: undefined, why: `no optimized BLAS found (tried ${CANDIDATES.join(', ')}); matmuls on XNNPACK` };
 }
 
 function loadQuietly(koffi: Koffi, library: string): KoffiLib | string {
   // OpenMP builds of OpenBLAS size their thread pool from these variables when the library loads; set
   // them for the load only, so that child processes (e.g. the PyTorch benchmark) keep the user's.
-  const saved = { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS };
+  const saved = {
+    OMP_NUM_THREADS: process.env.OMP_NUM_THREADS,
+    OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS,
+  };
   process.env.OMP_NUM_THREADS = '1';
   process.env.OPENBLAS_NUM_THREADS = '1';
   try {
@@ -105,16 +128,34 @@ function loadQuietly(koffi: Koffi, library: string): KoffiLib | string {
 }
 
 function bind(lib: KoffiLib, library: string): Blas {
-  const raw = lib.func('void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
-    'float *A, int lda, float *B, int ldb, float beta, float *C, int ldc)');
+  const raw = lib.func(
+    'void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
+      'float *A, int lda, float *B, int ldb, float beta, float *C, int ldc)',
+  );
   if (library.includes('openblas')) {
     try {
       lib.func('void openblas_set_num_threads(int n)')(1);
-    } catch { /* an OpenBLAS without the symbol keeps its environment-configured count (1, set at load) */ }
+    } catch {
+      /* an OpenBLAS without the symbol keeps its environment-configured count (1, set at load) */
+    }
   }
   const sgemm: Sgemm = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
-    raw(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-      m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    raw(
+      CBLAS_ROW_MAJOR,
+      transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      m,
+      n,
+      k,
+      alpha,
+      a,
+      lda,
+      b,
+      ldb,
+      beta,
+      c,
+      ldc,
+    );
   };
   return { library, sgemm };
 }

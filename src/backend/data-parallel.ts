@@ -23,7 +23,10 @@ export interface DataParallelOptions {
   backend?: BackendChoice;
 }
 
-export interface StepResult { loss: number; gradNorm: number }
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+}
 
 export interface GradientsResult {
   /** Per worker, in slice order. */
@@ -34,7 +37,14 @@ export interface GradientsResult {
   grads: Float32Array;
 }
 
-interface WorkerSetup { hyperlmDataParallel: true; index: number; workers: number; modulePath: string; init: unknown; backend: BackendChoice }
+interface WorkerSetup {
+  hyperlmDataParallel: true;
+  index: number;
+  workers: number;
+  modulePath: string;
+  init: unknown;
+  backend: BackendChoice;
+}
 /** How `accumulate` folds this pass's gradient sum s into the shared gradient g: g = (first ? 0 : g) + s / divide. */
 export interface AccumulateOptions {
   first: boolean;
@@ -80,7 +90,10 @@ type Request =
 export class DataParallel {
   private steps = 0;
   private shared!: Float32Array; // [workers + 2, numParams]: a gradient slot per worker, the reduced gradient, the params
-  private constructor(private readonly pool: Worker[], readonly numParams: number) {}
+  private constructor(
+    private readonly pool: Worker[],
+    readonly numParams: number,
+  ) {}
 
   get workers(): number {
     return this.pool.length;
@@ -92,9 +105,20 @@ export class DataParallel {
       throw new HyperlmError('CONFIG_BAD_VALUE', `options.workers must be a positive integer, got ${opts.workers}`);
     }
     const modulePath = opts.modulePath.startsWith('file:') ? opts.modulePath : pathToFileURL(opts.modulePath).href;
-    const pool = Array.from({ length: opts.workers }, (_, index) => new Worker(new URL(import.meta.url), {
-      workerData: { hyperlmDataParallel: true, index, workers: opts.workers, modulePath, init: opts.init, backend: opts.backend ?? 'wasm' } satisfies WorkerSetup,
-    }));
+    const pool = Array.from(
+      { length: opts.workers },
+      (_, index) =>
+        new Worker(new URL(import.meta.url), {
+          workerData: {
+            hyperlmDataParallel: true,
+            index,
+            workers: opts.workers,
+            modulePath,
+            init: opts.init,
+            backend: opts.backend ?? 'wasm',
+          } satisfies WorkerSetup,
+        }),
+    );
     const ready = await Promise.all(pool.map((w) => reply<{ numParams: number }>(w)));
     const dp = new DataParallel(pool, ready[0].numParams);
     // One shared buffer: a gradient slot per worker, the reduced gradient, the params. Layout [workers + 2, numParams].
@@ -104,7 +128,10 @@ export class DataParallel {
     const params = await dp.params();
     if (!params.every((p) => Buffer.from(p.buffer).equals(Buffer.from(params[0].buffer)))) {
       await dp.close();
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: replicas built from options.init by ${opts.modulePath} differ; seed the initialisation`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: replicas built from options.init by ${opts.modulePath} differ; seed the initialisation`,
+      );
     }
     return dp;
   }
@@ -112,7 +139,10 @@ export class DataParallel {
   /** One synchronous data-parallel step; `slices[i]` goes to worker i. */
   async step(slices: unknown[]): Promise<StepResult> {
     if (slices.length !== this.pool.length) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: step needs ${this.pool.length} batch slices, got ${slices.length}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: step needs ${this.pool.length} batch slices, got ${slices.length}`,
+      );
     }
     const { losses, sq } = await this.computeAndReduce(slices, true);
     this.steps++;
@@ -123,7 +153,10 @@ export class DataParallel {
   /** Gradients of every worker's slice, summed (in slot order, so the result is deterministic). */
   async gradients(slices: unknown[]): Promise<GradientsResult> {
     if (slices.length !== this.pool.length) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: gradients needs ${this.pool.length} batch slices, got ${slices.length}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: gradients needs ${this.pool.length} batch slices, got ${slices.length}`,
+      );
     }
     const { losses, infos } = await this.computeAndReduce(slices, false);
     return { losses, infos, grads: this.shared.slice(this.pool.length * this.numParams) };
@@ -132,7 +165,10 @@ export class DataParallel {
   /** Overwrite every replica's params with `params` (getParams order), e.g. after the caller's optimizer step. */
   async setParams(params: Float32Array): Promise<void> {
     if (params.length !== this.numParams) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: setParams got ${params.length} values for ${this.numParams} params`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: setParams got ${params.length} values for ${this.numParams} params`,
+      );
     }
     this.paramsView().set(params);
     await this.loadParams();
@@ -158,27 +194,47 @@ export class DataParallel {
    * as `opts` says (gradient accumulation without leaving shared memory); returns the losses, infos and Σ g²
    * of the folded gradient (each shard's float64 sum, added in shard order), nothing of size numParams.
    */
-  async accumulate(slices: unknown[], opts: AccumulateOptions): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+  async accumulate(
+    slices: unknown[],
+    opts: AccumulateOptions,
+  ): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
     if (slices.length !== this.pool.length) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: accumulate needs ${this.pool.length} batch slices, got ${slices.length}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: accumulate needs ${this.pool.length} batch slices, got ${slices.length}`,
+      );
     }
-    if (!(opts.divide > 0)) throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: accumulate needs divide > 0, got ${opts.divide}`);
+    if (!(opts.divide > 0))
+      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: accumulate needs divide > 0, got ${opts.divide}`);
     return this.computeAndReduce(slices, false, opts);
   }
 
   /** `requests[i]` to worker i's `replica.run`; the answers in worker order (nothing is reduced). */
   async map(requests: unknown[]): Promise<unknown[]> {
     if (requests.length !== this.pool.length) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `data parallel: map needs ${this.pool.length} requests, got ${requests.length}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `data parallel: map needs ${this.pool.length} requests, got ${requests.length}`,
+      );
     }
     return Promise.all(this.pool.map((w, i) => call<unknown>(w, { type: 'run', request: requests[i] })));
   }
 
-  private async computeAndReduce(slices: unknown[], mean: boolean, accumulate?: AccumulateOptions): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
-    const out = await Promise.all(this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })));
+  private async computeAndReduce(
+    slices: unknown[],
+    mean: boolean,
+    accumulate?: AccumulateOptions,
+  ): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+    const out = await Promise.all(
+      this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })),
+    );
     // Each worker reduces its shard of the parameters over all slots, in slot order.
     const ranges = this.shardRanges();
-    const sq = await Promise.all(this.pool.map((w, i) => call<number>(w, { type: 'reduce', lo: ranges[i][0], hi: ranges[i][1], mean, accumulate })));
+    const sq = await Promise.all(
+      this.pool.map((w, i) =>
+        call<number>(w, { type: 'reduce', lo: ranges[i][0], hi: ranges[i][1], mean, accumulate }),
+      ),
+    );
     return { losses: out.map((o) => o.loss), infos: out.map((o) => o.info), sq: sq.reduce((a, b) => a + b, 0) };
   }
 
@@ -230,7 +286,12 @@ interface Replica {
 }
 
 /** What a replica's `attachShared` gets: live views of the shared gradient and params rows, and its shard. */
-export interface SharedViews { grads: Float32Array; params: Float32Array; lo: number; hi: number }
+export interface SharedViews {
+  grads: Float32Array;
+  params: Float32Array;
+  lo: number;
+  hi: number;
+}
 
 async function runWorker(setup: WorkerSetup): Promise<void> {
   const port = parentPort!;
@@ -238,7 +299,7 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
     try {
       port.postMessage({ ok: true, value: await f() });
     } catch (err) {
-      port.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      port.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
   };
   let replica: Replica | undefined;
@@ -253,59 +314,76 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
   let slots: Float32Array[] = [];
   let mean: Float32Array = new Float32Array(0);
   let paramsRow: Float32Array = new Float32Array(0);
-  port.on('message', (msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }) => void answer(async () => {
-    const r = replica!;
-    switch (msg.type) {
-      case 'buffer': {
-        slots = Array.from({ length: setup.workers }, (_, i) => new Float32Array(msg.shared, 4 * n * i, n));
-        mean = new Float32Array(msg.shared, 4 * n * setup.workers, n);
-        paramsRow = new Float32Array(msg.shared, 4 * n * (setup.workers + 1), n);
-        const [lo, hi] = shardRanges(n, setup.workers)[setup.index];
-        r.attachShared?.({ grads: mean, params: paramsRow, lo, hi });
-        return null;
-      }
-      case 'grads': {
-        const { loss, grads, info } = await r.lossAndGrads(msg.slice);
-        if (grads.length !== n) throw new HyperlmError('INTERNAL', `lossAndGrads returned ${grads.length} gradients for ${n} params`);
-        slots[setup.index].set(grads);
-        return { loss, info };
-      }
-      case 'reduce': {
-        let sq = 0;
-        const acc = msg.accumulate;
-        for (let j = msg.lo; j < msg.hi; j++) {
-          let s = 0;
-          for (const slot of slots) s += slot[j];
-          let g = Math.fround(msg.mean ? s / setup.workers : s);
-          if (acc) {
-            mean[j] = (acc.first ? 0 : mean[j]) + g / acc.divide;
-            g = mean[j]; // the stored float32
-          } else mean[j] = g;
-          sq += g * g;
-        }
-        if (acc?.normRanges) {
-          sq = 0;
-          for (const [a, b] of acc.normRanges) {
-            for (let j = Math.max(a, msg.lo), end = Math.min(b, msg.hi); j < end; j++) sq += mean[j] * mean[j];
+  port.on(
+    'message',
+    (msg: Request | { type: 'buffer'; shared: SharedArrayBuffer }) =>
+      void answer(async () => {
+        const r = replica!;
+        switch (msg.type) {
+          case 'buffer': {
+            slots = Array.from({ length: setup.workers }, (_, i) => new Float32Array(msg.shared, 4 * n * i, n));
+            mean = new Float32Array(msg.shared, 4 * n * setup.workers, n);
+            paramsRow = new Float32Array(msg.shared, 4 * n * (setup.workers + 1), n);
+            const [lo, hi] = shardRanges(n, setup.workers)[setup.index];
+            r.attachShared?.({ grads: mean, params: paramsRow, lo, hi });
+            return null;
           }
+          case 'grads': {
+            const { loss, grads, info } = await r.lossAndGrads(msg.slice);
+            if (grads.length !== n)
+              throw new HyperlmError('INTERNAL', `lossAndGrads returned ${grads.length} gradients for ${n} params`);
+            slots[setup.index].set(grads);
+            return { loss, info };
+          }
+          case 'reduce': {
+            let sq = 0;
+            const acc = msg.accumulate;
+            for (let j = msg.lo; j < msg.hi; j++) {
+              let s = 0;
+              for (const slot of slots) s += slot[j];
+              let g = Math.fround(msg.mean ? s / setup.workers : s);
+              if (acc) {
+                mean[j] = (acc.first ? 0 : mean[j]) + g / acc.divide;
+                g = mean[j]; // the stored float32
+              } else mean[j] = g;
+              sq += g * g;
+            }
+            if (acc?.normRanges) {
+              sq = 0;
+              for (const [a, b] of acc.normRanges) {
+                for (let j = Math.max(a, msg.lo), end = Math.min(b, msg.hi); j < end; j++) sq += mean[j] * mean[j];
+              }
+            }
+            return sq;
+          }
+          case 'apply':
+            if (!r.applyGrads)
+              throw new HyperlmError(
+                'INTERNAL',
+                `${setup.modulePath}: the replica has no applyGrads, needed by DataParallel.step`,
+              );
+            await r.applyGrads(mean.slice(), msg.step);
+            return null;
+          case 'set':
+            if (!r.setParams)
+              throw new HyperlmError(
+                'INTERNAL',
+                `${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`,
+              );
+            await r.setParams(paramsRow.slice());
+            return null;
+          case 'run':
+            if (!r.run)
+              throw new HyperlmError(
+                'INTERNAL',
+                `${setup.modulePath}: the replica has no run, needed by DataParallel.map`,
+              );
+            return r.run(msg.request);
+          case 'params':
+            return r.getParams().slice();
         }
-        return sq;
-      }
-      case 'apply':
-        if (!r.applyGrads) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no applyGrads, needed by DataParallel.step`);
-        await r.applyGrads(mean.slice(), msg.step);
-        return null;
-      case 'set':
-        if (!r.setParams) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`);
-        await r.setParams(paramsRow.slice());
-        return null;
-      case 'run':
-        if (!r.run) throw new HyperlmError('INTERNAL', `${setup.modulePath}: the replica has no run, needed by DataParallel.map`);
-        return r.run(msg.request);
-      case 'params':
-        return r.getParams().slice();
-    }
-  }));
+      }),
+  );
 }
 
 if (!isMainThread && (workerData as WorkerSetup | undefined)?.hyperlmDataParallel === true) {

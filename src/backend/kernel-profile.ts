@@ -34,10 +34,12 @@ export async function profileKernels(f: () => void | Promise<void>): Promise<Ker
   const t0 = performance.now();
   const info = await tf.profile(f as () => tf.TensorContainer);
   const wallMs = performance.now() - t0;
-  const entries = await Promise.all(info.kernels.map(async (k) => {
-    const ms = await k.kernelTimeMs;
-    return { name: k.name, shapes: JSON.stringify(k.inputShapes), ms: typeof ms === 'number' ? ms : 0 };
-  }));
+  const entries = await Promise.all(
+    info.kernels.map(async (k) => {
+      const ms = await k.kernelTimeMs;
+      return { name: k.name, shapes: JSON.stringify(k.inputShapes), ms: typeof ms === 'number' ? ms : 0 };
+    }),
+  );
   return {
     wallMs,
     byKernel: group(entries.map((e) => ({ key: e.name, ms: e.ms }))),

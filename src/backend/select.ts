@@ -28,7 +28,10 @@ let wasmPathsSet = false;
 /** Activates a backend; idempotent (a repeated call with the same choice returns the same result). */
 export async function selectBackend(choice: BackendChoice, log?: (line: string) => void): Promise<SelectedBackend> {
   if (!BACKEND_CHOICES.includes(choice)) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(choice)}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(choice)}`,
+    );
   }
   if (current?.choice === choice && tf.getBackend() === current.result.name) return current.result;
   // PROD silences tfjs's console advice (e.g. the cpu backend's "install our node backend" banner on first
@@ -52,15 +55,21 @@ async function choose(choice: BackendChoice): Promise<SelectedBackend> {
       const tried: string[] = [];
       const found = await tryTensorflow(tried, false);
       if (found) return found;
-      throw new HyperlmError('BACKEND_UNAVAILABLE',
-        `backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu installed (${tried.join('; ')})`);
+      throw new HyperlmError(
+        'BACKEND_UNAVAILABLE',
+        `backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu installed (${tried.join('; ')})`,
+      );
     }
     case 'auto': {
       const tried: string[] = [];
       const found = await tryTensorflow(tried, true);
       if (found) return found;
       const wasm = await activateWasm();
-      return { name: wasm.name, device: wasm.device, why: `auto: ${tried.join('; ')}; WASM is ~30× the pure-JS cpu backend; ${wasm.blas}` };
+      return {
+        name: wasm.name,
+        device: wasm.device,
+        why: `auto: ${tried.join('; ')}; WASM is ~30× the pure-JS cpu backend; ${wasm.blas}`,
+      };
     }
   }
 }
@@ -117,10 +126,17 @@ async function activateWasm(): Promise<Omit<SelectedBackend, 'why'> & { blas: st
   registerWasmKernels();
   const blas = await loadBlas();
   if (!(await activate('wasm'))) {
-    throw new HyperlmError('BACKEND_UNAVAILABLE', 'backend wasm failed to initialise from @tensorflow/tfjs-backend-wasm/dist');
+    throw new HyperlmError(
+      'BACKEND_UNAVAILABLE',
+      'backend wasm failed to initialise from @tensorflow/tfjs-backend-wasm/dist',
+    );
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();
   const matmul = blas ? `, matmuls on ${blas.library}` : '';
-  return { name: 'wasm', device: `cpu (wasm${simd ? ' simd' : ''}, ${threads} thread${threads === 1 ? '' : 's'}${matmul})`, blas: blasStatus() };
+  return {
+    name: 'wasm',
+    device: `cpu (wasm${simd ? ' simd' : ''}, ${threads} thread${threads === 1 ? '' : 's'}${matmul})`,
+    blas: blasStatus(),
+  };
 }

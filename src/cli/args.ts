@@ -41,9 +41,19 @@ export function helpText(spec: CommandSpec): string {
   rows.push(['  -h, --help', 'show this help']);
   const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
   const lines = rows.map(([l, r]) => (l.length >= width ? `${l}\n${' '.repeat(width)}${r}` : l.padEnd(width) + r));
-  const text = [`Usage: ${spec.usage}`, '', spec.summary, '', 'Options:', ...lines, ...(spec.epilog ? ['', spec.epilog] : [])].join('\n');
+  const text = [
+    `Usage: ${spec.usage}`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+    ...lines,
+    ...(spec.epilog ? ['', spec.epilog] : []),
+  ].join('\n');
   // run as `hyperlm SUBCOMMAND` (src/cli/main.ts): show the commands that way
-  return process.env.HYPERLM_CLI === '1' ? text.replace(/npm run ([\w:-]+) --( |$)/gm, 'hyperlm $1$2').replace(/npm run ([\w:-]+)/g, 'hyperlm $1') : text;
+  return process.env.HYPERLM_CLI === '1'
+    ? text.replace(/npm run ([\w:-]+) --( |$)/gm, 'hyperlm $1$2').replace(/npm run ([\w:-]+)/g, 'hyperlm $1')
+    : text;
 }
 
 /**
@@ -60,7 +70,12 @@ export function parseCommandLine(spec: CommandSpec, argv: string[] = process.arg
     options[name] = { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) };
   }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: spec.positionals ?? false, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      allowPositionals: spec.positionals ?? false,
+      strict: true,
+    });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -69,22 +84,42 @@ export function parseCommandLine(spec: CommandSpec, argv: string[] = process.arg
 }
 
 /** Parses a flag value as a number within bounds, naming the flag when it is not one. */
-export function numberFlag(values: ParsedArgs['values'], name: string, fallback: number, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
+export function numberFlag(
+  values: ParsedArgs['values'],
+  name: string,
+  fallback: number,
+  opts: { integer?: boolean; min?: number; max?: number } = {},
+): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  const bad = typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) ||
-    (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max);
+  const bad =
+    typeof raw !== 'string' ||
+    raw.trim() === '' ||
+    !Number.isFinite(n) ||
+    (opts.integer && !Number.isInteger(n)) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max);
   if (bad) {
-    const range = [opts.integer ? 'an integer' : 'a number', opts.min !== undefined ? `≥ ${opts.min}` : '', opts.max !== undefined ? `≤ ${opts.max}` : '']
-      .filter(Boolean).join(' ');
+    const range = [
+      opts.integer ? 'an integer' : 'a number',
+      opts.min !== undefined ? `≥ ${opts.min}` : '',
+      opts.max !== undefined ? `≤ ${opts.max}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     throw new HyperlmError('CLI_BAD_FLAG', `--${name} must be ${range}, got ${JSON.stringify(raw)}`);
   }
   return n;
 }
 
 /** Parses a flag whose value must be one of a fixed set. */
-export function choiceFlag<T extends string>(values: ParsedArgs['values'], name: string, choices: readonly T[], fallback: T): T {
+export function choiceFlag<T extends string>(
+  values: ParsedArgs['values'],
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const raw = values[name];
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {
@@ -100,7 +135,7 @@ export function runMain(main: () => Promise<void>): void {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exitCode = 1;
     }
   });

@@ -10,14 +10,32 @@ export function machineLine(): string {
 }
 
 /** Replaces (or appends) the section `name` of BENCHMARKS.md at `path`. */
-export async function writeBenchmarkSection(path: string, name: string, title: string, command: string, body: string): Promise<void> {
+export async function writeBenchmarkSection(
+  path: string,
+  name: string,
+  title: string,
+  command: string,
+  body: string,
+): Promise<void> {
   const begin = `<!-- bench:${name} -->`;
   const end = `<!-- /bench:${name} -->`;
-  const section = [begin, `## ${title}`, '', `Command: \`${command}\``, `Machine: ${machineLine()}; run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`, '', body.trim(), end].join('\n');
-  let text = await readFile(path, 'utf8').catch(() => '# Benchmarks\n\nEach section is written by the benchmark named in it; rerun the command to refresh it.\n');
+  const section = [
+    begin,
+    `## ${title}`,
+    '',
+    `Command: \`${command}\``,
+    `Machine: ${machineLine()}; run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    body.trim(),
+    end,
+  ].join('\n');
+  let text = await readFile(path, 'utf8').catch(
+    () => '# Benchmarks\n\nEach section is written by the benchmark named in it; rerun the command to refresh it.\n',
+  );
   const a = text.indexOf(begin);
   const b = text.indexOf(end);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
+  text =
+    a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
   await writeFileAtomic(path, text);
 }
 

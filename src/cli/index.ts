@@ -1,4 +1,13 @@
 // Command-line plumbing for scripts/: flag parsing with generated --help, the error-reporting main
 // wrapper, and the BENCHMARKS.md section writer the benchmarks share.
-export { parseCommandLine, runMain, numberFlag, choiceFlag, helpText, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
+export {
+  parseCommandLine,
+  runMain,
+  numberFlag,
+  choiceFlag,
+  helpText,
+  type CommandSpec,
+  type FlagSpec,
+  type ParsedArgs,
+} from './args.js';
 export { writeBenchmarkSection, markdownTable, machineLine } from './benchmarks-md.js';

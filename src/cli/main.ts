@@ -20,11 +20,17 @@ export const SUBCOMMANDS: Readonly<Record<string, { script: string; summary: str
   'train:vqgan': { script: 'train-vqgan', summary: 'train the ViT-VQGAN image tokenizer' },
   'vqgan:reconstruct': { script: 'vqgan-reconstruct', summary: 'encode and decode images with a VQGAN, side by side' },
   'vqgan:eval': { script: 'vqgan-eval', summary: 'reconstruction quality of a VQGAN on held-out images' },
-  'build-corpus': { script: 'build-corpus', summary: 'build the large training corpus from pinned npm and Debian packages' },
+  'build-corpus': {
+    script: 'build-corpus',
+    summary: 'build the large training corpus from pinned npm and Debian packages',
+  },
   'bench:preprocess': { script: 'bench-preprocess', summary: 'preprocessing throughput benchmark' },
   'bench:tokenizer': { script: 'bench-tokenizer', summary: 'tokenizer training and encoding benchmark' },
   'bench:kernels': { script: 'bench-kernels', summary: 'WASM kernel GFLOP/s benchmark' },
-  'bench:train': { script: 'bench-train', summary: 'training and decoding speed benchmark (with PyTorch when present)' },
+  'bench:train': {
+    script: 'bench-train',
+    summary: 'training and decoding speed benchmark (with PyTorch when present)',
+  },
   'bench:vqgan': { script: 'bench-vqgan', summary: 'VQGAN training and encoding speed benchmark' },
   'bench:eval': { script: 'bench-eval', summary: 'evaluation harness speed benchmark' },
   'bench:serve': { script: 'bench-serve', summary: 'infill server latency benchmark' },
@@ -33,7 +39,13 @@ export const SUBCOMMANDS: Readonly<Record<string, { script: string; summary: str
 function usage(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
   const rows = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['Usage: hyperlm SUBCOMMAND [flags]   (hyperlm SUBCOMMAND --help for its flags)', '', 'Subcommands:', ...rows, ''].join('\n');
+  return [
+    'Usage: hyperlm SUBCOMMAND [flags]   (hyperlm SUBCOMMAND --help for its flags)',
+    '',
+    'Subcommands:',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -54,4 +66,5 @@ async function main(): Promise<void> {
   await import(pathToFileURL(script).href);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]))
+  await main();

@@ -22,7 +22,10 @@ export class DedupIndex {
   private readonly exact = new Map<string, string>();
   private readonly bands: Array<Map<number, string>>;
 
-  constructor(readonly mode: DedupMode, bandCount: number) {
+  constructor(
+    readonly mode: DedupMode,
+    bandCount: number,
+  ) {
     this.bands = Array.from({ length: mode === 'near' ? bandCount : 0 }, () => new Map());
   }
 
@@ -45,7 +48,10 @@ export class DedupIndex {
 const MAGIC = Buffer.from('HLMDDUP1', 'latin1');
 
 /** One indexed document's keys with the split it went to (`dropped`: a near duplicate, indexed, not written). */
-export interface KeptKeys extends DedupKeys { split: 'train' | 'valid' | 'dropped'; chars: number }
+export interface KeptKeys extends DedupKeys {
+  split: 'train' | 'valid' | 'dropped';
+  chars: number;
+}
 
 const SPLIT_CODE = { train: 0, valid: 1, dropped: 2 } as const;
 const SPLITS = ['train', 'valid', 'dropped'] as const;
@@ -79,19 +85,30 @@ export function packKeys(entries: KeptKeys[], bands: number): Buffer {
 
 /** The inverse of packKeys; `file` names the source in errors. A band key of 0 means "no key". */
 export function unpackKeys(buf: Buffer, file: string): KeptKeys[] {
-  if (buf.length < 16 || !buf.subarray(0, 8).equals(MAGIC)) throw new HyperlmError('SHARD_CORRUPT', `${file}: not a hyperlm dedup file (bad magic)`);
+  if (buf.length < 16 || !buf.subarray(0, 8).equals(MAGIC))
+    throw new HyperlmError('SHARD_CORRUPT', `${file}: not a hyperlm dedup file (bad magic)`);
   const bands = buf.readUInt32LE(8);
   const n = buf.readUInt32LE(12);
   const size = entryBytes(bands);
-  if (buf.length !== 16 + n * size) throw new HyperlmError('SHARD_CORRUPT', `${file}: ${buf.length} bytes, expected ${16 + n * size} for ${n} entries of ${bands} bands`);
+  if (buf.length !== 16 + n * size)
+    throw new HyperlmError(
+      'SHARD_CORRUPT',
+      `${file}: ${buf.length} bytes, expected ${16 + n * size} for ${n} entries of ${bands} bands`,
+    );
   const out: KeptKeys[] = [];
   for (let i = 0; i < n; i++) {
     const o = 16 + i * size;
     const keys: number[] = [];
     for (let b = 0; b < bands; b++) keys.push(buf.readDoubleLE(o + 21 + 8 * b));
     const split = SPLITS[buf.readUInt8(o)];
-    if (split === undefined) throw new HyperlmError('SHARD_CORRUPT', `${file}: entry ${i} has split code ${buf.readUInt8(o)}`);
-    out.push({ split, chars: buf.readUInt32LE(o + 1), exact: buf.subarray(o + 5, o + 21).toString('base64'), bands: keys.every((k) => k === 0) ? [] : keys });
+    if (split === undefined)
+      throw new HyperlmError('SHARD_CORRUPT', `${file}: entry ${i} has split code ${buf.readUInt8(o)}`);
+    out.push({
+      split,
+      chars: buf.readUInt32LE(o + 1),
+      exact: buf.subarray(o + 5, o + 21).toString('base64'),
+      bands: keys.every((k) => k === 0) ? [] : keys,
+    });
   }
   return out;
 }

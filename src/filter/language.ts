@@ -41,18 +41,28 @@ function hasLetters(text: string, n: number): boolean {
 }
 
 /** The ISO 639-1 codes eld can answer with (checked against `--languages`). */
-export const ELD_LANGUAGES = new Set(('am ar az be bg bn ca cs da de el en es et eu fa fi fr gu he hi hr hu hy is it ja ka kn ko ku lo lt lv ml mr ms ' +
-  'nl no or pa pl pt ro ru sk sl sq sr sv ta te th tl tr uk ur vi yo zh').split(' '));
+export const ELD_LANGUAGES = new Set(
+  (
+    'am ar az be bg bn ca cs da de el en es et eu fa fi fr gu he hi hr hu hy is it ja ka kn ko ku lo lt lv ml mr ms ' +
+    'nl no or pa pl pt ro ru sk sl sq sr sv ta te th tl tr uk ur vi yo zh'
+  ).split(' '),
+);
 
 /** Parses `--languages`: `all`, or a comma-separated list of ISO 639-1 codes (`und` is always kept). */
 export function parseLanguages(value: string): string[] | 'all' {
   if (value.trim() === 'all') return 'all';
-  const codes = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const codes = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   if (codes.length === 0) throw new HyperlmError('CLI_BAD_FLAG', '--languages must be all or a list like en,de');
   for (const c of codes) {
     if (!ELD_LANGUAGES.has(c)) {
-      throw new HyperlmError('CLI_BAD_FLAG', `--languages: ${JSON.stringify(c)} is not an ISO 639-1 code the detector knows (${[...ELD_LANGUAGES].join(' ')}; ` +
-        'documents too short to tell, "und", are always kept)');
+      throw new HyperlmError(
+        'CLI_BAD_FLAG',
+        `--languages: ${JSON.stringify(c)} is not an ISO 639-1 code the detector knows (${[...ELD_LANGUAGES].join(' ')}; ` +
+          'documents too short to tell, "und", are always kept)',
+      );
     }
   }
   return [...new Set(codes)].sort();

@@ -22,7 +22,12 @@ export const DEFAULT_MINHASH: MinhashConfig = { ngrams: 5, bands: 14, rows: 8, s
 
 /** Lower-cased NFKC words: maximal runs of letters, marks and digits (punctuation and markup are separators). */
 export function words(text: string): string[] {
-  return text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
+  return (
+    text
+      .normalize('NFKC')
+      .toLowerCase()
+      .match(/[\p{L}\p{M}\p{N}]+/gu) ?? []
+  );
 }
 
 /** FNV-1a over UTF-16 code units, finished with murmur3's fmix32 so nearby strings spread. */
@@ -67,9 +72,15 @@ function family(config: MinhashConfig): { a: Uint32Array; b: Uint32Array } {
   let f = families.get(key);
   if (!f) {
     let state = config.seed >>> 0;
-    const next = (): number => { state = (state + 0x9e3779b9) >>> 0; return fmix32(state); };
+    const next = (): number => {
+      state = (state + 0x9e3779b9) >>> 0;
+      return fmix32(state);
+    };
     f = { a: new Uint32Array(n), b: new Uint32Array(n) };
-    for (let k = 0; k < n; k++) { f.a[k] = next() | 1; f.b[k] = next(); }
+    for (let k = 0; k < n; k++) {
+      f.a[k] = next() | 1;
+      f.b[k] = next();
+    }
     families.set(key, f);
   }
   return f;

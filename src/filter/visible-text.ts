@@ -8,7 +8,11 @@ import type { MinimizedDocument } from '../data/document.js';
 export function visibleText(min: MinimizedDocument, kind: 'html' | 'code'): string {
   const text = min.segments.filter((s): s is string => typeof s === 'string').join(' ');
   if (kind === 'code') return text;
-  return text.replace(/<[^>]*>/g, ' ').replace(/&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);/gi, ' ').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);/gi, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**
@@ -16,5 +20,7 @@ export function visibleText(min: MinimizedDocument, kind: 'html' | 'code'): stri
  * with separators that cannot occur in HTML text (so segment boundaries cannot be shifted into a collision).
  */
 export function canonicalDocument(min: MinimizedDocument): string {
-  return min.segments.map((s) => (typeof s === 'string' ? s : `\u0000img:${min.images[s.image]?.src ?? ''}\u0000`)).join('\u0001');
+  return min.segments
+    .map((s) => (typeof s === 'string' ? s : `\u0000img:${min.images[s.image]?.src ?? ''}\u0000`))
+    .join('\u0001');
 }

@@ -21,7 +21,12 @@ const IO_CODES: Record<string, string> = {
   EISDIR: 'is a folder',
 };
 
-interface ErrnoLike { code?: unknown; path?: unknown; dest?: unknown; syscall?: unknown }
+interface ErrnoLike {
+  code?: unknown;
+  path?: unknown;
+  dest?: unknown;
+  syscall?: unknown;
+}
 
 /** True for a Node.js system error whose code is one of the I/O failures above. */
 export function isIoFailure(err: unknown): boolean {
@@ -43,7 +48,7 @@ export function asIoFailure(err: unknown, remedy: string, fallbackFile?: string)
   if (!isIoFailure(err)) return err;
   const e = err as Error & ErrnoLike;
   const code = e.code as string;
-  const file = typeof e.path === 'string' ? e.path : fallbackFile ?? '(unknown file)';
+  const file = typeof e.path === 'string' ? e.path : (fallbackFile ?? '(unknown file)');
   const what = typeof e.syscall === 'string' ? ` during ${e.syscall}` : '';
   return new HyperlmError('IO_FAILED', `${file}: ${IO_CODES[code]} (${code}${what}); ${remedy}`, { cause: err });
 }

@@ -50,7 +50,12 @@ export class Progress {
     const elapsed = this.elapsed();
     const eta = frac && frac > 0 && !final ? formatSeconds((elapsed * (1 - frac)) / frac) : undefined;
     const bar = frac !== undefined ? `${renderBar(frac, 24)} ${(frac * 100).toFixed(1).padStart(5)}%` : '';
-    const parts = [label, bar, ...Object.entries(this.fields).map(([k, v]) => `${k} ${v}`), `elapsed ${formatSeconds(elapsed)}`];
+    const parts = [
+      label,
+      bar,
+      ...Object.entries(this.fields).map(([k, v]) => `${k} ${v}`),
+      `elapsed ${formatSeconds(elapsed)}`,
+    ];
     if (eta) parts.push(`eta ${eta}`);
     const line = parts.filter(Boolean).join(' | ');
     if (this.tty) this.stream.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);

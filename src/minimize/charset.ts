@@ -13,9 +13,14 @@ const MAX_CONTROL_RATIO = 0.1;
 const META_CHARSET = /<meta\b[^>]*?charset\s*=\s*["']?\s*([^\s"';>/]+)/i;
 const XML_ENCODING = /^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([^"']+)["']/i;
 const BINARY_MAGIC: Array<[string, number[]]> = [
-  ['PNG', [0x89, 0x50, 0x4e, 0x47]], ['JPEG', [0xff, 0xd8, 0xff]], ['GIF', [0x47, 0x49, 0x46, 0x38]],
-  ['PDF', [0x25, 0x50, 0x44, 0x46]], ['gzip', [0x1f, 0x8b]], ['zip', [0x50, 0x4b, 0x03, 0x04]],
-  ['RIFF', [0x52, 0x49, 0x46, 0x46]], ['ELF', [0x7f, 0x45, 0x4c, 0x46]],
+  ['PNG', [0x89, 0x50, 0x4e, 0x47]],
+  ['JPEG', [0xff, 0xd8, 0xff]],
+  ['GIF', [0x47, 0x49, 0x46, 0x38]],
+  ['PDF', [0x25, 0x50, 0x44, 0x46]],
+  ['gzip', [0x1f, 0x8b]],
+  ['zip', [0x50, 0x4b, 0x03, 0x04]],
+  ['RIFF', [0x52, 0x49, 0x46, 0x46]],
+  ['ELF', [0x7f, 0x45, 0x4c, 0x46]],
 ];
 
 function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
@@ -25,7 +30,8 @@ function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
 /** Throws DOC_BINARY for NUL bytes, known binary magic numbers or too many control bytes in the first KB. */
 function rejectBinary(bytes: Uint8Array, source: string): void {
   for (const [name, magic] of BINARY_MAGIC) {
-    if (startsWith(bytes, magic)) throw new HyperlmError('DOC_BINARY', `${source}: binary file (${name} signature), not text`);
+    if (startsWith(bytes, magic))
+      throw new HyperlmError('DOC_BINARY', `${source}: binary file (${name} signature), not text`);
   }
   const head = bytes.subarray(0, PRESCAN_BYTES);
   let control = 0;
@@ -35,8 +41,10 @@ function rejectBinary(bytes: Uint8Array, source: string): void {
     if (b < 0x20 && b !== 9 && b !== 10 && b !== 12 && b !== 13 && b !== 27) control++;
   }
   if (head.length > 0 && control / head.length > MAX_CONTROL_RATIO) {
-    throw new HyperlmError('DOC_BINARY',
-      `${source}: binary file (${control} control bytes in the first ${head.length}), not text`);
+    throw new HyperlmError(
+      'DOC_BINARY',
+      `${source}: binary file (${control} control bytes in the first ${head.length}), not text`,
+    );
   }
 }
 

@@ -6,21 +6,72 @@ import { HyperlmError } from '../errors.js';
 
 /** Extension (lowercase, with dot) → language name. */
 export const LANGUAGE_BY_EXTENSION: Readonly<Record<string, string>> = {
-  '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.jsx': 'javascript',
-  '.ts': 'typescript', '.mts': 'typescript', '.cts': 'typescript', '.tsx': 'typescript',
-  '.py': 'python', '.pyi': 'python', '.go': 'go', '.rs': 'rust', '.java': 'java', '.kt': 'kotlin',
-  '.scala': 'scala', '.swift': 'swift', '.c': 'c', '.h': 'c', '.cpp': 'cpp', '.cc': 'cpp', '.cxx': 'cpp',
-  '.hpp': 'cpp', '.hh': 'cpp', '.cs': 'csharp', '.css': 'css', '.scss': 'scss', '.less': 'less',
-  '.html': 'html', '.htm': 'html', '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml', '.toml': 'toml',
-  '.xml': 'xml', '.md': 'markdown', '.rst': 'restructuredtext', '.sh': 'shell', '.bash': 'shell',
-  '.zsh': 'shell', '.rb': 'ruby', '.php': 'php', '.pl': 'perl', '.lua': 'lua', '.r': 'r', '.sql': 'sql',
-  '.hs': 'haskell', '.ml': 'ocaml', '.ex': 'elixir', '.exs': 'elixir', '.erl': 'erlang', '.clj': 'clojure',
-  '.dart': 'dart', '.jl': 'julia', '.m': 'objective-c', '.vue': 'vue', '.svelte': 'svelte', '.tex': 'latex',
+  '.js': 'javascript',
+  '.mjs': 'javascript',
+  '.cjs': 'javascript',
+  '.jsx': 'javascript',
+  '.ts': 'typescript',
+  '.mts': 'typescript',
+  '.cts': 'typescript',
+  '.tsx': 'typescript',
+  '.py': 'python',
+  '.pyi': 'python',
+  '.go': 'go',
+  '.rs': 'rust',
+  '.java': 'java',
+  '.kt': 'kotlin',
+  '.scala': 'scala',
+  '.swift': 'swift',
+  '.c': 'c',
+  '.h': 'c',
+  '.cpp': 'cpp',
+  '.cc': 'cpp',
+  '.cxx': 'cpp',
+  '.hpp': 'cpp',
+  '.hh': 'cpp',
+  '.cs': 'csharp',
+  '.css': 'css',
+  '.scss': 'scss',
+  '.less': 'less',
+  '.html': 'html',
+  '.htm': 'html',
+  '.json': 'json',
+  '.yaml': 'yaml',
+  '.yml': 'yaml',
+  '.toml': 'toml',
+  '.xml': 'xml',
+  '.md': 'markdown',
+  '.rst': 'restructuredtext',
+  '.sh': 'shell',
+  '.bash': 'shell',
+  '.zsh': 'shell',
+  '.rb': 'ruby',
+  '.php': 'php',
+  '.pl': 'perl',
+  '.lua': 'lua',
+  '.r': 'r',
+  '.sql': 'sql',
+  '.hs': 'haskell',
+  '.ml': 'ocaml',
+  '.ex': 'elixir',
+  '.exs': 'elixir',
+  '.erl': 'erlang',
+  '.clj': 'clojure',
+  '.dart': 'dart',
+  '.jl': 'julia',
+  '.m': 'objective-c',
+  '.vue': 'vue',
+  '.svelte': 'svelte',
+  '.tex': 'latex',
 };
 
 /** Files known by name rather than extension. */
 const LANGUAGE_BY_NAME: Readonly<Record<string, string>> = {
-  makefile: 'makefile', dockerfile: 'dockerfile', 'cmakelists.txt': 'cmake', gemfile: 'ruby', rakefile: 'ruby',
+  makefile: 'makefile',
+  dockerfile: 'dockerfile',
+  'cmakelists.txt': 'cmake',
+  gemfile: 'ruby',
+  rakefile: 'ruby',
 };
 
 export function languageForPath(path: string): string | undefined {
@@ -37,7 +88,8 @@ const PATH_ESCAPE = /[%\s|>]/g;
 
 function encodePath(path: string): string {
   return path.replace(PATH_ESCAPE, (c) =>
-    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }
 
 /**
@@ -52,7 +104,10 @@ function encodePath(path: string): string {
  */
 export function codeDocumentText(relPath: string, language: string, text: string): string {
   if (!LANGUAGE_NAME.test(language)) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `code document ${relPath}: language "${language}" must match ${LANGUAGE_NAME}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `code document ${relPath}: language "${language}" must match ${LANGUAGE_NAME}`,
+    );
   }
   return `<| file lang=${language} path=${encodePath(relPath)} |>\n${text}`;
 }
@@ -63,7 +118,10 @@ const HEADER = /^<\| file lang=(\S+) path=(\S*) \|>\n/;
 export function parseCodeDocument(doc: string): { relPath: string; language: string; text: string } {
   const match = HEADER.exec(doc);
   if (match === null) {
-    throw new HyperlmError('INPUT_BAD_RECORD', `code document does not start with a "<| file lang=… path=… |>" header: ${JSON.stringify(doc.slice(0, 60))}`);
+    throw new HyperlmError(
+      'INPUT_BAD_RECORD',
+      `code document does not start with a "<| file lang=… path=… |>" header: ${JSON.stringify(doc.slice(0, 60))}`,
+    );
   }
   let relPath: string;
   try {

@@ -51,17 +51,64 @@ export interface MinimizeOptions {
 export const DEFAULT_MINIMIZE: MinimizeOptions = {
   // why: none of these carry readable prose; `form` subtrees are mostly widgets (HTLM drops them);
   // xmp/plaintext/noembed are raw-text elements whose escaped text would not re-parse the same
-  dropTags: ['script', 'style', 'noscript', 'template', 'iframe', 'form', 'svg', 'canvas', 'object',
-    'embed', 'applet', 'link', 'audio', 'video', 'source', 'track', 'map', 'area', 'button', 'input',
-    'select', 'option', 'frame', 'frameset', 'noframes', 'noembed', 'xmp', 'plaintext', 'dialog'],
+  dropTags: [
+    'script',
+    'style',
+    'noscript',
+    'template',
+    'iframe',
+    'form',
+    'svg',
+    'canvas',
+    'object',
+    'embed',
+    'applet',
+    'link',
+    'audio',
+    'video',
+    'source',
+    'track',
+    'map',
+    'area',
+    'button',
+    'input',
+    'select',
+    'option',
+    'frame',
+    'frameset',
+    'noframes',
+    'noembed',
+    'xmp',
+    'plaintext',
+    'dialog',
+  ],
   // why: HTLM removes header/footer/navigation chrome; aside is sidebars
   boilerplateTags: ['header', 'footer', 'nav', 'aside'],
   // why: the ARIA landmark roles used for the same chrome when div soup replaces the tags
   boilerplateRoles: ['navigation', 'banner', 'contentinfo', 'complementary', 'search', 'menu', 'menubar'],
   // why: common class/id words for chrome; `header` is left out on purpose (section headers carry titles)
-  boilerplateHints: ['nav', 'navbar', 'navigation', 'navheader', 'navfooter', 'breadcrumb', 'breadcrumbs',
-    'footer', 'sidebar', 'sphinxsidebar', 'cookie', 'cookies', 'consent', 'copyright', 'masthead', 'menu',
-    'related', 'skip', 'share', 'social'],
+  boilerplateHints: [
+    'nav',
+    'navbar',
+    'navigation',
+    'navheader',
+    'navfooter',
+    'breadcrumb',
+    'breadcrumbs',
+    'footer',
+    'sidebar',
+    'sphinxsidebar',
+    'cookie',
+    'cookies',
+    'consent',
+    'copyright',
+    'masthead',
+    'menu',
+    'related',
+    'skip',
+    'share',
+    'social',
+  ],
   // why: short "© 2024 Foo Inc." lines are pure boilerplate; long text starting with © is not
   copyrightMaxChars: 200,
   // why: HTLM §2.1 threshold for standard textual containers
@@ -106,8 +153,11 @@ export function resolveMinimizeOptions(partial: Record<string, unknown>): Minimi
       throw new HyperlmError('CONFIG_UNKNOWN_KEY', `minimize options: unknown key "${key}"`);
     }
     const def = (DEFAULT_MINIMIZE as unknown as Record<string, unknown>)[key];
-    const bad = (want: string) => new HyperlmError('CONFIG_BAD_VALUE',
-      `minimize options: "${key}" must be ${want}, got ${JSON.stringify(value) ?? String(value)}`);
+    const bad = (want: string) =>
+      new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `minimize options: "${key}" must be ${want}, got ${JSON.stringify(value) ?? String(value)}`,
+      );
     if (Array.isArray(def)) {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw bad('an array of strings');
       out[key] = value.map((v: string) => v.toLowerCase());

@@ -89,7 +89,11 @@ export function largestSrcsetCandidate(srcset: string): string | undefined {
   return best;
 }
 
-function mergeDivAttrs(outer: Record<string, string>, inner: Record<string, string>, max: number): Record<string, string> {
+function mergeDivAttrs(
+  outer: Record<string, string>,
+  inner: Record<string, string>,
+  max: number,
+): Record<string, string> {
   const merged = { ...inner, ...outer };
   if (outer.class !== undefined && inner.class !== undefined) {
     merged.class = [...new Set(`${outer.class} ${inner.class}`.split(' '))].join(' ').slice(0, max);
@@ -111,8 +115,17 @@ export function minimizeHtml(html: string, options: MinimizeOptions, source: str
   let baseHref: string | undefined;
   let visible = 0;
 
-  const base: Frame = { mode: 'keep', el: body, verbatim: false, sectioning: false, invisible: false,
-    nonSpace: 0, protect: false, firstText: '', start: 0 };
+  const base: Frame = {
+    mode: 'keep',
+    el: body,
+    verbatim: false,
+    sectioning: false,
+    invisible: false,
+    nonSpace: 0,
+    protect: false,
+    firstText: '',
+    start: 0,
+  };
   const stack: Frame[] = [base];
   const keepAttrs = (tag: string, attribs: Record<string, string>): Record<string, string> => {
     const out: Record<string, string> = {};
@@ -126,137 +139,154 @@ export function minimizeHtml(html: string, options: MinimizeOptions, source: str
     return out;
   };
 
-  const parser: Parser = new Parser({
-    onopentag(tag, attribs) {
-      if (stack.length > options.maxDepth) {
-        throw new HyperlmError('DOC_TOO_LARGE', `${source}: elements nested deeper than maxDepth ${options.maxDepth}`);
-      }
-      const parent = stack[stack.length - 1];
-      const frame: Frame = { mode: 'keep', el: parent.el, verbatim: parent.verbatim, sectioning: parent.sectioning,
-        invisible: parent.invisible || INVISIBLE.has(tag), nonSpace: 0, protect: false, firstText: '',
-        start: parser.startIndex };
-      stack.push(frame);
-      if (parent.mode === 'drop' || parent.mode === 'title') {
-        frame.mode = 'drop';
-        return;
-      }
-      if (tag === 'base' && baseHref === undefined && attribs.href !== undefined) baseHref = attribs.href.trim();
-      if (tag === 'title') {
-        frame.mode = 'title';
-        titleText = '';
-        return;
-      }
-      if (tag === 'meta') {
-        const meta = keptMeta(attribs, rules);
-        frame.mode = 'drop';
-        if (meta === undefined) frame.dropRule = 'meta';
-        else {
-          const attrs: Record<string, string> = {};
-          for (const name in meta) attrs[name] = cleanAttr(meta[name], options.maxAttrLength, stats);
-          head.children.push({ tag: 'meta', attrs, children: [] });
+  const parser: Parser = new Parser(
+    {
+      onopentag(tag, attribs) {
+        if (stack.length > options.maxDepth) {
+          throw new HyperlmError(
+            'DOC_TOO_LARGE',
+            `${source}: elements nested deeper than maxDepth ${options.maxDepth}`,
+          );
         }
-        return;
-      }
-      if (rules.drop.has(tag) || tag === 'base') {
-        frame.mode = 'drop';
-        frame.dropRule = 'tag';
-        return;
-      }
-      if (UNWRAP.has(tag) || !SAFE_TAG.test(tag)) {
-        frame.mode = 'unwrap';
-        if (tag === 'html') Object.assign(htmlAttrs, keepAttrs(tag, attribs));
-        return;
-      }
-      const chrome = parent.verbatim ? undefined : boilerplateRule(tag, attribs, parent.sectioning, rules);
-      if (chrome !== undefined) {
-        frame.mode = 'drop';
-        frame.dropRule = chrome;
-        return;
-      }
-      const el: MinElement = { tag, attrs: keepAttrs(tag, attribs), children: [] };
-      if (tag === 'img') {
-        const src = (attribs.src ?? attribs['data-src'] ?? '').trim() ||
-          (attribs.srcset === undefined ? undefined : largestSrcsetCandidate(attribs.srcset));
-        if (options.imageSlots && src !== undefined && src.length > 0 && src.length <= options.maxImageSrcLength) {
-          el.image = { src };
-        }
-        if (el.image === undefined && !el.attrs.alt) {
+        const parent = stack[stack.length - 1];
+        const frame: Frame = {
+          mode: 'keep',
+          el: parent.el,
+          verbatim: parent.verbatim,
+          sectioning: parent.sectioning,
+          invisible: parent.invisible || INVISIBLE.has(tag),
+          nonSpace: 0,
+          protect: false,
+          firstText: '',
+          start: parser.startIndex,
+        };
+        stack.push(frame);
+        if (parent.mode === 'drop' || parent.mode === 'title') {
           frame.mode = 'drop';
-          frame.dropRule = 'img-empty';
           return;
         }
-        frame.protect = Boolean(el.attrs.alt);
-      }
-      frame.el = el;
-      frame.verbatim ||= rules.verbatim.has(tag);
-      frame.sectioning ||= SECTIONING.has(tag);
-      frame.protect ||= rules.protect.has(tag);
-      parent.el.children.push(el);
-    },
-
-    ontext(raw) {
-      const text = raw.includes('\0') ? raw.replaceAll('\0', '\uFFFD') : raw;
-      const frame = stack[stack.length - 1];
-      const counted = countText(text);
-      if (!frame.invisible) visible += counted.nonSpace + counted.runs;
-      if (frame.mode === 'title') titleText += text;
-      if (frame.mode === 'drop') return;
-      if (frame.mode === 'title') return;
-      const children = frame.el.children;
-      const last = children.length - 1;
-      if (last >= 0 && typeof children[last] === 'string') children[last] += text;
-      else children.push(text);
-      frame.nonSpace += counted.nonSpace;
-      if (frame.firstText === '' && counted.nonSpace > 0) frame.firstText = text.trimStart().slice(0, 40);
-    },
-
-    oncomment(data) {
-      if (stack[stack.length - 1].mode !== 'drop') bump(stats, 'comment', data.length + 7);
-    },
-
-    onclosetag() {
-      if (stack.length === 1) return;
-      const frame = stack.pop()!;
-      const parent = stack[stack.length - 1];
-      const spanChars = Math.max(0, parser.endIndex + 1 - frame.start);
-      if (frame.mode === 'drop') {
-        if (frame.dropRule !== undefined) bump(stats, frame.dropRule, spanChars);
-        return;
-      }
-      if (frame.mode === 'title') {
-        if (title === undefined) title = trimSpace(collapseSpace(titleText));
-        return;
-      }
-      if (frame.mode === 'keep') {
-        const el = frame.el;
-        if (!frame.verbatim) {
-          const removed = normalizeChildren(el);
-          if (removed > 0) bump(stats, 'whitespace', removed, 0);
-        }
-        const rule = closeRule(el, frame, rules);
-        if (rule !== undefined) {
-          parent.el.children.pop();
-          bump(stats, rule, spanChars);
+        if (tag === 'base' && baseHref === undefined && attribs.href !== undefined) baseHref = attribs.href.trim();
+        if (tag === 'title') {
+          frame.mode = 'title';
+          titleText = '';
           return;
         }
-        const only = el.children.length === 1 ? el.children[0] : undefined;
-        if (options.foldDivs && el.tag === 'div' && typeof only === 'object' && only.tag === 'div') {
-          el.attrs = mergeDivAttrs(el.attrs, only.attrs, options.maxAttrLength);
-          el.children = only.children;
-          bump(stats, 'div-fold', 11);
+        if (tag === 'meta') {
+          const meta = keptMeta(attribs, rules);
+          frame.mode = 'drop';
+          if (meta === undefined) frame.dropRule = 'meta';
+          else {
+            const attrs: Record<string, string> = {};
+            for (const name in meta) attrs[name] = cleanAttr(meta[name], options.maxAttrLength, stats);
+            head.children.push({ tag: 'meta', attrs, children: [] });
+          }
+          return;
         }
-      }
-      parent.nonSpace += frame.nonSpace;
-      parent.protect ||= frame.protect;
-      if (parent.firstText === '') parent.firstText = frame.firstText;
+        if (rules.drop.has(tag) || tag === 'base') {
+          frame.mode = 'drop';
+          frame.dropRule = 'tag';
+          return;
+        }
+        if (UNWRAP.has(tag) || !SAFE_TAG.test(tag)) {
+          frame.mode = 'unwrap';
+          if (tag === 'html') Object.assign(htmlAttrs, keepAttrs(tag, attribs));
+          return;
+        }
+        const chrome = parent.verbatim ? undefined : boilerplateRule(tag, attribs, parent.sectioning, rules);
+        if (chrome !== undefined) {
+          frame.mode = 'drop';
+          frame.dropRule = chrome;
+          return;
+        }
+        const el: MinElement = { tag, attrs: keepAttrs(tag, attribs), children: [] };
+        if (tag === 'img') {
+          const src =
+            (attribs.src ?? attribs['data-src'] ?? '').trim() ||
+            (attribs.srcset === undefined ? undefined : largestSrcsetCandidate(attribs.srcset));
+          if (options.imageSlots && src !== undefined && src.length > 0 && src.length <= options.maxImageSrcLength) {
+            el.image = { src };
+          }
+          if (el.image === undefined && !el.attrs.alt) {
+            frame.mode = 'drop';
+            frame.dropRule = 'img-empty';
+            return;
+          }
+          frame.protect = Boolean(el.attrs.alt);
+        }
+        frame.el = el;
+        frame.verbatim ||= rules.verbatim.has(tag);
+        frame.sectioning ||= SECTIONING.has(tag);
+        frame.protect ||= rules.protect.has(tag);
+        parent.el.children.push(el);
+      },
+
+      ontext(raw) {
+        const text = raw.includes('\0') ? raw.replaceAll('\0', '\uFFFD') : raw;
+        const frame = stack[stack.length - 1];
+        const counted = countText(text);
+        if (!frame.invisible) visible += counted.nonSpace + counted.runs;
+        if (frame.mode === 'title') titleText += text;
+        if (frame.mode === 'drop') return;
+        if (frame.mode === 'title') return;
+        const children = frame.el.children;
+        const last = children.length - 1;
+        if (last >= 0 && typeof children[last] === 'string') children[last] += text;
+        else children.push(text);
+        frame.nonSpace += counted.nonSpace;
+        if (frame.firstText === '' && counted.nonSpace > 0) frame.firstText = text.trimStart().slice(0, 40);
+      },
+
+      oncomment(data) {
+        if (stack[stack.length - 1].mode !== 'drop') bump(stats, 'comment', data.length + 7);
+      },
+
+      onclosetag() {
+        if (stack.length === 1) return;
+        const frame = stack.pop()!;
+        const parent = stack[stack.length - 1];
+        const spanChars = Math.max(0, parser.endIndex + 1 - frame.start);
+        if (frame.mode === 'drop') {
+          if (frame.dropRule !== undefined) bump(stats, frame.dropRule, spanChars);
+          return;
+        }
+        if (frame.mode === 'title') {
+          if (title === undefined) title = trimSpace(collapseSpace(titleText));
+          return;
+        }
+        if (frame.mode === 'keep') {
+          const el = frame.el;
+          if (!frame.verbatim) {
+            const removed = normalizeChildren(el);
+            if (removed > 0) bump(stats, 'whitespace', removed, 0);
+          }
+          const rule = closeRule(el, frame, rules);
+          if (rule !== undefined) {
+            parent.el.children.pop();
+            bump(stats, rule, spanChars);
+            return;
+          }
+          const only = el.children.length === 1 ? el.children[0] : undefined;
+          if (options.foldDivs && el.tag === 'div' && typeof only === 'object' && only.tag === 'div') {
+            el.attrs = mergeDivAttrs(el.attrs, only.attrs, options.maxAttrLength);
+            el.children = only.children;
+            bump(stats, 'div-fold', 11);
+          }
+        }
+        parent.nonSpace += frame.nonSpace;
+        parent.protect ||= frame.protect;
+        if (parent.firstText === '') parent.firstText = frame.firstText;
+      },
     },
-  }, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
   parser.end(html);
 
   const textRatio = visible / html.length;
   if (textRatio < options.minTextRatio) {
-    throw new HyperlmError('DOC_LOW_TEXT_RATIO',
-      `${source}: text-to-HTML ratio ${textRatio.toFixed(3)} is below minTextRatio ${options.minTextRatio}`);
+    throw new HyperlmError(
+      'DOC_LOW_TEXT_RATIO',
+      `${source}: text-to-HTML ratio ${textRatio.toFixed(3)} is below minTextRatio ${options.minTextRatio}`,
+    );
   }
   // Elements left open at the end were closed by the parser; the base frame is body itself.
   const removed = normalizeChildren(body);
@@ -265,7 +295,11 @@ export function minimizeHtml(html: string, options: MinimizeOptions, source: str
   if (body.children.length === 0 && head.children.length === 0) {
     throw new HyperlmError('DOC_EMPTY', `${source}: nothing left after minimization`);
   }
-  const root: MinElement = { tag: 'html', attrs: htmlAttrs, children: head.children.length > 0 ? [head, body] : [body] };
+  const root: MinElement = {
+    tag: 'html',
+    attrs: htmlAttrs,
+    children: head.children.length > 0 ? [head, body] : [body],
+  };
   const { segments, images } = serializeTree(root);
   const doc: MinimizedDocument = { segments, images, stats, textRatio };
   if (baseHref !== undefined && baseHref.length > 0) doc.baseHref = baseHref;

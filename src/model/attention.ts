@@ -29,7 +29,10 @@ export function rotaryTables(positions: tf.Tensor2D, headDim: number): { cos: tf
   return tf.tidy(() => {
     const half = headDim / 2;
     const invFreq = tf.tensor1d(Array.from({ length: half }, (_, i) => 1 / Math.pow(10000, (2 * i) / headDim)));
-    const angles = positions.toFloat().expandDims(2).mul(invFreq.reshape([1, 1, half])); // [B, T, half]
+    const angles = positions
+      .toFloat()
+      .expandDims(2)
+      .mul(invFreq.reshape([1, 1, half])); // [B, T, half]
     const full = tf.concat([angles, angles], 2).expandDims(1); // [B, 1, T, headDim]
     return { cos: tf.cos(full) as tf.Tensor4D, sin: tf.sin(full) as tf.Tensor4D };
   });
@@ -55,7 +58,12 @@ export class CausalSelfAttention {
   readonly cProjW: tf.Variable;
   readonly cProjB: tf.Variable;
 
-  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig, private readonly layer: number) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly config: ModelConfig,
+    private readonly layer: number,
+  ) {
     const d = config.dModel;
     this.cAttnW = store.normal(`${prefix}.c_attn.weight`, [d, 3 * d], config.initStd);
     this.cAttnB = store.zeros(`${prefix}.c_attn.bias`, [3 * d]);
@@ -72,10 +80,18 @@ export class CausalSelfAttention {
     // is cheapest (on wasm far cheaper than slicing the activation, let alone a 5-D transpose);
     // for a decode step (≤ 4 rows) one product with the whole weight and a split of its tiny output.
     const heads = (t: tf.Tensor) => t.reshape([B, T, nHead, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, nHead, T, hd]
-    let [q, k, v] = B * T <= 4
-      ? tf.split(linear(x, this.cAttnW as tf.Tensor2D, this.cAttnB as tf.Tensor1D), 3, 2).map(heads) // [B, T, 3d] → 3 × [B, T, d]
-      : [0, 1, 2].map((i) => heads(linear(x, this.cAttnW.slice([0, i * dModel], [dModel, dModel]) as tf.Tensor2D,
-        this.cAttnB.slice(i * dModel, dModel) as tf.Tensor1D))); // [B, T, d] each
+    let [q, k, v] =
+      B * T <= 4
+        ? tf.split(linear(x, this.cAttnW as tf.Tensor2D, this.cAttnB as tf.Tensor1D), 3, 2).map(heads) // [B, T, 3d] → 3 × [B, T, d]
+        : [0, 1, 2].map((i) =>
+            heads(
+              linear(
+                x,
+                this.cAttnW.slice([0, i * dModel], [dModel, dModel]) as tf.Tensor2D,
+                this.cAttnB.slice(i * dModel, dModel) as tf.Tensor1D,
+              ),
+            ),
+          ); // [B, T, d] each
     if (ctx.rope) {
       q = applyRotary(q, ctx.rope.cos, ctx.rope.sin);
       k = applyRotary(k, ctx.rope.cos, ctx.rope.sin);
@@ -84,10 +100,14 @@ export class CausalSelfAttention {
       k = tf.concat([past.k, k], 2); // [B, nHead, S, hd]
       v = tf.concat([past.v, v], 2);
     }
-    let att = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hd)).add(ctx.mask); // [B, nHead, T, S]
+    let att = tf
+      .matMul(q, k, false, true)
+      .mul(1 / Math.sqrt(hd))
+      .add(ctx.mask); // [B, nHead, T, S]
     att = tf.softmax(att, -1);
     if (ctx.dropout) att = ctx.dropout.apply(att, this.layer, 'attn-probs');
-    const y = tf.matMul(att, v) // [B, nHead, T, hd]
+    const y = tf
+      .matMul(att, v) // [B, nHead, T, hd]
       .transpose([0, 2, 1, 3]) // [B, T, nHead, hd]
       .reshape([B, T, dModel]); // [B, T, d]
     let out = linear(y, this.cProjW as tf.Tensor2D, this.cProjB as tf.Tensor1D) as tf.Tensor3D;

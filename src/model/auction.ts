@@ -9,7 +9,12 @@
  * scores: [N·E] row-major token × expert affinities. Returns expert per token with
  * exactly floor(N/E) or ceil(N/E) tokens per expert (the first N mod E experts take the extra token).
  */
-export function balancedAssignment(scores: Float32Array | number[], N: number, E: number, epsilon?: number): Int32Array {
+export function balancedAssignment(
+  scores: Float32Array | number[],
+  N: number,
+  E: number,
+  epsilon?: number,
+): Int32Array {
   const capacity = Array.from({ length: E }, (_, e) => Math.floor(N / E) + (e < N % E ? 1 : 0));
   let lo = Infinity;
   let hi = -Infinity;
@@ -26,19 +31,28 @@ export function balancedAssignment(scores: Float32Array | number[], N: number, E
   while (queue.length > 0) {
     const t = queue.pop()!;
     // Best and second-best net value over all slots: per expert only its two cheapest slots matter.
-    let bestE = -1, bestSlot = -1, best = -Infinity, second = -Infinity;
+    let bestE = -1,
+      bestSlot = -1,
+      best = -Infinity,
+      second = -Infinity;
     for (let e = 0; e < E; e++) {
       const p = prices[e];
       if (p.length === 0) continue;
-      let c1 = 0, c2 = -1;
+      let c1 = 0,
+        c2 = -1;
       for (let s = 1; s < p.length; s++) {
-        if (p[s] < p[c1]) { c2 = c1; c1 = s; } else if (c2 < 0 || p[s] < p[c2]) c2 = s;
+        if (p[s] < p[c1]) {
+          c2 = c1;
+          c1 = s;
+        } else if (c2 < 0 || p[s] < p[c2]) c2 = s;
       }
       const v1 = scores[t * E + e] - p[c1];
       const v2 = c2 >= 0 ? scores[t * E + e] - p[c2] : -Infinity;
       if (v1 > best) {
         second = Math.max(best, v2);
-        best = v1; bestE = e; bestSlot = c1;
+        best = v1;
+        bestE = e;
+        bestSlot = c1;
       } else {
         second = Math.max(second, v1);
       }

@@ -23,23 +23,41 @@ export interface BeamHypothesis {
   finish: FinishReason;
 }
 
-interface Beam { tokens: number[]; logProb: number }
+interface Beam {
+  tokens: number[];
+  logProb: number;
+}
 
 /** Beam search for each prompt in turn (numBeams rows each); GenerateResult.beams holds all kept hypotheses. */
 export function beamSearch(model: GPT, prompts: number[][], opts: GenerateOptions): GenerateResult {
   for (const key of ['stopStrings', 'onToken', 'returnLogits'] as const) {
-    if (opts[key] !== undefined && !(Array.isArray(opts[key]) && (opts[key] as unknown[]).length === 0) && opts[key] !== false) {
+    if (
+      opts[key] !== undefined &&
+      !(Array.isArray(opts[key]) && (opts[key] as unknown[]).length === 0) &&
+      opts[key] !== false
+    ) {
       throw new HyperlmError('MODEL_BAD_INPUT', `generate: options.${key} is not supported with numBeams > 1`);
     }
   }
-  if ((opts.numSamples ?? 1) !== 1) throw new HyperlmError('MODEL_BAD_INPUT', 'generate: options.numSamples must be 1 with numBeams > 1');
+  if ((opts.numSamples ?? 1) !== 1)
+    throw new HyperlmError('MODEL_BAD_INPUT', 'generate: options.numSamples must be 1 with numBeams > 1');
   const deadline = opts.maxTimeMs === undefined ? Infinity : performance.now() + opts.maxTimeMs;
   const beams = prompts.map((p, i) => searchOne(model, p, opts, deadline, opts.domains?.[i], opts.mixture?.[i]));
   return { tokens: beams.map((h) => h[0]?.tokens ?? []), finish: beams.map((h) => h[0]?.finish ?? 'length'), beams };
 }
 
-function searchOne(model: GPT, prompt: number[], opts: GenerateOptions, deadline: number, domain?: number, mix?: number[]): BeamHypothesis[] {
-  const W = opts.numBeams!, V = model.config.vocabSize, alpha = opts.lengthPenalty ?? 1, maxLen = opts.maxNewTokens;
+function searchOne(
+  model: GPT,
+  prompt: number[],
+  opts: GenerateOptions,
+  deadline: number,
+  domain?: number,
+  mix?: number[],
+): BeamHypothesis[] {
+  const W = opts.numBeams!,
+    V = model.config.vocabSize,
+    alpha = opts.lengthPenalty ?? 1,
+    maxLen = opts.maxNewTokens;
   const stops = new Set(opts.stopTokens ?? []);
   const allowed = opts.allowedIds ? maskAllowed(V, opts.allowedIds) : undefined;
   const scoreOf = (logProb: number, len: number) => logProb / Math.pow(len, alpha);
@@ -52,7 +70,9 @@ function searchOne(model: GPT, prompt: number[], opts: GenerateOptions, deadline
   // every row starts as the prompt; only beam 0 is live at first, so the first step does not pick duplicates
   let live: Beam[] = Array.from({ length: W }, (_, b) => ({ tokens: [], logProb: b === 0 ? 0 : -Infinity }));
   const state = new DecodeState(model, new Array<number[]>(W).fill(prompt), maxLen, {
-    ...opts, domains: domain === undefined ? undefined : new Array<number>(W).fill(domain), mixture: mix && new Array<number[]>(W).fill(mix),
+    ...opts,
+    domains: domain === undefined ? undefined : new Array<number>(W).fill(domain),
+    mixture: mix && new Array<number[]>(W).fill(mix),
   });
   try {
     for (let step = 0; step < maxLen; step++) {
@@ -74,7 +94,8 @@ function searchOne(model: GPT, prompt: number[], opts: GenerateOptions, deadline
         const c = candidates[rank];
         const tokens = [...live[c.parent].tokens, c.token];
         if (stops.has(c.token)) {
-          if (rank < W) keep({ tokens, logProb: c.logProb, score: scoreOf(c.logProb, tokens.length), finish: 'stop-token' });
+          if (rank < W)
+            keep({ tokens, logProb: c.logProb, score: scoreOf(c.logProb, tokens.length), finish: 'stop-token' });
           continue;
         }
         next.push({ tokens, logProb: c.logProb });
@@ -83,14 +104,16 @@ function searchOne(model: GPT, prompt: number[], opts: GenerateOptions, deadline
       if (next.length === 0) return finished;
       const last = step === maxLen - 1 || performance.now() >= deadline;
       if (last) {
-        for (const b of next) keep({ ...b, score: scoreOf(b.logProb, b.tokens.length), finish: step === maxLen - 1 ? 'length' : 'time' });
+        for (const b of next)
+          keep({ ...b, score: scoreOf(b.logProb, b.tokens.length), finish: step === maxLen - 1 ? 'length' : 'time' });
         return finished;
       }
       // a live beam's future scores are at most its logProb over the most favourable length still reachable
       const bestLive = next[0].logProb; // next is sorted by logProb
       const bound = alpha > 0 ? bestLive / Math.pow(maxLen, alpha) : scoreOf(bestLive, step + 1);
       if (finished.length === W && finished[W - 1].score >= bound) return finished;
-      while (next.length < W) { // fill unused rows with dead copies of beam 0
+      while (next.length < W) {
+        // fill unused rows with dead copies of beam 0
         next.push({ tokens: next[0].tokens, logProb: -Infinity });
         parents.push(parents[0]);
       }

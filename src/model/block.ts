@@ -18,19 +18,34 @@ export class Block {
   readonly attn: CausalSelfAttention;
   readonly mlp: Mlp | MoE;
 
-  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig, private readonly layer: number) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly config: ModelConfig,
+    private readonly layer: number,
+  ) {
     const d = config.dModel;
     this.ln1 = { weight: store.ones(`${prefix}.ln_1.weight`, [d]), bias: store.zeros(`${prefix}.ln_1.bias`, [d]) };
     this.attn = new CausalSelfAttention(store, `${prefix}.attn`, config, layer);
     this.ln2 = { weight: store.ones(`${prefix}.ln_2.weight`, [d]), bias: store.zeros(`${prefix}.ln_2.bias`, [d]) };
-    this.mlp = isMoELayer(config, layer) ? new MoE(store, `${prefix}.mlp`, config, layer) : new Mlp(store, `${prefix}.mlp`, config);
+    this.mlp = isMoELayer(config, layer)
+      ? new MoE(store, `${prefix}.mlp`, config, layer)
+      : new Mlp(store, `${prefix}.mlp`, config);
   }
 
   /** x: [B, T, d] → [B, T, d]; also this layer's KV entry, MoE aux loss and routing (if MoE). */
-  apply(x: tf.Tensor3D, ctx: BlockContext, past?: KVEntry): { x: tf.Tensor3D; kv: KVEntry; aux?: tf.Scalar; routing?: RoutingInfo } {
+  apply(
+    x: tf.Tensor3D,
+    ctx: BlockContext,
+    past?: KVEntry,
+  ): { x: tf.Tensor3D; kv: KVEntry; aux?: tf.Scalar; routing?: RoutingInfo } {
     const [B, T, d] = x.shape;
     const eps = this.config.normEps;
-    const a = this.attn.apply(layerNorm(x, this.ln1.weight as tf.Tensor1D, this.ln1.bias as tf.Tensor1D, eps) as tf.Tensor3D, ctx, past);
+    const a = this.attn.apply(
+      layerNorm(x, this.ln1.weight as tf.Tensor1D, this.ln1.bias as tf.Tensor1D, eps) as tf.Tensor3D,
+      ctx,
+      past,
+    );
     const h = x.add(a.y) as tf.Tensor3D;
     const hn = layerNorm(h, this.ln2.weight as tf.Tensor1D, this.ln2.bias as tf.Tensor1D, eps);
     const drop = (y: tf.Tensor) => (ctx.dropout ? ctx.dropout.apply(y, this.layer, 'mlp-out') : y); // y: [B, T, d]

@@ -22,12 +22,25 @@ export async function exportModelBundle(runDir: string, outDir: string): Promise
   const step = Number.parseInt(metadata.step ?? '0', 10);
   const half = new Map([...tensors].map(([name, t]) => [name, { ...t, dtype: 'F16' as const }]));
   await mkdir(outDir, { recursive: true });
-  const bytes = encodeSafetensors(half, { config: metadata.config ?? JSON.stringify(config.model), step: String(step) });
+  const bytes = encodeSafetensors(half, {
+    config: metadata.config ?? JSON.stringify(config.model),
+    step: String(step),
+  });
   await writeFileAtomic(join(outDir, 'model.safetensors'), bytes);
   await writeJsonAtomic(join(outDir, 'config.json'), { ...config, bundle: { from: runDir, step, dtype: 'F16' } });
-  for (const [file, required] of [['tokenizer.model', true], ['vocab.json', true], ['loss.png', false], ['metrics.jsonl', false]] as const) {
+  for (const [file, required] of [
+    ['tokenizer.model', true],
+    ['vocab.json', true],
+    ['loss.png', false],
+    ['metrics.jsonl', false],
+  ] as const) {
     const src = join(runDir, file);
-    if (!(await stat(src).then(() => true, () => false))) {
+    if (
+      !(await stat(src).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       if (required) throw new HyperlmError('INPUT_NOT_FOUND', `${src}: missing (a bundle needs the run's ${file})`);
       continue;
     }

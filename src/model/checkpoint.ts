@@ -17,7 +17,6 @@ import type { AdamW } from '../train/optimizer.js';
 import { writeCheckpointDir } from '../train/run-folder.js';
 import { decodeSafetensors, encodeSafetensors, variablesToSafeTensors, type SafeTensor } from '../train/safetensors.js';
 
-
 export interface CheckpointState {
   /** Optimizer steps completed; training resumes at this step. */
   step: number;
@@ -35,14 +34,28 @@ export interface CheckpointState {
 }
 
 /** Write a checkpoint for `state.step`, point latest.json at it, keep the newest `keep`; returns its folder. */
-export async function saveCheckpoint(runDir: string, model: GPT, optimizer: AdamW, state: CheckpointState, keep = 3): Promise<string> {
+export async function saveCheckpoint(
+  runDir: string,
+  model: GPT,
+  optimizer: AdamW,
+  state: CheckpointState,
+  keep = 3,
+): Promise<string> {
   const opt = new Map<string, SafeTensor>();
   for (const [k, t] of optimizer.stateTensors()) opt.set(k, { dtype: 'F32', ...t });
-  return writeCheckpointDir(runDir, state.step, {
-    'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }),
-    'optimizer.safetensors': encodeSafetensors(opt, { step: String(optimizer.step) }),
-    'state.json': JSON.stringify({ ...state, optimizerStep: optimizer.step }, null, 2) + '\n',
-  }, keep);
+  return writeCheckpointDir(
+    runDir,
+    state.step,
+    {
+      'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), {
+        config: JSON.stringify(model.config),
+        step: String(state.step),
+      }),
+      'optimizer.safetensors': encodeSafetensors(opt, { step: String(optimizer.step) }),
+      'state.json': JSON.stringify({ ...state, optimizerStep: optimizer.step }, null, 2) + '\n',
+    },
+    keep,
+  );
 }
 
 export interface LoadedCheckpoint extends CheckpointState {
@@ -56,7 +69,9 @@ export async function loadCheckpoint(dir: string, model?: GPT, optimizer?: AdamW
     try {
       return await readFile(join(dir, file));
     } catch (err) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, file)}: cannot read (${(err as Error).message})`, { cause: err });
+      throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, file)}: cannot read (${(err as Error).message})`, {
+        cause: err,
+      });
     }
   };
   let state: LoadedCheckpoint;
@@ -67,9 +82,16 @@ export async function loadCheckpoint(dir: string, model?: GPT, optimizer?: AdamW
     throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'state.json')}: not valid JSON`, { cause: err });
   }
   if (!Number.isInteger(state.step) || !state.loader || !Array.isArray(state.rng)) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'state.json')}: needs integer "step", "rng" and "loader"`);
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${join(dir, 'state.json')}: needs integer "step", "rng" and "loader"`,
+    );
   }
-  if (model) model.loadWeights(decodeSafetensors(await read('model.safetensors'), join(dir, 'model.safetensors')).tensors, join(dir, 'model.safetensors'));
+  if (model)
+    model.loadWeights(
+      decodeSafetensors(await read('model.safetensors'), join(dir, 'model.safetensors')).tensors,
+      join(dir, 'model.safetensors'),
+    );
   if (optimizer) {
     const { tensors } = decodeSafetensors(await read('optimizer.safetensors'), join(dir, 'optimizer.safetensors'));
     optimizer.loadState(state.optimizerStep ?? state.step, tensors);

@@ -83,7 +83,11 @@ const denseSmall: ModelConfig = { ...defaultModelConfig };
 export const modelPresets: Record<string, ModelConfig> = {
   tiny: {
     ...defaultModelConfig,
-    blockSize: 32, nLayer: 2, nHead: 2, dModel: 32, dFF: 64,
+    blockSize: 32,
+    nLayer: 2,
+    nHead: 2,
+    dModel: 32,
+    dFF: 64,
     moe: { ...defaultModelConfig.moe, every: 2, experts: 4, router: 'switch' },
   },
   'dense-small': denseSmall,
@@ -92,11 +96,20 @@ export const modelPresets: Record<string, ModelConfig> = {
   // ~11M parameters besides the embedding; training settings in train-config.ts `trainPresets`.
   'code-small': {
     ...defaultModelConfig,
-    blockSize: 512, nLayer: 6, nHead: 6, dModel: 384, dFF: 1536,
+    blockSize: 512,
+    nLayer: 6,
+    nHead: 6,
+    dModel: 384,
+    dFF: 1536,
   },
   'cm3-125m': {
     ...defaultModelConfig,
-    vocabSize: 65536, blockSize: 2048, nLayer: 12, nHead: 12, dModel: 768, dFF: 3072,
+    vocabSize: 65536,
+    blockSize: 2048,
+    nLayer: 12,
+    nHead: 12,
+    dModel: 768,
+    dFF: 3072,
     dropout: 0.1,
     moe: { ...defaultModelConfig.moe, every: 2, experts: 8, router: 'switch' },
   },
@@ -116,7 +129,10 @@ export function parseSetArgs(sets: string[]): Record<string, unknown> {
 /** Coerce `raw` to the type of `like` (the default at the same path), or throw naming `path`. */
 function coerce(path: string, like: unknown, raw: unknown): unknown {
   const bad = (): never => {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `model config ${path} must be a ${Array.isArray(like) ? 'string list' : typeof like}, got ${JSON.stringify(raw)}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `model config ${path} must be a ${Array.isArray(like) ? 'string list' : typeof like}, got ${JSON.stringify(raw)}`,
+    );
   };
   if (typeof like === 'number') {
     const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
@@ -135,7 +151,12 @@ function coerce(path: string, like: unknown, raw: unknown): unknown {
   return bad();
 }
 
-function merge(path: string, base: Record<string, unknown>, over: Record<string, unknown>, shape: Record<string, unknown>): void {
+function merge(
+  path: string,
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+  shape: Record<string, unknown>,
+): void {
   for (const [key, raw] of Object.entries(over)) {
     const dot = key.indexOf('.');
     const head = dot < 0 ? key : key.slice(0, dot);
@@ -144,11 +165,23 @@ function merge(path: string, base: Record<string, unknown>, over: Record<string,
     const like = shape[head];
     const isObj = typeof like === 'object' && like !== null && !Array.isArray(like);
     if (dot >= 0) {
-      if (!isObj) throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown model config key ${path ? path + '.' : ''}${key}`);
-      merge(full, base[head] as Record<string, unknown>, { [key.slice(dot + 1)]: raw }, like as Record<string, unknown>);
+      if (!isObj)
+        throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown model config key ${path ? path + '.' : ''}${key}`);
+      merge(
+        full,
+        base[head] as Record<string, unknown>,
+        { [key.slice(dot + 1)]: raw },
+        like as Record<string, unknown>,
+      );
     } else if (isObj) {
-      if (typeof raw !== 'object' || raw === null) throw new HyperlmError('CONFIG_BAD_VALUE', `model config ${full} must be an object`);
-      merge(full, base[head] as Record<string, unknown>, raw as Record<string, unknown>, like as Record<string, unknown>);
+      if (typeof raw !== 'object' || raw === null)
+        throw new HyperlmError('CONFIG_BAD_VALUE', `model config ${full} must be an object`);
+      merge(
+        full,
+        base[head] as Record<string, unknown>,
+        raw as Record<string, unknown>,
+        like as Record<string, unknown>,
+      );
     } else {
       base[head] = coerce(full, like, raw);
     }
@@ -166,7 +199,11 @@ export function resolveModelConfig(base: string | object, overrides: Record<stri
   let start: ModelConfig;
   if (typeof base === 'string') {
     const preset = modelPresets[base];
-    if (!preset) throw new HyperlmError('CONFIG_BAD_VALUE', `unknown model preset ${JSON.stringify(base)} (have ${Object.keys(modelPresets).join(', ')})`);
+    if (!preset)
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `unknown model preset ${JSON.stringify(base)} (have ${Object.keys(modelPresets).join(', ')})`,
+      );
     start = structuredClone(preset);
   } else {
     start = structuredClone(defaultModelConfig);
@@ -179,7 +216,10 @@ export function resolveModelConfig(base: string | object, overrides: Record<stri
 
 /** The default config with optional fields present, so `moe.domains` is a known key. */
 function shapeOf(): Record<string, unknown> {
-  return { ...defaultModelConfig, moe: { ...defaultModelConfig.moe, domains: [] as string[] } } as unknown as Record<string, unknown>;
+  return { ...defaultModelConfig, moe: { ...defaultModelConfig.moe, domains: [] as string[] } } as unknown as Record<
+    string,
+    unknown
+  >;
 }
 
 function validate(c: ModelConfig): void {
@@ -190,10 +230,13 @@ function validate(c: ModelConfig): void {
     if (!Number.isInteger(c[k]) || c[k] <= 0) bad(k, `must be a positive integer, got ${c[k]}`);
   }
   if (c.dModel % c.nHead !== 0) bad('dModel', `(${c.dModel}) must be divisible by nHead (${c.nHead})`);
-  if (c.positions === 'rotary' && (c.dModel / c.nHead) % 2 !== 0) bad('nHead', 'must leave an even head size for rotary positions');
+  if (c.positions === 'rotary' && (c.dModel / c.nHead) % 2 !== 0)
+    bad('nHead', 'must leave an even head size for rotary positions');
   if (!(c.dropout >= 0 && c.dropout < 1)) bad('dropout', `must be in [0, 1), got ${c.dropout}`);
-  if (!Number.isInteger(c.moe.every) || c.moe.every < 0) bad('moe.every', `must be a non-negative integer, got ${c.moe.every}`);
-  if (!Number.isInteger(c.moe.experts) || c.moe.experts < 1) bad('moe.experts', `must be a positive integer, got ${c.moe.experts}`);
+  if (!Number.isInteger(c.moe.every) || c.moe.every < 0)
+    bad('moe.every', `must be a non-negative integer, got ${c.moe.every}`);
+  if (!Number.isInteger(c.moe.experts) || c.moe.experts < 1)
+    bad('moe.experts', `must be a positive integer, got ${c.moe.experts}`);
   if (c.moe.router === 'top2' && c.moe.experts < 2) bad('moe.experts', 'must be at least 2 for the top2 router');
   if (!(c.moe.capacityFactor > 0)) bad('moe.capacityFactor', `must be positive, got ${c.moe.capacityFactor}`);
   if (c.moe.domains && c.moe.domains.length > 0 && c.moe.domains.length !== c.moe.experts) {

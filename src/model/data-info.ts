@@ -21,7 +21,16 @@ export interface DataInfo {
   cm3Window?: number;
   /** Domain key → data domain id. */
   domains: Record<string, number>;
-  layout: { size: number; pad: number; eos: number; maskBase: number; maskCount: number; eom: number; imageBegin?: number; imageEnd?: number };
+  layout: {
+    size: number;
+    pad: number;
+    eos: number;
+    maskBase: number;
+    maskCount: number;
+    eom: number;
+    imageBegin?: number;
+    imageEnd?: number;
+  };
   /** spm pieces by id (vocab.json `pieces`), when present. */
   pieces?: string[];
 }
@@ -31,7 +40,9 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: cannot read (run \`npm run preprocess\` first?)`, { cause: err });
+    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: cannot read (run \`npm run preprocess\` first?)`, {
+      cause: err,
+    });
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
@@ -47,15 +58,24 @@ export async function readDataInfo(dir: string): Promise<DataInfo> {
   const need = ['size', 'pad', 'eos', 'maskBase', 'maskCount', 'eom'];
   const missing = need.filter((k) => !Number.isInteger(layout?.[k]));
   if (!layout || missing.length > 0) {
-    throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'vocab.json')}: layout lacks integer field(s) ${missing.join(', ') || 'layout'}`);
+    throw new HyperlmError(
+      'INPUT_BAD_RECORD',
+      `${join(dir, 'vocab.json')}: layout lacks integer field(s) ${missing.join(', ') || 'layout'}`,
+    );
   }
-  if (!Array.isArray(manifest.shards)) throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'manifest.json')}: field "shards" must be a list`);
+  if (!Array.isArray(manifest.shards))
+    throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'manifest.json')}: field "shards" must be a list`);
   const config = (manifest.config ?? {}) as Record<string, unknown>;
   const window = config.cm3Window;
   if (window !== undefined && window !== null && !(Number.isInteger(window) && (window as number) >= 0)) {
-    throw new HyperlmError('INPUT_BAD_RECORD', `${join(dir, 'manifest.json')}: config.cm3Window must be an integer ≥ 0 (0 = whole documents), got ${JSON.stringify(window)}`);
+    throw new HyperlmError(
+      'INPUT_BAD_RECORD',
+      `${join(dir, 'manifest.json')}: config.cm3Window must be an integer ≥ 0 (0 = whole documents), got ${JSON.stringify(window)}`,
+    );
   }
-  const pieces = Array.isArray(vocab.pieces) ? (vocab.pieces as unknown[]).map((p) => (Array.isArray(p) ? String(p[0]) : String(p))) : undefined;
+  const pieces = Array.isArray(vocab.pieces)
+    ? (vocab.pieces as unknown[]).map((p) => (Array.isArray(p) ? String(p[0]) : String(p)))
+    : undefined;
   return {
     dir,
     shards: manifest.shards as DataInfo['shards'],

@@ -23,7 +23,8 @@ export interface DecodeStateOptions {
 /** Whether tensors of the active backend live in host memory, so reading them back is a memcpy. */
 function hostResident(): boolean {
   const name = tf.getBackend();
-  if (name === 'tensorflow') return (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice !== true;
+  if (name === 'tensorflow')
+    return (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice !== true;
   return name === 'wasm' || name === 'cpu';
 }
 
@@ -44,7 +45,12 @@ export class DecodeState {
   private readonly shared: boolean;
 
   /** Rows `prompts` (non-empty), room for `newTokens` more positions each. */
-  constructor(private readonly model: GPT, prompts: number[][], newTokens: number, opts: DecodeStateOptions) {
+  constructor(
+    private readonly model: GPT,
+    prompts: number[][],
+    newTokens: number,
+    opts: DecodeStateOptions,
+  ) {
     this.batch = prompts.length;
     this.promptLen = Math.max(...prompts.map((p) => p.length));
     const pad = opts.padToken ?? 0;
@@ -55,9 +61,12 @@ export class DecodeState {
     this.mixture = opts.mixture;
     const same = <T>(xs: T[] | undefined) => !xs || xs.every((x) => JSON.stringify(x) === JSON.stringify(xs[0]));
     this.shared = this.batch > 1 && same(prompts) && same(opts.domains) && same(opts.mixture);
-    this.kv = opts.useCache === false ? 'none' : opts.kvCache ?? (hostResident() ? 'host' : 'tensors');
+    this.kv = opts.useCache === false ? 'none' : (opts.kvCache ?? (hostResident() ? 'host' : 'tensors'));
     if (this.kv === 'host') {
-      this.host = new HostDecoder(model, this.batch, this.promptLen + newTokens, { domains: opts.domains, mixture: opts.mixture });
+      this.host = new HostDecoder(model, this.batch, this.promptLen + newTokens, {
+        domains: opts.domains,
+        mixture: opts.mixture,
+      });
     }
   }
 
@@ -67,20 +76,38 @@ export class DecodeState {
 
   /** Next-token logits [B·V] after the current rows: the prompts first, then one new token per row. */
   next(): Float32Array {
-    const B = this.batch, V = this.model.config.vocabSize, S = this.seqs[0].length, L = this.promptLen;
+    const B = this.batch,
+      V = this.model.config.vocabSize,
+      S = this.seqs[0].length,
+      L = this.promptLen;
     const { seqs, keyMask } = this;
     if (this.shared && S === L && this.kv !== 'none') return this.prefillShared();
     if (this.host) {
       return S === L
-        ? this.host.prefill(seqs, seqs.map((s, b) => s.map((_, j) => this.posOf(b, j))), keyMask)
-        : this.host.step(seqs.map((s) => s[S - 1]), seqs.map((_, b) => this.posOf(b, S - 1)), keyMask);
+        ? this.host.prefill(
+            seqs,
+            seqs.map((s, b) => s.map((_, j) => this.posOf(b, j))),
+            keyMask,
+          )
+        : this.host.step(
+            seqs.map((s) => s[S - 1]),
+            seqs.map((_, b) => this.posOf(b, S - 1)),
+            keyMask,
+          );
     }
     const start = this.kv === 'tensors' && this.cache ? S - 1 : 0; // first new position fed this step
-    const ids = tf.tensor2d(seqs.map((s) => s.slice(start)), [B, S - start], 'int32');
+    const ids = tf.tensor2d(
+      seqs.map((s) => s.slice(start)),
+      [B, S - start],
+      'int32',
+    );
     const positions = seqs.map((s, b) => s.slice(start).map((_, j) => this.posOf(b, start + j)));
     const r = this.model.forward(ids, {
-      domains: this.domains, mixture: this.mixture, positions, keyMask,
-      cache: this.kv === 'tensors' ? this.cache ?? [] : undefined,
+      domains: this.domains,
+      mixture: this.mixture,
+      positions,
+      keyMask,
+      cache: this.kv === 'tensors' ? (this.cache ?? []) : undefined,
     });
     const last = tf.tidy(() => r.logits.slice([0, S - start - 1, 0], [B, 1, -1]).reshape([B, V])); // [B, V]
     const rows = last.dataSync() as Float32Array;
@@ -92,11 +119,18 @@ export class DecodeState {
 
   /** The first step when all rows share one prompt: one row through the model, its cache and logits copied. */
   private prefillShared(): Float32Array {
-    const B = this.batch, V = this.model.config.vocabSize, L = this.promptLen;
+    const B = this.batch,
+      V = this.model.config.vocabSize,
+      L = this.promptLen;
     const positions = this.seqs[0].map((_, j) => j);
     if (this.host) return this.host.prefillShared(this.seqs[0]);
     const ids = tf.tensor2d([this.seqs[0]], [1, L], 'int32');
-    const r = this.model.forward(ids, { domains: this.domains?.slice(0, 1), mixture: this.mixture?.slice(0, 1), positions: [positions], cache: [] });
+    const r = this.model.forward(ids, {
+      domains: this.domains?.slice(0, 1),
+      mixture: this.mixture?.slice(0, 1),
+      positions: [positions],
+      cache: [],
+    });
     const last = r.logits.slice([0, L - 1, 0], [1, 1, V]);
     const row = last.dataSync() as Float32Array;
     this.cache = r.cache!.map((e) => ({ k: tf.tile(e.k, [B, 1, 1, 1]), v: tf.tile(e.v, [B, 1, 1, 1]) })); // [B, nHead, L, hd]
@@ -118,7 +152,9 @@ export class DecodeState {
   reorder(parents: number[]): void {
     if (parents.every((p, b) => p === b)) return;
     const copy = <T>(rows: T[]): T[] => parents.map((p) => structuredClone(rows[p]));
-    const seqs = copy(this.seqs), mask = copy(this.keyMask), padLen = parents.map((p) => this.padLen[p]);
+    const seqs = copy(this.seqs),
+      mask = copy(this.keyMask),
+      padLen = parents.map((p) => this.padLen[p]);
     for (let b = 0; b < this.batch; b++) {
       this.seqs[b] = seqs[b];
       this.keyMask[b] = mask[b];

@@ -21,7 +21,10 @@ export interface HostDecoderOptions {
 }
 
 /** LayerNorm gain and bias read into JS once per decoder. */
-interface NormParams { gain: Float32Array; bias: Float32Array }
+interface NormParams {
+  gain: Float32Array;
+  bias: Float32Array;
+}
 
 /**
  * After the prefill, each step feeds one token per row, and:
@@ -53,13 +56,23 @@ export class HostDecoder {
   private readonly lengths: Int32Array;
 
   /** Decodes `batch` rows of up to `capacity` positions (prompt + new tokens). */
-  constructor(private readonly model: GPT, readonly batch: number, readonly capacity: number, private readonly opts: HostDecoderOptions) {
+  constructor(
+    private readonly model: GPT,
+    readonly batch: number,
+    readonly capacity: number,
+    private readonly opts: HostDecoderOptions,
+  ) {
     const { dModel: d, nHead, blockSize } = model.config;
     if (!(Number.isInteger(capacity) && capacity > 0 && capacity <= blockSize)) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder: capacity ${capacity} must be in [1, blockSize ${blockSize}]`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `HostDecoder: capacity ${capacity} must be in [1, blockSize ${blockSize}]`,
+      );
     }
-    const read = (p: { weight: tf.Variable; bias: tf.Variable }): NormParams =>
-      ({ gain: Float32Array.from(p.weight.dataSync()), bias: Float32Array.from(p.bias.dataSync()) });
+    const read = (p: { weight: tf.Variable; bias: tf.Variable }): NormParams => ({
+      gain: Float32Array.from(p.weight.dataSync()),
+      bias: Float32Array.from(p.bias.dataSync()),
+    });
     this.ln1 = model.blocks.map((b) => read(b.ln1));
     this.ln2 = model.blocks.map((b) => read(b.ln2));
     this.lnF = read(model.lnF);
@@ -69,8 +82,10 @@ export class HostDecoder {
     const hd = d / nHead;
     this.invFreq = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / Math.pow(10000, (2 * i) / hd));
     this.headTransposed = tf.getBackend() === 'wasm';
-    this.head = this.headTransposed ? model.headTransposed() : (model.lmHead ?? model.wte) as tf.Tensor2D; // [d, V] | [V, d]
-    this.routers = model.blocks.map((b) => (b.mlp instanceof Mlp || !b.mlp.router ? undefined : Float32Array.from(b.mlp.router.dataSync())));
+    this.head = this.headTransposed ? model.headTransposed() : ((model.lmHead ?? model.wte) as tf.Tensor2D); // [d, V] | [V, d]
+    this.routers = model.blocks.map((b) =>
+      b.mlp instanceof Mlp || !b.mlp.router ? undefined : Float32Array.from(b.mlp.router.dataSync()),
+    );
     this.lengths = new Int32Array(batch);
   }
 
@@ -84,7 +99,10 @@ export class HostDecoder {
   rewind(row: number, n: number): void {
     this.checkRow(row, 'rewind');
     if (!(Number.isInteger(n) && n >= 0 && n <= this.lengths[row])) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.rewind: row ${row} has ${this.lengths[row]} positions, cannot keep ${n}`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `HostDecoder.rewind: row ${row} has ${this.lengths[row]} positions, cannot keep ${n}`,
+      );
     }
     this.lengths[row] = n;
   }
@@ -96,11 +114,17 @@ export class HostDecoder {
   extend(row: number, ids: number[]): Float32Array {
     this.checkRow(row, 'extend');
     const { nHead, dModel: d, vocabSize: V } = this.model.config;
-    const hd = d / nHead, past = this.lengths[row], T = ids.length;
+    const hd = d / nHead,
+      past = this.lengths[row],
+      T = ids.length;
     if (T === 0 || past + T > this.capacity) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.extend: ${T} ids after ${past} cached positions (capacity ${this.capacity}); need 1..${this.capacity - past}`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `HostDecoder.extend: ${T} ids after ${past} cached positions (capacity ${this.capacity}); need 1..${this.capacity - past}`,
+      );
     }
-    const block = (cache: Float32Array): tf.Tensor4D => { // this row's cached [1, nHead, past, hd]
+    const block = (cache: Float32Array): tf.Tensor4D => {
+      // this row's cached [1, nHead, past, hd]
       const out = new Float32Array(nHead * past * hd);
       for (let h = 0; h < nHead; h++) {
         const at = (row * nHead + h) * this.capacity * hd;
@@ -108,22 +132,38 @@ export class HostDecoder {
       }
       return tf.tensor4d(out, [1, nHead, past, hd]);
     };
-    const cache = past === 0 ? [] : this.model.blocks.map((_, l) => ({ k: block(this.keys[l]), v: block(this.values[l]) }));
+    const cache =
+      past === 0 ? [] : this.model.blocks.map((_, l) => ({ k: block(this.keys[l]), v: block(this.values[l]) }));
     const input = tf.tensor2d([ids], [1, T], 'int32');
     const positions = [ids.map((_, t) => past + t)];
     const pick = <X>(a: ArrayLike<X> | undefined): X[] | undefined => (a === undefined ? undefined : [a[row]]);
-    const r = this.model.forward(input, { positions, cache, domains: pick(this.opts.domains), mixture: pick(this.opts.mixture) });
+    const r = this.model.forward(input, {
+      positions,
+      cache,
+      domains: pick(this.opts.domains),
+      mixture: pick(this.opts.mixture),
+    });
     const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [1, 1, V]).reshape([V])); // [V]
     const logits = last.dataSync() as Float32Array;
-    r.cache!.forEach((e, l) => { // e.k, e.v: [1, nHead, past + T, hd]; keep positions [past, past + T)
-      const k = e.k.dataSync() as Float32Array, v = e.v.dataSync() as Float32Array;
+    r.cache!.forEach((e, l) => {
+      // e.k, e.v: [1, nHead, past + T, hd]; keep positions [past, past + T)
+      const k = e.k.dataSync() as Float32Array,
+        v = e.v.dataSync() as Float32Array;
       for (let h = 0; h < nHead; h++) {
-        const from = (h * (past + T) + past) * hd, to = ((row * nHead + h) * this.capacity + past) * hd;
+        const from = (h * (past + T) + past) * hd,
+          to = ((row * nHead + h) * this.capacity + past) * hd;
         this.keys[l].set(k.subarray(from, from + T * hd), to);
         this.values[l].set(v.subarray(from, from + T * hd), to);
       }
     });
-    tf.dispose([input, r.logits, r.aux, last, ...r.cache!.flatMap((e) => [e.k, e.v]), ...cache.flatMap((e) => [e.k, e.v])]);
+    tf.dispose([
+      input,
+      r.logits,
+      r.aux,
+      last,
+      ...r.cache!.flatMap((e) => [e.k, e.v]),
+      ...cache.flatMap((e) => [e.k, e.v]),
+    ]);
     this.lengths[row] = past + T;
     return logits;
   }
@@ -134,10 +174,17 @@ export class HostDecoder {
    */
   stepRows(rows: number[], tokens: number[]): Float32Array {
     if (rows.length === 0 || rows.length !== tokens.length || new Set(rows).size !== rows.length) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.stepRows: need distinct rows and one token per row, got rows [${rows}] and ${tokens.length} tokens`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `HostDecoder.stepRows: need distinct rows and one token per row, got rows [${rows}] and ${tokens.length} tokens`,
+      );
     }
     rows.forEach((r) => this.checkRow(r, 'stepRows'));
-    return this.advance(rows, tokens, rows.map((r) => this.lengths[r]));
+    return this.advance(
+      rows,
+      tokens,
+      rows.map((r) => this.lengths[r]),
+    );
   }
 
   private checkRow(row: number, what: string): void {
@@ -148,12 +195,23 @@ export class HostDecoder {
 
   /** Runs the prompts ids [B][T] (left-padded) through GPT.forward, keeps their keys/values; next-token logits [B·V]. */
   prefill(ids: number[][], positions: number[][], keyMask: number[][]): Float32Array {
-    const B = this.batch, T = ids[0].length, V = this.model.config.vocabSize;
+    const B = this.batch,
+      T = ids[0].length,
+      V = this.model.config.vocabSize;
     if (ids.length !== B || T > this.capacity) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefill: got [${ids.length}, ${T}] ids for ${B} rows of capacity ${this.capacity}`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `HostDecoder.prefill: got [${ids.length}, ${T}] ids for ${B} rows of capacity ${this.capacity}`,
+      );
     }
     const input = tf.tensor2d(ids, [B, T], 'int32');
-    const r = this.model.forward(input, { positions, keyMask, cache: [], domains: this.opts.domains, mixture: this.opts.mixture });
+    const r = this.model.forward(input, {
+      positions,
+      keyMask,
+      cache: [],
+      domains: this.opts.domains,
+      mixture: this.opts.mixture,
+    });
     const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [B, 1, V]).reshape([B, V])); // [B, V]
     const logits = last.dataSync() as Float32Array;
     r.cache!.forEach((e, l) => {
@@ -171,7 +229,8 @@ export class HostDecoder {
    */
   step(tokens: number[], positions: number[], keyMask: number[][]): Float32Array {
     const s = this.lengths[0];
-    if (s >= this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.step: cache full (${this.capacity} positions)`);
+    if (s >= this.capacity)
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.step: cache full (${this.capacity} positions)`);
     const rows = Array.from({ length: this.batch }, (_, b) => b);
     return this.advance(rows, tokens, positions, keyMask);
   }
@@ -182,10 +241,15 @@ export class HostDecoder {
    */
   private advance(rows: number[], tokens: number[], positions: number[], keyMask?: number[][]): Float32Array {
     const { config, blocks } = this.model;
-    const k = rows.length, d = config.dModel;
+    const k = rows.length,
+      d = config.dModel;
     const at = rows.map((r) => this.lengths[r]);
     at.forEach((s, i) => {
-      if (s >= this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder: row ${rows[i]} cache full (${this.capacity} positions)`);
+      if (s >= this.capacity)
+        throw new HyperlmError(
+          'MODEL_BAD_INPUT',
+          `HostDecoder: row ${rows[i]} cache full (${this.capacity} positions)`,
+        );
     });
     const x = this.embed(tokens, positions); // [k, d] residual stream
     for (let l = 0; l < blocks.length; l++) {
@@ -197,7 +261,9 @@ export class HostDecoder {
       const hn = layerNormRows(x, d, this.ln2[l], config.normEps);
       addInto(x, mlp instanceof Mlp ? this.mlp(mlp, hn, k) : this.moe(l, mlp.experts, hn, rows));
     }
-    rows.forEach((r, i) => { this.lengths[r] = at[i] + 1; });
+    rows.forEach((r, i) => {
+      this.lengths[r] = at[i] + 1;
+    });
     const xf = layerNormRows(x, d, this.lnF, config.normEps);
     return this.run(() => {
       const a = tf.tensor2d(xf, [k, d]);
@@ -221,21 +287,36 @@ export class HostDecoder {
    * GPT.headTransposed()'s [d, V] copy (made once per weights).
    */
   private linear(x: Float32Array, w: tf.Variable, b: tf.Variable): Float32Array {
-    return this.run(() => tf.fused.matMul({ a: tf.tensor2d(x, [x.length / w.shape[0], w.shape[0]]), b: w as tf.Tensor2D, bias: b as tf.Tensor1D }));
+    return this.run(() =>
+      tf.fused.matMul({
+        a: tf.tensor2d(x, [x.length / w.shape[0], w.shape[0]]),
+        b: w as tf.Tensor2D,
+        bias: b as tf.Tensor1D,
+      }),
+    );
   }
 
   /** c_fc → GELU → c_proj on `rows` rows x [rows, d]. */
   private mlp(mlp: Mlp, x: Float32Array, rows: number): Float32Array {
     return this.run(() => {
-      const h = tf.fused.matMul({ a: tf.tensor2d(x, [rows, x.length / rows]), b: mlp.cFcW as tf.Tensor2D, bias: mlp.cFcB as tf.Tensor1D }); // [rows, ff]
-      return tf.fused.matMul({ a: gelu(h) as tf.Tensor2D, b: mlp.cProjW as tf.Tensor2D, bias: mlp.cProjB as tf.Tensor1D }); // [rows, d]
+      const h = tf.fused.matMul({
+        a: tf.tensor2d(x, [rows, x.length / rows]),
+        b: mlp.cFcW as tf.Tensor2D,
+        bias: mlp.cFcB as tf.Tensor1D,
+      }); // [rows, ff]
+      return tf.fused.matMul({
+        a: gelu(h) as tf.Tensor2D,
+        b: mlp.cProjW as tf.Tensor2D,
+        bias: mlp.cProjB as tf.Tensor1D,
+      }); // [rows, d]
     });
   }
 
   /** MoE layer l on x [k, d] (cache rows `rows`): route each row (routing.ts), run each used expert once on its rows, mix by gate. */
   private moe(l: number, experts: Mlp[], x: Float32Array, rows: number[]): Float32Array {
     const { dModel: d, moe: moeConfig } = this.model.config;
-    const E = moeConfig.experts, B = rows.length;
+    const E = moeConfig.experts,
+      B = rows.length;
     const router = this.routers[l];
     const gates = Array.from({ length: B }, (_, b) => {
       const logits = new Float64Array(router ? E : 0); // x[b]·router [E]
@@ -243,7 +324,10 @@ export class HostDecoder {
         const xi = x[b * d + i];
         for (let e = 0; e < E; e++) logits[e] += xi * router[i * E + e];
       }
-      return inferenceGates(moeConfig, logits, { domain: this.opts.domains?.[rows[b]], mixture: this.opts.mixture?.[rows[b]] });
+      return inferenceGates(moeConfig, logits, {
+        domain: this.opts.domains?.[rows[b]],
+        mixture: this.opts.mixture?.[rows[b]],
+      });
     });
     const y = new Float32Array(B * d);
     for (let e = 0; e < E; e++) {
@@ -271,18 +355,22 @@ export class HostDecoder {
   /** Rotary positions on the q and k parts of qkv [k, 3d] in place (attention.ts's rotate-half layout). */
   private rotate(qkv: Float32Array, positions: number[]): void {
     const { dModel: d, nHead } = this.model.config;
-    const hd = d / nHead, half = hd / 2;
-    const cos = new Float32Array(half), sin = new Float32Array(half);
+    const hd = d / nHead,
+      half = hd / 2;
+    const cos = new Float32Array(half),
+      sin = new Float32Array(half);
     for (let b = 0; b < positions.length; b++) {
       for (let i = 0; i < half; i++) {
         const angle = Math.fround(positions[b] * this.invFreq[i]); // float32, as positions · invFreq on the backend
         cos[i] = Math.cos(angle);
         sin[i] = Math.sin(angle);
       }
-      for (let h = 0; h < 2 * nHead; h++) { // q heads, then k heads
+      for (let h = 0; h < 2 * nHead; h++) {
+        // q heads, then k heads
         const o = b * 3 * d + h * hd;
         for (let i = 0; i < half; i++) {
-          const x1 = qkv[o + i], x2 = qkv[o + half + i];
+          const x1 = qkv[o + i],
+            x2 = qkv[o + half + i];
           qkv[o + i] = x1 * cos[i] - x2 * sin[i];
           qkv[o + half + i] = x2 * cos[i] + x1 * sin[i];
         }
@@ -307,7 +395,8 @@ export class HostDecoder {
   /** softmax(q·Kᵀ/√hd over the unmasked keys 0..at[b])·V per row and head: [k, d]. */
   private attend(l: number, qkv: Float32Array, rows: number[], at: number[], keyMask?: number[][]): Float32Array {
     const { dModel: d, nHead } = this.model.config;
-    const hd = d / nHead, scale = 1 / Math.sqrt(hd);
+    const hd = d / nHead,
+      scale = 1 / Math.sqrt(hd);
     const y = new Float32Array(rows.length * d);
     const p = new Float64Array(Math.max(...at) + 1); // [s + 1] scores, then softmax weights
     for (let b = 0; b < rows.length; b++) {
@@ -322,7 +411,7 @@ export class HostDecoder {
           if (p[t] > max) max = p[t];
         }
         let z = 0;
-        for (let t = 0; t <= s; t++) z += (p[t] = Math.exp(p[t] - max));
+        for (let t = 0; t <= s; t++) z += p[t] = Math.exp(p[t] - max);
         mixRows(p, 1 / z, this.values[l], base, hd, s + 1, y, b * d + h * hd);
       }
     }
@@ -332,7 +421,8 @@ export class HostDecoder {
   /** Copies a prefill's k or v [B, nHead, T, hd] into the first T positions of a cache. */
   private store(cache: Float32Array, src: Float32Array, T: number): void {
     const { dModel: d, nHead } = this.model.config;
-    const hd = d / nHead, rows = this.batch * nHead;
+    const hd = d / nHead,
+      rows = this.batch * nHead;
     for (let r = 0; r < rows; r++) cache.set(src.subarray(r * T * hd, (r + 1) * T * hd), r * this.capacity * hd);
   }
 
@@ -345,15 +435,27 @@ export class HostDecoder {
    */
   prefillShared(ids: number[]): Float32Array {
     const { nHead, dModel: d, vocabSize: V } = this.model.config;
-    const T = ids.length, hd = d / nHead, rowSize = this.capacity * d;
-    if (T === 0 || T > this.capacity) throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefillShared: ${T} ids for capacity ${this.capacity}`);
+    const T = ids.length,
+      hd = d / nHead,
+      rowSize = this.capacity * d;
+    if (T === 0 || T > this.capacity)
+      throw new HyperlmError('MODEL_BAD_INPUT', `HostDecoder.prefillShared: ${T} ids for capacity ${this.capacity}`);
     const input = tf.tensor2d([ids], [1, T], 'int32');
     const pick = <X>(a: ArrayLike<X> | undefined): X[] | undefined => (a === undefined ? undefined : [a[0]]);
-    const r = this.model.forward(input, { positions: [ids.map((_, t) => t)], cache: [], domains: pick(this.opts.domains), mixture: pick(this.opts.mixture) });
+    const r = this.model.forward(input, {
+      positions: [ids.map((_, t) => t)],
+      cache: [],
+      domains: pick(this.opts.domains),
+      mixture: pick(this.opts.mixture),
+    });
     const last = tf.tidy(() => r.logits.slice([0, T - 1, 0], [1, 1, V]).reshape([V])); // [V]
     const row = last.dataSync() as Float32Array;
-    r.cache!.forEach((e, l) => { // [1, nHead, T, hd] into row 0, then row 0 into every row
-      for (const [cache, src] of [[this.keys[l], e.k.dataSync()], [this.values[l], e.v.dataSync()]] as Array<[Float32Array, Float32Array]>) {
+    r.cache!.forEach((e, l) => {
+      // [1, nHead, T, hd] into row 0, then row 0 into every row
+      for (const [cache, src] of [
+        [this.keys[l], e.k.dataSync()],
+        [this.values[l], e.v.dataSync()],
+      ] as Array<[Float32Array, Float32Array]>) {
         for (let h = 0; h < nHead; h++) cache.set(src.subarray(h * T * hd, (h + 1) * T * hd), h * this.capacity * hd);
         for (let b = 1; b < this.batch; b++) cache.copyWithin(b * rowSize, 0, rowSize);
       }
@@ -373,14 +475,22 @@ export class HostDecoder {
     const sources = [...new Set(moved.map((b) => parents[b]))];
     for (const cache of [...this.keys, ...this.values]) {
       // copy the source rows first: a row may be a source and be overwritten in the same step
-      const saved = new Map(sources.map((p) => [p, Array.from({ length: nHead }, (_, h) => {
-        const at = (p * nHead + h) * this.capacity * hd;
-        return cache.slice(at, at + this.lengths[p] * hd); // the filled part of one head's [capacity, hd] block
-      })]));
-      for (const b of moved) saved.get(parents[b])!.forEach((src, h) => cache.set(src, (b * nHead + h) * this.capacity * hd));
+      const saved = new Map(
+        sources.map((p) => [
+          p,
+          Array.from({ length: nHead }, (_, h) => {
+            const at = (p * nHead + h) * this.capacity * hd;
+            return cache.slice(at, at + this.lengths[p] * hd); // the filled part of one head's [capacity, hd] block
+          }),
+        ]),
+      );
+      for (const b of moved)
+        saved.get(parents[b])!.forEach((src, h) => cache.set(src, (b * nHead + h) * this.capacity * hd));
     }
     const lengths = Int32Array.from(this.lengths);
-    parents.forEach((p, b) => { this.lengths[b] = lengths[p]; });
+    parents.forEach((p, b) => {
+      this.lengths[b] = lengths[p];
+    });
     const { domains, mixture } = this.opts;
     if (domains) this.opts.domains = parents.map((p) => domains[p]);
     if (mixture) this.opts.mixture = parents.map((p) => mixture[p]);

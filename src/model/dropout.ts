@@ -26,8 +26,13 @@ export class RowDropout {
    * rate: drop probability in [0, 1); seed: e.g. dropoutSeed(...); rowOffset: the global index of this
    * batch's row 0 (a data-parallel slice's first row in the full batch).
    */
-  constructor(readonly rate: number, readonly seed: number, readonly rowOffset = 0) {
-    if (!(rate >= 0 && rate < 1)) throw new HyperlmError('CONFIG_BAD_VALUE', `dropout rate must be in [0, 1), got ${rate}`);
+  constructor(
+    readonly rate: number,
+    readonly seed: number,
+    readonly rowOffset = 0,
+  ) {
+    if (!(rate >= 0 && rate < 1))
+      throw new HyperlmError('CONFIG_BAD_VALUE', `dropout rate must be in [0, 1), got ${rate}`);
     if (!Number.isInteger(rowOffset) || rowOffset < 0) {
       throw new HyperlmError('CONFIG_BAD_VALUE', `dropout rowOffset must be a non-negative integer, got ${rowOffset}`);
     }

@@ -25,7 +25,11 @@ function expertOf(name: string): { prefix: string; k: number; rest: string } | u
 async function openRun(runDir: string): Promise<{ config: RunConfig; ckpt: string; names: string[] }> {
   const config = await readRunConfig(runDir);
   const { moe } = config.model;
-  if (!(moe.every > 0 && moe.router === 'demix')) throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir}: experts add/remove needs a demix run, this one has moe.router ${moe.router} (every ${moe.every})`);
+  if (!(moe.every > 0 && moe.router === 'demix'))
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `${runDir}: experts add/remove needs a demix run, this one has moe.router ${moe.router} (every ${moe.every})`,
+    );
   const ckpt = await latestCheckpoint(runDir);
   if (!ckpt) throw new HyperlmError('INPUT_NOT_FOUND', `${runDir} has no checkpoint to change`);
   const names = moe.domains?.length ? [...moe.domains] : Array.from({ length: moe.experts }, (_, i) => String(i));
@@ -36,12 +40,24 @@ async function openRun(runDir: string): Promise<{ config: RunConfig; ckpt: strin
 export async function expertLosses(model: GPT, config: RunConfig, key: string, batches = 4): Promise<number[]> {
   const data = await readDataInfo(config.data);
   const id = data.domains[key];
-  if (id === undefined) throw new HyperlmError('CONFIG_BAD_VALUE', `domain ${JSON.stringify(key)} is not in ${config.data}/manifest.json (have ${Object.keys(data.domains).join(', ')})`);
+  if (id === undefined)
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `domain ${JSON.stringify(key)} is not in ${config.data}/manifest.json (have ${Object.keys(data.domains).join(', ')})`,
+    );
   const losses: number[] = [];
   for (let e = 0; e < config.model.moe.experts; e++) {
-    const opts = { blockSize: config.model.blockSize, seed: config.train.seed, byDomain: true, shuffle: false, domainOf: (d: number) => (d === id ? e : -1), cm3: config.train.cm3 };
-    const loader = await ShardLoader.open(config.data, { ...opts, split: 'valid' })
-      .catch(() => ShardLoader.open(config.data, { ...opts, split: 'train' }));
+    const opts = {
+      blockSize: config.model.blockSize,
+      seed: config.train.seed,
+      byDomain: true,
+      shuffle: false,
+      domainOf: (d: number) => (d === id ? e : -1),
+      cm3: config.train.cm3,
+    };
+    const loader = await ShardLoader.open(config.data, { ...opts, split: 'valid' }).catch(() =>
+      ShardLoader.open(config.data, { ...opts, split: 'train' }),
+    );
     losses.push(await evaluate(model, loader, batches, config.train.batchSize));
     await loader.close();
   }
@@ -49,11 +65,21 @@ export async function expertLosses(model: GPT, config: RunConfig, key: string, b
 }
 
 /** Rebuild the run with `experts` renamed by `map(oldIndex) → newIndex | -1` and optionally one new expert copied from `copyFrom`. */
-async function rewrite(runDir: string, config: RunConfig, ckpt: string, domains: string[], map: (k: number) => number, copyFrom?: number): Promise<string> {
+async function rewrite(
+  runDir: string,
+  config: RunConfig,
+  ckpt: string,
+  domains: string[],
+  map: (k: number) => number,
+  copyFrom?: number,
+): Promise<string> {
   const old = new GPT(config.model, 0);
   const oldOpt = new AdamW(config.train.optim);
   const state = await loadCheckpoint(ckpt, old, oldOpt);
-  const next: RunConfig = { ...config, model: { ...config.model, moe: { ...config.model.moe, experts: domains.length, domains } } };
+  const next: RunConfig = {
+    ...config,
+    model: { ...config.model, moe: { ...config.model.moe, experts: domains.length, domains } },
+  };
   const model = new GPT(next.model, 0);
   const rename = (name: string): string | undefined => {
     const e = expertOf(name);
@@ -80,22 +106,38 @@ async function rewrite(runDir: string, config: RunConfig, ckpt: string, domains:
   await writeJsonAtomic(join(runDir, 'config.json'), next);
   // the data selection changes with the experts, so the data position restarts at the next epoch
   const loader = { epoch: state.loader.epoch + 1, cursor: 0, pending: {} };
-  const dir = await saveCheckpoint(runDir, model, opt, { step: state.step, rng: state.rng, loader, tokensSeen: state.tokensSeen, config: next }, config.train.keepCheckpoints);
+  const dir = await saveCheckpoint(
+    runDir,
+    model,
+    opt,
+    { step: state.step, rng: state.rng, loader, tokensSeen: state.tokensSeen, config: next },
+    config.train.keepCheckpoints,
+  );
   for (const x of [old, model]) x.dispose();
   for (const x of [oldOpt, opt]) x.dispose();
   return dir;
 }
 
 /** Add an expert for data domain `key`, initialised from the existing expert with the lowest loss on it. */
-export async function addExpert(runDir: string, key: string, log: (line: string) => void = () => {}): Promise<{ expert: number; copiedFrom: number; losses: number[] }> {
+export async function addExpert(
+  runDir: string,
+  key: string,
+  log: (line: string) => void = () => {},
+): Promise<{ expert: number; copiedFrom: number; losses: number[] }> {
   const { config, ckpt, names } = await openRun(runDir);
-  if (names.includes(key)) throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} already has an expert for domain ${JSON.stringify(key)} (expert ${names.indexOf(key)})`);
+  if (names.includes(key))
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `${runDir} already has an expert for domain ${JSON.stringify(key)} (expert ${names.indexOf(key)})`,
+    );
   const model = new GPT(config.model, 0);
   await loadCheckpoint(ckpt, model);
   const losses = await expertLosses(model, config, key, config.train.evalBatches);
   model.dispose();
   const copiedFrom = losses.indexOf(Math.min(...losses.map((l) => (Number.isFinite(l) ? l : Infinity))));
-  log(`domain ${key}: loss per expert ${losses.map((l, i) => `${names[i]}=${l.toFixed(4)}`).join(', ')}; copying expert ${copiedFrom} (${names[copiedFrom]})`);
+  log(
+    `domain ${key}: loss per expert ${losses.map((l, i) => `${names[i]}=${l.toFixed(4)}`).join(', ')}; copying expert ${copiedFrom} (${names[copiedFrom]})`,
+  );
   await rewrite(runDir, config, ckpt, [...names, key], (k) => k, copiedFrom);
   return { expert: names.length, copiedFrom, losses };
 }
@@ -104,8 +146,18 @@ export async function addExpert(runDir: string, key: string, log: (line: string)
 export async function removeExpert(runDir: string, key: string): Promise<{ removed: number }> {
   const { config, ckpt, names } = await openRun(runDir);
   const k = names.indexOf(key);
-  if (k < 0) throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir} has no expert for domain ${JSON.stringify(key)} (have ${names.join(', ')})`);
+  if (k < 0)
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `${runDir} has no expert for domain ${JSON.stringify(key)} (have ${names.join(', ')})`,
+    );
   if (names.length === 1) throw new HyperlmError('CONFIG_BAD_VALUE', `${runDir}: cannot remove the only expert`);
-  await rewrite(runDir, config, ckpt, names.filter((n) => n !== key), (i) => (i === k ? -1 : i > k ? i - 1 : i));
+  await rewrite(
+    runDir,
+    config,
+    ckpt,
+    names.filter((n) => n !== key),
+    (i) => (i === k ? -1 : i > k ? i - 1 : i),
+  );
   return { removed: k };
 }

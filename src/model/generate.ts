@@ -109,7 +109,10 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   const stopString = new Array<string | undefined>(B).fill(undefined);
   const text = new Array<string>(B).fill('');
   const result = (): GenerateResult => ({
-    tokens: out, finish, ...(opts.stopStrings?.length ? { stopString, text } : {}), ...(opts.returnLogits ? { logits: logitsOut } : {}),
+    tokens: out,
+    finish,
+    ...(opts.stopStrings?.length ? { stopString, text } : {}),
+    ...(opts.returnLogits ? { logits: logitsOut } : {}),
   });
   if (opts.maxNewTokens <= 0) return result();
   const V = model.config.vocabSize;
@@ -136,7 +139,11 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   const random = Rng.fromSeed(opts.seed ?? 0).uniformFn();
   const deadline = opts.maxTimeMs === undefined ? Infinity : performance.now() + opts.maxTimeMs;
   const done = new Array<boolean>(B).fill(false);
-  const state = new DecodeState(model, rows, opts.maxNewTokens, { ...opts, domains: perRow(opts.domains), mixture: perRow(opts.mixture) });
+  const state = new DecodeState(model, rows, opts.maxNewTokens, {
+    ...opts,
+    domains: perRow(opts.domains),
+    mixture: perRow(opts.mixture),
+  });
   const stopRow = (b: number, why: FinishReason): void => {
     done[b] = true;
     finish[b] = why;
@@ -164,6 +171,8 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
     state.dispose();
   }
   // release what the matchers still hold (a stop string may be confirmed only now)
-  if (matchers) for (let b = 0; b < B; b++) if (!matchers[b].stopped && stopHit(b, true) && finish[b] !== 'stop-token') finish[b] = 'stop-string';
+  if (matchers)
+    for (let b = 0; b < B; b++)
+      if (!matchers[b].stopped && stopHit(b, true) && finish[b] !== 'stop-token') finish[b] = 'stop-string';
   return result();
 }

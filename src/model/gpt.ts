@@ -58,13 +58,22 @@ export class GPT {
   readonly lnF: { weight: tf.Variable; bias: tf.Variable };
   readonly lmHead?: tf.Variable; // [V, d] when embeddings are untied
 
-  constructor(readonly config: ModelConfig, seed = 0) {
+  constructor(
+    readonly config: ModelConfig,
+    seed = 0,
+  ) {
     const { vocabSize: V, dModel: d, blockSize, initStd } = config;
     this.store = new ParamStore(seed);
     this.wte = this.store.normal('transformer.wte.weight', [V, d], initStd);
     if (config.positions === 'learned') this.wpe = this.store.normal('transformer.wpe.weight', [blockSize, d], initStd);
-    this.blocks = Array.from({ length: config.nLayer }, (_, i) => new Block(this.store, `transformer.h.${i}`, config, i));
-    this.lnF = { weight: this.store.ones('transformer.ln_f.weight', [d]), bias: this.store.zeros('transformer.ln_f.bias', [d]) };
+    this.blocks = Array.from(
+      { length: config.nLayer },
+      (_, i) => new Block(this.store, `transformer.h.${i}`, config, i),
+    );
+    this.lnF = {
+      weight: this.store.ones('transformer.ln_f.weight', [d]),
+      bias: this.store.zeros('transformer.ln_f.bias', [d]),
+    };
     if (!config.tieEmbeddings) this.lmHead = this.store.normal('lm_head.weight', [V, d], initStd);
   }
 
@@ -84,15 +93,20 @@ export class GPT {
     const [B, T] = ids.shape;
     const pastLen = opts.cache && opts.cache.length > 0 ? opts.cache[0].k.shape[2] : 0;
     if (pastLen + T > this.config.blockSize) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `sequence length ${pastLen + T} exceeds blockSize ${this.config.blockSize}`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `sequence length ${pastLen + T} exceeds blockSize ${this.config.blockSize}`,
+      );
     }
-    const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => pastLen + t));
+    const positions =
+      opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => pastLen + t));
     const training = opts.training ?? false;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
     const random = Rng.fromSeed(seed).uniformFn();
-    const drop = training && this.config.dropout > 0
-      ? new RowDropout(this.config.dropout, opts.dropoutSeed ?? seed, opts.rowOffset ?? 0)
-      : undefined;
+    const drop =
+      training && this.config.dropout > 0
+        ? new RowDropout(this.config.dropout, opts.dropoutSeed ?? seed, opts.rowOffset ?? 0)
+        : undefined;
     const domains = opts.domains ? Int32Array.from(opts.domains) : undefined;
     return tf.tidy(() => {
       const { dModel: d, vocabSize: V } = this.config;
@@ -101,10 +115,13 @@ export class GPT {
       if (this.wpe) x = x.add(this.embed(this.wpe as tf.Tensor2D, pos, this.config.blockSize));
       if (drop) x = drop.apply(x, -1, 'embed');
       const ctx = {
-        training, dropout: drop,
+        training,
+        dropout: drop,
         mask: attentionMask(B, T, pastLen, opts.keyMask),
         rope: this.config.positions === 'rotary' ? rotaryTables(pos, d / this.config.nHead) : undefined,
-        domains, mixture: opts.mixture, random,
+        domains,
+        mixture: opts.mixture,
+        random,
       };
       const routing: RoutingInfo[] = [];
       const cache: KVEntry[] = [];
@@ -153,9 +170,15 @@ export class GPT {
    * grads). The gradient is of scale.ce·ce + scale.aux·aux (default 1, 1: of `loss`); data-parallel
    * slices pass their share of the batch so the workers' gradients sum to the full batch's.
    */
-  lossAndGrads(ids: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}, scale = { ce: 1, aux: 1 }):
-    { loss: number; ce: number; aux: number; routing: RoutingInfo[]; grads: Map<string, tf.Tensor> } {
-    let ce = 0, aux = 0;
+  lossAndGrads(
+    ids: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    weights: tf.Tensor2D,
+    opts: ForwardOptions = {},
+    scale = { ce: 1, aux: 1 },
+  ): { loss: number; ce: number; aux: number; routing: RoutingInfo[]; grads: Map<string, tf.Tensor> } {
+    let ce = 0,
+      aux = 0;
     let routing: RoutingInfo[] = [];
     const vars = [...this.store.vars.values()];
     const { value, grads } = tf.variableGrads(() => {
@@ -163,7 +186,7 @@ export class GPT {
       ce = r.ce.dataSync()[0];
       aux = r.aux.dataSync()[0];
       routing = r.routing;
-      return scale.ce === 1 && scale.aux === 1 ? r.loss : r.ce.mul(scale.ce).add(r.aux.mul(scale.aux)) as tf.Scalar;
+      return scale.ce === 1 && scale.aux === 1 ? r.loss : (r.ce.mul(scale.ce).add(r.aux.mul(scale.aux)) as tf.Scalar);
     }, vars);
     const loss = ce + aux;
     value.dispose();
@@ -187,7 +210,10 @@ export class GPT {
       const t = tensors.get(name);
       if (!t) throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: missing parameter ${name}`);
       if (t.shape.join(',') !== v.shape.join(',')) {
-        throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: ${name} has shape [${t.shape}], model expects [${v.shape}]`);
+        throw new HyperlmError(
+          'CHECKPOINT_CORRUPT',
+          `${source}: ${name} has shape [${t.shape}], model expects [${v.shape}]`,
+        );
       }
       tf.tidy(() => v.assign(tf.tensor(Float32Array.from(t.data), v.shape, 'float32')));
     }

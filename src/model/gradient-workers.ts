@@ -41,14 +41,28 @@ export interface GradientSource {
 }
 
 /** Rows [lo, hi) of a batch as a replica slice with its loss weights; its dropout rows start at lo. */
-function sliceOf(b: Batch, T: number, lo: number, hi: number, totalWeight: number, seed: number, dropoutSeed: number): ReplicaSlice {
+function sliceOf(
+  b: Batch,
+  T: number,
+  lo: number,
+  hi: number,
+  totalWeight: number,
+  seed: number,
+  dropoutSeed: number,
+): ReplicaSlice {
   const weights = b.weights.slice(lo * T, hi * T);
   const w = weights.reduce((a, x) => a + x, 0);
   const rows = b.domains.length;
   return {
-    ids: b.ids.slice(lo * T, hi * T), targets: b.targets.slice(lo * T, hi * T), weights, domains: b.domains.slice(lo, hi), seed,
-    dropoutSeed, rowOffset: lo,
-    ceWeight: totalWeight > 0 ? w / totalWeight : (hi - lo) / rows, auxWeight: (hi - lo) / rows,
+    ids: b.ids.slice(lo * T, hi * T),
+    targets: b.targets.slice(lo * T, hi * T),
+    weights,
+    domains: b.domains.slice(lo, hi),
+    seed,
+    dropoutSeed,
+    rowOffset: lo,
+    ceWeight: totalWeight > 0 ? w / totalWeight : (hi - lo) / rows,
+    auxWeight: (hi - lo) / rows,
   };
 }
 
@@ -60,7 +74,8 @@ export class LocalGradients implements GradientSource {
   }
 
   async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
-    const B = b.domains.length, T = this.model.config.blockSize;
+    const B = b.domains.length,
+      T = this.model.config.blockSize;
     const ids = tf.tensor2d(b.ids, [B, T], 'int32');
     const targets = tf.tensor2d(b.targets, [B, T], 'int32');
     const weights = tf.tensor2d(b.weights, [B, T], 'float32');
@@ -86,20 +101,38 @@ export class LocalGradients implements GradientSource {
  * row, and masks are drawn per row (dropout.ts), so a dense model's dropout is the same for any N.
  */
 export class WorkerGradients extends ReplicaSet implements GradientSource {
-  private constructor(dp: DataParallel, layout: ParamLayout, private readonly T: number) {
+  private constructor(
+    dp: DataParallel,
+    layout: ParamLayout,
+    private readonly T: number,
+  ) {
     super(dp, layout);
   }
 
   /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them; `optim` configures the ZeRO shards. */
-  static async start(model: GPT, seed: number, workers: number, backend: BackendChoice = 'wasm', optim?: OptimConfig): Promise<WorkerGradients> {
+  static async start(
+    model: GPT,
+    seed: number,
+    workers: number,
+    backend: BackendChoice = 'wasm',
+    optim?: OptimConfig,
+  ): Promise<WorkerGradients> {
     const init: ReplicaInit = { model: model.config, seed, optim };
-    const { dp, layout } = await ReplicaSet.open(fileURLToPath(new URL('./replica.js', import.meta.url)), init, model.params(), workers, backend);
+    const { dp, layout } = await ReplicaSet.open(
+      fileURLToPath(new URL('./replica.js', import.meta.url)),
+      init,
+      model.params(),
+      workers,
+      backend,
+    );
     return new WorkerGradients(dp, layout, model.config.blockSize);
   }
 
   private slices(b: Batch, seed: number, dropoutSeed: number): ReplicaSlice[] {
     const total = b.weights.reduce((a, x) => a + x, 0);
-    return sliceRanges(b.domains.length, this.dp.workers).map(([lo, hi], i) => sliceOf(b, this.T, lo, hi, total, (seed + i) >>> 0, dropoutSeed));
+    return sliceRanges(b.domains.length, this.dp.workers).map(([lo, hi], i) =>
+      sliceOf(b, this.T, lo, hi, total, (seed + i) >>> 0, dropoutSeed),
+    );
   }
 
   async compute(b: Batch, seed: number, dropoutSeed = seed): Promise<BatchGradients> {
@@ -113,7 +146,14 @@ export class WorkerGradients extends ReplicaSet implements GradientSource {
    * g = Σ_a (Σ_workers g_a,w) / of, as train.ts's single-thread accumulation; returns the losses and Σ g² of
    * the gradient so far over `normRanges` (flat [lo, hi) ranges; all params when undefined).
    */
-  async accumulate(b: Batch, seed: number, dropoutSeed: number, a: number, of: number, normRanges?: Array<[number, number]>): Promise<Omit<BatchGradients, 'grads'> & { sq: number }> {
+  async accumulate(
+    b: Batch,
+    seed: number,
+    dropoutSeed: number,
+    a: number,
+    of: number,
+    normRanges?: Array<[number, number]>,
+  ): Promise<Omit<BatchGradients, 'grads'> & { sq: number }> {
     const slices = this.slices(b, seed, dropoutSeed);
     const r = await this.dp.accumulate(slices, { first: a === 0, divide: of, normRanges });
     return { ...combine(slices, r.infos as ReplicaInfo[]), sq: r.sq };
@@ -132,16 +172,27 @@ export class WorkerGradients extends ReplicaSet implements GradientSource {
 
   /** AdamW's moments gathered from the shards, as flat layout-order arrays. */
   async optimizerState(): Promise<{ m: Float32Array; v: Float32Array }> {
-    const parts = (await this.dp.map(this.request({ kind: 'adamw-state' }))) as Array<{ m: Float32Array; v: Float32Array }>;
-    const m = new Float32Array(this.layout.total), v = new Float32Array(this.layout.total);
-    this.dp.shardRanges().forEach(([lo], i) => { m.set(parts[i].m, lo); v.set(parts[i].v, lo); });
+    const parts = (await this.dp.map(this.request({ kind: 'adamw-state' }))) as Array<{
+      m: Float32Array;
+      v: Float32Array;
+    }>;
+    const m = new Float32Array(this.layout.total),
+      v = new Float32Array(this.layout.total);
+    this.dp.shardRanges().forEach(([lo], i) => {
+      m.set(parts[i].m, lo);
+      v.set(parts[i].v, lo);
+    });
     return { m, v };
   }
 
   /** Scatter flat layout-order moments to the shards (resume). */
   async loadOptimizerState(m: Float32Array, v: Float32Array): Promise<void> {
     const ranges = this.dp.shardRanges();
-    await this.dp.map(ranges.map(([lo, hi]) => ({ kind: 'adamw-load', m: m.slice(lo, hi), v: v.slice(lo, hi) } satisfies ReplicaRequest)));
+    await this.dp.map(
+      ranges.map(
+        ([lo, hi]) => ({ kind: 'adamw-load', m: m.slice(lo, hi), v: v.slice(lo, hi) }) satisfies ReplicaRequest,
+      ),
+    );
   }
 
   private request(r: ReplicaRequest): ReplicaRequest[] {
@@ -150,9 +201,16 @@ export class WorkerGradients extends ReplicaSet implements GradientSource {
 }
 
 /** Loss parts of the batch from the slices' infos, weighted as the slices' gradients are. */
-function combine(slices: ReplicaSlice[], infos: ReplicaInfo[]): { loss: number; ce: number; aux: number; moe: MoEStats[][] } {
-  let ce = 0, aux = 0;
-  infos.forEach((info, i) => { ce += info.ce * slices[i].ceWeight!; aux += info.aux * slices[i].auxWeight!; });
+function combine(
+  slices: ReplicaSlice[],
+  infos: ReplicaInfo[],
+): { loss: number; ce: number; aux: number; moe: MoEStats[][] } {
+  let ce = 0,
+    aux = 0;
+  infos.forEach((info, i) => {
+    ce += info.ce * slices[i].ceWeight!;
+    aux += info.aux * slices[i].auxWeight!;
+  });
   const moe = infos.map((info) => info.moe).filter((m) => m.length > 0);
   return { loss: ce + aux, ce, aux, moe };
 }

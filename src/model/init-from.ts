@@ -22,14 +22,26 @@ export interface InitSource {
 }
 
 /** Model keys that change no parameter shape (blockSize only with rotary positions, which have no table). */
-const SHAPE_FREE = ['dropout', 'embedding', 'blockSize', 'moe.capacityFactor', 'moe.auxLossWeight', 'moe.zLossWeight', 'moe.routerInitScale'];
+const SHAPE_FREE = [
+  'dropout',
+  'embedding',
+  'blockSize',
+  'moe.capacityFactor',
+  'moe.auxLossWeight',
+  'moe.zLossWeight',
+  'moe.routerInitScale',
+];
 
 async function readConfigJson(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `--init: ${path} not found (a run folder or a bundle holds config.json)`, { cause: err });
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `--init: ${path} not found (a run folder or a bundle holds config.json)`,
+      { cause: err },
+    );
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
@@ -44,7 +56,11 @@ export async function readInitSource(dir: string): Promise<InitSource> {
   const model = resolveModelConfig((json.model ?? json) as object);
   const checkpoint = await latestCheckpoint(dir);
   if (checkpoint) return { kind: 'run', model, weights: join(checkpoint, 'model.safetensors') };
-  if ('train' in json) throw new HyperlmError('INPUT_NOT_FOUND', `--init ${dir}: a training run without checkpoints (no ${join(dir, 'checkpoints', 'latest.json')})`);
+  if ('train' in json)
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `--init ${dir}: a training run without checkpoints (no ${join(dir, 'checkpoints', 'latest.json')})`,
+    );
   return { kind: 'bundle', model, weights: join(dir, 'model.safetensors') };
 }
 
@@ -57,12 +73,18 @@ export function initRunConfig(source: InitSource, from: string, sets: string[], 
   for (const key of Object.keys(modelOver)) {
     const rotaryOnly = key === 'blockSize' && source.model.positions !== 'rotary';
     if (!SHAPE_FREE.includes(key) || rotaryOnly) {
-      throw new HyperlmError('CLI_BAD_FLAG', `--init ${from}: --set ${key} would change the source model's parameters (allowed: ${SHAPE_FREE.join(', ')}${rotaryOnly ? '; blockSize needs rotary positions' : ''})`);
+      throw new HyperlmError(
+        'CLI_BAD_FLAG',
+        `--init ${from}: --set ${key} would change the source model's parameters (allowed: ${SHAPE_FREE.join(', ')}${rotaryOnly ? '; blockSize needs rotary positions' : ''})`,
+      );
     }
   }
   if (source.model.vocabSize !== data.layout.size) {
-    throw new HyperlmError('TRAIN_VOCAB_MISMATCH', `--init ${from}: the model's vocabulary has ${source.model.vocabSize} ids but the data's (${join(data.dir, 'vocab.json')}) has ${data.layout.size}; ` +
-      'preprocess the data with the source\'s tokenizer (--tokenizer SOURCE/tokenizer.model, same --image-codes)');
+    throw new HyperlmError(
+      'TRAIN_VOCAB_MISMATCH',
+      `--init ${from}: the model's vocabulary has ${source.model.vocabSize} ids but the data's (${join(data.dir, 'vocab.json')}) has ${data.layout.size}; ` +
+        "preprocess the data with the source's tokenizer (--tokenizer SOURCE/tokenizer.model, same --image-codes)",
+    );
   }
   const model = resolveModelConfig(source.model, modelOver);
   return { model, train: resolveTrainConfig(defaultTrainConfig, trainOver), data: data.dir, init: source.weights };

@@ -35,7 +35,10 @@ export interface LoadedRun {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
@@ -58,21 +61,32 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
   const configJson = await readJson(join(dir, 'config.json'), 'the model config of a run or bundle');
   const vocab = await readJson(join(dir, 'vocab.json'), 'the vocabulary layout, copied beside the tokenizer');
   const tokenizerPath = join(dir, 'tokenizer.model');
-  if (!(await exists(tokenizerPath))) throw new HyperlmError('INPUT_NOT_FOUND', `${tokenizerPath}: missing (the run's SentencePiece model)`);
+  if (!(await exists(tokenizerPath)))
+    throw new HyperlmError('INPUT_NOT_FOUND', `${tokenizerPath}: missing (the run's SentencePiece model)`);
   const vocabLayout = vocab.layout as Partial<VocabLayout> | undefined;
   if (!vocabLayout || !Number.isInteger(vocabLayout.imageCount)) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'vocab.json')}: field "layout.imageCount" must be an integer`);
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${join(dir, 'vocab.json')}: field "layout.imageCount" must be an integer`,
+    );
   }
   const rawModel = (configJson.model ?? configJson) as Record<string, unknown>;
   let config: ModelConfig;
   try {
     config = resolveModelConfig(rawModel);
   } catch (err) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'config.json')}: not a model config (${(err as Error).message})`, { cause: err });
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${join(dir, 'config.json')}: not a model config (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   const tokenizer = await Tokenizer.load(tokenizerPath, { imageCodes: vocabLayout.imageCount, ...opts.tokenizer });
   if (tokenizer.layout.size > config.vocabSize) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'config.json')}: vocabSize ${config.vocabSize} is smaller than ${tokenizerPath}'s ${tokenizer.layout.size} ids`);
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${join(dir, 'config.json')}: vocabSize ${config.vocabSize} is smaller than ${tokenizerPath}'s ${tokenizer.layout.size} ids`,
+    );
   }
   const bundleWeights = join(dir, 'model.safetensors');
   const model = new GPT(config, 0);
@@ -80,14 +94,31 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
     if (await exists(bundleWeights)) {
       const metadata = await loadGPTWeights(model, bundleWeights);
       const step = Number.parseInt(metadata.step ?? '0', 10);
-      return { model, tokenizer, config, layout: tokenizer.layout, step: Number.isFinite(step) ? step : 0, source: { kind: 'bundle', dir, weights: bundleWeights } };
+      return {
+        model,
+        tokenizer,
+        config,
+        layout: tokenizer.layout,
+        step: Number.isFinite(step) ? step : 0,
+        source: { kind: 'bundle', dir, weights: bundleWeights },
+      };
     }
     const ckpt = await latestCheckpoint(dir);
     if (!ckpt) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `${dir}: neither ${bundleWeights} (bundle) nor ${join(dir, 'checkpoints', 'latest.json')} (training run) exists`);
+      throw new HyperlmError(
+        'INPUT_NOT_FOUND',
+        `${dir}: neither ${bundleWeights} (bundle) nor ${join(dir, 'checkpoints', 'latest.json')} (training run) exists`,
+      );
     }
     const state = await loadCheckpoint(ckpt, model);
-    return { model, tokenizer, config, layout: tokenizer.layout, step: state.step, source: { kind: 'run', dir, weights: join(ckpt, 'model.safetensors') } };
+    return {
+      model,
+      tokenizer,
+      config,
+      layout: tokenizer.layout,
+      step: state.step,
+      source: { kind: 'run', dir, weights: join(ckpt, 'model.safetensors') },
+    };
   } catch (err) {
     model.dispose();
     throw err;
@@ -95,7 +126,10 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
 }
 
 async function mtime(path: string): Promise<number | undefined> {
-  return stat(path).then((s) => s.mtimeMs, () => undefined);
+  return stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
 }
 
 /**

@@ -8,7 +8,14 @@
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { cm3Transform, lossWeights, validateCm3, CM3_DEFAULTS, type Cm3Options, type Cm3Vocab } from '../tokenize/cm3.js';
+import {
+  cm3Transform,
+  lossWeights,
+  validateCm3,
+  CM3_DEFAULTS,
+  type Cm3Options,
+  type Cm3Vocab,
+} from '../tokenize/cm3.js';
 import { cm3Window, codeHeaderTokens, windowTooSmall, type WindowDoc } from '../tokenize/cm3-window.js';
 import { readDataInfo, type DataInfo } from './data-info.js';
 import { IndexedDataset } from '../shards/megatron.js';
@@ -80,7 +87,13 @@ export interface LoaderState {
   documents?: number;
 }
 
-interface DocRef { shard: number; first: number; end: number; domain: number; code: boolean }
+interface DocRef {
+  shard: number;
+  first: number;
+  end: number;
+  domain: number;
+  code: boolean;
+}
 
 /**
  * How rows are filled: CM3 windows cut here, windows cut by preprocess, or the whole-document stream.
@@ -118,7 +131,13 @@ export class ShardLoader {
     private readonly docs: DocRef[],
   ) {
     const L = info.layout;
-    this.vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd };
+    this.vocab = {
+      maskBase: L.maskBase,
+      maskCount: L.maskCount,
+      eom: L.eom,
+      imageBegin: L.imageBegin,
+      imageEnd: L.imageEnd,
+    };
     this.packing = !info.cm3Static ? 'windows' : info.cm3Window !== undefined ? 'static-windows' : 'stream';
     if (this.packing === 'windows') validateCm3(this.vocab, opts.cm3 ?? CM3_DEFAULTS);
     this.order = this.epochOrder(0);
@@ -131,9 +150,12 @@ export class ShardLoader {
     }
     const info = await readDataInfo(dir);
     if (info.cm3Static && info.cm3Window !== undefined && info.cm3Window !== opts.blockSize) {
-      throw new HyperlmError('CM3_WINDOW_MISMATCH', `${join(dir, 'manifest.json')}: the shards were CM3-masked in windows for blockSize ${info.cm3Window} ` +
-        `(preprocess --cm3-window ${info.cm3Window}) but the model's blockSize is ${opts.blockSize}; the loader does not re-cut static windows — ` +
-        `preprocess again with --cm3-window ${opts.blockSize}, or train with blockSize ${info.cm3Window}`);
+      throw new HyperlmError(
+        'CM3_WINDOW_MISMATCH',
+        `${join(dir, 'manifest.json')}: the shards were CM3-masked in windows for blockSize ${info.cm3Window} ` +
+          `(preprocess --cm3-window ${info.cm3Window}) but the model's blockSize is ${opts.blockSize}; the loader does not re-cut static windows — ` +
+          `preprocess again with --cm3-window ${opts.blockSize}, or train with blockSize ${info.cm3Window}`,
+      );
     }
     const names = info.shards.filter((s) => s.split === opts.split).map((s) => s.name);
     const shards: IndexedDataset[] = [];
@@ -153,7 +175,10 @@ export class ShardLoader {
       shards.push(ds);
     }
     if (docs.length === 0) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `loader: ${dir} has no ${opts.split} documents${opts.domainOf ? ' in the selected domains' : ''} (shards: ${names.join(', ') || 'none'})`);
+      throw new HyperlmError(
+        'INPUT_NOT_FOUND',
+        `loader: ${dir} has no ${opts.split} documents${opts.domainOf ? ' in the selected domains' : ''} (shards: ${names.join(', ') || 'none'})`,
+      );
     }
     return new ShardLoader(info, opts, shards, docs);
   }
@@ -177,7 +202,10 @@ export class ShardLoader {
     for (let s = ref.first; s < ref.end; s++) parts.push(await ds.getSequence(s));
     const all = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
-    for (const p of parts) { all.set(p, o); o += p.length; }
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
     return all;
   }
 
@@ -187,7 +215,12 @@ export class ShardLoader {
     if (this.info.cm3Static) return all;
     const eos = this.info.layout.eos;
     const body = all[all.length - 1] === eos ? all.subarray(0, all.length - 1) : all;
-    const masked = cm3Transform(body, this.vocab, this.opts.cm3 ?? CM3_DEFAULTS, Rng.fromParts(this.opts.seed, 'cm3', epoch, doc));
+    const masked = cm3Transform(
+      body,
+      this.vocab,
+      this.opts.cm3 ?? CM3_DEFAULTS,
+      Rng.fromParts(this.opts.seed, 'cm3', epoch, doc),
+    );
     const out = new Int32Array(masked.length + 1);
     out.set(masked);
     out[masked.length] = eos;
@@ -200,7 +233,8 @@ export class ShardLoader {
     const all = await this.storedTokens(doc);
     const body = all[all.length - 1] === this.info.layout.eos ? all.subarray(0, all.length - 1) : all;
     const pieces = this.info.pieces;
-    const header = this.docs[doc].code && pieces ? codeHeaderTokens(body, (id) => pieces[id] ?? '', this.opts.blockSize + 1) : 0;
+    const header =
+      this.docs[doc].code && pieces ? codeHeaderTokens(body, (id) => pieces[id] ?? '', this.opts.blockSize + 1) : 0;
     this.current = { doc, body: { body, header } };
     return this.current.body;
   }
@@ -209,7 +243,10 @@ export class ShardLoader {
    * The next unit of the document at the cursor for a row with `space` tokens left: a window cut and
    * masked here, or the next stored window; null when it does not fit (the caller pads the row).
    */
-  private async nextUnit(doc: number, space: number): Promise<{ tokens: Int32Array; end: number; last: boolean } | null> {
+  private async nextUnit(
+    doc: number,
+    space: number,
+  ): Promise<{ tokens: Int32Array; end: number; last: boolean } | null> {
     if (this.packing === 'static-windows') {
       const ref = this.docs[doc];
       const tokens = await this.shards[ref.shard].getSequence(ref.first + this.window);
@@ -217,9 +254,18 @@ export class ShardLoader {
     }
     const wd = await this.windowDocument(doc);
     // an empty row takes any window (padding it would not help); a partial one only a window worth starting
-    const minTokens = space === this.opts.blockSize + 1 ? 1 : this.opts.minWindowTokens ?? LOADER_DEFAULTS.minWindowTokens;
+    const minTokens =
+      space === this.opts.blockSize + 1 ? 1 : (this.opts.minWindowTokens ?? LOADER_DEFAULTS.minWindowTokens);
     const rng = Rng.fromParts(this.opts.seed, 'cm3', this.epoch, doc, this.window);
-    const w = cm3Window(wd, this.offset, { space, minTokens }, this.vocab, this.opts.cm3 ?? CM3_DEFAULTS, this.info.layout.eos, rng);
+    const w = cm3Window(
+      wd,
+      this.offset,
+      { space, minTokens },
+      this.vocab,
+      this.opts.cm3 ?? CM3_DEFAULTS,
+      this.info.layout.eos,
+      rng,
+    );
     return w ? { tokens: w.tokens, end: w.end, last: !w.continues } : null;
   }
 
@@ -256,7 +302,8 @@ export class ShardLoader {
       const row = this.pending.get(key) ?? [];
       const unit = await this.nextUnit(doc, R - row.length);
       if (!unit) {
-        if (row.length === 0) throw windowTooSmall(await this.windowDocument(doc), this.offset, R, `${this.info.dir} document ${doc}`);
+        if (row.length === 0)
+          throw windowTooSmall(await this.windowDocument(doc), this.offset, R, `${this.info.dir} document ${doc}`);
         return this.closeRow(row, key, T);
       }
       for (const t of unit.tokens) row.push(t);
@@ -304,7 +351,14 @@ export class ShardLoader {
   /** `rows` rows flattened row-major into [B·T] arrays. */
   async nextBatch(rows: number): Promise<Batch> {
     const T = this.opts.blockSize;
-    const b: Batch = { ids: new Int32Array(rows * T), targets: new Int32Array(rows * T), weights: new Float32Array(rows * T), domains: new Int32Array(rows), tokens: 0, epoch: this.epoch };
+    const b: Batch = {
+      ids: new Int32Array(rows * T),
+      targets: new Int32Array(rows * T),
+      weights: new Float32Array(rows * T),
+      domains: new Int32Array(rows),
+      tokens: 0,
+      epoch: this.epoch,
+    };
     for (let r = 0; r < rows; r++) {
       const row = await this.nextRow();
       b.ids.set(row.input, r * T);
@@ -346,19 +400,47 @@ export class ShardLoader {
   /** The position to store in a checkpoint. */
   getState(): LoaderState {
     const pending: Record<string, string> = {};
-    for (const [k, buf] of this.pending) pending[String(k)] = Buffer.from(Int32Array.from(buf).buffer).toString('base64');
+    for (const [k, buf] of this.pending)
+      pending[String(k)] = Buffer.from(Int32Array.from(buf).buffer).toString('base64');
     const units: Record<string, number[]> = {};
     for (const [k, u] of this.units) units[String(k)] = [...u];
-    return { epoch: this.epoch, cursor: this.cursor, window: this.window, offset: this.offset, pending, units, documents: this.docs.length };
+    return {
+      epoch: this.epoch,
+      cursor: this.cursor,
+      window: this.window,
+      offset: this.offset,
+      pending,
+      units,
+      documents: this.docs.length,
+    };
   }
 
   setState(state: LoaderState): void {
-    if (!state || !Number.isInteger(state.epoch) || !Number.isInteger(state.cursor) || state.cursor < 0 || state.cursor > this.docs.length) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `loader state ${JSON.stringify(state)?.slice(0, 200)} does not fit ${this.docs.length} documents`);
+    if (
+      !state ||
+      !Number.isInteger(state.epoch) ||
+      !Number.isInteger(state.cursor) ||
+      state.cursor < 0 ||
+      state.cursor > this.docs.length
+    ) {
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `loader state ${JSON.stringify(state)?.slice(0, 200)} does not fit ${this.docs.length} documents`,
+      );
     }
-    const window = state.window ?? 0, offset = state.offset ?? 0;
-    if (!Number.isInteger(window) || window < 0 || !Number.isInteger(offset) || offset < 0 || (window > 0 && state.cursor >= this.docs.length)) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `loader state window ${window} / offset ${offset} is not a position in document ${state.cursor} of ${this.docs.length}`);
+    const window = state.window ?? 0,
+      offset = state.offset ?? 0;
+    if (
+      !Number.isInteger(window) ||
+      window < 0 ||
+      !Number.isInteger(offset) ||
+      offset < 0 ||
+      (window > 0 && state.cursor >= this.docs.length)
+    ) {
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `loader state window ${window} / offset ${offset} is not a position in document ${state.cursor} of ${this.docs.length}`,
+      );
     }
     this.epoch = state.epoch;
     this.cursor = state.cursor;
@@ -370,7 +452,9 @@ export class ShardLoader {
     for (const [k, u] of Object.entries(state.units ?? {})) this.units.set(Number(k), [...u]);
     for (const [k, b64] of Object.entries(state.pending ?? {})) {
       const bytes = Buffer.from(b64, 'base64');
-      this.pending.set(Number(k), [...new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))]);
+      this.pending.set(Number(k), [
+        ...new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)),
+      ]);
     }
   }
 

@@ -77,7 +77,12 @@ export class MoE {
   readonly experts: Mlp[];
   readonly router?: tf.Variable; // [d, E]
 
-  constructor(store: ParamStore, prefix: string, private readonly config: ModelConfig, readonly layer: number) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly config: ModelConfig,
+    readonly layer: number,
+  ) {
     const { experts, router, routerInitScale } = config.moe;
     if (router !== 'demix') {
       this.router = store.normal(`${prefix}.router.weight`, [config.dModel, experts], config.initStd * routerInitScale);
@@ -113,23 +118,34 @@ export class MoE {
       }
       const back = new Int32Array(N).fill(-1);
       const pick = new Float32Array(N * E);
-      round.forEach(([t, e], m) => { back[t] = m; pick[t * E + e] = 1; });
+      round.forEach(([t, e], m) => {
+        back[t] = m;
+        pick[t * E + e] = 1;
+      });
       const gate = flatGates.mul(tf.tensor2d(pick, [N, E])).sum(1, true); // [N, 1] this round's gate per token
       y = y.add(moveRows(tf.concat(parts, 0) as tf.Tensor2D, back).mul(gate)) as tf.Tensor2D; // [N, d]
     }
 
-    const aux = (router === 'switch' || router === 'top2') && logits && probs
-      ? switchLoadBalancingLoss(probs, plan.top1, auxLossWeight).add(routerZLoss(logits, zLossWeight)) as tf.Scalar
-      : tf.scalar(0);
+    const aux =
+      (router === 'switch' || router === 'top2') && logits && probs
+        ? (switchLoadBalancingLoss(probs, plan.top1, auxLossWeight).add(routerZLoss(logits, zLossWeight)) as tf.Scalar)
+        : tf.scalar(0);
     return { y, aux, routing: this.describe(N, plan, logitsData) };
   }
 
-  private plan(N: number, logits: tf.Tensor2D | undefined, probs: tf.Tensor2D | undefined,
-    scores: Float32Array, p: Float32Array | undefined, ctx: MoEContext): Plan {
+  private plan(
+    N: number,
+    logits: tf.Tensor2D | undefined,
+    probs: tf.Tensor2D | undefined,
+    scores: Float32Array,
+    p: Float32Array | undefined,
+    ctx: MoEContext,
+  ): Plan {
     const { experts: E, router, capacityFactor } = this.config.moe;
     const argmax = (row: number, skip = -1) => {
       let best = -1;
-      for (let e = 0; e < E; e++) if (e !== skip && (best < 0 || scores[row * E + e] > scores[row * E + best])) best = e;
+      for (let e = 0; e < E; e++)
+        if (e !== skip && (best < 0 || scores[row * E + e] > scores[row * E + best])) best = e;
       return best;
     };
     const top1 = Int32Array.from({ length: N }, (_, n) => (logits ? argmax(n) : 0));
@@ -142,7 +158,11 @@ export class MoE {
         const used = new Array<number>(E).fill(0);
         for (let n = 0; n < N; n++) {
           const e = top1[n];
-          if (used[e] < capacity) { used[e]++; first[n] = e; assignments.push([n, e]); }
+          if (used[e] < capacity) {
+            used[e]++;
+            first[n] = e;
+            assignments.push([n, e]);
+          }
         }
         return { assignments, gateMatrix: probs!, first, top1, capacity, attempted: N };
       }
@@ -159,15 +179,24 @@ export class MoE {
           mask[n * E + e] = 1;
           mask[n * E + choice2[n]] = 1;
           attempted++;
-          if (used[e] < capacity) { used[e]++; first[n] = e; assignments.push([n, e]); }
+          if (used[e] < capacity) {
+            used[e]++;
+            first[n] = e;
+            assignments.push([n, e]);
+          }
         }
         for (let n = 0; n < N; n++) {
           const e = choice2[n];
-          const g1 = p![n * E + top1[n]], g2 = p![n * E + e];
+          const g1 = p![n * E + top1[n]],
+            g2 = p![n * E + e];
           const keep = !ctx.training || 2 * (g2 / (g1 + g2)) > ctx.random();
           if (!keep) continue;
           attempted++;
-          if (used[e] < capacity) { used[e]++; second[n] = e; assignments.push([n, e]); }
+          if (used[e] < capacity) {
+            used[e]++;
+            second[n] = e;
+            assignments.push([n, e]);
+          }
         }
         const m = tf.tensor2d(mask, [N, E]);
         const masked = probs!.mul(m);
@@ -176,7 +205,10 @@ export class MoE {
       }
       case 'base': {
         const choice = ctx.training ? balancedAssignment(scores, N, E) : top1;
-        for (let n = 0; n < N; n++) { first[n] = choice[n]; assignments.push([n, choice[n]]); }
+        for (let n = 0; n < N; n++) {
+          first[n] = choice[n];
+          assignments.push([n, choice[n]]);
+        }
         const capacity = ctx.training ? Math.ceil(N / E) : Infinity;
         return { assignments, gateMatrix: tf.sigmoid(logits!) as tf.Tensor2D, first, top1, capacity, attempted: N };
       }
@@ -189,7 +221,14 @@ export class MoE {
             if (first[n] < 0 || weights[n * E + e] > weights[n * E + first[n]]) first[n] = e;
           }
         }
-        return { assignments, gateMatrix: tf.tensor2d(weights, [N, E]), first, top1: first, capacity: Infinity, attempted: assignments.length };
+        return {
+          assignments,
+          gateMatrix: tf.tensor2d(weights, [N, E]),
+          first,
+          top1: first,
+          capacity: Infinity,
+          attempted: assignments.length,
+        };
       }
       default:
         return assertNever(router, 'moe.router');
@@ -197,7 +236,13 @@ export class MoE {
   }
 
   /** Inference: every token's gates from routing.ts (the host decoder's function too); dropless. */
-  private inferencePlan(N: number, logits: Float32Array, p: Float32Array | undefined, top1: Int32Array, ctx: MoEContext): Plan {
+  private inferencePlan(
+    N: number,
+    logits: Float32Array,
+    p: Float32Array | undefined,
+    top1: Int32Array,
+    ctx: MoEContext,
+  ): Plan {
     const E = this.config.moe.experts;
     const gateData = new Float32Array(N * E);
     const first = new Int32Array(N).fill(-1);
@@ -217,7 +262,16 @@ export class MoE {
     }
     // routing stats report the router's full softmax for switch/top2, as in training
     const routerProbs = this.config.moe.router === 'switch' || this.config.moe.router === 'top2' ? p : undefined;
-    return { assignments, gateMatrix: tf.tensor2d(gateData, [N, E]), first, second, top1, capacity: Infinity, attempted: assignments.length, routerProbs };
+    return {
+      assignments,
+      gateMatrix: tf.tensor2d(gateData, [N, E]),
+      first,
+      second,
+      top1,
+      capacity: Infinity,
+      attempted: assignments.length,
+      routerProbs,
+    };
   }
 
   /** demix in training: [N·E] expert weights per token, one-hot by the row's domain. */
@@ -225,7 +279,10 @@ export class MoE {
     const E = this.config.moe.experts;
     const w = new Float32Array(N * E);
     if (!ctx.domains) {
-      throw new HyperlmError('MODEL_BAD_INPUT', `demix layer ${this.layer} needs opts.domains (one domain id per batch row) in training`);
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `demix layer ${this.layer} needs opts.domains (one domain id per batch row) in training`,
+      );
     }
     for (let b = 0; b < N / ctx.seqLen; b++) {
       const d = ctx.domains[b];
@@ -240,8 +297,11 @@ export class MoE {
   private describe(N: number, plan: Plan, logits: Float32Array): RoutingInfo {
     const E = this.config.moe.experts;
     const probs = plan.gateMatrix.dataSync() as Float32Array;
-    const routerProbs = plan.routerProbs
-      ?? (this.config.moe.router === 'switch' || this.config.moe.router === 'top2' ? probs : softmaxRows(logits, E, probs));
+    const routerProbs =
+      plan.routerProbs ??
+      (this.config.moe.router === 'switch' || this.config.moe.router === 'top2'
+        ? probs
+        : softmaxRows(logits, E, probs));
     const counts = new Array<number>(E).fill(0);
     for (const [, e] of plan.assignments) counts[e]++;
     const gates = Float32Array.from(plan.first, (e, n) => (e < 0 ? 0 : probs[n * E + e]));
@@ -253,10 +313,17 @@ export class MoE {
       }
     }
     return {
-      layer: this.layer, router: this.config.moe.router,
-      expertIndex: plan.first, secondIndex: plan.second, gates, capacity: plan.capacity,
-      load: counts.map((c) => c / N), dropRate: (plan.attempted - plan.assignments.length) / Math.max(plan.attempted, 1),
-      entropy, probs: routerProbs, logits,
+      layer: this.layer,
+      router: this.config.moe.router,
+      expertIndex: plan.first,
+      secondIndex: plan.second,
+      gates,
+      capacity: plan.capacity,
+      load: counts.map((c) => c / N),
+      dropRate: (plan.attempted - plan.assignments.length) / Math.max(plan.attempted, 1),
+      entropy,
+      probs: routerProbs,
+      logits,
     };
   }
 }
@@ -269,7 +336,7 @@ function softmaxRows(logits: Float32Array, E: number, fallback: Float32Array): F
     let max = -Infinity;
     for (let e = 0; e < E; e++) max = Math.max(max, logits[r * E + e]);
     let z = 0;
-    for (let e = 0; e < E; e++) z += (out[r * E + e] = Math.exp(logits[r * E + e] - max));
+    for (let e = 0; e < E; e++) z += out[r * E + e] = Math.exp(logits[r * E + e] - max);
     for (let e = 0; e < E; e++) out[r * E + e] /= z;
   }
   return out;

@@ -41,20 +41,42 @@ export interface PerplexityOptions {
  * Per-domain cross-entropy of `model` on DIR's valid split. Throws INPUT_NOT_FOUND when the folder has
  * no valid shards, TRAIN_VOCAB_MISMATCH when the data's vocabulary is larger than the model's.
  */
-export async function domainPerplexity(model: GPT, dataDir: string, objective: 'cm3' | 'ltr', opts: PerplexityOptions): Promise<PerplexityReport> {
+export async function domainPerplexity(
+  model: GPT,
+  dataDir: string,
+  objective: 'cm3' | 'ltr',
+  opts: PerplexityOptions,
+): Promise<PerplexityReport> {
   const info = await readDataInfo(dataDir);
   if (!info.shards.some((s) => s.split === 'valid')) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${dataDir}: no valid-split shards (preprocess with --valid-fraction > 0)`);
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `${dataDir}: no valid-split shards (preprocess with --valid-fraction > 0)`,
+    );
   }
   if (info.layout.size > model.config.vocabSize) {
-    throw new HyperlmError('TRAIN_VOCAB_MISMATCH', `${dataDir}/vocab.json has ${info.layout.size} ids; the model has ${model.config.vocabSize}`);
+    throw new HyperlmError(
+      'TRAIN_VOCAB_MISMATCH',
+      `${dataDir}/vocab.json has ${info.layout.size} ids; the model has ${model.config.vocabSize}`,
+    );
   }
   if (objective === 'ltr' && info.cm3Static) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `${dataDir}: shards were CM3-masked at preprocess time (--cm3-static), so left-to-right perplexity cannot be measured on them`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `${dataDir}: shards were CM3-masked at preprocess time (--cm3-static), so left-to-right perplexity cannot be measured on them`,
+    );
   }
   const cm3 = objective === 'ltr' ? { ...(opts.cm3 ?? CM3_DEFAULTS), ltrFraction: 1 } : (opts.cm3 ?? CM3_DEFAULTS);
   const T = model.config.blockSize;
-  const loader = await ShardLoader.open(dataDir, { split: 'valid', blockSize: T, seed: opts.seed, byDomain: true, domainOf: (d) => d, cm3, shuffle: false });
+  const loader = await ShardLoader.open(dataDir, {
+    split: 'valid',
+    blockSize: T,
+    seed: opts.seed,
+    byDomain: true,
+    domainOf: (d) => d,
+    cm3,
+    shuffle: false,
+  });
   try {
     return await score(model, loader, info.domains, objective, opts.rows, opts.batchSize);
   } finally {
@@ -62,12 +84,19 @@ export async function domainPerplexity(model: GPT, dataDir: string, objective: '
   }
 }
 
-async function score(model: GPT, loader: ShardLoader, domainIds: Record<string, number>, objective: 'cm3' | 'ltr', rows: number, batchSize: number): Promise<PerplexityReport> {
+async function score(
+  model: GPT,
+  loader: ShardLoader,
+  domainIds: Record<string, number>,
+  objective: 'cm3' | 'ltr',
+  rows: number,
+  batchSize: number,
+): Promise<PerplexityReport> {
   const T = model.config.blockSize;
   const sums = new Map<number, { loss: number; tokens: number }>();
   const taken = new Map<number, number>(); // rows scored per domain
   const full = (): boolean => Object.values(domainIds).every((id) => (taken.get(id) ?? 0) >= rows);
-  for (let ended = false; !ended && !full(); ) {
+  for (let ended = false; !ended && !full();) {
     const batch: Row[] = [];
     while (batch.length < batchSize) {
       const row = await loader.nextRow();
@@ -83,7 +112,8 @@ async function score(model: GPT, loader: ShardLoader, domainIds: Record<string, 
     }
     if (batch.length === 0) break;
     const B = batch.length;
-    const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
+    const ids = new Int32Array(B * T),
+      targets = new Int32Array(B * T);
     batch.forEach((row, r) => {
       ids.set(row.input, r * T);
       targets.set(row.target, r * T);
@@ -110,6 +140,9 @@ async function score(model: GPT, loader: ShardLoader, domainIds: Record<string, 
     return { domain, tokens: s.tokens, loss, ppl: Math.exp(loss) };
   };
   const domains = [...sums].sort((a, b) => a[0] - b[0]).map(([id, s]) => row(nameOf.get(id) ?? String(id), s));
-  const total = [...sums.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), { loss: 0, tokens: 0 });
+  const total = [...sums.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), {
+    loss: 0,
+    tokens: 0,
+  });
   return { objective, domains, all: row('all', total) };
 }

@@ -71,7 +71,8 @@ export async function createReplica(init: ReplicaInit) {
       shard = new AdamWShard(init.optim ?? defaultOptimConfig, layout, views.lo, views.hi);
     },
     run(request: ReplicaRequest): { m: Float32Array; v: Float32Array } | null {
-      if (!shared || !shard) throw new HyperlmError('INTERNAL', 'replica: optimizer shard used before the shared buffer arrived');
+      if (!shared || !shard)
+        throw new HyperlmError('INTERNAL', 'replica: optimizer shard used before the shared buffer arrived');
       switch (request.kind) {
         case 'adamw':
           shard.update(shared.params, shared.grads, request.lr, request.gradNorm, request.t, request.selected);
@@ -84,11 +85,18 @@ export async function createReplica(init: ReplicaInit) {
       }
     },
     async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
-      const B = slice.domains.length, T = init.model.blockSize;
+      const B = slice.domains.length,
+        T = init.model.blockSize;
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');
       const targets = tf.tensor2d(slice.targets, [B, T], 'int32');
       const weights = tf.tensor2d(slice.weights, [B, T], 'float32');
-      const opts = { training: true, domains: slice.domains, seed: slice.seed, dropoutSeed: slice.dropoutSeed, rowOffset: slice.rowOffset };
+      const opts = {
+        training: true,
+        domains: slice.domains,
+        seed: slice.seed,
+        dropoutSeed: slice.dropoutSeed,
+        rowOffset: slice.rowOffset,
+      };
       const r = model.lossAndGrads(ids, targets, weights, opts, { ce: slice.ceWeight ?? 1, aux: slice.auxWeight ?? 1 });
       const grads = flatten(layout, r.grads);
       tf.dispose([ids, targets, weights, ...r.grads.values()]);

@@ -53,7 +53,8 @@ export function inferenceGates(moe: MoEConfig, logits: Float64Array, row: RowRou
       return gates;
     }
     case 'demix': {
-      if (row.mixture && row.mixture.length !== E) throw new HyperlmError('MODEL_BAD_INPUT', `a mixture row must have ${E} weights, got ${row.mixture.length}`);
+      if (row.mixture && row.mixture.length !== E)
+        throw new HyperlmError('MODEL_BAD_INPUT', `a mixture row must have ${E} weights, got ${row.mixture.length}`);
       if (row.domain !== undefined && !row.mixture) {
         if (!(Number.isInteger(row.domain) && row.domain >= 0 && row.domain < E)) {
           throw new HyperlmError('MODEL_BAD_INPUT', `domain ${row.domain} is not a domain id in [0, ${E})`);

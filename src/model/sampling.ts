@@ -35,9 +35,10 @@ export function sampleToken(row: Float32Array, opts: SamplingOptions, random: ()
     const max = row[order[0]];
     const probs = new Float64Array(m);
     let zTop = 0;
-    for (let j = 0; j < m; j++) zTop += (probs[j] = Math.exp((row[order[j]] - max) / temperature));
+    for (let j = 0; j < m; j++) zTop += probs[j] = Math.exp((row[order[j]] - max) / temperature);
     const z = topK < V ? zTop : zAll;
-    let keep = probs.length, mass = z;
+    let keep = probs.length,
+      mass = z;
     if (topP < 1) {
       let cum = 0;
       keep = 0;
@@ -90,7 +91,10 @@ function sampleAll(row: Float32Array, temperature: number, random: () => number)
  * A function copying a row of logits [V] with every id outside the half-open ranges set to −∞ (the ranges'
  * union must be non-empty; generate.ts checks them against the vocabulary).
  */
-export function maskAllowed(V: number, ranges: ReadonlyArray<readonly [number, number]>): (row: Float32Array) => Float32Array {
+export function maskAllowed(
+  V: number,
+  ranges: ReadonlyArray<readonly [number, number]>,
+): (row: Float32Array) => Float32Array {
   const allowed = new Uint8Array(V);
   for (const [lo, hi] of ranges) allowed.fill(1, Math.max(0, lo), Math.min(V, hi));
   const out = new Float32Array(V);
@@ -108,7 +112,8 @@ export function topIndices(row: Float32Array, m: number): Int32Array {
   const heap = new Int32Array(m); // heap[0] is the lowest-ranked candidate kept so far
   const siftDown = (start: number) => {
     for (let i = start; ;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let low = i;
       if (l < m && below(heap[l], heap[low])) low = l;
       if (r < m && below(heap[r], heap[low])) low = r;

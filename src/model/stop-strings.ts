@@ -47,10 +47,14 @@ export class StopStringMatcher {
     this.held = '';
     if (this.stoppedOn !== undefined) return { text: '' };
     if (this.stops.length === 0) return { text };
-    let at = -1, which = '';
+    let at = -1,
+      which = '';
     for (const s of this.stops) {
       const i = text.indexOf(s);
-      if (i >= 0 && (at < 0 || i < at || (i === at && s.length > which.length))) { at = i; which = s; }
+      if (i >= 0 && (at < 0 || i < at || (i === at && s.length > which.length))) {
+        at = i;
+        which = s;
+      }
     }
     const pending = final ? text.length : text.length - this.partialTail(text); // earliest partly-received start
     if (at >= 0 && at < pending) {
@@ -66,7 +70,10 @@ export class StopStringMatcher {
     let best = 0;
     for (const s of this.stops) {
       for (let n = Math.min(s.length - 1, text.length); n > best; n--) {
-        if (text.endsWith(s.slice(0, n))) { best = n; break; }
+        if (text.endsWith(s.slice(0, n))) {
+          best = n;
+          break;
+        }
       }
     }
     return best;

@@ -61,13 +61,19 @@ export const trainPresets: Record<string, Partial<TrainConfig>> = {
   'code-small': {
     // 8 rows × 512 tokens = 4k tokens a step: 1,500 steps ≈ 6M tokens, sized to train in one working
     // session when the 2 cores are free
-    steps: 1500, batchSize: 8, evalEvery: 250, evalBatches: 8, checkpointEvery: 100,
+    steps: 1500,
+    batchSize: 8,
+    evalEvery: 250,
+    evalBatches: 8,
+    checkpointEvery: 100,
     // a 6-layer model at this batch trains stably at 1e-3 (nanoGPT's small-model rate); warm up over 100 steps
     optim: { ...defaultOptimConfig, lr: 1e-3, minLr: 1e-4, warmupSteps: 100 },
   },
   'cm3-125m': {
     // CM3's smallest model: one 2,048-token row per micro-batch fits a WASM heap; gradAccum builds the batch
-    batchSize: 1, gradAccum: 8, optim: { ...defaultOptimConfig, lr: 6e-4, minLr: 6e-5, warmupSteps: 200 },
+    batchSize: 1,
+    gradAccum: 8,
+    optim: { ...defaultOptimConfig, lr: 6e-4, minLr: 6e-5, warmupSteps: 200 },
   },
 };
 
@@ -96,42 +102,65 @@ export function splitSetArgs(sets: string[]): { model: Record<string, unknown>; 
 }
 
 /** Merge `overrides` into a copy of `base`, coercing strings to each field's type; unknown keys throw naming the key. */
-export function resolveTrainConfig(base: TrainConfig = defaultTrainConfig, overrides: Record<string, unknown> = {}): TrainConfig {
+export function resolveTrainConfig(
+  base: TrainConfig = defaultTrainConfig,
+  overrides: Record<string, unknown> = {},
+): TrainConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   for (const [key, raw] of Object.entries(overrides)) {
     const path = key.split('.');
     let obj = out;
     for (const p of path.slice(0, -1)) {
-      if (typeof obj[p] !== 'object' || obj[p] === null) throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown training config key ${key}`);
+      if (typeof obj[p] !== 'object' || obj[p] === null)
+        throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown training config key ${key}`);
       obj = obj[p] as Record<string, unknown>;
     }
     const leaf = path[path.length - 1];
-    if (!(leaf in obj) || typeof obj[leaf] === 'object') throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown training config key ${key}`);
+    if (!(leaf in obj) || typeof obj[leaf] === 'object')
+      throw new HyperlmError('CONFIG_UNKNOWN_KEY', `unknown training config key ${key}`);
     const v = typeof raw === 'string' ? Number(raw) : raw;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HyperlmError('CONFIG_BAD_VALUE', `training config ${key} must be a finite number, got ${JSON.stringify(raw)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `training config ${key} must be a finite number, got ${JSON.stringify(raw)}`,
+      );
     obj[leaf] = v;
   }
   const c = out as unknown as TrainConfig;
   const positiveInt = ['steps', 'batchSize', 'gradAccum', 'evalBatches', 'checkpointEvery', 'keepCheckpoints'] as const;
   for (const k of positiveInt) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new HyperlmError('CONFIG_BAD_VALUE', `training config ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new HyperlmError('CONFIG_BAD_VALUE', `training config ${k} must be a positive integer, got ${c[k]}`);
   }
-  if (!Number.isInteger(c.evalEvery) || c.evalEvery < 0) throw new HyperlmError('CONFIG_BAD_VALUE', `training config evalEvery must be an integer ≥ 0, got ${c.evalEvery}`);
-  if (!(c.optim.lr > 0) || !(c.optim.minLr >= 0)) throw new HyperlmError('CONFIG_BAD_VALUE', `training config optim.lr must be > 0 and optim.minLr ≥ 0, got ${c.optim.lr}, ${c.optim.minLr}`);
+  if (!Number.isInteger(c.evalEvery) || c.evalEvery < 0)
+    throw new HyperlmError('CONFIG_BAD_VALUE', `training config evalEvery must be an integer ≥ 0, got ${c.evalEvery}`);
+  if (!(c.optim.lr > 0) || !(c.optim.minLr >= 0))
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `training config optim.lr must be > 0 and optim.minLr ≥ 0, got ${c.optim.lr}, ${c.optim.minLr}`,
+    );
   if (!(c.optim.beta1 >= 0 && c.optim.beta1 < 1 && c.optim.beta2 >= 0 && c.optim.beta2 < 1)) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `training config optim.beta1/beta2 must be in [0, 1), got ${c.optim.beta1}, ${c.optim.beta2}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `training config optim.beta1/beta2 must be in [0, 1), got ${c.optim.beta1}, ${c.optim.beta2}`,
+    );
   }
   return c;
 }
 
 /** A preset name, or a JSON file holding a model config (or a whole RunConfig with `model` and `train`). */
 async function loadBase(nameOrFile: string): Promise<{ model: string | object; train?: object }> {
-  if (nameOrFile in modelPresets) return { model: nameOrFile, ...(trainPresets[nameOrFile] ? { train: trainPresets[nameOrFile] } : {}) };
+  if (nameOrFile in modelPresets)
+    return { model: nameOrFile, ...(trainPresets[nameOrFile] ? { train: trainPresets[nameOrFile] } : {}) };
   let text: string;
   try {
     text = await readFile(nameOrFile, 'utf8');
   } catch (err) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `--config ${JSON.stringify(nameOrFile)} is neither a preset (${Object.keys(modelPresets).join(', ')}) nor a readable JSON file`, { cause: err });
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `--config ${JSON.stringify(nameOrFile)} is neither a preset (${Object.keys(modelPresets).join(', ')}) nor a readable JSON file`,
+      { cause: err },
+    );
   }
   const json = JSON.parse(text) as Record<string, unknown>;
   return 'model' in json ? { model: json.model as object, train: json.train as object | undefined } : { model: json };
@@ -153,9 +182,17 @@ export async function resolveRunConfig(nameOrFile: string, sets: string[], data:
   const { model: modelOver, train: trainOver } = splitSetArgs(sets);
   const train = resolveTrainConfig(defaultTrainConfig, { ...(base.train ? flatten(base.train) : {}), ...trainOver });
   const model = resolveModelConfig(base.model, { ...modelOver, vocabSize: data.layout.size });
-  if (model.moe.every > 0 && model.moe.router === 'demix' && !('moe.experts' in modelOver) && !(model.moe.domains?.length)) {
-    const names = Object.entries(data.domains).sort((a, b) => a[1] - b[1]).map(([k]) => k);
-    if (names.length === 0) throw new HyperlmError('CONFIG_BAD_VALUE', `router demix needs domains in ${data.dir}/manifest.json`);
+  if (
+    model.moe.every > 0 &&
+    model.moe.router === 'demix' &&
+    !('moe.experts' in modelOver) &&
+    !model.moe.domains?.length
+  ) {
+    const names = Object.entries(data.domains)
+      .sort((a, b) => a[1] - b[1])
+      .map(([k]) => k);
+    if (names.length === 0)
+      throw new HyperlmError('CONFIG_BAD_VALUE', `router demix needs domains in ${data.dir}/manifest.json`);
     model.moe.experts = names.length;
     model.moe.domains = names;
   }

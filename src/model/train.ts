@@ -56,7 +56,12 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
-export interface MoEStats { layer: number; load: number[]; dropRate: number; entropy: number }
+export interface MoEStats {
+  layer: number;
+  load: number[];
+  dropRate: number;
+  entropy: number;
+}
 
 /** Per-layer expert load fractions, dropped-assignment rate and router entropy, averaged over micro-batches (and worker slices). */
 export function moeStats(passes: MoEStats[][]): MoEStats[] {
@@ -65,7 +70,8 @@ export function moeStats(passes: MoEStats[][]): MoEStats[] {
     const n = passes.length;
     const load = first.load.map((_, e) => passes.reduce((s, p) => s + p[i].load[e], 0) / n);
     return {
-      layer: first.layer, load,
+      layer: first.layer,
+      load,
       dropRate: passes.reduce((s, p) => s + p[i].dropRate, 0) / n,
       entropy: passes.reduce((s, p) => s + p[i].entropy, 0) / n,
     };
@@ -87,13 +93,18 @@ function domainMapping(config: RunConfig, data: DataInfo): ((d: number) => numbe
 
 function tensors(b: Batch, T: number): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
   const B = b.domains.length;
-  return [tf.tensor2d(b.ids, [B, T], 'int32'), tf.tensor2d(b.targets, [B, T], 'int32'), tf.tensor2d(b.weights, [B, T], 'float32')];
+  return [
+    tf.tensor2d(b.ids, [B, T], 'int32'),
+    tf.tensor2d(b.targets, [B, T], 'int32'),
+    tf.tensor2d(b.weights, [B, T], 'float32'),
+  ];
 }
 
 /** Mean validation loss over the first `batches` batches of the valid split (the same ones every call). */
 export async function evaluate(model: GPT, loader: ShardLoader, batches: number, batchSize: number): Promise<number> {
   loader.setState({ epoch: 0, cursor: 0, pending: {} });
-  let sum = 0, weight = 0;
+  let sum = 0,
+    weight = 0;
   for (let i = 0; i < batches; i++) {
     const b = await loader.nextBatch(batchSize);
     if (b.epoch > 0) break;
@@ -122,7 +133,9 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as RunConfig;
   } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: cannot read the run's config (is ${runDir} a training run?)`, { cause: err });
+    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: cannot read the run's config (is ${runDir} a training run?)`, {
+      cause: err,
+    });
   }
 }
 
@@ -141,7 +154,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const T = config.model.blockSize;
   const data = await readDataInfo(config.data);
   if (data.layout.size > config.model.vocabSize) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `model config vocabSize ${config.model.vocabSize} is smaller than the data's vocabulary (${data.layout.size} ids in ${config.data}/vocab.json)`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `model config vocabSize ${config.model.vocabSize} is smaller than the data's vocabulary (${data.layout.size} ids in ${config.data}/vocab.json)`,
+    );
   }
   const existing = await existingCheckpoint(runDir, opts.resume);
   await prepareRunDir(runDir, config);
@@ -164,7 +180,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     tokensSeen = ck.tokensSeen;
     rng = Rng.fromState(ck.rng);
     if (ck.loader.documents !== undefined && ck.loader.documents !== loader.documentCount) {
-      log(`the data selection changed (${ck.loader.documents} → ${loader.documentCount} documents): continuing at the start of epoch ${ck.loader.epoch + 1}`);
+      log(
+        `the data selection changed (${ck.loader.documents} → ${loader.documentCount} documents): continuing at the start of epoch ${ck.loader.epoch + 1}`,
+      );
       loader.setState({ epoch: ck.loader.epoch + 1, cursor: 0, pending: {} });
     } else {
       loader.setState(ck.loader);
@@ -180,9 +198,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   //   {"step":50,"valLoss":4.1,"valPpl":60.3}
   const metrics = await MetricsLog.open(metricsPath, step);
   const curve = metrics.history as unknown as CurvePoint[];
-  log(`model: ${formatCount(model.numParams())} parameters, ${config.model.nLayer} layers, d=${config.model.dModel}, ` +
-    `${config.model.moe.every > 0 ? `MoE ${config.model.moe.router} × ${config.model.moe.experts}` : 'dense'}; ` +
-    `data: ${loader.documentCount} train documents; batch ${tc.batchSize}×${tc.gradAccum}×${T} tokens`);
+  log(
+    `model: ${formatCount(model.numParams())} parameters, ${config.model.nLayer} layers, d=${config.model.dModel}, ` +
+      `${config.model.moe.every > 0 ? `MoE ${config.model.moe.router} × ${config.model.moe.experts}` : 'dense'}; ` +
+      `data: ${loader.documentCount} train documents; batch ${tc.batchSize}×${tc.gradAccum}×${T} tokens`,
+  );
 
   const params = model.params();
   const layout = paramLayout(params);
@@ -195,12 +215,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const theta = sharded ? sharded.params() : flatten(layout, params as Map<string, tf.Tensor>);
   // ZeRO-1: the shards own m and v (scattered from a resumed checkpoint); the norm and the update cover `only`'s params.
   const selected = only ? layout.names.map(only) : undefined;
-  const normRanges = selected ? layout.offsets.map((o, i): [number, number] => [o, o + layout.sizes[i]]).filter((_, i) => selected[i]) : undefined;
+  const normRanges = selected
+    ? layout.offsets.map((o, i): [number, number] => [o, o + layout.sizes[i]]).filter((_, i) => selected[i])
+    : undefined;
   let updatedHere = false; // whether this call took an optimizer step (then every selected param has moments)
   if (sharded) {
     const { m, v } = optimizer.flatState(layout);
     await sharded.loadOptimizerState(m, v);
-    log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW sharded over the workers (ZeRO-1)`);
+    log(
+      `data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, AdamW sharded over the workers (ZeRO-1)`,
+    );
   }
   let modelCurrent = true; // whether the main model's variables hold theta (with workers they are updated lazily)
   const syncModel = (): void => {
@@ -220,8 +244,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const { m, v } = await sharded.optimizerState();
       optimizer.setFlatState(layout, m, v, (name) => optimizer.m.has(name) || (updatedHere && (!only || only(name))));
     }
-    lastCheckpoint = await saveCheckpoint(runDir, model, optimizer, { step, rng: rng.getState(), loader: loader.getState(), tokensSeen, config }, tc.keepCheckpoints);
-    await plotLossCurve(join(runDir, 'loss.png'), curve, `${config.model.nLayer}-layer ${config.model.moe.every > 0 ? config.model.moe.router + ' MoE' : 'dense'}`);
+    lastCheckpoint = await saveCheckpoint(
+      runDir,
+      model,
+      optimizer,
+      { step, rng: rng.getState(), loader: loader.getState(), tokensSeen, config },
+      tc.keepCheckpoints,
+    );
+    await plotLossCurve(
+      join(runDir, 'loss.png'),
+      curve,
+      `${config.model.nLayer}-layer ${config.model.moe.every > 0 ? config.model.moe.router + ' MoE' : 'dense'}`,
+    );
   };
 
   try {
@@ -229,13 +263,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const lr = learningRate(step, tc.steps, tc.optim);
       let grads: Float32Array | undefined;
-      let loss = 0, ce = 0, aux = 0, tokens = 0, sq = 0;
+      let loss = 0,
+        ce = 0,
+        aux = 0,
+        tokens = 0,
+        sq = 0;
       const routing: MoEStats[][] = [];
       for (let a = 0; a < tc.gradAccum; a++) {
         const batch = await loader.nextBatch(tc.batchSize);
-        const seed = rng.nextU32(), dSeed = dropoutSeed(tc.seed, step, a);
-        const r = sharded ? await sharded.accumulate(batch, seed, dSeed, a, tc.gradAccum, normRanges) : await source.compute(batch, seed, dSeed);
-        loss += r.loss / tc.gradAccum; ce += r.ce / tc.gradAccum; aux += r.aux / tc.gradAccum;
+        const seed = rng.nextU32(),
+          dSeed = dropoutSeed(tc.seed, step, a);
+        const r = sharded
+          ? await sharded.accumulate(batch, seed, dSeed, a, tc.gradAccum, normRanges)
+          : await source.compute(batch, seed, dSeed);
+        loss += r.loss / tc.gradAccum;
+        ce += r.ce / tc.gradAccum;
+        aux += r.aux / tc.gradAccum;
         tokens += batch.tokens;
         routing.push(...r.moe);
         if ('grads' in r) grads = accumulate(grads, r.grads, tc.gradAccum);
@@ -243,8 +286,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       const gradNorm = sharded ? Math.sqrt(sq) : normOf(layout.names, layout.offsets, layout.sizes, grads!, only);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        throw new HyperlmError('TRAIN_NON_FINITE', `step ${step + 1}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`} ` +
-          `(lr ${lr.toExponential(2)}); stopped without saving — the last good checkpoint is ${lastCheckpoint ?? 'none (no checkpoint was written yet)'}`);
+        throw new HyperlmError(
+          'TRAIN_NON_FINITE',
+          `step ${step + 1}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`} ` +
+            `(lr ${lr.toExponential(2)}); stopped without saving — the last good checkpoint is ${lastCheckpoint ?? 'none (no checkpoint was written yet)'}`,
+        );
       }
       if (sharded) {
         optimizer.step++; // the shards take this step; m and v stay with them until a checkpoint gathers them
@@ -260,14 +306,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       losses.push(loss);
       const seconds = (performance.now() - t0) / 1000;
       const moe = moeStats(routing);
-      const line: Record<string, unknown> = { step, loss, ce, aux, lr, gradNorm, tokens, tokPerSec: tokens / seconds, elapsed: (performance.now() - started) / 1000 };
+      const line: Record<string, unknown> = {
+        step,
+        loss,
+        ce,
+        aux,
+        lr,
+        gradNorm,
+        tokens,
+        tokPerSec: tokens / seconds,
+        elapsed: (performance.now() - started) / 1000,
+      };
       if (moe.length > 0) line.moe = moe;
       if (config.model.moe.router !== 'demix') {
         for (const m of moe) {
           const top = Math.max(...m.load);
           if (m.load.length > 1 && top > tc.collapseThreshold && !collapseWarned.has(m.layer)) {
             collapseWarned.add(m.layer);
-            log(`warning: routing collapse at step ${step}, layer ${m.layer}: expert ${m.load.indexOf(top)} takes ${(top * 100).toFixed(0)}% of tokens`);
+            log(
+              `warning: routing collapse at step ${step}, layer ${m.layer}: expert ${m.load.indexOf(top)} takes ${(top * 100).toFixed(0)}% of tokens`,
+            );
           }
         }
       }
@@ -278,7 +336,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         await metrics.append({ step, valLoss, valPpl: Math.exp(valLoss) });
         log(`step ${step}: validation loss ${valLoss.toFixed(4)}, perplexity ${Math.exp(valLoss).toFixed(2)}`);
       }
-      progress?.update(step, { loss: loss.toFixed(4), 'tok/s': formatCount(tokens / seconds), lr: lr.toExponential(2) });
+      progress?.update(step, {
+        loss: loss.toFixed(4),
+        'tok/s': formatCount(tokens / seconds),
+        lr: lr.toExponential(2),
+      });
       opts.onStep?.(step, line);
       const interrupted = opts.signal?.aborted === true && step < tc.steps;
       if (checkpointDue(step, tc.steps, tc.checkpointEvery, interrupted)) await checkpoint();
@@ -308,7 +370,13 @@ function accumulate(acc: Float32Array | undefined, g: Float32Array, n: number): 
 }
 
 /** ‖g‖₂ over the parameters `only` selects (all when undefined), accumulated in float64. */
-function normOf(names: string[], offsets: number[], sizes: number[], g: Float32Array, only?: (name: string) => boolean): number {
+function normOf(
+  names: string[],
+  offsets: number[],
+  sizes: number[],
+  g: Float32Array,
+  only?: (name: string) => boolean,
+): number {
   let sq = 0;
   names.forEach((name, i) => {
     if (only && !only(name)) return;

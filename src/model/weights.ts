@@ -7,7 +7,10 @@ import type { GPT } from './gpt.js';
 
 /** Write a model's weights with its resolved config (JSON) in __metadata__.config. */
 export async function saveGPT(model: GPT, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  await writeSafetensors(path, variablesToSafeTensors(model.params()), { ...metadata, config: JSON.stringify(model.config) });
+  await writeSafetensors(path, variablesToSafeTensors(model.params()), {
+    ...metadata,
+    config: JSON.stringify(model.config),
+  });
 }
 
 /** Load weights saved by saveGPT into a model built from a matching config. */

@@ -15,7 +15,14 @@ function hasKernel(name: string): boolean {
 export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
   const [N, V] = logits.shape;
   if (!hasKernel(SOFTMAX_XENT)) {
-    return tf.tidy(() => tf.logSoftmax(logits, -1).mul(tf.oneHot(tf.tensor1d(targets, 'int32'), V)).sum(-1).neg() as tf.Tensor1D);
+    return tf.tidy(
+      () =>
+        tf
+          .logSoftmax(logits, -1)
+          .mul(tf.oneHot(tf.tensor1d(targets, 'int32'), V))
+          .sum(-1)
+          .neg() as tf.Tensor1D,
+    );
   }
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const ids = tf.tensor1d(targets, 'int32');
@@ -45,7 +52,8 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     save([input, s]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_GRAD, { x: saved[0], s: saved[1], dy }, {}) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(GELU_GRAD, { x: saved[0], s: saved[1], dy }, {}) as tf.Tensor,
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor;
   return op(x);

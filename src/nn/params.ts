@@ -15,13 +15,19 @@ export class ParamStore {
   /** A trainable variable drawn from N(0, std²). */
   normal(name: string, shape: number[], std: number): tf.Variable {
     const seed = this.nextSeed();
-    return this.add(name, tf.tidy(() => tf.randomNormal(shape, 0, std, 'float32', seed)));
+    return this.add(
+      name,
+      tf.tidy(() => tf.randomNormal(shape, 0, std, 'float32', seed)),
+    );
   }
 
   /** A trainable variable drawn from N(0, std²) truncated at ±2σ (ViT's initialiser). */
   truncatedNormal(name: string, shape: number[], std: number): tf.Variable {
     const seed = this.nextSeed();
-    return this.add(name, tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', seed)));
+    return this.add(
+      name,
+      tf.tidy(() => tf.truncatedNormal(shape, 0, std, 'float32', seed)),
+    );
   }
 
   fill(name: string, shape: number[], value: number): tf.Variable {
@@ -64,5 +70,9 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
 /** LayerNorm over the last axis with learned gain and bias (GPT-2's ln_1/ln_2/ln_f, ViT's norms). */
 export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gain).add(bias);
+  return x
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(eps)))
+    .mul(gain)
+    .add(bias);
 }

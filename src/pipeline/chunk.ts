@@ -66,14 +66,20 @@ export function splitOf(identity: string, seed: number, validFraction: number): 
 
 export function domainKey(raw: DocMeta, by: PreprocessConfig['domainBy']): string {
   switch (by) {
-    case 'kind': return raw.kind;
+    case 'kind':
+      return raw.kind;
     case 'host': {
       if (raw.url) {
-        try { return new URL(raw.url).host; } catch { /* fall through to the folder */ }
+        try {
+          return new URL(raw.url).host;
+        } catch {
+          /* fall through to the folder */
+        }
       }
       return topFolder(raw);
     }
-    case 'folder': return topFolder(raw);
+    case 'folder':
+      return topFolder(raw);
   }
 }
 
@@ -90,12 +96,30 @@ export class ChunkWriter {
   readonly keys: KeptKeys[] = [];
   private readonly writers = new Map<Split, { data: IndexedDatasetWriter; side: SidecarWriter }>();
 
-  constructor(private readonly dir: string, chunk: number, private readonly dtype: ShardDtype, private readonly eos: number,
-    private readonly maxDocTokens: number, domains: Record<string, number>, private readonly bands = 0) {
+  constructor(
+    private readonly dir: string,
+    chunk: number,
+    private readonly dtype: ShardDtype,
+    private readonly eos: number,
+    private readonly maxDocTokens: number,
+    domains: Record<string, number>,
+    private readonly bands = 0,
+  ) {
     this.record = {
-      chunk, documentsIn: 0, documentsOut: { train: 0, valid: 0 }, sequences: { train: 0, valid: 0 }, tokens: { train: 0, valid: 0 },
-      skipped: {}, skips: [], images: { encoded: 0, dropped: {} }, minimize: {}, bytes: 0, domains: { ...domains }, files: [],
-      filters: {}, languages: {},
+      chunk,
+      documentsIn: 0,
+      documentsOut: { train: 0, valid: 0 },
+      sequences: { train: 0, valid: 0 },
+      tokens: { train: 0, valid: 0 },
+      skipped: {},
+      skips: [],
+      images: { encoded: 0, dropped: {} },
+      minimize: {},
+      bytes: 0,
+      domains: { ...domains },
+      files: [],
+      filters: {},
+      languages: {},
     };
   }
 
@@ -117,7 +141,11 @@ export class ChunkWriter {
   deduplicated(raw: DocMeta, verdict: DedupVerdict, chars: number): void {
     if (verdict.keep) return;
     const near = verdict.reason === 'NEAR_DUPLICATE';
-    this.filtered(near ? 'dedup-near' : 'dedup-exact', chars, near ? { source: raw.source, duplicateOf: verdict.of } : undefined);
+    this.filtered(
+      near ? 'dedup-near' : 'dedup-exact',
+      chars,
+      near ? { source: raw.source, duplicateOf: verdict.of } : undefined,
+    );
     this.skip(raw, verdict.reason, `${raw.source}: ${near ? 'near duplicate' : 'duplicate'} of ${verdict.of}`);
   }
 
@@ -130,11 +158,23 @@ export class ChunkWriter {
       this.writers.set(split, w);
     }
     // The end-of-document token is part of the document, so no sequence exceeds maxDocTokens.
-    const parts = windows ? windowParts(tokens, windows) : splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
+    const parts = windows
+      ? windowParts(tokens, windows)
+      : splitDocument(appendEos(tokens, this.eos), this.maxDocTokens);
     const doc = this.record.documentsOut[split]++;
     parts.forEach((seq, k) => {
       w.data.addSequence(seq);
-      w.side.add({ doc, part: k, source: raw.source, ...(raw.url ? { url: raw.url } : {}), kind: raw.kind, language: raw.language, lang: raw.lang, domain, tokens: seq.length });
+      w.side.add({
+        doc,
+        part: k,
+        source: raw.source,
+        ...(raw.url ? { url: raw.url } : {}),
+        kind: raw.kind,
+        language: raw.language,
+        lang: raw.lang,
+        domain,
+        tokens: seq.length,
+      });
       this.record.sequences[split]++;
       this.record.tokens[split] += seq.length;
     });
@@ -159,14 +199,20 @@ export class ChunkWriter {
   }
 
   abort(): void {
-    for (const w of this.writers.values()) { w.data.abort(); w.side.abort(); }
+    for (const w of this.writers.values()) {
+      w.data.abort();
+      w.side.abort();
+    }
   }
 }
 
 function windowParts(tokens: Int32Array, windows: number[]): Int32Array[] {
   const parts: Int32Array[] = [];
   let o = 0;
-  for (const len of windows) { parts.push(tokens.subarray(o, o + len)); o += len; }
+  for (const len of windows) {
+    parts.push(tokens.subarray(o, o + len));
+    o += len;
+  }
   return parts;
 }
 

@@ -32,7 +32,10 @@ export async function loadConfiguredImageTokenizer(config: PreprocessConfig): Pr
   await selectBackend('auto');
   const tok = await loadImageTokenizer(config.vqgan);
   if (tok.codebookSize !== config.imageCodes) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `--vqgan ${config.vqgan} has a codebook of ${tok.codebookSize} codes but the vocabulary's image block (imageCodes, --image-codes) is ${config.imageCodes}; they must be equal`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `--vqgan ${config.vqgan} has a codebook of ${tok.codebookSize} codes but the vocabulary's image block (imageCodes, --image-codes) is ${config.imageCodes}; they must be equal`,
+    );
   }
   return tok;
 }
@@ -40,7 +43,9 @@ export async function loadConfiguredImageTokenizer(config: PreprocessConfig): Pr
 export async function createContext(init: WorkerInit): Promise<DocumentContext> {
   const { config } = init;
   // encodeOnly: a worker never decodes, so sentencepiece-js is not loaded (the main thread loaded and checked the model).
-  const tokenizer = init.tokenizerPath ? await Tokenizer.load(init.tokenizerPath, { imageCodes: config.imageCodes, encodeOnly: true }) : undefined;
+  const tokenizer = init.tokenizerPath
+    ? await Tokenizer.load(init.tokenizerPath, { imageCodes: config.imageCodes, encodeOnly: true })
+    : undefined;
   const imageTokenizer = init.tokenizerPath ? await loadConfiguredImageTokenizer(config) : undefined;
   // The language detector is loaded for pass 2 only, and only with a language filter (its load is a large part of a worker's start-up).
   const detectLanguage = init.tokenizerPath && config.languages !== 'all' ? await loadLanguageDetector() : undefined;

@@ -30,15 +30,22 @@ export interface Manifest {
 }
 
 export function buildManifest(args: {
-  config: Record<string, unknown>; inputs: string[]; chunks: ChunkRecord[]; sourceStats: SourceStats;
-  tokenizer: Tokenizer; trainedHere: boolean; timing: Record<string, unknown>;
+  config: Record<string, unknown>;
+  inputs: string[];
+  chunks: ChunkRecord[];
+  sourceStats: SourceStats;
+  tokenizer: Tokenizer;
+  trainedHere: boolean;
+  timing: Record<string, unknown>;
   /** Filter steps configured for this run (reported even when they removed nothing). */
   steps: string[];
 }): Manifest {
   const { chunks, sourceStats } = args;
   const sum = (f: (c: ChunkRecord) => number): number => chunks.reduce((a, c) => a + f(c), 0);
   const skipped: Record<string, number> = {};
-  const add = (k: string, v: number): void => { skipped[k] = (skipped[k] ?? 0) + v; };
+  const add = (k: string, v: number): void => {
+    skipped[k] = (skipped[k] ?? 0) + v;
+  };
   const readSkipped: Record<string, number> = {};
   for (const [k, v] of Object.entries(sourceStats.skipped)) readSkipped[`file:${k}`] = v;
   for (const [k, v] of Object.entries(sourceStats.errorCounts)) readSkipped[k] = (readSkipped[k] ?? 0) + (v ?? 0);
@@ -50,15 +57,28 @@ export function buildManifest(args: {
     for (const [k, v] of Object.entries(c.images.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
     for (const [k, v] of Object.entries(c.minimize)) {
       const m = (minimize[k] ??= { nodes: 0, chars: 0 });
-      m.nodes += v.nodes; m.chars += v.chars;
+      m.nodes += v.nodes;
+      m.chars += v.chars;
     }
   }
-  const filters = sumFilters([Object.fromEntries(args.steps.map((k) => [k, { documents: 0, chars: 0 }])), ...chunks.map((c) => c.filters ?? {})]);
+  const filters = sumFilters([
+    Object.fromEntries(args.steps.map((k) => [k, { documents: 0, chars: 0 }])),
+    ...chunks.map((c) => c.filters ?? {}),
+  ]);
   const languages: Record<string, number> = {};
-  for (const c of chunks) for (const [k, v] of Object.entries(c.languages ?? {})) languages[k] = (languages[k] ?? 0) + v;
-  const shards = chunks.flatMap((c) => (['train', 'valid'] as const)
-    .filter((s) => c.documentsOut[s] > 0)
-    .map((split) => ({ name: shardName(split, c.chunk), split, documents: c.documentsOut[split], sequences: c.sequences[split], tokens: c.tokens[split] })));
+  for (const c of chunks)
+    for (const [k, v] of Object.entries(c.languages ?? {})) languages[k] = (languages[k] ?? 0) + v;
+  const shards = chunks.flatMap((c) =>
+    (['train', 'valid'] as const)
+      .filter((s) => c.documentsOut[s] > 0)
+      .map((split) => ({
+        name: shardName(split, c.chunk),
+        split,
+        documents: c.documentsOut[split],
+        sequences: c.sequences[split],
+        tokens: c.tokens[split],
+      })),
+  );
   const train = sum((c) => c.documentsOut.train);
   const valid = sum((c) => c.documentsOut.valid);
   const layout = args.tokenizer.layout;
@@ -66,10 +86,20 @@ export function buildManifest(args: {
     format: 'hyperlm-shards/1',
     inputs: args.inputs,
     config: args.config,
-    tokenizer: { file: 'tokenizer.model', sha256: args.tokenizer.hash(), vocabSize: layout.size, dtype: layout.dtype, trainedHere: args.trainedHere },
+    tokenizer: {
+      file: 'tokenizer.model',
+      sha256: args.tokenizer.hash(),
+      vocabSize: layout.size,
+      dtype: layout.dtype,
+      trainedHere: args.trainedHere,
+    },
     documents: { in: sum((c) => c.documentsIn), out: train + valid, train, valid },
     skipped,
-    tokens: { train: sum((c) => c.tokens.train), valid: sum((c) => c.tokens.valid), total: sum((c) => c.tokens.train + c.tokens.valid) },
+    tokens: {
+      train: sum((c) => c.tokens.train),
+      valid: sum((c) => c.tokens.valid),
+      total: sum((c) => c.tokens.train + c.tokens.valid),
+    },
     images: { encoded: sum((c) => c.images.encoded), dropped },
     minimize,
     filters,

@@ -41,7 +41,11 @@ export async function mergeShards(opts: MergeOptions): Promise<Manifest> {
   try {
     return await merge(opts);
   } catch (err) {
-    throw asIoFailure(err, 'the merged folder is incomplete (no manifest.json): free space or fix the permission, then rerun the same command', opts.out);
+    throw asIoFailure(
+      err,
+      'the merged folder is incomplete (no manifest.json): free space or fix the permission, then rerun the same command',
+      opts.out,
+    );
   }
 }
 
@@ -51,28 +55,36 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
   const inputs = await loadShardInputs(opts.shards, opts.allowPartial ?? false);
   const ref = inputs[0].manifest;
   await makeDir(opts.out);
-  for (const name of await readdir(opts.out)) if (name.endsWith('.tmp') || name === 'manifest.json') await rm(join(opts.out, name), { force: true });
+  for (const name of await readdir(opts.out))
+    if (name.endsWith('.tmp') || name === 'manifest.json') await rm(join(opts.out, name), { force: true });
   await writeFileAtomic(join(opts.out, 'tokenizer.model'), await readFile(join(inputs[0].dir, 'tokenizer.model')));
   await writeFileAtomic(join(opts.out, 'vocab.json'), await readFile(join(inputs[0].dir, 'vocab.json')));
 
   const domains: Record<string, number> = {};
   const remap = inputs.map(({ manifest }) => {
     const m = new Map<number, number>();
-    for (const [key, id] of Object.entries(manifest.domains).sort((a, b) => a[1] - b[1])) m.set(id, (domains[key] ??= Object.keys(domains).length));
+    for (const [key, id] of Object.entries(manifest.domains).sort((a, b) => a[1] - b[1]))
+      m.set(id, (domains[key] ??= Object.keys(domains).length));
     return m;
   });
 
   const { drops, keys, bands } = await planDedup(inputs, log);
   const crossShard = drops.reduce((a, d) => a + d.train.size + d.valid.size, 0);
   if (opts.link && crossShard > 0) {
-    log(`warning: ${crossShard} documents repeat across shards; --link lists the shards as they are, so they stay (merge without --link to drop them)`);
-    for (const d of drops) { d.train.clear(); d.valid.clear(); }
+    log(
+      `warning: ${crossShard} documents repeat across shards; --link lists the shards as they are, so they stay (merge without --link to drop them)`,
+    );
+    for (const d of drops) {
+      d.train.clear();
+      d.valid.clear();
+    }
   }
 
   const skippedLines = await shardSkippedLines(inputs);
   // The kept copies that drops refer to, named by their sources as the concatenation reads the sidecars.
   const sources = new Map<string, string>();
-  for (const d of drops) for (const split of SPLITS) for (const drop of d[split].values()) sources.set(drop.of, drop.of);
+  for (const d of drops)
+    for (const split of SPLITS) for (const drop of d[split].values()) sources.set(drop.of, drop.of);
   const shards: Manifest['shards'] = [];
   const blend: Record<string, Array<string>> = { train: [], valid: [], test: [] };
   for (const split of SPLITS) {
@@ -85,7 +97,15 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
       }
       continue;
     }
-    const written = await concatenateSplit(opts.out, split, ref.tokenizer.dtype as ShardDtype, inputs, drops, remap, sources);
+    const written = await concatenateSplit(
+      opts.out,
+      split,
+      ref.tokenizer.dtype as ShardDtype,
+      inputs,
+      drops,
+      remap,
+      sources,
+    );
     if (written) {
       shards.push(written);
       blend[split].push(String(written.tokens), resolve(opts.out, written.name));
@@ -97,7 +117,14 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
       for (const drop of d[split].values()) {
         drop.of = sources.get(drop.of) ?? drop.of;
         const what = drop.reason === 'NEAR_DUPLICATE' ? 'near duplicate' : 'duplicate';
-        skippedLines.push(JSON.stringify({ stage: 'merge', reason: drop.reason, source: drop.source, detail: `${drop.source}: ${what} of ${drop.of}` }));
+        skippedLines.push(
+          JSON.stringify({
+            stage: 'merge',
+            reason: drop.reason,
+            source: drop.source,
+            detail: `${drop.source}: ${what} of ${drop.of}`,
+          }),
+        );
       }
     }
   }
@@ -110,7 +137,10 @@ async function merge(opts: MergeOptions): Promise<Manifest> {
 }
 
 /** Replays every shard's dedup.bin in shard order: which train/valid documents (by shard ordinal) repeat an earlier shard's. */
-async function planDedup(inputs: ShardInput[], log: (l: string) => void): Promise<{ drops: Array<Record<Split, Map<number, Drop>>>; keys?: KeptKeys[]; bands: number }> {
+async function planDedup(
+  inputs: ShardInput[],
+  log: (l: string) => void,
+): Promise<{ drops: Array<Record<Split, Map<number, Drop>>>; keys?: KeptKeys[]; bands: number }> {
   const drops = inputs.map(() => ({ train: new Map<number, Drop>(), valid: new Map<number, Drop>() }));
   const config = inputs[0].manifest.config;
   const mode = (config.dedup ?? 'none') as DedupMode;
@@ -121,31 +151,51 @@ async function planDedup(inputs: ShardInput[], log: (l: string) => void): Promis
   for (const [i, { dir }] of inputs.entries()) {
     const file = join(dir, 'dedup.bin');
     const bytes = await readFile(file).catch((err: unknown) => {
-      throw new HyperlmError('INPUT_NOT_FOUND', `${file}: ${(err as Error).message} (the run had --dedup ${mode}; was the shard finished?)`);
+      throw new HyperlmError(
+        'INPUT_NOT_FOUND',
+        `${file}: ${(err as Error).message} (the run had --dedup ${mode}; was the shard finished?)`,
+      );
     });
     const entries = unpackKeys(bytes, file);
     const ordinal = { train: 0, valid: 0 };
     for (const e of entries) {
-      if (e.split === 'dropped') { index.check(e, `a near duplicate dropped in ${dir}`); merged.push(e); continue; }
+      if (e.split === 'dropped') {
+        index.check(e, `a near duplicate dropped in ${dir}`);
+        merged.push(e);
+        continue;
+      }
       const n = ordinal[e.split]++;
       const verdict = index.check(e, docLabel(i, e.split, n));
-      if (verdict.keep) { merged.push(e); continue; }
+      if (verdict.keep) {
+        merged.push(e);
+        continue;
+      }
       drops[i][e.split].set(n, { reason: verdict.reason, of: verdict.of, chars: e.chars });
       if (verdict.reason === 'NEAR_DUPLICATE') merged.push({ ...e, split: 'dropped' });
     }
   }
-  log(`dedup across ${inputs.length} shards: ${drops.reduce((a, d) => a + d.train.size + d.valid.size, 0)} documents repeat an earlier shard's`);
+  log(
+    `dedup across ${inputs.length} shards: ${drops.reduce((a, d) => a + d.train.size + d.valid.size, 0)} documents repeat an earlier shard's`,
+  );
   return { drops, keys: merged, bands };
 }
 
 /** One split of every shard into DIR/SPLIT-00000, skipping dropped documents; undefined when the split is empty. */
-async function concatenateSplit(out: string, split: Split, dtype: ShardDtype, inputs: ShardInput[], drops: Array<Record<Split, Map<number, Drop>>>,
-  remap: Array<Map<number, number>>, sources: Map<string, string>): Promise<Manifest['shards'][number] | undefined> {
+async function concatenateSplit(
+  out: string,
+  split: Split,
+  dtype: ShardDtype,
+  inputs: ShardInput[],
+  drops: Array<Record<Split, Map<number, Drop>>>,
+  remap: Array<Map<number, number>>,
+  sources: Map<string, string>,
+): Promise<Manifest['shards'][number] | undefined> {
   const name = shardName(split, 0);
   const prefix = join(out, name);
   const data = new DatasetConcatenator(prefix, dtype);
   const side = new SidecarWriter(prefix);
-  let sequences = 0; let tokens = 0;
+  let sequences = 0;
+  let tokens = 0;
   try {
     for (const [i, { dir, manifest }] of inputs.entries()) {
       let base = 0;
@@ -157,7 +207,8 @@ async function concatenateSplit(out: string, split: Split, dtype: ShardDtype, in
         const added = await data.addIndex(join(dir, s.name), (d) => !dropped.has(base + d));
         const first = data.documentCount - added.kept.length;
         added.kept.forEach((d, k) => {
-          for (const r of byDoc[d] ?? []) side.add({ ...r, doc: first + k, domain: remap[i].get(r.domain) ?? r.domain });
+          for (const r of byDoc[d] ?? [])
+            side.add({ ...r, doc: first + k, domain: remap[i].get(r.domain) ?? r.domain });
         });
         for (let d = 0; d < s.documents; d++) {
           const source = byDoc[d]?.[0]?.source ?? `${dir}/${s.name} document ${d}`;
@@ -171,7 +222,11 @@ async function concatenateSplit(out: string, split: Split, dtype: ShardDtype, in
         base += s.documents;
       }
     }
-    if (data.documentCount === 0) { data.abort(); side.abort(); return undefined; }
+    if (data.documentCount === 0) {
+      data.abort();
+      side.abort();
+      return undefined;
+    }
     const documents = data.documentCount;
     await data.finalize();
     await side.finalize();
@@ -197,8 +252,15 @@ async function shardSkippedLines(inputs: ShardInput[]): Promise<string[]> {
   return lines;
 }
 
-function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domains: Record<string, number>, drops: Array<Record<Split, Map<number, Drop>>>,
-  opts: MergeOptions, crossShard: number, started: number): Manifest {
+function mergedManifest(
+  inputs: ShardInput[],
+  shards: Manifest['shards'],
+  domains: Record<string, number>,
+  drops: Array<Record<Split, Map<number, Drop>>>,
+  opts: MergeOptions,
+  crossShard: number,
+  started: number,
+): Manifest {
   const ms = inputs.map((s) => s.manifest);
   const ref = ms[0];
   const sum = (f: (m: Manifest) => number): number => ms.reduce((a, m) => a + f(m), 0);
@@ -207,7 +269,10 @@ function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domain
   };
   const readSkipped = ref.readSkipped ?? {};
   const skipped: Record<string, number> = {};
-  for (const m of ms) { add(skipped, m.skipped); add(skipped, m.readSkipped, -1); }
+  for (const m of ms) {
+    add(skipped, m.skipped);
+    add(skipped, m.readSkipped, -1);
+  }
   add(skipped, readSkipped);
   const mergeFilters: Record<string, FilterStats> = {};
   for (const d of drops) {
@@ -229,9 +294,14 @@ function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domain
   for (const m of ms) {
     add(images.dropped, m.images.dropped);
     add(languages, m.languages);
-    for (const [k, v] of Object.entries(m.minimize)) { const r = (minimize[k] ??= { nodes: 0, chars: 0 }); r.nodes += v.nodes; r.chars += v.chars; }
+    for (const [k, v] of Object.entries(m.minimize)) {
+      const r = (minimize[k] ??= { nodes: 0, chars: 0 });
+      r.nodes += v.nodes;
+      r.chars += v.chars;
+    }
   }
-  const bySplit = (split: Split, f: 'documents' | 'tokens'): number => shards.filter((s) => s.split === split).reduce((a, s) => a + s[f], 0);
+  const bySplit = (split: Split, f: 'documents' | 'tokens'): number =>
+    shards.filter((s) => s.split === split).reduce((a, s) => a + s[f], 0);
   const train = bySplit('train', 'documents');
   const valid = bySplit('valid', 'documents');
   const { shard: _shard, ...config } = ref.config;
@@ -242,7 +312,11 @@ function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domain
     tokenizer: { ...ref.tokenizer, trainedHere: false },
     documents: { in: sum((m) => m.documents.in), out: train + valid, train, valid },
     skipped,
-    tokens: { train: bySplit('train', 'tokens'), valid: bySplit('valid', 'tokens'), total: bySplit('train', 'tokens') + bySplit('valid', 'tokens') },
+    tokens: {
+      train: bySplit('train', 'tokens'),
+      valid: bySplit('valid', 'tokens'),
+      total: bySplit('train', 'tokens') + bySplit('valid', 'tokens'),
+    },
     images,
     minimize,
     filters: sumFilters([...ms.map((m) => m.filters ?? {}), mergeFilters]),
@@ -250,7 +324,11 @@ function mergedManifest(inputs: ShardInput[], shards: Manifest['shards'], domain
     readSkipped,
     shards,
     domains,
-    merge: { shards: inputs.map((s) => `${s.shard.index}/${s.shard.count} ${resolve(s.dir)}`), link: opts.link ?? false, crossShardDuplicates: crossShard },
+    merge: {
+      shards: inputs.map((s) => `${s.shard.index}/${s.shard.count} ${resolve(s.dir)}`),
+      link: opts.link ?? false,
+      crossShardDuplicates: crossShard,
+    },
     timing: { seconds: (performance.now() - started) / 1000 },
   };
 }

@@ -34,9 +34,11 @@ export function createPool(init: WorkerInit, workers: number, docTimeoutMs: numb
   });
   const attempt = async (task: DocumentTask): Promise<DocumentResult[] | { failed: string; timedOut: boolean }> => {
     try {
-      return await pool.run(task, { signal: AbortSignal.timeout(docTimeoutMs) }) as DocumentResult[];
+      return (await pool.run(task, { signal: AbortSignal.timeout(docTimeoutMs) })) as DocumentResult[];
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || /abort/i.test(err.message));
+      const timedOut =
+        err instanceof Error &&
+        (err.name === 'AbortError' || err.name === 'TimeoutError' || /abort/i.test(err.message));
       return { failed: err instanceof Error ? err.message : String(err), timedOut };
     }
   };
@@ -44,11 +46,19 @@ export function createPool(init: WorkerInit, workers: number, docTimeoutMs: numb
     const res = await attempt(task);
     if (Array.isArray(res)) return res;
     if (task.docs.length === 0) return [];
-    if (task.docs.length > 1) return (await Promise.all(task.docs.map((doc) => runOne({ docs: [doc], until: task.until })))).flat();
+    if (task.docs.length > 1)
+      return (await Promise.all(task.docs.map((doc) => runOne({ docs: [doc], until: task.until })))).flat();
     const { index, source } = task.docs[0];
-    return [res.timedOut
-      ? { ok: false, index, reason: 'DOC_TIMEOUT', detail: `${source}: took longer than ${docTimeoutMs} ms (--doc-timeout-ms)` }
-      : { ok: false, index, reason: 'DOC_CRASHED', detail: `${source}: worker failed: ${res.failed}` }];
+    return [
+      res.timedOut
+        ? {
+            ok: false,
+            index,
+            reason: 'DOC_TIMEOUT',
+            detail: `${source}: took longer than ${docTimeoutMs} ms (--doc-timeout-ms)`,
+          }
+        : { ok: false, index, reason: 'DOC_CRASHED', detail: `${source}: worker failed: ${res.failed}` },
+    ];
   };
   return {
     run: runOne,

@@ -54,8 +54,11 @@ export async function preprocess(config: PreprocessConfig, hooks: PreprocessHook
 async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Manifest> {
   const log = hooks.log ?? (() => {});
   if (config.shard && !config.tokenizer) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `shard ${config.shard.index}/${config.shard.count} has no tokenizer: a sharded run needs --tokenizer FILE, ` +
-      'the same for every shard (train it once on a sample with `npm run train-tokenizer`), or the shards cannot be merged');
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `shard ${config.shard.index}/${config.shard.count} has no tokenizer: a sharded run needs --tokenizer FILE, ` +
+        'the same for every shard (train it once on a sample with `npm run train-tokenizer`), or the shards cannot be merged',
+    );
   }
   const started = performance.now();
   const stateDir = join(config.out, '.state');
@@ -67,7 +70,9 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   const trainedHere = await ensureTokenizer(config, tokenizerPath, hooks);
   const tokenizer = await Tokenizer.load(tokenizerPath, { imageCodes: config.imageCodes });
   await writeVocabJson(join(config.out, 'vocab.json'), tokenizer);
-  log(`tokenizer: ${tokenizerPath} (${tokenizer.layout.size} ids, shards as ${tokenizer.layout.dtype}${trainedHere ? ', trained on this input' : ''})`);
+  log(
+    `tokenizer: ${tokenizerPath} (${tokenizer.layout.size} ids, shards as ${tokenizer.layout.dtype}${trainedHere ? ', trained on this input' : ''})`,
+  );
 
   const done = await loadChunkRecords(stateDir);
   const firstChunk = done.length;
@@ -75,7 +80,11 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   // The dedup index as the finished chunks left it: their documents, indexed again in order.
   const bands = config.dedup === 'near' ? config.minhash.bands : 0;
   const dedup = new DedupIndex(config.dedup, bands);
-  const indexed: KeptKeys[] = done.flatMap((c, i) => (c.dedupKeys ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), join(stateDir, `chunk-${String(i).padStart(5, '0')}.json`)) : []));
+  const indexed: KeptKeys[] = done.flatMap((c, i) =>
+    c.dedupKeys
+      ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), join(stateDir, `chunk-${String(i).padStart(5, '0')}.json`))
+      : [],
+  );
   for (const keys of indexed) dedup.check(keys, 'a document of an earlier run');
 
   const tokenizerSeconds = (performance.now() - started) / 1000;
@@ -85,7 +94,10 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   const progress = hooks.progress ? new Progress({ label: 'preprocess', total: totalBytes }) : undefined;
   const pool = createPool({ config, tokenizerPath }, config.workers, config.docTimeoutMs, config.workerHeapMb);
   const stageMs: Record<string, number> = {};
-  let bytesSeen = 0; let docsThisRun = 0; let bytesThisRun = 0; let tokensThisRun = 0;
+  let bytesSeen = 0;
+  let docsThisRun = 0;
+  let bytesThisRun = 0;
+  let tokensThisRun = 0;
   let chunk: ChunkWriter | undefined;
   let domains = done.at(-1)?.domains ?? {};
   const metas = new Map<number, DocMeta & { bytes: number }>();
@@ -104,7 +116,15 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
     metas.delete(res.index);
     const k = Math.floor(res.index / config.shardDocs);
     if (chunk && chunk.record.chunk !== k) await finishChunk();
-    chunk ??= new ChunkWriter(config.out, k, tokenizer.layout.dtype, tokenizer.layout.eos, config.maxDocTokens, domains, bands);
+    chunk ??= new ChunkWriter(
+      config.out,
+      k,
+      tokenizer.layout.dtype,
+      tokenizer.layout.eos,
+      config.maxDocTokens,
+      domains,
+      bands,
+    );
     const rec = chunk.record;
     rec.documentsIn++;
     rec.bytes += meta.bytes;
@@ -120,14 +140,16 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
     addCounts(rec.images.dropped, res.imagesDropped);
     for (const [rule, s] of Object.entries(res.minimizeStats)) {
       const r = (rec.minimize[rule] ??= { nodes: 0, chars: 0 });
-      r.nodes += s.nodes; r.chars += s.chars;
+      r.nodes += s.nodes;
+      r.chars += s.chars;
     }
     const split = splitOf(documentIdentity(meta), config.seed, config.validFraction);
     if (res.dedup) {
       const verdict = dedup.check(res.dedup, meta.source);
       chunk.deduplicated(meta, verdict, res.chars ?? 0);
       // An exact repeat adds nothing to the index; a near duplicate's bands extend it (filter/dedup.ts).
-      if (verdict.keep || verdict.reason === 'NEAR_DUPLICATE') chunk.keys.push({ ...res.dedup, split: verdict.keep ? split : 'dropped', chars: res.chars ?? 0 });
+      if (verdict.keep || verdict.reason === 'NEAR_DUPLICATE')
+        chunk.keys.push({ ...res.dedup, split: verdict.keep ? split : 'dropped', chars: res.chars ?? 0 });
       if (!verdict.keep) return;
     }
     const domain = chunk.domainId(domainKey(meta, config.domainBy));
@@ -147,7 +169,8 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
       if (Math.floor(raw.index / config.shardDocs) < firstChunk) continue;
       const { index, source, url, kind, language, relPath, imagesDropped } = raw;
       metas.set(index, { index, source, url, kind, language, relPath, imagesDropped, bytes: raw.bytes.length });
-      docsThisRun++; bytesThisRun += raw.bytes.length;
+      docsThisRun++;
+      bytesThisRun += raw.bytes.length;
       yield raw;
     }
   }
@@ -160,8 +183,11 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
       await runner.submit(() => pool.run({ docs, until: 'cm3' }));
       const secs = progress?.elapsed() ?? 1;
       progress?.update(bytesSeen, {
-        docs: formatCount(docs[docs.length - 1].index + 1), ...(totalBytes === undefined ? { MB: (bytesSeen / 1e6).toFixed(0) } : {}), 'docs/s': (docsThisRun / secs).toFixed(1),
-        'MB/s': (bytesThisRun / 1e6 / secs).toFixed(2), 'tok/s': formatCount(tokensThisRun / secs),
+        docs: formatCount(docs[docs.length - 1].index + 1),
+        ...(totalBytes === undefined ? { MB: (bytesSeen / 1e6).toFixed(0) } : {}),
+        'docs/s': (docsThisRun / secs).toFixed(1),
+        'MB/s': (bytesThisRun / 1e6 / secs).toFixed(2),
+        'tok/s': formatCount(tokensThisRun / secs),
       });
     }
     await runner.finish();
@@ -173,20 +199,41 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
     await pool.close();
   }
   const seconds = (performance.now() - passStart) / 1000;
-  progress?.finish({ docs: formatCount(docsThisRun), 'MB/s': (bytesThisRun / 1e6 / seconds).toFixed(2), 'tok/s': formatCount(tokensThisRun / seconds) });
+  progress?.finish({
+    docs: formatCount(docsThisRun),
+    'MB/s': (bytesThisRun / 1e6 / seconds).toFixed(2),
+    'tok/s': formatCount(tokensThisRun / seconds),
+  });
 
   const manifest = buildManifest({
-    config: outputConfig(config), inputs: config.inputs, chunks: done, sourceStats, tokenizer, trainedHere, steps: filterSteps(config),
+    config: outputConfig(config),
+    inputs: config.inputs,
+    chunks: done,
+    sourceStats,
+    tokenizer,
+    trainedHere,
+    steps: filterSteps(config),
     // Throughput is over the document pass only; tokenizer training (pass 1) is timed on its own.
     timing: {
-      seconds, tokenizerSeconds, totalSeconds: (performance.now() - started) / 1000, workers: config.workers, resumedFromChunk: firstChunk, documents: docsThisRun, bytes: bytesThisRun,
-      tokens: tokensThisRun, docsPerSecond: docsThisRun / seconds, mbPerSecond: bytesThisRun / 1e6 / seconds,
-      tokensPerSecond: tokensThisRun / seconds, stageMs,
+      seconds,
+      tokenizerSeconds,
+      totalSeconds: (performance.now() - started) / 1000,
+      workers: config.workers,
+      resumedFromChunk: firstChunk,
+      documents: docsThisRun,
+      bytes: bytesThisRun,
+      tokens: tokensThisRun,
+      docsPerSecond: docsThisRun / seconds,
+      mbPerSecond: bytesThisRun / 1e6 / seconds,
+      tokensPerSecond: tokensThisRun / seconds,
+      stageMs,
     },
   });
   await writeSkipped(join(config.out, 'skipped.jsonl'), done, sourceStats);
   if (config.dedup !== 'none') {
-    const all = done.flatMap((c, i) => (c.dedupKeys ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), `chunk ${i}`) : []));
+    const all = done.flatMap((c, i) =>
+      c.dedupKeys ? unpackKeys(Buffer.from(c.dedupKeys, 'base64'), `chunk ${i}`) : [],
+    );
     await writeFileAtomic(join(config.out, 'dedup.bin'), packKeys(all, bands));
   }
   await writeJsonAtomic(join(config.out, 'manifest.json'), manifest);
@@ -205,4 +252,3 @@ function filterSteps(config: PreprocessConfig): string[] {
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
-

@@ -59,7 +59,8 @@ type Stage = (work: Work, ctx: DocumentContext) => Promise<void> | void;
 const decode: Stage = (work) => {
   const { raw } = work;
   if (raw.bytes.length === 0) throw new HyperlmError('DOC_EMPTY', `${raw.source}: empty file`);
-  work.text = raw.kind === 'html' ? decodeHtmlBytes(raw.bytes, raw.source).text : decodeCodeBytes(raw.bytes, raw.source);
+  work.text =
+    raw.kind === 'html' ? decodeHtmlBytes(raw.bytes, raw.source).text : decodeCodeBytes(raw.bytes, raw.source);
 };
 
 const minimize: Stage = (work, ctx) => {
@@ -85,20 +86,39 @@ const images: Stage = async (work, ctx) => {
   if (!tok || min.images.length === 0) return;
   const { raw, imagesDropped } = work;
   const { loadImage } = await import('../vqgan/images.js');
-  const drop = (reason: string): void => { imagesDropped[reason] = (imagesDropped[reason] ?? 0) + 1; };
+  const drop = (reason: string): void => {
+    imagesDropped[reason] = (imagesDropped[reason] ?? 0) + 1;
+  };
   const page = { url: raw.url, filePath: raw.filePath, root: raw.root, baseHref: min.baseHref, images: raw.images };
   const pending: Array<{ slots: number[]; key: string; rgb: Uint8Array }> = [];
   const byKey = new Map<string, { slots: number[] }>();
   for (let k = 0; k < min.images.length; k++) {
     const found = await resolveImageSource(min.images[k].src, page);
-    if ('drop' in found) { drop(found.drop); continue; }
+    if ('drop' in found) {
+      drop(found.drop);
+      continue;
+    }
     const key = createHash('sha256').update(found.bytes).digest('hex');
     const cached = ctx.imageCache?.get(key);
-    if (cached) { work.imageCodes[k] = cached; work.imagesEncoded++; continue; }
+    if (cached) {
+      work.imageCodes[k] = cached;
+      work.imagesEncoded++;
+      continue;
+    }
     const same = byKey.get(key);
-    if (same) { same.slots.push(k); continue; }
-    const loaded = await loadImage(found.bytes, { size: tok.resolution, maxPixels: ctx.config.maxImagePixels }, `${raw.source} <img src=${min.images[k].src}>`);
-    if ('drop' in loaded) { drop(loaded.drop); continue; }
+    if (same) {
+      same.slots.push(k);
+      continue;
+    }
+    const loaded = await loadImage(
+      found.bytes,
+      { size: tok.resolution, maxPixels: ctx.config.maxImagePixels },
+      `${raw.source} <img src=${min.images[k].src}>`,
+    );
+    if ('drop' in loaded) {
+      drop(loaded.drop);
+      continue;
+    }
     const entry = { slots: [k], key, rgb: loaded.rgb };
     byKey.set(key, entry);
     pending.push(entry);
@@ -113,7 +133,10 @@ const images: Stage = async (work, ctx) => {
   }
   pending.forEach((p, i) => {
     ctx.imageCache?.set(p.key, codes[i]);
-    for (const k of p.slots) { work.imageCodes[k] = codes[i]; work.imagesEncoded++; }
+    for (const k of p.slots) {
+      work.imageCodes[k] = codes[i];
+      work.imagesEncoded++;
+    }
   });
 };
 
@@ -126,7 +149,13 @@ const cm3: Stage = (work, ctx) => {
   if (!config.cm3Static) return;
   const tok = ctx.tokenizer!;
   const L = tok.layout;
-  const vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom, imageBegin: L.imageBegin, imageEnd: L.imageEnd };
+  const vocab = {
+    maskBase: L.maskBase,
+    maskCount: L.maskCount,
+    eom: L.eom,
+    imageBegin: L.imageBegin,
+    imageEnd: L.imageEnd,
+  };
   const opts = { ...CM3_DEFAULTS, maxMasks: config.maxMasks };
   const id = documentIdentity(work.raw);
   if (config.cm3Window === 0) {
@@ -137,11 +166,22 @@ const cm3: Stage = (work, ctx) => {
   const row = config.cm3Window + 1;
   const body = work.tokens!;
   const header = work.raw.kind === 'code' ? codeHeaderTokens(body, (i) => tok.pieces[i]?.piece ?? '', row) : 0;
-  const windows = cm3Windows({ body, header }, row, vocab, opts, L.eos, (w) => Rng.fromParts('cm3-static', config.seed, id, w), work.raw.source);
+  const windows = cm3Windows(
+    { body, header },
+    row,
+    vocab,
+    opts,
+    L.eos,
+    (w) => Rng.fromParts('cm3-static', config.seed, id, w),
+    work.raw.source,
+  );
   work.windows = windows.map((w) => w.tokens.length);
   const out = new Int32Array(work.windows.reduce((a, b) => a + b, 0));
   let o = 0;
-  for (const w of windows) { out.set(w.tokens, o); o += w.tokens.length; }
+  for (const w of windows) {
+    out.set(w.tokens, o);
+    o += w.tokens.length;
+  }
   work.tokens = out;
 };
 
@@ -157,7 +197,10 @@ const filter: Stage = (work, ctx) => {
   if (config.languages !== 'all' && raw.kind === 'html') {
     work.lang = ctx.detectLanguage!(text);
     if (work.lang !== UNDETERMINED && !config.languages.includes(work.lang)) {
-      work.rejected = { reason: 'DOC_LANGUAGE', detail: `${raw.source}: language ${work.lang} is not in --languages ${config.languages.join(',')}` };
+      work.rejected = {
+        reason: 'DOC_LANGUAGE',
+        detail: `${raw.source}: language ${work.lang} is not in --languages ${config.languages.join(',')}`,
+      };
       return;
     }
   }
@@ -168,15 +211,27 @@ const filter: Stage = (work, ctx) => {
 };
 
 const STAGES: ReadonlyArray<readonly [StageName, Stage]> = [
-  ['decode', decode], ['minimize', minimize], ['filter', filter], ['images', images], ['tokenize', tokenize], ['cm3', cm3],
+  ['decode', decode],
+  ['minimize', minimize],
+  ['filter', filter],
+  ['images', images],
+  ['tokenize', tokenize],
+  ['cm3', cm3],
 ];
 
 /** Runs the stages in order; `until` stops after the named stage (pass 1 stops after `minimize`). */
-export async function processDocument(raw: RawDocument, ctx: DocumentContext, until: StageName = 'cm3'): Promise<{ work: Work; ms: Record<StageName, number> }> {
+export async function processDocument(
+  raw: RawDocument,
+  ctx: DocumentContext,
+  until: StageName = 'cm3',
+): Promise<{ work: Work; ms: Record<StageName, number> }> {
   const work: Work = { raw, imageCodes: [], imagesDropped: {}, imagesEncoded: 0 };
   const ms = { decode: 0, minimize: 0, filter: 0, images: 0, tokenize: 0, cm3: 0 };
   if (raw.bytes.length > ctx.config.maxDocBytes) {
-    throw new HyperlmError('DOC_TOO_LARGE', `${raw.source}: ${raw.bytes.length} bytes is over the limit of ${ctx.config.maxDocBytes} (--max-doc-bytes)`);
+    throw new HyperlmError(
+      'DOC_TOO_LARGE',
+      `${raw.source}: ${raw.bytes.length} bytes is over the limit of ${ctx.config.maxDocBytes} (--max-doc-bytes)`,
+    );
   }
   for (const [name, stage] of STAGES) {
     const t0 = performance.now();
@@ -191,4 +246,3 @@ export async function processDocument(raw: RawDocument, ctx: DocumentContext, un
 export function minimizedText(min: MinimizedDocument): string {
   return min.segments.filter((s): s is string => typeof s === 'string').join('');
 }
-

@@ -28,15 +28,26 @@ export async function readManifest(dir: string): Promise<Manifest> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as Manifest;
   } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${path}: ${(err as Error).message} (is ${dir} a preprocess output folder?)`);
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `${path}: ${(err as Error).message} (is ${dir} a preprocess output folder?)`,
+    );
   }
 }
 
-export async function readStoredDocument(dir: string, split: Split, n: number, tokenizer: Tokenizer): Promise<StoredDocument> {
+export async function readStoredDocument(
+  dir: string,
+  split: Split,
+  n: number,
+  tokenizer: Tokenizer,
+): Promise<StoredDocument> {
   const manifest = await readManifest(dir);
   let first = 0;
   for (const shard of manifest.shards.filter((s) => s.split === split)) {
-    if (n >= first + shard.documents) { first += shard.documents; continue; }
+    if (n >= first + shard.documents) {
+      first += shard.documents;
+      continue;
+    }
     const prefix = join(dir, shard.name);
     const data = await IndexedDataset.open(prefix);
     try {
@@ -45,7 +56,8 @@ export async function readStoredDocument(dir: string, split: Split, n: number, t
       for (let i = start; i < end; i++) parts.push(await data.getSequence(i));
       const joined = concat(parts);
       const L = tokenizer.layout;
-      const noEos = (x: Int32Array): Int32Array => (x.length > 0 && x[x.length - 1] === L.eos ? x.subarray(0, x.length - 1) : x);
+      const noEos = (x: Int32Array): Int32Array =>
+        x.length > 0 && x[x.length - 1] === L.eos ? x.subarray(0, x.length - 1) : x;
       const tokens = noEos(joined);
       const masked = manifest.config.cm3Static === true;
       const vocab = { maskBase: L.maskBase, maskCount: L.maskCount, eom: L.eom };
@@ -55,7 +67,8 @@ export async function readStoredDocument(dir: string, split: Split, n: number, t
       if (masked && window > 0) {
         // one sequence per CM3 window (cm3-window.ts): un-mask each, drop the header the later ones repeat
         const windows = parts.map((p) => cm3Inverse(noEos(p), vocab));
-        const header = meta?.kind === 'code' ? codeHeaderTokens(windows[0], (i) => tokenizer.pieces[i]?.piece ?? '', window + 1) : 0;
+        const header =
+          meta?.kind === 'code' ? codeHeaderTokens(windows[0], (i) => tokenizer.pieces[i]?.piece ?? '', window + 1) : 0;
         original = joinWindows(windows, header);
       } else if (masked) {
         original = cm3Inverse(tokens, vocab);
@@ -66,13 +79,19 @@ export async function readStoredDocument(dir: string, split: Split, n: number, t
     }
   }
   const total = manifest.shards.filter((s) => s.split === split).reduce((a, s) => a + s.documents, 0);
-  throw new HyperlmError('CLI_BAD_FLAG', `--doc ${n}: the ${split} split of ${dir} has ${total} documents (0..${total - 1})`);
+  throw new HyperlmError(
+    'CLI_BAD_FLAG',
+    `--doc ${n}: the ${split} split of ${dir} has ${total} documents (0..${total - 1})`,
+  );
 }
 
 /** The image-code runs of a document, in order: the codes (id − imageBase) between each
  *  <image> … </image> pair, as encodeDocument wrote them. A run with a non-image id inside
  *  (e.g. a CM3 mask in still-masked tokens) is an error naming its position. */
-export function imageCodeRuns(ids: Int32Array, layout: { imageBegin: number; imageEnd: number; imageBase: number; imageCount: number }): Uint16Array[] {
+export function imageCodeRuns(
+  ids: Int32Array,
+  layout: { imageBegin: number; imageEnd: number; imageBase: number; imageCount: number },
+): Uint16Array[] {
   const runs: Uint16Array[] = [];
   for (let i = 0; i < ids.length; i++) {
     if (ids[i] !== layout.imageBegin) continue;
@@ -81,7 +100,11 @@ export function imageCodeRuns(ids: Int32Array, layout: { imageBegin: number; ima
     const run = new Uint16Array(end - i - 1);
     for (let j = i + 1; j < end; j++) {
       const c = ids[j] - layout.imageBase;
-      if (c < 0 || c >= layout.imageCount) throw new HyperlmError('SHARD_BAD_TOKEN', `token ${j} (id ${ids[j]}) inside the image at token ${i} is not an image code`);
+      if (c < 0 || c >= layout.imageCount)
+        throw new HyperlmError(
+          'SHARD_BAD_TOKEN',
+          `token ${j} (id ${ids[j]}) inside the image at token ${i} is not an image code`,
+        );
       run[j - i - 1] = c;
     }
     runs.push(run);
@@ -93,6 +116,9 @@ export function imageCodeRuns(ids: Int32Array, layout: { imageBegin: number; ima
 function concat(parts: Int32Array[]): Int32Array {
   const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

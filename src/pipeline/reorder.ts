@@ -12,7 +12,10 @@ export class OrderedRunner<R> {
   private wake: (() => void) | undefined;
   private failure: unknown;
 
-  constructor(private readonly limit: number, private readonly deliver: (result: R) => Promise<void> | void) {}
+  constructor(
+    private readonly limit: number,
+    private readonly deliver: (result: R) => Promise<void> | void,
+  ) {}
 
   /** Starts a task; resolves once there is room for another (backpressure for the caller's loop). */
   async submit(task: () => Promise<R>): Promise<void> {
@@ -20,8 +23,16 @@ export class OrderedRunner<R> {
     const seq = this.submitted++;
     this.inFlight++;
     task().then(
-      (r) => { this.pending.set(seq, r); this.inFlight--; this.wake?.(); },
-      (err) => { this.failure ??= err; this.inFlight--; this.wake?.(); },
+      (r) => {
+        this.pending.set(seq, r);
+        this.inFlight--;
+        this.wake?.();
+      },
+      (err) => {
+        this.failure ??= err;
+        this.inFlight--;
+        this.wake?.();
+      },
     );
     await this.drain(this.limit - 1);
   }
@@ -41,7 +52,9 @@ export class OrderedRunner<R> {
       if (this.failure) throw this.failure;
       // Undelivered results also hold memory: count them against the limit too.
       if (this.inFlight + this.pending.size <= maxInFlight) return;
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
       this.wake = undefined;
     }
   }

@@ -18,7 +18,10 @@ export async function checkSameConfig(path: string, current: Record<string, unkn
     const before = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     for (const key of new Set([...Object.keys(before), ...Object.keys(current)])) {
       if (JSON.stringify(before[key]) !== JSON.stringify(current[key])) {
-        throw new HyperlmError('CONFIG_BAD_VALUE', `${path}: this output folder was written with ${key}=${JSON.stringify(before[key])}, now ${JSON.stringify(current[key])}; use another --out or delete the folder`);
+        throw new HyperlmError(
+          'CONFIG_BAD_VALUE',
+          `${path}: this output folder was written with ${key}=${JSON.stringify(before[key])}, now ${JSON.stringify(current[key])}; use another --out or delete the folder`,
+        );
       }
     }
     return;
@@ -45,7 +48,11 @@ export async function removeTemps(dir: string): Promise<void> {
 export async function writeSkipped(path: string, chunks: ChunkRecord[], sources: SourceStats): Promise<void> {
   const lines = [
     ...sources.errors.map((e) => JSON.stringify({ stage: 'read', reason: e.code, source: e.where, detail: e.message })),
-    ...chunks.flatMap((c) => c.skips.map((s) => JSON.stringify({ stage: 'document', index: s.index, reason: s.reason, source: s.source, detail: s.detail }))),
+    ...chunks.flatMap((c) =>
+      c.skips.map((s) =>
+        JSON.stringify({ stage: 'document', index: s.index, reason: s.reason, source: s.source, detail: s.detail }),
+      ),
+    ),
   ];
   await writeFileAtomic(path, lines.map((l) => l + '\n').join(''));
 }
@@ -61,7 +68,11 @@ export async function inputBytes(inputs: string[]): Promise<number | undefined> 
   for (const input of inputs) {
     const s = await stat(input).catch(() => undefined);
     if (!s) throw new HyperlmError('INPUT_NOT_FOUND', `--input ${input}: no such file or folder`);
-    if (s.isFile()) { total += s.size; compressed ||= input.endsWith('.gz'); continue; }
+    if (s.isFile()) {
+      total += s.size;
+      compressed ||= input.endsWith('.gz');
+      continue;
+    }
     for (const entry of await readdir(input, { recursive: true, withFileTypes: true })) {
       // Only files that become documents count (images are read through pages).
       // statSync: thousands of awaited fs.promises.stat calls cost main-thread CPU taken from the workers.
@@ -75,7 +86,10 @@ export async function inputBytes(inputs: string[]): Promise<number | undefined> 
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

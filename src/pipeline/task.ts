@@ -20,23 +20,23 @@ export interface DocumentTask {
 
 export type DocumentResult =
   | {
-    ok: true;
-    index: number;
-    /** Pass 1: the minimized text. */
-    text?: string;
-    /** Pass 2: token ids without end-of-document (with it, when cut into static CM3 windows). */
-    tokens?: Int32Array;
-    /** Static windowed CM3: the window lengths, one sequence each. */
-    windows?: number[];
-    imagesEncoded: number;
-    imagesDropped: Record<string, number>;
-    minimizeStats: Record<string, { nodes: number; chars: number }>;
-    ms: Record<StageName, number>;
-    /** Pass 2: characters of the minimized document, its language (with a language filter) and dedup keys. */
-    chars?: number;
-    lang?: string;
-    dedup?: DedupKeys;
-  }
+      ok: true;
+      index: number;
+      /** Pass 1: the minimized text. */
+      text?: string;
+      /** Pass 2: token ids without end-of-document (with it, when cut into static CM3 windows). */
+      tokens?: Int32Array;
+      /** Static windowed CM3: the window lengths, one sequence each. */
+      windows?: number[];
+      imagesEncoded: number;
+      imagesDropped: Record<string, number>;
+      minimizeStats: Record<string, { nodes: number; chars: number }>;
+      ms: Record<StageName, number>;
+      /** Pass 2: characters of the minimized document, its language (with a language filter) and dedup keys. */
+      chars?: number;
+      lang?: string;
+      dedup?: DedupKeys;
+    }
   /** `chars` and `lang` are set when a filter (not a failure) removed the document. */
   | { ok: false; index: number; reason: string; detail: string; chars?: number; lang?: string };
 
@@ -57,13 +57,17 @@ export function batchLimitsFor(config: Pick<PreprocessConfig, 'images'>): { docs
 }
 
 /** Groups a document stream into batches of consecutive documents within BATCH_LIMITS. */
-export async function* batchDocuments(docs: AsyncIterable<RawDocument>, limits = BATCH_LIMITS): AsyncGenerator<RawDocument[]> {
+export async function* batchDocuments(
+  docs: AsyncIterable<RawDocument>,
+  limits = BATCH_LIMITS,
+): AsyncGenerator<RawDocument[]> {
   let batch: RawDocument[] = [];
   let bytes = 0;
   for await (const doc of docs) {
     if (batch.length > 0 && (batch.length >= limits.docs || bytes + doc.bytes.length > limits.bytes)) {
       yield batch;
-      batch = []; bytes = 0;
+      batch = [];
+      bytes = 0;
     }
     batch.push(doc);
     bytes += doc.bytes.length;
@@ -88,7 +92,15 @@ export async function processOne(raw: RawDocument, until: StageName, ctx: Docume
       imagesDropped: work.imagesDropped,
       minimizeStats: work.minimized?.stats ?? {},
       ms,
-      ...(until === 'minimize' ? { text: minimizedText(work.minimized!) } : { tokens: work.tokens, chars: work.chars, lang: work.lang, dedup: work.dedup, ...(work.windows ? { windows: work.windows } : {}) }),
+      ...(until === 'minimize'
+        ? { text: minimizedText(work.minimized!) }
+        : {
+            tokens: work.tokens,
+            chars: work.chars,
+            lang: work.lang,
+            dedup: work.dedup,
+            ...(work.windows ? { windows: work.windows } : {}),
+          }),
     };
   } catch (err) {
     if (err instanceof HyperlmError) return { ok: false, index: raw.index, reason: err.code, detail: err.message };

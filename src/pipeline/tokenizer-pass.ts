@@ -35,11 +35,18 @@ export function inFlight(workers: number): number {
 }
 
 /** Pass 1: copy a given tokenizer, reuse one trained by an earlier (interrupted) run, or train one. */
-export async function ensureTokenizer(config: PreprocessConfig, tokenizerPath: string, hooks: TokenizerPassHooks): Promise<boolean> {
+export async function ensureTokenizer(
+  config: PreprocessConfig,
+  tokenizerPath: string,
+  hooks: TokenizerPassHooks,
+): Promise<boolean> {
   if (config.tokenizer) {
-    await writeFileAtomic(tokenizerPath, await readFile(config.tokenizer).catch((err: unknown) => {
-      throw new HyperlmError('INPUT_NOT_FOUND', `--tokenizer ${config.tokenizer}: ${(err as Error).message}`);
-    }));
+    await writeFileAtomic(
+      tokenizerPath,
+      await readFile(config.tokenizer).catch((err: unknown) => {
+        throw new HyperlmError('INPUT_NOT_FOUND', `--tokenizer ${config.tokenizer}: ${(err as Error).message}`);
+      }),
+    );
     return false;
   }
   if (await exists(tokenizerPath)) return true;
@@ -62,7 +69,9 @@ export async function ensureTokenizer(config: PreprocessConfig, tokenizerPath: s
   });
   try {
     // Pass 1 stops after minimization (no images), so it is batched whatever --images says.
-    for await (const docs of batchDocuments(readSources(config.inputs, { stats: newSourceStats(), maxFileBytes: config.maxDocBytes }))) {
+    for await (const docs of batchDocuments(
+      readSources(config.inputs, { stats: newSourceStats(), maxFileBytes: config.maxDocBytes }),
+    )) {
       if (full) break;
       const until: StageName = 'minimize';
       await runner.submit(() => pool.run({ docs, until }));
@@ -72,21 +81,34 @@ export async function ensureTokenizer(config: PreprocessConfig, tokenizerPath: s
     await pool.close();
   }
   progress?.finish({ docs: String(texts.length), chars: formatCount(chars) });
-  if (texts.length === 0) throw new HyperlmError('INPUT_NOT_FOUND', `no usable documents in ${config.inputs.join(', ')} to train a tokenizer on`);
-  log(`training a ${config.vocabSize}-piece BPE tokenizer on ${formatCount(chars)} characters of ${texts.length} documents`);
+  if (texts.length === 0)
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `no usable documents in ${config.inputs.join(', ')} to train a tokenizer on`,
+    );
+  log(
+    `training a ${config.vocabSize}-piece BPE tokenizer on ${formatCount(chars)} characters of ${texts.length} documents`,
+  );
   const trainProgress = hooks.progress ? new Progress({ label: 'train tokenizer', total: 1 }) : undefined;
-  const train = (vocabSize: number): Uint8Array => trainBpe(texts, {
-    vocabSize, maxMasks: config.maxMasks, imageCodes: config.imageCodes,
-    onProgress: trainProgress ? (phase, done, total) => trainProgress.update(done / Math.max(1, total), { phase, done: `${done}/${total}` }) : undefined,
-  });
+  const train = (vocabSize: number): Uint8Array =>
+    trainBpe(texts, {
+      vocabSize,
+      maxMasks: config.maxMasks,
+      imageCodes: config.imageCodes,
+      onProgress: trainProgress
+        ? (phase, done, total) => trainProgress.update(done / Math.max(1, total), { phase, done: `${done}/${total}` })
+        : undefined,
+    });
   let model: Uint8Array;
   try {
     model = train(config.vocabSize);
   } catch (err) {
     const cap = cappedVocabSize(err, config.vocabSize);
     if (cap === undefined) throw err;
-    warn(`warning: ${formatCount(chars)} characters allow only ${cap} of the ${config.vocabSize} pieces asked for; training ${cap} ` +
-      '(pass --vocab-size N to choose the size, or --tokenizer FILE to use a tokenizer trained on more text)');
+    warn(
+      `warning: ${formatCount(chars)} characters allow only ${cap} of the ${config.vocabSize} pieces asked for; training ${cap} ` +
+        '(pass --vocab-size N to choose the size, or --tokenizer FILE to use a tokenizer trained on more text)',
+    );
     model = train(cap);
   }
   trainProgress?.finish();
@@ -106,5 +128,8 @@ export function cappedVocabSize(err: unknown, asked: number): number | undefined
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

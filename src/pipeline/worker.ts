@@ -12,8 +12,12 @@ type Handler = (task: DocumentTask) => Promise<DocumentResult[]>;
 
 // piscina awaits a promised default export before marking the worker ready.
 const handler: Promise<Handler> = createContext(workerData as WorkerInit).then(
-  (ctx): Handler => (task) => processTask(task, ctx),
-  (err: unknown): Handler => () => Promise.reject(err),
+  (ctx): Handler =>
+    (task) =>
+      processTask(task, ctx),
+  (err: unknown): Handler =>
+    () =>
+      Promise.reject(err),
 );
 
 export default handler;

@@ -9,7 +9,15 @@
 import { generate } from '../model/index.js';
 import { checkCodes, encodePrompt, type PromptPart } from './prompt.js';
 import { candidateLogProbs } from './score.js';
-import { decodeOptions, resolveTarget, spanStops, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
+import {
+  decodeOptions,
+  resolveTarget,
+  spanStops,
+  unescapeHtml,
+  untilStop,
+  type DecodeOptions,
+  type PromptTarget,
+} from './target.js';
 
 export interface CaptionInput {
   /** Minimized HTML of the page before the image (may be empty). */
@@ -22,12 +30,25 @@ const imagePart = (codes: ArrayLike<number>): PromptPart[] => [{ image: 'begin' 
 
 /** `{context}<img alt="<mask:0>" src="<image>…</image>"><mask:0>`. Pure. */
 export function captionPromptMasked(input: CaptionInput): PromptPart[] {
-  return [{ text: input.context ?? '', truncate: 'start' }, { text: '<img alt="' }, { mask: 0 }, { text: '" src="' }, ...imagePart(input.codes), { text: '">' }, { mask: 0 }];
+  return [
+    { text: input.context ?? '', truncate: 'start' },
+    { text: '<img alt="' },
+    { mask: 0 },
+    { text: '" src="' },
+    ...imagePart(input.codes),
+    { text: '">' },
+    { mask: 0 },
+  ];
 }
 
 /** `{context}<img src="<image>…</image>" title="`. Pure. */
 export function captionPromptCausal(input: CaptionInput): PromptPart[] {
-  return [{ text: input.context ?? '', truncate: 'start' }, { text: '<img src="' }, ...imagePart(input.codes), { text: '" title="' }];
+  return [
+    { text: input.context ?? '', truncate: 'start' },
+    { text: '<img src="' },
+    ...imagePart(input.codes),
+    { text: '" title="' },
+  ];
 }
 
 export interface CaptionCandidate {
@@ -53,7 +74,11 @@ export interface CaptionOptions extends DecodeOptions {
 }
 
 /** Caption an image from its codes (and the page before it): each form proposes, both prompts judge. */
-export async function runCaption(target: PromptTarget, input: CaptionInput, opts: CaptionOptions = {}): Promise<CaptionResult> {
+export async function runCaption(
+  target: PromptTarget,
+  input: CaptionInput,
+  opts: CaptionOptions = {},
+): Promise<CaptionResult> {
   const { model, tokenizer } = await resolveTarget(target);
   const L = tokenizer.layout;
   checkCodes(input.codes, L.imageCount, 'caption image');
@@ -66,12 +91,26 @@ export async function runCaption(target: PromptTarget, input: CaptionInput, opts
   const dec = decodeOptions(opts);
   const candidates: CaptionCandidate[] = [];
   const raws: string[] = []; // each candidate as generated, before unescaping
-  for (const form of opts.forms ?? ['masked', 'causal'] as const) {
-    const out = form === 'masked'
-      ? generate(model, [masked.ids], { ...dec, maxNewTokens, stopTokens: stops, padToken: L.pad })
-      : generate(model, [causal.ids], { ...dec, numBeams: 1, maxNewTokens, stopTokens: stops, stopStrings: ['"'], decode, padToken: L.pad });
+  for (const form of opts.forms ?? (['masked', 'causal'] as const)) {
+    const out =
+      form === 'masked'
+        ? generate(model, [masked.ids], { ...dec, maxNewTokens, stopTokens: stops, padToken: L.pad })
+        : generate(model, [causal.ids], {
+            ...dec,
+            numBeams: 1,
+            maxNewTokens,
+            stopTokens: stops,
+            stopStrings: ['"'],
+            decode,
+            padToken: L.pad,
+          });
     const text = form === 'causal' ? out.text![0] : decode(out.tokens[0]);
-    candidates.push({ form, text: unescapeHtml(text).trim(), scores: { masked: -Infinity, causal: -Infinity, combined: -Infinity }, finish: out.finish[0] });
+    candidates.push({
+      form,
+      text: unescapeHtml(text).trim(),
+      scores: { masked: -Infinity, causal: -Infinity, combined: -Infinity },
+      finish: out.finish[0],
+    });
     raws.push(text.trim());
   }
   // mean log-probability of the caption as written in the attribute (still escaped), cut to the context
@@ -87,7 +126,10 @@ export async function runCaption(target: PromptTarget, input: CaptionInput, opts
   });
   const best = candidates.reduce((a, b) => (b.scores.combined > a.scores.combined ? b : a));
   return {
-    prediction: best.text, chosen: best.form, candidates,
-    prompts: { masked: masked.text, causal: causal.text }, promptTokens: { masked: masked.ids.length, causal: causal.ids.length },
+    prediction: best.text,
+    chosen: best.form,
+    candidates,
+    prompts: { masked: masked.text, causal: causal.text },
+    promptTokens: { masked: masked.ids.length, causal: causal.ids.length },
   };
 }

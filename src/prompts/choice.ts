@@ -20,7 +20,9 @@ export interface ChoiceTemplate {
 
 export const QUESTION_TEMPLATE: ChoiceTemplate = {
   // why: a question/answer pair as HTML blocks, the shape HTLM prompts with
-  before: '<div class="question">', after: '</div><div class="answer">', close: '</div>',
+  before: '<div class="question">',
+  after: '</div><div class="answer">',
+  close: '</div>',
 };
 
 // why: Zhao et al.'s content-free inputs
@@ -47,7 +49,12 @@ export function choicePrompt(question: string, template: ChoiceTemplate = QUESTI
 }
 
 /** Score every choice as the answer to `question` and pick one under `rule` (all four scores are filled). */
-export async function runMultipleChoice(target: PromptTarget, question: string, choices: string[], opts: ChoiceOptions = {}): Promise<ChoiceResult> {
+export async function runMultipleChoice(
+  target: PromptTarget,
+  question: string,
+  choices: string[],
+  opts: ChoiceOptions = {},
+): Promise<ChoiceResult> {
   const { model, tokenizer } = await resolveTarget(target);
   const template = opts.template ?? QUESTION_TEMPLATE;
   const rule = opts.rule ?? 'pmi';
@@ -57,10 +64,20 @@ export async function runMultipleChoice(target: PromptTarget, question: string, 
   const prompt = choicePrompt(question, template);
   const ids = (s: string) => tokenizer.encode(s);
   const premise = ids(template.after);
-  if (premise.length === 0) throw new HyperlmError('PROMPT_BAD_INPUT', 'multiple choice: template.after must encode to at least one token (it is the DC-PMI premise)');
-  const scores = score(model, ids(prompt), choices.map((c) => ids(c + template.close)), {
-    premise, contentFree: (opts.contentFree ?? CONTENT_FREE_INPUTS).map((x) => ids(choicePrompt(x, template))),
-  });
+  if (premise.length === 0)
+    throw new HyperlmError(
+      'PROMPT_BAD_INPUT',
+      'multiple choice: template.after must encode to at least one token (it is the DC-PMI premise)',
+    );
+  const scores = score(
+    model,
+    ids(prompt),
+    choices.map((c) => ids(c + template.close)),
+    {
+      premise,
+      contentFree: (opts.contentFree ?? CONTENT_FREE_INPUTS).map((x) => ids(choicePrompt(x, template))),
+    },
+  );
   const best = rank(scores, rule);
   return { best, choice: choices[best], rule, scores, prompt };
 }

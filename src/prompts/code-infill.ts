@@ -93,21 +93,32 @@ function checkOptions(o: InfillOptions): void {
   const bad = (field: string, why: string, value: unknown): never => {
     throw new HyperlmError('CONFIG_BAD_VALUE', `code infill: options.${field} ${why}, got ${JSON.stringify(value)}`);
   };
-  if (!Number.isInteger(o.contextTokens) || o.contextTokens < 1) bad('contextTokens', 'must be a positive integer', o.contextTokens);
-  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) bad('maxNewTokens', 'must be a non-negative integer', o.maxNewTokens);
+  if (!Number.isInteger(o.contextTokens) || o.contextTokens < 1)
+    bad('contextTokens', 'must be a positive integer', o.contextTokens);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0)
+    bad('maxNewTokens', 'must be a non-negative integer', o.maxNewTokens);
   if (!(o.prefixShare >= 0 && o.prefixShare <= 1)) bad('prefixShare', 'must be in [0, 1]', o.prefixShare);
   if (!(o.extraShare >= 0 && o.extraShare <= 1)) bad('extraShare', 'must be in [0, 1]', o.extraShare);
-  if (!Number.isInteger(o.truncateStep) || o.truncateStep < 1) bad('truncateStep', 'must be a positive integer', o.truncateStep);
-  if (!['multi-line', 'single-line', 'left-to-right'].includes(o.mode)) bad('mode', 'must be multi-line, single-line or left-to-right', o.mode);
+  if (!Number.isInteger(o.truncateStep) || o.truncateStep < 1)
+    bad('truncateStep', 'must be a positive integer', o.truncateStep);
+  if (!['multi-line', 'single-line', 'left-to-right'].includes(o.mode))
+    bad('mode', 'must be multi-line, single-line or left-to-right', o.mode);
 }
 
 /** Whole extra files, newest first, while they fit `budget`; returned in their original order. */
-function fitExtraFiles(tok: InfillTokenizer, files: readonly InfillFile[], budget: number): { ids: number[]; kept: number } {
+function fitExtraFiles(
+  tok: InfillTokenizer,
+  files: readonly InfillFile[],
+  budget: number,
+): { ids: number[]; kept: number } {
   const chosen: number[][] = [];
   let used = 0;
   for (let i = files.length - 1; i >= 0; i--) {
     const f = files[i];
-    const ids = [...tok.encode(codeDocumentText(f.filename, languageForPath(f.filename) ?? 'text', f.text)), tok.layout.eos];
+    const ids = [
+      ...tok.encode(codeDocumentText(f.filename, languageForPath(f.filename) ?? 'text', f.text)),
+      tok.layout.eos,
+    ];
     if (used + ids.length > budget) continue;
     used += ids.length;
     chosen.unshift(ids);
@@ -132,17 +143,27 @@ export function buildInfillPrompt(tok: InfillTokenizer, input: InfillInput, opti
   const infill = mode !== 'left-to-right';
   const extra = input.extra ?? [];
   if (input.prefix === '' && (input.suffix === '' || !infill) && extra.length === 0) {
-    throw new HyperlmError('PROMPT_EMPTY', `code infill: input prefix${infill ? ' and suffix are' : ' is'} empty and there are no extra files: nothing to condition on`);
+    throw new HyperlmError(
+      'PROMPT_EMPTY',
+      `code infill: input prefix${infill ? ' and suffix are' : ' is'} empty and there are no extra files: nothing to condition on`,
+    );
   }
   const { maskBase, maskCount, eom, eos } = tok.layout;
-  if (infill && maskCount < 2) throw new HyperlmError('CONFIG_BAD_VALUE', `code infill needs the sentinels <mask:0> and <mask:1>; the vocabulary has ${maskCount}`);
+  if (infill && maskCount < 2)
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `code infill needs the sentinels <mask:0> and <mask:1>; the vocabulary has ${maskCount}`,
+    );
   const header = headerText(input.path, input.language);
   const headerIds = header === undefined ? [] : tok.encode(header);
   const sentinels = infill ? 3 : 0; // <mask:0> after the prefix, <mask:1> after the suffix, <mask:0> to ask for span 0
   const budget = options.contextTokens - options.maxNewTokens;
   const fixed = headerIds.length + sentinels;
   if (budget < fixed + 1) {
-    throw new HyperlmError('PROMPT_TOO_LONG', `code infill: context ${options.contextTokens} − maxNewTokens ${options.maxNewTokens} leaves ${budget} prompt tokens; the header and sentinels alone need ${fixed} + 1`);
+    throw new HyperlmError(
+      'PROMPT_TOO_LONG',
+      `code infill: context ${options.contextTokens} − maxNewTokens ${options.maxNewTokens} leaves ${budget} prompt tokens; the header and sentinels alone need ${fixed} + 1`,
+    );
   }
   const extraFit = fitExtraFiles(tok, extra, Math.min(budget - fixed, Math.floor(options.extraShare * budget)));
   const local = budget - fixed - extraFit.ids.length;
@@ -168,6 +189,7 @@ export function buildInfillPrompt(tok: InfillTokenizer, input: InfillInput, opti
       prefix: { kept: prefixKept.length, total: prefixIds.length },
       suffix: { kept: suffixKept.length, total: suffixIds.length },
     },
-    truncated: extraFit.kept < extra.length || prefixKept.length < prefixIds.length || suffixKept.length < suffixIds.length,
+    truncated:
+      extraFit.kept < extra.length || prefixKept.length < prefixIds.length || suffixKept.length < suffixIds.length,
   };
 }

@@ -6,10 +6,18 @@
 // by default); this file decodes with generate.ts and reports the completion, why it stopped and token counts.
 
 import { generate, type FinishReason } from '../model/index.js';
-import { buildInfillPrompt, INFILL_DEFAULTS, type InfillInput, type InfillMode, type InfillOptions, type InfillPrompt } from './code-infill.js';
+import {
+  buildInfillPrompt,
+  INFILL_DEFAULTS,
+  type InfillInput,
+  type InfillMode,
+  type InfillOptions,
+  type InfillPrompt,
+} from './code-infill.js';
 import { decodeOptions, resolveTarget, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
 
-export interface CodeInfillOptions extends DecodeOptions, Partial<Omit<InfillOptions, 'contextTokens' | 'maxNewTokens'>> {
+export interface CodeInfillOptions
+  extends DecodeOptions, Partial<Omit<InfillOptions, 'contextTokens' | 'maxNewTokens'>> {
   /** Extra stop strings on top of the mode's (e.g. ['\n'] to make left-to-right stop at the line end). */
   stopStrings?: string[];
 }
@@ -32,7 +40,11 @@ export interface CodeInfillResult {
 }
 
 /** Fill the cursor position of a file (greedy, ≤ 64 new tokens, multi-line, by default). */
-export async function runCodeInfill(target: PromptTarget, input: InfillInput, opts: CodeInfillOptions = {}): Promise<CodeInfillResult> {
+export async function runCodeInfill(
+  target: PromptTarget,
+  input: InfillInput,
+  opts: CodeInfillOptions = {},
+): Promise<CodeInfillResult> {
   const { model, tokenizer } = await resolveTarget(target);
   const L = tokenizer.layout;
   const maxNewTokens = opts.maxNewTokens ?? 64;
@@ -42,20 +54,29 @@ export async function runCodeInfill(target: PromptTarget, input: InfillInput, op
     ...(opts.prefixShare !== undefined ? { prefixShare: opts.prefixShare } : {}),
     ...(opts.extraShare !== undefined ? { extraShare: opts.extraShare } : {}),
     ...(opts.truncateStep !== undefined ? { truncateStep: opts.truncateStep } : {}),
-    contextTokens: model.config.blockSize, maxNewTokens,
+    contextTokens: model.config.blockSize,
+    maxNewTokens,
   });
   const stopStrings = [...prompt.stopStrings, ...(opts.stopStrings ?? [])];
   const middle = (ids: number[]) => untilStop(ids, prompt.stopTokens).filter((id) => id < L.imageBase);
   const out = generate(model, [prompt.tokens], {
-    ...decodeOptions(opts), maxNewTokens, stopTokens: prompt.stopTokens, padToken: L.pad,
+    ...decodeOptions(opts),
+    maxNewTokens,
+    stopTokens: prompt.stopTokens,
+    padToken: L.pad,
     ...(stopStrings.length ? { stopStrings, decode: (ids: number[]) => tokenizer.decode(middle(ids)) } : {}),
   });
   const ids = middle(out.tokens[0]);
   const completion = stopStrings.length ? out.text![0] : tokenizer.decode(ids);
   return {
-    completion, finish: out.finish[0], ...(out.stopString?.[0] !== undefined ? { stopString: out.stopString[0] } : {}),
-    mode: prompt.mode, promptTokens: prompt.tokens.length, generatedTokens: out.tokens[0].length,
+    completion,
+    finish: out.finish[0],
+    ...(out.stopString?.[0] !== undefined ? { stopString: out.stopString[0] } : {}),
+    mode: prompt.mode,
+    promptTokens: prompt.tokens.length,
+    generatedTokens: out.tokens[0].length,
     completionTokens: ids.length,
-    truncated: prompt.truncated, parts: prompt.parts,
+    truncated: prompt.truncated,
+    parts: prompt.parts,
   };
 }

@@ -30,13 +30,15 @@ export interface EncodedPrompt {
 
 /** The prompt as a string: text verbatim, `<mask:i>`, `<image>`, `<img:C>` per code, `</image>`, `<eom>`. */
 export function renderPrompt(parts: readonly PromptPart[]): string {
-  return parts.map((p) => {
-    if ('text' in p) return p.text;
-    if ('mask' in p) return `<mask:${p.mask}>`;
-    if ('image' in p) return p.image === 'begin' ? '<image>' : '</image>';
-    if ('codes' in p) return Array.from(p.codes, (c) => `<img:${c}>`).join('');
-    return '<eom>';
-  }).join('');
+  return parts
+    .map((p) => {
+      if ('text' in p) return p.text;
+      if ('mask' in p) return `<mask:${p.mask}>`;
+      if ('image' in p) return p.image === 'begin' ? '<image>' : '</image>';
+      if ('codes' in p) return Array.from(p.codes, (c) => `<img:${c}>`).join('');
+      return '<eom>';
+    })
+    .join('');
 }
 
 /** Checks image codes against the vocabulary's image block (and, when given, the image tokenizer's codebook). */
@@ -44,7 +46,10 @@ export function checkCodes(codes: ArrayLike<number>, imageCount: number, what: s
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
     if (!Number.isInteger(c) || c < 0 || c >= imageCount) {
-      throw new HyperlmError('PROMPT_BAD_INPUT', `${what}: image code ${c} at index ${i} is outside the image block [0, ${imageCount})`);
+      throw new HyperlmError(
+        'PROMPT_BAD_INPUT',
+        `${what}: image code ${c} at index ${i} is outside the image block [0, ${imageCount})`,
+      );
     }
   }
 }
@@ -54,13 +59,21 @@ export function checkCodes(codes: ArrayLike<number>, imageCount: number, what: s
  * truncatable part loses tokens from the side its `truncate` names; without one, or when even an empty
  * truncatable part does not fit, PROMPT_TOO_LONG names the lengths.
  */
-export function encodePrompt(tokenizer: Tokenizer, parts: readonly PromptPart[], maxTokens: number, what: string): EncodedPrompt {
+export function encodePrompt(
+  tokenizer: Tokenizer,
+  parts: readonly PromptPart[],
+  maxTokens: number,
+  what: string,
+): EncodedPrompt {
   const L = tokenizer.layout;
   const encoded = parts.map((p): number[] => {
     if ('text' in p) return tokenizer.encode(p.text);
     if ('mask' in p) {
       if (!Number.isInteger(p.mask) || p.mask < 0 || p.mask >= L.maskCount) {
-        throw new HyperlmError('PROMPT_BAD_INPUT', `${what}: <mask:${p.mask}> is not one of the vocabulary's ${L.maskCount} sentinels`);
+        throw new HyperlmError(
+          'PROMPT_BAD_INPUT',
+          `${what}: <mask:${p.mask}> is not one of the vocabulary's ${L.maskCount} sentinels`,
+        );
       }
       return [L.maskBase + p.mask];
     }
@@ -77,7 +90,10 @@ export function encodePrompt(tokenizer: Tokenizer, parts: readonly PromptPart[],
   if (excess <= 0) return { ids: encoded.flat(), text: renderPrompt(parts), truncatedTokens: 0 };
   if (cut < 0 || encoded[cut].length < excess) {
     const fixed = total - (cut < 0 ? 0 : encoded[cut].length);
-    throw new HyperlmError('PROMPT_TOO_LONG', `${what}: the prompt needs ${fixed} tokens without its truncatable text but only ${maxTokens} fit in the context`);
+    throw new HyperlmError(
+      'PROMPT_TOO_LONG',
+      `${what}: the prompt needs ${fixed} tokens without its truncatable text but only ${maxTokens} fit in the context`,
+    );
   }
   const part = parts[cut] as { text: string; truncate: 'end' | 'start' };
   const ids = encoded[cut];

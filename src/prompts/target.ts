@@ -18,10 +18,24 @@ export interface ModelAndTokenizer {
 export type PromptTarget = ModelAndTokenizer | string;
 
 /** Decoding choices a run function passes to generate (each task has its own defaults). */
-export type DecodeOptions = Partial<Pick<GenerateOptions,
-  'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'numBeams' | 'lengthPenalty' | 'seed' | 'maxTimeMs' | 'onToken'>>;
+export type DecodeOptions = Partial<
+  Pick<
+    GenerateOptions,
+    'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'numBeams' | 'lengthPenalty' | 'seed' | 'maxTimeMs' | 'onToken'
+  >
+>;
 
-const DECODE_KEYS = ['maxNewTokens', 'temperature', 'topK', 'topP', 'numBeams', 'lengthPenalty', 'seed', 'maxTimeMs', 'onToken'] as const;
+const DECODE_KEYS = [
+  'maxNewTokens',
+  'temperature',
+  'topK',
+  'topP',
+  'numBeams',
+  'lengthPenalty',
+  'seed',
+  'maxTimeMs',
+  'onToken',
+] as const;
 
 /** Only the DecodeOptions fields of a run function's options (the rest are prompt options). */
 export function decodeOptions(opts: DecodeOptions): DecodeOptions {
@@ -51,5 +65,8 @@ export function untilStop(ids: number[], stops: number[]): number[] {
 
 /** Undo the minimizer's escaping (serialize.ts escapes & < > in text and also " in attributes). */
 export function unescapeHtml(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _);
+  return text.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _,
+  );
 }

@@ -11,7 +11,15 @@ import { HyperlmError } from '../errors.js';
 import { generate } from '../model/index.js';
 import { DEFAULT_MINIMIZE, minimizeHtml, type MinimizeOptions } from '../minimize/index.js';
 import { encodePrompt, type PromptPart } from './prompt.js';
-import { decodeOptions, resolveTarget, spanStops, unescapeHtml, untilStop, type DecodeOptions, type PromptTarget } from './target.js';
+import {
+  decodeOptions,
+  resolveTarget,
+  spanStops,
+  unescapeHtml,
+  untilStop,
+  type DecodeOptions,
+  type PromptTarget,
+} from './target.js';
 
 export interface TitlePromptOptions {
   /** What the sentinel stands for: the <title> text, or the <meta name="description"> content. */
@@ -64,7 +72,11 @@ export function splitMinimizedPage(minimized: string): MinimizedPage {
   };
 }
 
-const normalize = (html: string): string => unescapeHtml(html.replace(/<[^>]*>/g, ' ')).toLowerCase().replace(/\s+/g, ' ').trim();
+const normalize = (html: string): string =>
+  unescapeHtml(html.replace(/<[^>]*>/g, ' '))
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** Builds the title (or description) prompt from raw HTML. Pure. */
 export function titlePrompt(html: string, options: Partial<TitlePromptOptions> = {}, source = 'page'): TitlePrompt {
@@ -79,15 +91,25 @@ export function titlePrompt(html: string, options: Partial<TitlePromptOptions> =
   const h1RepeatsTitle = heading !== '' && title !== '' && (title.includes(heading) || heading.includes(title));
   const droppedH1 = h1RepeatsTitle && opts.dropRepeatedH1;
   if (droppedH1) body = body.slice(0, h1!.index) + body.slice(h1!.index + h1![0].length);
-  if (normalize(body) === '') throw new HyperlmError('PROMPT_EMPTY', `${source}: the minimized page has no body text to summarize`);
-  const [open, close] = opts.target === 'title'
-    ? ['<head><title>', '</title></head><body>']
-    : ['<head><meta content="', '" name="description"></head><body>'];
+  if (normalize(body) === '')
+    throw new HyperlmError('PROMPT_EMPTY', `${source}: the minimized page has no body text to summarize`);
+  const [open, close] =
+    opts.target === 'title'
+      ? ['<head><title>', '</title></head><body>']
+      : ['<head><meta content="', '" name="description"></head><body>'];
   const raw = opts.target === 'title' ? page.title : page.description;
   return {
-    parts: [{ text: page.htmlOpen + open }, { mask: 0 }, { text: close }, { text: body, truncate: 'end' }, { text: '</body></html>' }, { mask: 0 }],
+    parts: [
+      { text: page.htmlOpen + open },
+      { mask: 0 },
+      { text: close },
+      { text: body, truncate: 'end' },
+      { text: '</body></html>' },
+      { mask: 0 },
+    ],
     reference: raw === undefined ? undefined : unescapeHtml(raw).trim(),
-    h1RepeatsTitle, droppedH1,
+    h1RepeatsTitle,
+    droppedH1,
   };
 }
 
@@ -116,15 +138,30 @@ export async function runTitle(target: PromptTarget, html: string, opts: TitleOp
   const built = titlePrompt(html, opts, opts.source);
   const maxNewTokens = opts.maxNewTokens ?? 24;
   const L = tokenizer.layout;
-  const enc = encodePrompt(tokenizer, built.parts, model.config.blockSize - maxNewTokens, opts.source ?? 'title prompt');
+  const enc = encodePrompt(
+    tokenizer,
+    built.parts,
+    model.config.blockSize - maxNewTokens,
+    opts.source ?? 'title prompt',
+  );
   const stops = spanStops(L);
-  const out = generate(model, [enc.ids], { numBeams: 5, ...decodeOptions(opts), maxNewTokens, stopTokens: stops, padToken: L.pad });
+  const out = generate(model, [enc.ids], {
+    numBeams: 5,
+    ...decodeOptions(opts),
+    maxNewTokens,
+    stopTokens: stops,
+    padToken: L.pad,
+  });
   const ids = untilStop(out.tokens[0], stops).filter((id) => id < L.imageBase);
   return {
-    prediction: unescapeHtml(tokenizer.decode(ids)).trim(), reference: built.reference,
-    prompt: enc.text, promptTokens: enc.ids.length, truncatedTokens: enc.truncatedTokens,
-    generatedTokens: out.tokens[0].length, finish: out.finish[0],
-    h1RepeatsTitle: built.h1RepeatsTitle, droppedH1: built.droppedH1,
+    prediction: unescapeHtml(tokenizer.decode(ids)).trim(),
+    reference: built.reference,
+    prompt: enc.text,
+    promptTokens: enc.ids.length,
+    truncatedTokens: enc.truncatedTokens,
+    generatedTokens: out.tokens[0].length,
+    finish: out.finish[0],
+    h1RepeatsTitle: built.h1RepeatsTitle,
+    droppedH1: built.droppedH1,
   };
 }
-

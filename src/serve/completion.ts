@@ -122,7 +122,10 @@ export class CompletionText {
       let p = this.lineStart;
       while (p < all.length && (all[p] === ' ' || all[p] === '\t')) p++;
       if (p >= all.length) break; // only indentation so far: undecided
-      if (p - this.lineStart < this.rules.nIndent) { end = p; break; }
+      if (p - this.lineStart < this.rules.nIndent) {
+        end = p;
+        break;
+      }
       this.scanFrom = p;
       this.lineStart = -1;
     }
@@ -132,7 +135,8 @@ export class CompletionText {
     if (end < all.length) return this.end('limit');
     if (add.includes('\n')) {
       this.hasNewLine = true;
-      if (timeRule && this.rules.tMaxPredictMs > 0 && now - this.firstTokenAt > this.rules.tMaxPredictMs) this.end('limit');
+      if (timeRule && this.rules.tMaxPredictMs > 0 && now - this.firstTokenAt > this.rules.tMaxPredictMs)
+        this.end('limit');
     }
   }
 

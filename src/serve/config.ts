@@ -67,9 +67,17 @@ export const SERVE_DEFAULTS: ServeConfig = {
 };
 
 const INTEGER_FIELDS: Array<[keyof ServeConfig, number, number]> = [
-  ['port', 0, 65535], ['parallel', 1, 64], ['ctx', 0, 1 << 20], ['maxPredict', 1, 1 << 20], ['maxQueue', 0, 1 << 16],
-  ['maxBodyBytes', 1, 1 << 30], ['headersTimeoutMs', 1, 3_600_000], ['bodyTimeoutMs', 1, 3_600_000],
-  ['shutdownGraceMs', 0, 3_600_000], ['prefillChunk', 1, 1 << 20], ['truncateStep', 1, 1 << 16],
+  ['port', 0, 65535],
+  ['parallel', 1, 64],
+  ['ctx', 0, 1 << 20],
+  ['maxPredict', 1, 1 << 20],
+  ['maxQueue', 0, 1 << 16],
+  ['maxBodyBytes', 1, 1 << 30],
+  ['headersTimeoutMs', 1, 3_600_000],
+  ['bodyTimeoutMs', 1, 3_600_000],
+  ['shutdownGraceMs', 0, 3_600_000],
+  ['prefillChunk', 1, 1 << 20],
+  ['truncateStep', 1, 1 << 16],
 ];
 
 /** Defaults + overrides, checked: unknown keys and bad values are CONFIG_UNKNOWN_KEY / CONFIG_BAD_VALUE naming the key. */
@@ -79,7 +87,10 @@ export function resolveServeConfig(overrides: Partial<ServeConfig> = {}): ServeC
       throw new HyperlmError('CONFIG_UNKNOWN_KEY', `serve config: unknown key "${key}"`);
     }
   }
-  const c: ServeConfig = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const c: ServeConfig = {
+    ...SERVE_DEFAULTS,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
   const bad = (key: string, why: string, value: unknown): never => {
     throw new HyperlmError('CONFIG_BAD_VALUE', `serve config: ${key} ${why}, got ${JSON.stringify(value)}`);
   };
@@ -87,13 +98,19 @@ export function resolveServeConfig(overrides: Partial<ServeConfig> = {}): ServeC
     const v = c[key] as number;
     if (!Number.isInteger(v) || v < min || v > max) bad(key, `must be an integer in [${min}, ${max}]`, v);
   }
-  for (const key of ['prefixShare', 'extraShare'] as const) if (!(c[key] >= 0 && c[key] <= 1)) bad(key, 'must be in [0, 1]', c[key]);
+  for (const key of ['prefixShare', 'extraShare'] as const)
+    if (!(c[key] >= 0 && c[key] <= 1)) bad(key, 'must be in [0, 1]', c[key]);
   if (!(c.reserveShare > 0 && c.reserveShare < 1)) bad('reserveShare', 'must be in (0, 1)', c.reserveShare);
   if (typeof c.host !== 'string' || c.host === '') bad('host', 'must be a non-empty string', c.host);
-  if (c.apiKey !== undefined && (typeof c.apiKey !== 'string' || c.apiKey === '')) bad('apiKey', 'must be a non-empty string', c.apiKey);
-  if (!Array.isArray(c.cors) || c.cors.some((o) => typeof o !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o))) {
+  if (c.apiKey !== undefined && (typeof c.apiKey !== 'string' || c.apiKey === ''))
+    bad('apiKey', 'must be a non-empty string', c.apiKey);
+  if (
+    !Array.isArray(c.cors) ||
+    c.cors.some((o) => typeof o !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o))
+  ) {
     bad('cors', 'must be a list of origins like http://localhost:3000 (scheme://host[:port], no path)', c.cors);
   }
-  if (!['multi-line', 'single-line', 'left-to-right'].includes(c.infillMode)) bad('infillMode', 'must be multi-line, single-line or left-to-right', c.infillMode);
+  if (!['multi-line', 'single-line', 'left-to-right'].includes(c.infillMode))
+    bad('infillMode', 'must be multi-line, single-line or left-to-right', c.infillMode);
   return c;
 }

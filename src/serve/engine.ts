@@ -111,8 +111,17 @@ const commonPrefix = (a: readonly number[], b: readonly number[]): number => {
 
 export class InferenceEngine {
   readonly counters: EngineCounters = {
-    submitted: 0, completed: 0, cancelled: 0, rejected: 0, failed: 0,
-    promptTokens: 0, cachedTokens: 0, predictedTokens: 0, steps: 0, stepRows: 0, maxBatch: 0,
+    submitted: 0,
+    completed: 0,
+    cancelled: 0,
+    rejected: 0,
+    failed: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    predictedTokens: 0,
+    steps: 0,
+    stepRows: 0,
+    maxBatch: 0,
   };
   private readonly decoder: HostDecoder;
   private readonly slots: Slot[];
@@ -124,7 +133,10 @@ export class InferenceEngine {
   private tick = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(model: GPT, readonly opts: EngineOptions) {
+  constructor(
+    model: GPT,
+    readonly opts: EngineOptions,
+  ) {
     this.decoder = new HostDecoder(model, opts.parallel, opts.ctx, {});
     this.slots = Array.from({ length: opts.parallel }, (_, id) => ({ id, cached: [], lastUsed: 0 }));
     this.V = model.config.vocabSize;
@@ -147,21 +159,46 @@ export class InferenceEngine {
   submit(req: JobRequest): Promise<JobResult> {
     if (this.closed) return Promise.reject(new HyperlmError('SERVE_UNAVAILABLE', 'the server is shutting down'));
     if (req.prompt.length === 0 || req.prompt.length > this.opts.ctx) {
-      return Promise.reject(new HyperlmError('PROMPT_TOO_LONG', `the prompt has ${req.prompt.length} tokens; a slot holds 1..${this.opts.ctx}`));
+      return Promise.reject(
+        new HyperlmError(
+          'PROMPT_TOO_LONG',
+          `the prompt has ${req.prompt.length} tokens; a slot holds 1..${this.opts.ctx}`,
+        ),
+      );
     }
     if (req.slot !== undefined && !(Number.isInteger(req.slot) && req.slot >= 0 && req.slot < this.slots.length)) {
-      return Promise.reject(new HyperlmError('SERVE_BAD_REQUEST', `id_slot ${req.slot} is not a slot (0..${this.slots.length - 1}, or -1 for any)`));
+      return Promise.reject(
+        new HyperlmError(
+          'SERVE_BAD_REQUEST',
+          `id_slot ${req.slot} is not a slot (0..${this.slots.length - 1}, or -1 for any)`,
+        ),
+      );
     }
     const free = this.slots.some((s) => !s.job && (req.slot === undefined || s.id === req.slot));
     if (!free && this.queue.length >= this.opts.maxQueue) {
       this.counters.rejected++;
-      return Promise.reject(new HyperlmError('SERVE_BUSY', `all ${this.slots.length} slots are busy and ${this.queue.length} requests are queued`));
+      return Promise.reject(
+        new HyperlmError(
+          'SERVE_BUSY',
+          `all ${this.slots.length} slots are busy and ${this.queue.length} requests are queued`,
+        ),
+      );
     }
     return new Promise<JobResult>((resolve, reject) => {
       const job: Job = {
-        id: this.nextId++, req, promptPos: 0, tokens: [], predicted: 0, cachedTokens: 0,
-        random: Rng.fromSeed(req.seed).uniformFn(), stops: new Set(req.stopTokens), tStart: performance.now(), tPromptDone: 0,
-        resolve, reject, done: false,
+        id: this.nextId++,
+        req,
+        promptPos: 0,
+        tokens: [],
+        predicted: 0,
+        cachedTokens: 0,
+        random: Rng.fromSeed(req.seed).uniformFn(),
+        stops: new Set(req.stopTokens),
+        tStart: performance.now(),
+        tPromptDone: 0,
+        resolve,
+        reject,
+        done: false,
       };
       this.counters.submitted++;
       this.queue.push(job);
@@ -174,9 +211,13 @@ export class InferenceEngine {
   async close(graceMs: number): Promise<void> {
     this.closed = true;
     if (this.running) {
-      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      await Promise.race([
+        new Promise<void>((r) => this.idleWaiters.push(r)),
+        new Promise((r) => setTimeout(r, graceMs).unref()),
+      ]);
     }
-    for (const job of [...this.queue, ...this.slots.flatMap((s) => (s.job ? [s.job] : []))]) this.finish(job, 'shutdown');
+    for (const job of [...this.queue, ...this.slots.flatMap((s) => (s.job ? [s.job] : []))])
+      this.finish(job, 'shutdown');
   }
 
   private wake(): void {
@@ -208,16 +249,24 @@ export class InferenceEngine {
     for (let i = 0; i < this.queue.length;) {
       const job = this.queue[i];
       const free = this.slots.filter((s) => !s.job && (job.req.slot === undefined || s.id === job.req.slot));
-      if (free.length === 0) { i++; continue; }
+      if (free.length === 0) {
+        i++;
+        continue;
+      }
       const score = (s: Slot) => (job.req.cachePrompt ? commonPrefix(s.cached, job.req.prompt) : 0);
-      const slot = free.reduce((a, b) => (score(b) > score(a) || (score(b) === score(a) && b.lastUsed < a.lastUsed) ? b : a));
+      const slot = free.reduce((a, b) =>
+        score(b) > score(a) || (score(b) === score(a) && b.lastUsed < a.lastUsed) ? b : a,
+      );
       this.queue.splice(i, 1);
       slot.job = job;
       slot.lastUsed = this.tick;
       job.slot = slot;
       const { prompt, maxTokens, cachePrompt } = job.req;
       // keep the shared prefix, but evaluate at least the last prompt token when its logits are needed
-      const keep = Math.min(cachePrompt ? commonPrefix(slot.cached, prompt) : 0, maxTokens > 0 ? prompt.length - 1 : prompt.length);
+      const keep = Math.min(
+        cachePrompt ? commonPrefix(slot.cached, prompt) : 0,
+        maxTokens > 0 ? prompt.length - 1 : prompt.length,
+      );
       this.decoder.rewind(slot.id, keep);
       slot.cached.length = keep;
       job.promptPos = keep;
@@ -228,9 +277,13 @@ export class InferenceEngine {
 
   /** One prefill chunk for the oldest job still evaluating its prompt. */
   private prefillOne(): void {
-    const job = this.slots.map((s) => s.job).filter((j): j is Job => j !== undefined && j.pending === undefined && j.promptPos < j.req.prompt.length)
+    const job = this.slots
+      .map((s) => s.job)
+      .filter((j): j is Job => j !== undefined && j.pending === undefined && j.promptPos < j.req.prompt.length)
       .sort((a, b) => a.id - b.id)[0];
-    const waiting = this.slots.map((s) => s.job).filter((j): j is Job => j !== undefined && j.pending === undefined && j.promptPos >= j.req.prompt.length);
+    const waiting = this.slots
+      .map((s) => s.job)
+      .filter((j): j is Job => j !== undefined && j.pending === undefined && j.promptPos >= j.req.prompt.length);
     for (const j of waiting) this.promptDone(j, undefined); // fully cached warm-ups
     if (!job) return;
     const slot = job.slot!;
@@ -279,7 +332,10 @@ export class InferenceEngine {
     if (jobs.length === 0) return;
     let logits: Float32Array;
     try {
-      logits = this.decoder.stepRows(jobs.map((j) => j.slot!.id), jobs.map((j) => j.pending!));
+      logits = this.decoder.stepRows(
+        jobs.map((j) => j.slot!.id),
+        jobs.map((j) => j.pending!),
+      );
     } catch (err) {
       return this.fail(jobs, err);
     }
@@ -299,12 +355,19 @@ export class InferenceEngine {
     const q = this.queue.indexOf(job);
     if (q >= 0) this.queue.splice(q, 1);
     if (job.slot) job.slot.job = undefined;
-    if (end === 'cancelled') this.counters.cancelled++; else this.counters.completed++;
+    if (end === 'cancelled') this.counters.cancelled++;
+    else this.counters.completed++;
     const now = performance.now();
     const promptEnd = job.tPromptDone || now;
     job.resolve({
-      slot: job.slot?.id ?? -1, end, tokens: job.tokens, predicted: job.predicted, promptTokens: job.req.prompt.length,
-      cachedTokens: job.cachedTokens, promptMs: promptEnd - job.tStart, predictedMs: job.tPromptDone ? now - job.tPromptDone : 0,
+      slot: job.slot?.id ?? -1,
+      end,
+      tokens: job.tokens,
+      predicted: job.predicted,
+      promptTokens: job.req.prompt.length,
+      cachedTokens: job.cachedTokens,
+      promptMs: promptEnd - job.tStart,
+      predictedMs: job.tPromptDone ? now - job.tPromptDone : 0,
     });
   }
 

@@ -5,12 +5,19 @@
 import { ServeError } from './http.js';
 
 export class Fields {
-  private constructor(private readonly o: Record<string, unknown>, private readonly prefix: string) {}
+  private constructor(
+    private readonly o: Record<string, unknown>,
+    private readonly prefix: string,
+  ) {}
 
   /** A body that must be a JSON object. */
   static of(body: unknown, prefix = ''): Fields {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ServeError('SERVE_BAD_REQUEST', `${prefix ? `"${prefix.slice(0, -1)}"` : 'the request body'} must be a JSON object, got ${kind(body)}`, prefix.slice(0, -1) || undefined);
+      throw new ServeError(
+        'SERVE_BAD_REQUEST',
+        `${prefix ? `"${prefix.slice(0, -1)}"` : 'the request body'} must be a JSON object, got ${kind(body)}`,
+        prefix.slice(0, -1) || undefined,
+      );
     }
     return new Fields(body as Record<string, unknown>, prefix);
   }
@@ -20,7 +27,11 @@ export class Fields {
   }
 
   bad(name: string, want: string, value: unknown): never {
-    throw new ServeError('SERVE_BAD_REQUEST', `"${this.path(name)}" must be ${want}, got ${show(value)}`, this.path(name));
+    throw new ServeError(
+      'SERVE_BAD_REQUEST',
+      `"${this.path(name)}" must be ${want}, got ${show(value)}`,
+      this.path(name),
+    );
   }
 
   /** Present and not null. */
@@ -35,7 +46,8 @@ export class Fields {
   string(name: string, fallback?: string): string {
     const v = this.o[name];
     if (v === undefined || v === null) {
-      if (fallback === undefined) throw new ServeError('SERVE_BAD_REQUEST', `"${this.path(name)}" is required`, this.path(name));
+      if (fallback === undefined)
+        throw new ServeError('SERVE_BAD_REQUEST', `"${this.path(name)}" is required`, this.path(name));
       return fallback;
     }
     return typeof v === 'string' ? v : this.bad(name, 'a string', v);
@@ -50,11 +62,21 @@ export class Fields {
   number(name: string, fallback: number, range: { min?: number; max?: number; integer?: boolean } = {}): number {
     const v = this.o[name];
     if (v === undefined || v === null) return fallback;
-    const ok = typeof v === 'number' && Number.isFinite(v) && (!range.integer || Number.isInteger(v)) &&
-      (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      (!range.integer || Number.isInteger(v)) &&
+      (range.min === undefined || v >= range.min) &&
+      (range.max === undefined || v <= range.max);
     if (!ok) {
-      const bounds = range.min !== undefined && range.max !== undefined ? ` in [${range.min}, ${range.max}]`
-        : range.min !== undefined ? ` ≥ ${range.min}` : range.max !== undefined ? ` ≤ ${range.max}` : '';
+      const bounds =
+        range.min !== undefined && range.max !== undefined
+          ? ` in [${range.min}, ${range.max}]`
+          : range.min !== undefined
+            ? ` ≥ ${range.min}`
+            : range.max !== undefined
+              ? ` ≤ ${range.max}`
+              : '';
       this.bad(name, `${range.integer ? 'an integer' : 'a number'}${bounds}`, v);
     }
     return v as number;
@@ -65,7 +87,8 @@ export class Fields {
     const v = this.o[name];
     if (v === undefined || v === null) return [];
     if (typeof v === 'string' && opts.single) return [v];
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) this.bad(name, opts.single ? 'a string or a list of strings' : 'a list of strings', v);
+    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
+      this.bad(name, opts.single ? 'a string or a list of strings' : 'a list of strings', v);
     return v as string[];
   }
 

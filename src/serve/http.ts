@@ -10,7 +10,11 @@ import { HyperlmError, type ErrorCode } from '../errors.js';
 
 /** A request failure with the field at fault (OpenAI's `param`) and, for 503, a Retry-After. */
 export class ServeError extends HyperlmError {
-  constructor(code: ErrorCode, message: string, readonly param?: string) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly param?: string,
+  ) {
     super(code, message);
   }
 }
@@ -18,14 +22,27 @@ export class ServeError extends HyperlmError {
 export function statusOf(err: unknown): number {
   if (!(err instanceof HyperlmError)) return 500;
   switch (err.code) {
-    case 'SERVE_BAD_REQUEST': case 'PROMPT_EMPTY': case 'PROMPT_TOO_LONG': case 'CONFIG_BAD_VALUE': case 'TOKENIZER_BAD_ID': return 400;
-    case 'SERVE_UNAUTHORIZED': return 401;
-    case 'SERVE_FORBIDDEN': return 403;
-    case 'SERVE_NOT_FOUND': return 404;
-    case 'SERVE_TIMEOUT': return 408;
-    case 'SERVE_BODY_TOO_LARGE': return 413;
-    case 'SERVE_BUSY': case 'SERVE_UNAVAILABLE': return 503;
-    default: return 500;
+    case 'SERVE_BAD_REQUEST':
+    case 'PROMPT_EMPTY':
+    case 'PROMPT_TOO_LONG':
+    case 'CONFIG_BAD_VALUE':
+    case 'TOKENIZER_BAD_ID':
+      return 400;
+    case 'SERVE_UNAUTHORIZED':
+      return 401;
+    case 'SERVE_FORBIDDEN':
+      return 403;
+    case 'SERVE_NOT_FOUND':
+      return 404;
+    case 'SERVE_TIMEOUT':
+      return 408;
+    case 'SERVE_BODY_TOO_LARGE':
+      return 413;
+    case 'SERVE_BUSY':
+    case 'SERVE_UNAVAILABLE':
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -47,14 +64,22 @@ export function checkHost(req: IncomingMessage, boundHost: string): void {
   const bound = boundHost.replace(/^\[|\]$/g, '').toLowerCase();
   const wildcard = bound === '0.0.0.0' || bound === '::';
   const ok = name !== undefined && (name === bound || LOOPBACK_NAMES.has(name) || (wildcard && isIP(name) !== 0));
-  if (!ok) throw new ServeError('SERVE_FORBIDDEN', `Host ${JSON.stringify(req.headers.host ?? '')} is not this server (${boundHost}) or localhost`);
+  if (!ok)
+    throw new ServeError(
+      'SERVE_FORBIDDEN',
+      `Host ${JSON.stringify(req.headers.host ?? '')} is not this server (${boundHost}) or localhost`,
+    );
 }
 
 /** A browser request from a page not listed in --cors is refused; requests without Origin (editors, curl) pass. */
 export function checkOrigin(req: IncomingMessage, allowed: readonly string[]): string | undefined {
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
-  if (!allowed.includes(origin)) throw new ServeError('SERVE_FORBIDDEN', `Origin ${JSON.stringify(origin)} is not allowed (start the server with --cors ${origin} to allow it)`);
+  if (!allowed.includes(origin))
+    throw new ServeError(
+      'SERVE_FORBIDDEN',
+      `Origin ${JSON.stringify(origin)} is not allowed (start the server with --cors ${origin} to allow it)`,
+    );
   return origin;
 }
 
@@ -65,7 +90,10 @@ export function checkApiKey(req: IncomingMessage, key: string): void {
   const auth = req.headers.authorization;
   const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (req.headers['x-api-key'] as string | undefined);
   if (given === undefined || !timingSafeEqual(digest(given), digest(key))) {
-    throw new ServeError('SERVE_UNAUTHORIZED', given === undefined ? 'missing API key (Authorization: Bearer KEY)' : 'invalid API key');
+    throw new ServeError(
+      'SERVE_UNAUTHORIZED',
+      given === undefined ? 'missing API key (Authorization: Bearer KEY)' : 'invalid API key',
+    );
   }
 }
 
@@ -73,26 +101,44 @@ export function checkApiKey(req: IncomingMessage, key: string): void {
 export function readJsonBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    return Promise.reject(new ServeError('SERVE_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
+    return Promise.reject(
+      new ServeError(
+        'SERVE_BODY_TOO_LARGE',
+        `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`,
+      ),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let size = 0, settled = false;
+    let size = 0,
+      settled = false;
     const settle = (err: unknown, value?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       req.off('data', onData);
-      if (err) reject(err); else resolve(value);
+      if (err) reject(err);
+      else resolve(value);
     };
-    const timer = setTimeout(() => settle(new ServeError('SERVE_TIMEOUT', `request body not received within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => settle(new ServeError('SERVE_TIMEOUT', `request body not received within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onData = (c: Buffer) => {
       size += c.length;
-      if (size > maxBytes) return settle(new ServeError('SERVE_BODY_TOO_LARGE', `request body exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`));
+      if (size > maxBytes)
+        return settle(
+          new ServeError(
+            'SERVE_BODY_TOO_LARGE',
+            `request body exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`,
+          ),
+        );
       chunks.push(c);
     };
     req.on('data', onData);
-    req.on('error', (e) => settle(new ServeError('SERVE_BAD_REQUEST', `reading the request body failed: ${e.message}`)));
+    req.on('error', (e) =>
+      settle(new ServeError('SERVE_BAD_REQUEST', `reading the request body failed: ${e.message}`)),
+    );
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return settle(undefined, {});
@@ -106,22 +152,37 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, timeoutMs: 
 }
 
 /** Compact JSON on one line (llama.vim matches `"content":"` without a space). */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const data = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(data), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(data),
+    ...headers,
+  });
   res.end(data);
 }
 
 /** A stream of events: `data: JSON\n\n` (SSE) or `JSON\n` (NDJSON). Writes are dropped once the client is gone. */
 export class EventStream {
-  constructor(private readonly res: ServerResponse, private readonly kind: 'sse' | 'ndjson', headers: Record<string, string> = {}) {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly kind: 'sse' | 'ndjson',
+    headers: Record<string, string> = {},
+  ) {
     res.writeHead(200, {
       'Content-Type': kind === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson',
-      'Cache-Control': 'no-cache', Connection: 'keep-alive', ...headers,
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      ...headers,
     });
     res.flushHeaders();
   }

@@ -33,7 +33,10 @@ export async function defaultModelPath(root: string, explicit?: string): Promise
   if (explicit !== undefined) return resolve(root, explicit);
   const dir = await defaultRunDir(root); // the rule every command shares (src/model/load-run.ts)
   if (!dir) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `no model to serve: ${join(root, 'data/model')} does not exist and ${join(root, 'runs')} has no run with a checkpoint; pass --run RUN|BUNDLE`);
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `no model to serve: ${join(root, 'data/model')} does not exist and ${join(root, 'runs')} has no run with a checkpoint; pass --run RUN|BUNDLE`,
+    );
   }
   return dir;
 }
@@ -47,8 +50,16 @@ export async function loadServedModel(dir: string): Promise<ServedModel> {
   let parameters = 0;
   for (const v of run.model.params().values()) parameters += v.size;
   return {
-    model: run.model, tokenizer: run.tokenizer, config: run.config, name: basename(resolve(dir)), path: resolve(dir),
-    kind: run.source.kind, step: run.step, digest: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length,
-    modifiedAt: info.mtime, parameters,
+    model: run.model,
+    tokenizer: run.tokenizer,
+    config: run.config,
+    name: basename(resolve(dir)),
+    path: resolve(dir),
+    kind: run.source.kind,
+    step: run.step,
+    digest: createHash('sha256').update(bytes).digest('hex'),
+    sizeBytes: bytes.length,
+    modifiedAt: info.mtime,
+    parameters,
   };
 }

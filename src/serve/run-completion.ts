@@ -55,12 +55,23 @@ export function readNPredict(f: Fields, names: string[], config: ServeConfig, fa
 
 /** The infill prompt for this server's context: n_predict reserves at most reserveShare of it. */
 export function infillPrompt(
-  s: ServeContext, input: { prefix: string; suffix: string; extra?: InfillFile[]; path?: string }, nPredict: number, mode: InfillMode = s.config.infillMode,
+  s: ServeContext,
+  input: { prefix: string; suffix: string; extra?: InfillFile[]; path?: string },
+  nPredict: number,
+  mode: InfillMode = s.config.infillMode,
 ): InfillPrompt {
-  return buildInfillPrompt(s.served.tokenizer, { ...input, language: input.path === undefined ? s.config.language : undefined }, {
-    contextTokens: s.ctx, maxNewTokens: Math.min(nPredict, Math.floor(s.ctx * s.config.reserveShare)), mode,
-    prefixShare: s.config.prefixShare, extraShare: s.config.extraShare, truncateStep: s.config.truncateStep,
-  });
+  return buildInfillPrompt(
+    s.served.tokenizer,
+    { ...input, language: input.path === undefined ? s.config.language : undefined },
+    {
+      contextTokens: s.ctx,
+      maxNewTokens: Math.min(nPredict, Math.floor(s.ctx * s.config.reserveShare)),
+      mode,
+      prefixShare: s.config.prefixShare,
+      extraShare: s.config.extraShare,
+      truncateStep: s.config.truncateStep,
+    },
+  );
 }
 
 /** Token ids of a raw prompt (llama.cpp /completion: a string, token ids, or a mix); 400 when it does not fit. */
@@ -71,11 +82,20 @@ export function rawPrompt(s: ServeContext, prompt: unknown, field = 'prompt'): n
   for (const p of parts) {
     if (typeof p === 'string') ids.push(...tokenizer.encode(p));
     else if (Number.isInteger(p) && (p as number) >= 0 && (p as number) < tokenizer.layout.size) ids.push(p as number);
-    else throw new ServeError('SERVE_BAD_REQUEST', `"${field}" must be a string, or a list of token ids (0..${tokenizer.layout.size - 1}) and strings; got ${JSON.stringify(p)?.slice(0, 40)}`, field);
+    else
+      throw new ServeError(
+        'SERVE_BAD_REQUEST',
+        `"${field}" must be a string, or a list of token ids (0..${tokenizer.layout.size - 1}) and strings; got ${JSON.stringify(p)?.slice(0, 40)}`,
+        field,
+      );
   }
   if (ids.length === 0) throw new ServeError('PROMPT_EMPTY', `"${field}" is empty`, field);
   if (ids.length >= s.ctx) {
-    throw new ServeError('PROMPT_TOO_LONG', `the prompt has ${ids.length} tokens, more than the context of ${s.ctx} allows (the request exceeds the available context size)`, field);
+    throw new ServeError(
+      'PROMPT_TOO_LONG',
+      `the prompt has ${ids.length} tokens, more than the context of ${s.ctx} allows (the request exceeds the available context size)`,
+      field,
+    );
   }
   return ids;
 }
@@ -87,19 +107,42 @@ export function rawStopTokens(s: ServeContext): number[] {
 
 /** Runs one completion; `onText` receives each released piece (streaming) with its token ids. */
 export async function runCompletion(
-  s: ServeContext, prompt: number[], stopTokens: readonly number[], p: GenerationParams, signal: AbortSignal,
+  s: ServeContext,
+  prompt: number[],
+  stopTokens: readonly number[],
+  p: GenerationParams,
+  signal: AbortSignal,
   onText?: (text: string, tokens: number[]) => void,
 ): Promise<Outcome> {
   const seed = p.seed === -1 ? Math.floor(Math.random() * 2 ** 31) : p.seed;
-  const text = new CompletionText(s.served.tokenizer, { stop: p.stop, nIndent: p.nIndent, tMaxPredictMs: p.tMaxPredictMs }, onText);
+  const text = new CompletionText(
+    s.served.tokenizer,
+    { stop: p.stop, nIndent: p.nIndent, tMaxPredictMs: p.tMaxPredictMs },
+    onText,
+  );
   const job = await s.engine.submit({
-    prompt, maxTokens: p.nPredict, temperature: p.temperature, topK: p.topK, topP: p.topP, seed, stopTokens,
-    cachePrompt: p.cachePrompt, slot: p.slot, signal, onToken: (t) => text.push(t),
+    prompt,
+    maxTokens: p.nPredict,
+    temperature: p.temperature,
+    topK: p.topK,
+    topP: p.topP,
+    seed,
+    stopTokens,
+    cachePrompt: p.cachePrompt,
+    slot: p.slot,
+    signal,
+    onToken: (t) => text.push(t),
   });
   if (!text.ended) text.finish(job.end === 'stop-token' ? 'eos' : 'limit');
   return {
-    content: text.content, tokens: job.tokens, stopType: text.stopType, stoppingWord: text.stoppingWord,
-    truncated: job.end === 'context', hasNewLine: text.hasNewLine, seed, job,
+    content: text.content,
+    tokens: job.tokens,
+    stopType: text.stopType,
+    stoppingWord: text.stoppingWord,
+    truncated: job.end === 'context',
+    hasNewLine: text.hasNewLine,
+    seed,
+    job,
   };
 }
 

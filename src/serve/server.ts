@@ -13,7 +13,13 @@ import { InferenceEngine } from './engine.js';
 import { Fields } from './fields.js';
 import { checkApiKey, checkHost, checkOrigin, readJsonBody, sendJson, ServeError, statusOf } from './http.js';
 import {
-  handleCompletion, handleDetokenize, handleInfill, handleTokenize, llamaErrorBody, modelsBody, propsBody,
+  handleCompletion,
+  handleDetokenize,
+  handleInfill,
+  handleTokenize,
+  llamaErrorBody,
+  modelsBody,
+  propsBody,
 } from './llama-cpp.js';
 import type { ServedModel } from './load-model.js';
 import { handleOllamaGenerate, handleOllamaShow, handleOllamaTags, ollamaErrorBody } from './ollama.js';
@@ -52,7 +58,11 @@ function protocolOf(path: string): Protocol {
 }
 
 function errorBody(protocol: Protocol, err: unknown): { status: number; body: unknown } {
-  return protocol === 'ollama' ? ollamaErrorBody(err) : protocol === 'openai' ? openaiErrorBody(err) : llamaErrorBody(err);
+  return protocol === 'ollama'
+    ? ollamaErrorBody(err)
+    : protocol === 'openai'
+      ? openaiErrorBody(err)
+      : llamaErrorBody(err);
 }
 
 export const PROTOCOLS = [
@@ -81,9 +91,17 @@ export class InfillServer {
   private constructor(private readonly opts: InfillServerOptions) {
     this.log = opts.log ?? ((line) => process.stdout.write(`${line}\n`));
     const c = opts.config;
-    this.http = createServer({ headersTimeout: c.headersTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, c.headersTimeoutMs) },
-      (req, res) => void this.handle(req, res));
-    this.ready = new Promise<void>((resolve) => { this.startLoading = resolve; });
+    this.http = createServer(
+      {
+        headersTimeout: c.headersTimeoutMs,
+        requestTimeout: 0,
+        connectionsCheckingInterval: Math.min(1000, c.headersTimeoutMs),
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.ready = new Promise<void>((resolve) => {
+      this.startLoading = resolve;
+    });
   }
 
   private startLoading: () => void = () => {};
@@ -93,23 +111,49 @@ export class InfillServer {
     const server = new InfillServer(opts);
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);
-      server.http.listen(opts.config.port, opts.config.host, () => { server.http.off('error', reject); resolve(); });
+      server.http.listen(opts.config.port, opts.config.host, () => {
+        server.http.off('error', reject);
+        resolve();
+      });
     });
     const a = server.http.address() as AddressInfo;
     server.port = a.port;
     server.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     server.log(JSON.stringify({ event: 'listening', url: server.url, protocols: PROTOCOLS }));
     const done = server.startLoading;
-    opts.load().then((served) => {
-      const ctx = opts.config.ctx || served.config.blockSize;
-      if (ctx > served.config.blockSize) throw new HyperlmError('CONFIG_BAD_VALUE', `--ctx ${ctx} exceeds the model's blockSize ${served.config.blockSize}`);
-      const engine = new InferenceEngine(served.model, { parallel: opts.config.parallel, ctx, maxQueue: opts.config.maxQueue, prefillChunk: opts.config.prefillChunk });
-      server.ctx = { served, engine, config: opts.config, ctx };
-      server.log(JSON.stringify({ event: 'ready', model: served.name, kind: served.kind, path: served.path, step: served.step, ctx, slots: opts.config.parallel }));
-    }).catch((err: unknown) => {
-      server.loadError = err;
-      server.log(JSON.stringify({ event: 'load_failed', error: err instanceof Error ? err.message : String(err) }));
-    }).finally(done);
+    opts
+      .load()
+      .then((served) => {
+        const ctx = opts.config.ctx || served.config.blockSize;
+        if (ctx > served.config.blockSize)
+          throw new HyperlmError(
+            'CONFIG_BAD_VALUE',
+            `--ctx ${ctx} exceeds the model's blockSize ${served.config.blockSize}`,
+          );
+        const engine = new InferenceEngine(served.model, {
+          parallel: opts.config.parallel,
+          ctx,
+          maxQueue: opts.config.maxQueue,
+          prefillChunk: opts.config.prefillChunk,
+        });
+        server.ctx = { served, engine, config: opts.config, ctx };
+        server.log(
+          JSON.stringify({
+            event: 'ready',
+            model: served.name,
+            kind: served.kind,
+            path: served.path,
+            step: served.step,
+            ctx,
+            slots: opts.config.parallel,
+          }),
+        );
+      })
+      .catch((err: unknown) => {
+        server.loadError = err;
+        server.log(JSON.stringify({ event: 'load_failed', error: err instanceof Error ? err.message : String(err) }));
+      })
+      .finally(done);
     return server;
   }
 
@@ -128,19 +172,35 @@ export class InfillServer {
     const protocol = protocolOf(path);
     const log: Record<string, unknown> = {};
     const aborter = new AbortController();
-    const closed = new Promise<void>((resolve) => res.on('close', () => {
-      if (!res.writableFinished) aborter.abort();
-      resolve();
-    }));
+    const closed = new Promise<void>((resolve) =>
+      res.on('close', () => {
+        if (!res.writableFinished) aborter.abort();
+        resolve();
+      }),
+    );
     await this.route(req, res, path, protocol, log, aborter.signal);
     await closed; // the line is written once the handler is done (a cancelled job reports its counts) and the response closed
-    this.log(JSON.stringify({
-      time: new Date().toISOString(), method: req.method, route: path, status: res.statusCode, ms: Math.round(performance.now() - t0),
-      ...log, ...(res.writableFinished ? {} : { aborted: true }),
-    }));
+    this.log(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        method: req.method,
+        route: path,
+        status: res.statusCode,
+        ms: Math.round(performance.now() - t0),
+        ...log,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      }),
+    );
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, path: string, protocol: Protocol, log: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    protocol: Protocol,
+    log: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
       checkHost(req, this.opts.config.host);
       const origin = checkOrigin(req, this.opts.config.cors);
@@ -149,7 +209,11 @@ export class InfillServer {
         res.setHeader('Vary', 'Origin');
       }
       if (req.method === 'OPTIONS') {
-        res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS', 'Access-Control-Allow-Headers': 'Authorization, Content-Type, X-Api-Key', 'Access-Control-Max-Age': '600' });
+        res.writeHead(204, {
+          'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type, X-Api-Key',
+          'Access-Control-Max-Age': '600',
+        });
         return void res.end();
       }
       if (path === '/health' || path === '/v1/health') return this.health(res);
@@ -158,11 +222,21 @@ export class InfillServer {
       const route = ROUTES[`${req.method} ${path}`];
       if (!route) {
         const known = Object.keys(ROUTES).some((k) => k.endsWith(` ${path}`));
-        throw new ServeError('SERVE_NOT_FOUND', known ? `${req.method} is not supported on ${path}` : `no route ${req.method} ${path}`);
+        throw new ServeError(
+          'SERVE_NOT_FOUND',
+          known ? `${req.method} is not supported on ${path}` : `no route ${req.method} ${path}`,
+        );
       }
-      const raw = req.method === 'POST' ? await readJsonBody(req, this.opts.config.maxBodyBytes, this.opts.config.bodyTimeoutMs) : {};
+      const raw =
+        req.method === 'POST'
+          ? await readJsonBody(req, this.opts.config.maxBodyBytes, this.opts.config.bodyTimeoutMs)
+          : {};
       if (this.closing) throw new HyperlmError('SERVE_UNAVAILABLE', 'the server is shutting down');
-      if (!this.ctx) throw new HyperlmError('SERVE_UNAVAILABLE', this.loadError ? `the model failed to load: ${(this.loadError as Error).message}` : 'Loading model');
+      if (!this.ctx)
+        throw new HyperlmError(
+          'SERVE_UNAVAILABLE',
+          this.loadError ? `the model failed to load: ${(this.loadError as Error).message}` : 'Loading model',
+        );
       await route.handler({ s: this.ctx, req, res, body: Fields.of(raw), signal, log });
     } catch (err) {
       if (signal.aborted) return void res.end();
@@ -177,8 +251,14 @@ export class InfillServer {
 
   private health(res: ServerResponse): void {
     if (this.ctx && !this.closing) return sendJson(res, 200, { status: 'ok' });
-    const message = this.loadError ? `the model failed to load: ${(this.loadError as Error).message}` : this.closing ? 'shutting down' : 'Loading model';
-    sendJson(res, this.loadError ? 500 : 503, { error: { code: this.loadError ? 500 : 503, message, type: this.loadError ? 'server_error' : 'unavailable_error' } });
+    const message = this.loadError
+      ? `the model failed to load: ${(this.loadError as Error).message}`
+      : this.closing
+        ? 'shutting down'
+        : 'Loading model';
+    sendJson(res, this.loadError ? 500 : 503, {
+      error: { code: this.loadError ? 500 : 503, message, type: this.loadError ? 'server_error' : 'unavailable_error' },
+    });
   }
 
   /** Stops accepting, lets running requests finish for up to graceMs, cancels the rest, frees the model. */

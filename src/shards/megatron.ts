@@ -27,7 +27,10 @@ const FLUSH_BYTES = 1 << 20;
  */
 export function splitDocument(tokens: Int32Array, maxDocTokens: number): Int32Array[] {
   if (!Number.isInteger(maxDocTokens) || maxDocTokens < 1) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `splitDocument: maxDocTokens must be a positive integer, got ${maxDocTokens}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `splitDocument: maxDocTokens must be a positive integer, got ${maxDocTokens}`,
+    );
   }
   if (tokens.length === 0) return [tokens.subarray(0, 0)];
   const parts: Int32Array[] = [];
@@ -44,8 +47,15 @@ export class IndexedDatasetWriter {
   private readonly documentIndices: number[] = [0];
   private state: 'open' | 'done' | 'aborted' = 'open';
 
-  constructor(readonly prefix: string, readonly dtype: ShardDtype) {
-    if (!(dtype in DTYPE_CODE)) throw new HyperlmError('CONFIG_BAD_VALUE', `IndexedDatasetWriter: dtype must be 'uint16' or 'int32', got ${JSON.stringify(dtype)}`);
+  constructor(
+    readonly prefix: string,
+    readonly dtype: ShardDtype,
+  ) {
+    if (!(dtype in DTYPE_CODE))
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `IndexedDatasetWriter: dtype must be 'uint16' or 'int32', got ${JSON.stringify(dtype)}`,
+      );
     this.itemSize = ITEM_SIZE[dtype];
     this.buffer = Buffer.alloc(FLUSH_BYTES);
     this.fd = fs.openSync(`${prefix}.bin.tmp`, 'w');
@@ -62,7 +72,10 @@ export class IndexedDatasetWriter {
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
       if (!Number.isInteger(t) || t < lo || t > hi) {
-        throw new HyperlmError('SHARD_BAD_TOKEN', `${this.prefix}.bin: token ${t} at position ${i} of sequence ${this.lengths.length} does not fit ${this.dtype} [${lo}, ${hi}]`);
+        throw new HyperlmError(
+          'SHARD_BAD_TOKEN',
+          `${this.prefix}.bin: token ${t} at position ${i} of sequence ${this.lengths.length} does not fit ${this.dtype} [${lo}, ${hi}]`,
+        );
       }
     }
     for (let i = 0; i < tokens.length; i++) {
@@ -131,12 +144,23 @@ export class IndexedDatasetWriter {
   }
 
   private removeTemps(): void {
-    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+    }
     for (const f of [`${this.prefix}.bin.tmp`, `${this.prefix}.idx.tmp`]) fs.rmSync(f, { force: true });
   }
 
   private assertOpen(what: string): void {
-    if (this.state !== 'open') throw new HyperlmError('CONFIG_BAD_VALUE', `IndexedDatasetWriter.${what}: writer for ${this.prefix} is already ${this.state === 'done' ? 'finalized' : 'aborted'}`);
+    if (this.state !== 'open')
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `IndexedDatasetWriter.${what}: writer for ${this.prefix} is already ${this.state === 'done' ? 'finalized' : 'aborted'}`,
+      );
   }
 }
 
@@ -168,10 +192,20 @@ export function encodeIndex(dtype: ShardDtype, lengths: ArrayLike<number>, docum
   buf.writeBigUInt64LE(BigInt(S), 18);
   buf.writeBigUInt64LE(BigInt(D), 26);
   let o = HEADER_BYTES;
-  for (let i = 0; i < S; i++) { buf.writeInt32LE(lengths[i], o); o += 4; }
+  for (let i = 0; i < S; i++) {
+    buf.writeInt32LE(lengths[i], o);
+    o += 4;
+  }
   let pointer = 0;
-  for (let i = 0; i < S; i++) { buf.writeBigInt64LE(BigInt(pointer), o); o += 8; pointer += lengths[i] * itemSize; }
-  for (let i = 0; i < D; i++) { buf.writeBigInt64LE(BigInt(documentIndices[i]), o); o += 8; }
+  for (let i = 0; i < S; i++) {
+    buf.writeBigInt64LE(BigInt(pointer), o);
+    o += 8;
+    pointer += lengths[i] * itemSize;
+  }
+  for (let i = 0; i < D; i++) {
+    buf.writeBigInt64LE(BigInt(documentIndices[i]), o);
+    o += 8;
+  }
   return buf;
 }
 
@@ -179,8 +213,14 @@ export function encodeIndex(dtype: ShardDtype, lengths: ArrayLike<number>, docum
 async function syncDirectory(dir: string): Promise<void> {
   try {
     const fh = await fsp.open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  } catch { /* best effort */ }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* best effort */
+  }
 }
 
 const READ_DTYPES: Record<number, { name: string; size: number; read: (b: Buffer, o: number) => number }> = {
@@ -215,10 +255,14 @@ export class IndexedDataset {
     try {
       idx = await fsp.readFile(idxPath);
     } catch (err) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `${idxPath}: cannot read shard index (${(err as Error).message})`, { cause: err });
+      throw new HyperlmError('INPUT_NOT_FOUND', `${idxPath}: cannot read shard index (${(err as Error).message})`, {
+        cause: err,
+      });
     }
-    if (idx.length < HEADER_BYTES) corrupt(idxPath, `${idx.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
-    if (!idx.subarray(0, 9).equals(MAGIC)) corrupt(idxPath, `bad magic ${JSON.stringify(idx.subarray(0, 9).toString('latin1'))}, expected "MMIDIDX\\0\\0"`);
+    if (idx.length < HEADER_BYTES)
+      corrupt(idxPath, `${idx.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+    if (!idx.subarray(0, 9).equals(MAGIC))
+      corrupt(idxPath, `bad magic ${JSON.stringify(idx.subarray(0, 9).toString('latin1'))}, expected "MMIDIDX\\0\\0"`);
     const version = idx.readBigUInt64LE(9);
     if (version !== 1n) corrupt(idxPath, `version ${version}, expected 1`);
     const code = idx.readUInt8(17);
@@ -229,7 +273,10 @@ export class IndexedDataset {
     const expected = HEADER_BYTES + 12 * S + 8 * D;
     if (D < 1) corrupt(idxPath, `document index count ${D}, expected at least 1 (the leading 0)`);
     if (idx.length !== expected && idx.length !== expected + S) {
-      corrupt(idxPath, `${idx.length} bytes, expected ${expected} for ${S} sequences and ${D} document indices (truncated or trailing data)`);
+      corrupt(
+        idxPath,
+        `${idx.length} bytes, expected ${expected} for ${S} sequences and ${D} document indices (truncated or trailing data)`,
+      );
     }
     const lengths = new Int32Array(S);
     const pointers = new Float64Array(S);
@@ -240,20 +287,28 @@ export class IndexedDataset {
     for (let i = 0; i < D; i++, o += 8) docIndices[i] = Number(idx.readBigInt64LE(o));
     if (docIndices[0] !== 0) corrupt(idxPath, `document_indices[0] is ${docIndices[0]}, expected 0`);
     for (let i = 1; i < D; i++) {
-      if (docIndices[i] < docIndices[i - 1]) corrupt(idxPath, `document_indices decrease at ${i} (${docIndices[i - 1]} → ${docIndices[i]})`);
+      if (docIndices[i] < docIndices[i - 1])
+        corrupt(idxPath, `document_indices decrease at ${i} (${docIndices[i - 1]} → ${docIndices[i]})`);
     }
-    if (docIndices[D - 1] !== S) corrupt(idxPath, `last document index is ${docIndices[D - 1]}, expected the sequence count ${S}`);
+    if (docIndices[D - 1] !== S)
+      corrupt(idxPath, `last document index is ${docIndices[D - 1]}, expected the sequence count ${S}`);
 
     let binSize: number;
     try {
       binSize = (await fsp.stat(binPath)).size;
     } catch (err) {
-      throw new HyperlmError('INPUT_NOT_FOUND', `${binPath}: cannot stat shard data (${(err as Error).message})`, { cause: err });
+      throw new HyperlmError('INPUT_NOT_FOUND', `${binPath}: cannot stat shard data (${(err as Error).message})`, {
+        cause: err,
+      });
     }
     for (let i = 0; i < S; i++) {
       if (lengths[i] < 0) corrupt(idxPath, `sequence ${i} has negative length ${lengths[i]}`);
       const end = pointers[i] + lengths[i] * dt.size;
-      if (pointers[i] < 0 || end > binSize) corrupt(binPath, `sequence ${i} spans bytes [${pointers[i]}, ${end}) but the file has ${binSize} bytes (truncated?)`);
+      if (pointers[i] < 0 || end > binSize)
+        corrupt(
+          binPath,
+          `sequence ${i} spans bytes [${pointers[i]}, ${end}) but the file has ${binSize} bytes (truncated?)`,
+        );
     }
     const bin = await fsp.open(binPath, 'r');
     return new IndexedDataset(prefix, dt.name, dt.size, dt.read, lengths, pointers, docIndices, bin);
@@ -294,7 +349,11 @@ export class IndexedDataset {
     let got = 0;
     while (got < bytes) {
       const { bytesRead } = await this.bin.read(buf, got, bytes - got, this.pointers[i] + got);
-      if (bytesRead === 0) throw new HyperlmError('SHARD_CORRUPT', `${this.prefix}.bin: sequence ${i} ends after ${got} of ${bytes} bytes (file shrank since open?)`);
+      if (bytesRead === 0)
+        throw new HyperlmError(
+          'SHARD_CORRUPT',
+          `${this.prefix}.bin: sequence ${i} ends after ${got} of ${bytes} bytes (file shrank since open?)`,
+        );
       got += bytesRead;
     }
     const out = new Int32Array(this.lengths[i]);

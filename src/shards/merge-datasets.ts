@@ -26,7 +26,10 @@ export class DatasetConcatenator {
   private fd: number | null;
   private readonly buffer = Buffer.alloc(COPY_BYTES);
 
-  constructor(readonly prefix: string, readonly dtype: ShardDtype) {
+  constructor(
+    readonly prefix: string,
+    readonly dtype: ShardDtype,
+  ) {
     this.fd = fs.openSync(`${prefix}.bin.tmp`, 'w');
   }
 
@@ -39,7 +42,10 @@ export class DatasetConcatenator {
     const ds = await IndexedDataset.open(input);
     try {
       if (ds.dtype !== this.dtype) {
-        throw new HyperlmError('SHARD_CORRUPT', `${input}.idx: dtype ${ds.dtype} differs from the merged dataset's ${this.dtype} (another tokenizer?)`);
+        throw new HyperlmError(
+          'SHARD_CORRUPT',
+          `${input}.idx: dtype ${ds.dtype} differs from the merged dataset's ${this.dtype} (another tokenizer?)`,
+        );
       }
       const bin = await fsp.open(`${input}.bin`, 'r');
       const added: AddedIndex = { kept: [], sequences: 0, tokens: 0 };
@@ -51,7 +57,10 @@ export class DatasetConcatenator {
           run = undefined;
         };
         for (let d = 0; d < ds.documentCount; d++) {
-          if (!keep(d)) { await flushRun(); continue; }
+          if (!keep(d)) {
+            await flushRun();
+            continue;
+          }
           const [first, end] = ds.documentSequences(d);
           for (let i = first; i < end; i++) {
             this.lengths.push(ds.sequenceLength(i));
@@ -63,7 +72,10 @@ export class DatasetConcatenator {
           const [b0, b1] = ds.documentBytes(d);
           if (b1 === b0) continue;
           if (run && run[1] === b0) run[1] = b1;
-          else { await flushRun(); run = [b0, b1]; }
+          else {
+            await flushRun();
+            run = [b0, b1];
+          }
         }
         await flushRun();
       } finally {
@@ -79,7 +91,8 @@ export class DatasetConcatenator {
     for (let pos = start; pos < end;) {
       const want = Math.min(this.buffer.length, end - pos);
       const { bytesRead } = await bin.read(this.buffer, 0, want, pos);
-      if (bytesRead === 0) throw new HyperlmError('SHARD_CORRUPT', `${input}.bin: ends at byte ${pos}, before ${end} (truncated?)`);
+      if (bytesRead === 0)
+        throw new HyperlmError('SHARD_CORRUPT', `${input}.bin: ends at byte ${pos}, before ${end} (truncated?)`);
       let off = 0;
       try {
         while (off < bytesRead) off += fs.writeSync(this.fd!, this.buffer, off, bytesRead - off);
@@ -114,7 +127,14 @@ export class DatasetConcatenator {
   }
 
   abort(): void {
-    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+    }
     for (const f of [`${this.prefix}.bin.tmp`, `${this.prefix}.idx.tmp`]) fs.rmSync(f, { force: true });
   }
 }

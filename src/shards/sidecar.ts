@@ -57,12 +57,28 @@ export class SidecarWriter {
   }
 
   add(record: SidecarRecord): void {
-    if (this.state !== 'open') throw new HyperlmError('CONFIG_BAD_VALUE', `SidecarWriter.add: ${sidecarPath(this.prefix)} is already ${this.state}`);
+    if (this.state !== 'open')
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `SidecarWriter.add: ${sidecarPath(this.prefix)} is already ${this.state}`,
+      );
     const problem = checkRecord(record);
-    if (problem) throw new HyperlmError('INPUT_BAD_RECORD', `${sidecarPath(this.prefix)}: record ${this.count}: ${problem}`);
+    if (problem)
+      throw new HyperlmError('INPUT_BAD_RECORD', `${sidecarPath(this.prefix)}: record ${this.count}: ${problem}`);
     const { doc, part, source, url, kind, language, lang, domain, tokens } = record;
     // Fixed key order (the output must be a function of the input); optional keys only when present.
-    const line = JSON.stringify({ doc, part, source, ...(url === undefined ? {} : { url }), kind, language, ...(lang === undefined ? {} : { lang }), domain, tokens }) + '\n';
+    const line =
+      JSON.stringify({
+        doc,
+        part,
+        source,
+        ...(url === undefined ? {} : { url }),
+        kind,
+        language,
+        ...(lang === undefined ? {} : { lang }),
+        domain,
+        tokens,
+      }) + '\n';
     this.pending.push(line);
     this.pendingChars += line.length;
     this.count++;
@@ -70,7 +86,11 @@ export class SidecarWriter {
   }
 
   async finalize(): Promise<void> {
-    if (this.state !== 'open') throw new HyperlmError('CONFIG_BAD_VALUE', `SidecarWriter.finalize: ${sidecarPath(this.prefix)} is already ${this.state}`);
+    if (this.state !== 'open')
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `SidecarWriter.finalize: ${sidecarPath(this.prefix)} is already ${this.state}`,
+      );
     this.state = 'done';
     const tmp = `${sidecarPath(this.prefix)}.tmp`;
     try {
@@ -105,7 +125,14 @@ export class SidecarWriter {
   }
 
   private abortFiles(): void {
-    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+    }
     fs.rmSync(`${sidecarPath(this.prefix)}.tmp`, { force: true });
   }
 }
@@ -115,14 +142,18 @@ function checkRecord(r: unknown): string | null {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not a JSON object';
   const o = r as Record<string, unknown>;
   for (const k of ['doc', 'part', 'domain', 'tokens']) {
-    if (!Number.isInteger(o[k]) || (o[k] as number) < 0) return `field "${k}" must be a non-negative integer, got ${JSON.stringify(o[k])}`;
+    if (!Number.isInteger(o[k]) || (o[k] as number) < 0)
+      return `field "${k}" must be a non-negative integer, got ${JSON.stringify(o[k])}`;
   }
   for (const k of ['source', 'language']) {
     if (typeof o[k] !== 'string') return `field "${k}" must be a string, got ${JSON.stringify(o[k])}`;
   }
-  if (o.url !== undefined && typeof o.url !== 'string') return `field "url" must be a string when present, got ${JSON.stringify(o.url)}`;
-  if (o.lang !== undefined && typeof o.lang !== 'string') return `field "lang" must be a string when present, got ${JSON.stringify(o.lang)}`;
-  if (o.kind !== 'html' && o.kind !== 'code') return `field "kind" must be "html" or "code", got ${JSON.stringify(o.kind)}`;
+  if (o.url !== undefined && typeof o.url !== 'string')
+    return `field "url" must be a string when present, got ${JSON.stringify(o.url)}`;
+  if (o.lang !== undefined && typeof o.lang !== 'string')
+    return `field "lang" must be a string when present, got ${JSON.stringify(o.lang)}`;
+  if (o.kind !== 'html' && o.kind !== 'code')
+    return `field "kind" must be "html" or "code", got ${JSON.stringify(o.kind)}`;
   return null;
 }
 
@@ -133,17 +164,22 @@ export async function readSidecar(prefix: string): Promise<SidecarRecord[]> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new HyperlmError('INPUT_NOT_FOUND', `${file}: cannot read sidecar (${(err as Error).message})`, { cause: err });
+    throw new HyperlmError('INPUT_NOT_FOUND', `${file}: cannot read sidecar (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   const lines = text.split('\n');
-  if (lines[lines.length - 1] !== '') throw new HyperlmError('SHARD_CORRUPT', `${file}: last line is not newline-terminated (truncated?)`);
+  if (lines[lines.length - 1] !== '')
+    throw new HyperlmError('SHARD_CORRUPT', `${file}: last line is not newline-terminated (truncated?)`);
   lines.pop();
   return lines.map((line, i) => {
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch (err) {
-      throw new HyperlmError('SHARD_CORRUPT', `${file}:${i + 1}: not valid JSON (${(err as Error).message})`, { cause: err });
+      throw new HyperlmError('SHARD_CORRUPT', `${file}:${i + 1}: not valid JSON (${(err as Error).message})`, {
+        cause: err,
+      });
     }
     const problem = checkRecord(value);
     if (problem) throw new HyperlmError('SHARD_CORRUPT', `${file}:${i + 1}: ${problem}`);

@@ -94,17 +94,28 @@ export class BpeEncoder {
 
   private constructor(model: SpmModel, opts: BpeEncoderOptions, source: string) {
     this.opts = opts;
-    this.cache = opts.cacheEntries > 0 && opts.cacheMaxLength > 0 ? new SegmentCache(opts.cacheEntries, opts.cacheMaxLength) : null;
+    this.cache =
+      opts.cacheEntries > 0 && opts.cacheMaxLength > 0
+        ? new SegmentCache(opts.cacheEntries, opts.cacheMaxLength)
+        : null;
     const pieces = model.pieces;
     this.nPieces = pieces.length;
     this.byteFallback = model.trainerSpec.byteFallback;
-    if (pieces.length >= 1 << 23) throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: ${pieces.length} pieces; the JS encoder packs ids in 23 bits`);
+    if (pieces.length >= 1 << 23)
+      throw new HyperlmError(
+        'TOKENIZER_BAD_MODEL',
+        `${source}: ${pieces.length} pieces; the JS encoder packs ids in 23 bits`,
+      );
     const normal = new Map<string, number>(); // spm's pieces_
     let unk = -1;
     pieces.forEach((p, i) => {
       const mergeable = p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED || p.type === PieceType.UNUSED;
       const map = mergeable ? normal : this.reserved;
-      if (map.has(p.piece)) throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: piece ${JSON.stringify(p.piece)} (id ${i}) is defined twice`);
+      if (map.has(p.piece))
+        throw new HyperlmError(
+          'TOKENIZER_BAD_MODEL',
+          `${source}: piece ${JSON.stringify(p.piece)} (id ${i}) is defined twice`,
+        );
       map.set(p.piece, i);
       if (p.type === PieceType.UNKNOWN) unk = i;
       if (p.type === PieceType.USER_DEFINED) this.addUserDefined(p.piece, i);
@@ -124,22 +135,28 @@ export class BpeEncoder {
       if (id !== undefined) return id;
       if (cps.length !== 1) return -1;
       const cp = cps[0];
-      const known = cp < 65536 ? this.bmpSymbol[cp] : this.astralSymbol.get(cp) ?? -1;
+      const known = cp < 65536 ? this.bmpSymbol[cp] : (this.astralSymbol.get(cp) ?? -1);
       if (known >= 0) return known;
-      if (cp < 65536) this.bmpSymbol[cp] = extra; else this.astralSymbol.set(cp, extra);
+      if (cp < 65536) this.bmpSymbol[cp] = extra;
+      else this.astralSymbol.set(cp, extra);
       return extra++;
     };
     for (const [s, id] of normal) {
       const cps = codePoints(s);
       if (cps.length === 1) {
-        if (cps[0] < 65536) this.bmpSymbol[cps[0]] = id; else this.astralSymbol.set(cps[0], id);
+        if (cps[0] < 65536) this.bmpSymbol[cps[0]] = id;
+        else this.astralSymbol.set(cps[0], id);
       }
     }
     const splits: Array<[number, number, number]> = [];
     for (const [s, id] of normal) {
       const cps = codePoints(s);
       if (cps.length < 2) continue;
-      if (s.length > 255) throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: piece ${id} is ${s.length} UTF-16 units long; the JS encoder allows 255`);
+      if (s.length > 255)
+        throw new HyperlmError(
+          'TOKENIZER_BAD_MODEL',
+          `${source}: piece ${id} is ${s.length} UTF-16 units long; the JS encoder allows 255`,
+        );
       for (let k = 1; k < cps.length; k++) {
         if (cps[k - 1] < 65536 && cps[k] < 65536) {
           const h = spanHash(cps[k - 1], cps[k]);
@@ -176,8 +193,11 @@ export class BpeEncoder {
    * this file does not reproduce: not BPE, a normalizer other than plain identity, or UNUSED pieces.
    */
   static fromModel(model: SpmModel, options: Partial<BpeEncoderOptions> = {}, source = 'model'): BpeEncoder {
-    const bad = (why: string): never => { throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: JS BPE encoder unsupported: ${why}`); };
-    if (model.trainerSpec.modelType !== 2) bad(`trainer_spec.model_type is ${model.trainerSpec.modelType}, not 2 (BPE)`);
+    const bad = (why: string): never => {
+      throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: JS BPE encoder unsupported: ${why}`);
+    };
+    if (model.trainerSpec.modelType !== 2)
+      bad(`trainer_spec.model_type is ${model.trainerSpec.modelType}, not 2 (BPE)`);
     const n = model.normalizerSpec;
     if (n.name !== 'identity') bad(`normalizer_spec.name is ${JSON.stringify(n.name)}, not "identity"`);
     if (n.addDummyPrefix || n.removeExtraWhitespaces || n.escapeWhitespaces) {
@@ -187,7 +207,8 @@ export class BpeEncoder {
     if (unused >= 0) bad(`piece ${unused} is UNUSED (spm resegments those; not implemented)`);
     const opts = { ...BPE_ENCODER_DEFAULTS, ...options };
     for (const k of ['cacheEntries', 'cacheMaxLength'] as const) {
-      if (!Number.isInteger(opts[k]) || opts[k] < 0) throw new HyperlmError('CONFIG_BAD_VALUE', `options.${k} must be a non-negative integer, got ${opts[k]}`);
+      if (!Number.isInteger(opts[k]) || opts[k] < 0)
+        throw new HyperlmError('CONFIG_BAD_VALUE', `options.${k} must be a non-negative integer, got ${opts[k]}`);
     }
     return new BpeEncoder(model, opts, source);
   }
@@ -214,12 +235,18 @@ export class BpeEncoder {
   private matchUser(text: string, i: number): number {
     let node = this.userFirst[text.charCodeAt(i)];
     let best = 0;
-    if (this.trieId[node] >= 0) { best = 1; this.matchId = this.trieId[node]; }
+    if (this.trieId[node] >= 0) {
+      best = 1;
+      this.matchId = this.trieId[node];
+    }
     for (let j = i + 1; j < text.length; j++) {
       const child = this.trie.get(node * 65536 + text.charCodeAt(j));
       if (child === undefined) break;
       node = child;
-      if (this.trieId[node] >= 0) { best = j - i + 1; this.matchId = this.trieId[node]; }
+      if (this.trieId[node] >= 0) {
+        best = j - i + 1;
+        this.matchId = this.trieId[node];
+      }
     }
     return best;
   }
@@ -233,7 +260,8 @@ export class BpeEncoder {
     let segStart = 0;
     let prev = -1; // previous UTF-16 unit in the current segment, -1 at its start
     let h = FNV_OFFSET; // FNV-1a of the current segment's units
-    const userFirst = this.userFirst, spanBits = this.spanBits;
+    const userFirst = this.userFirst,
+      spanBits = this.spanBits;
     for (let i = 0; i < text.length;) {
       const c = text.charCodeAt(i);
       if (userFirst[c] !== 0) {
@@ -320,16 +348,24 @@ export class BpeEncoder {
   /** spm's BPE merge loop on text[a, b), then symbols → ids into `out`. */
   private bpe(text: string, a: number, b: number): void {
     if (b - a >= LEFT_SCALE) {
-      throw new HyperlmError('DOC_TOO_LARGE', `BPE encoder: a run of ${b - a} characters without a newline or structure token (limit ${LEFT_SCALE})`);
+      throw new HyperlmError(
+        'DOC_TOO_LARGE',
+        `BPE encoder: a run of ${b - a} characters without a newline or structure token (limit ${LEFT_SCALE})`,
+      );
     }
-    if (b - a === 1) { // one character: no pairs (common between cuts)
+    if (b - a === 1) {
+      // one character: no pairs (common between cuts)
       const c = text.charCodeAt(a);
       const id = this.bmpSymbol[(c & 0xf800) === 0xd800 ? 0xfffd : c]; // alone, a surrogate is lone
-      if (id >= 0 && id < this.nPieces) this.push(id); else this.unknownSymbol(text, a);
+      if (id >= 0 && id < this.nPieces) this.push(id);
+      else this.unknownSymbol(text, a);
       return;
     }
     this.grow(b - a);
-    const symId = this.symId, symLen = this.symLen, next = this.symNext, prev = this.symPrev;
+    const symId = this.symId,
+      symLen = this.symLen,
+      next = this.symNext,
+      prev = this.symPrev;
     const bmp = this.bmpSymbol;
     let n = 0;
     for (let i = a; i < b;) {
@@ -337,9 +373,12 @@ export class BpeEncoder {
       let w = 1;
       if (cp >= 0xd800 && cp < 0xe000) {
         const lo = i + 1 < b ? text.charCodeAt(i + 1) : 0;
-        if (cp < 0xdc00 && lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); w = 2; } else cp = 0xfffd;
+        if (cp < 0xdc00 && lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          w = 2;
+        } else cp = 0xfffd;
       }
-      symId[n] = cp < 65536 ? bmp[cp] : this.astralSymbol.get(cp) ?? -1;
+      symId[n] = cp < 65536 ? bmp[cp] : (this.astralSymbol.get(cp) ?? -1);
       symLen[n] = w;
       prev[n] = n - 1;
       next[n] = n + 1;
@@ -353,11 +392,17 @@ export class BpeEncoder {
     for (let i = 1; i < n; i++) if (this.pairEntry(size, i - 1, i)) size++;
     for (let k = (size >> 1) - 1; k >= 0; k--) this.siftDown(k, size);
 
-    const hKey = this.hKey, hAux = this.hAux;
+    const hKey = this.hKey,
+      hAux = this.hAux;
     while (size > 0) {
-      const key = hKey[0], aux = hAux[0];
+      const key = hKey[0],
+        aux = hAux[0];
       size--;
-      if (size > 0) { hKey[0] = hKey[size]; hAux[0] = hAux[size]; this.siftDown(0, size); }
+      if (size > 0) {
+        hKey[0] = hKey[size];
+        hAux[0] = hAux[size];
+        this.siftDown(0, size);
+      }
       // spm's staleness test: either side merged away or a side grew since the pair was queued.
       const l = key & (LEFT_SCALE - 1); // ToInt32 keeps the low 32 bits, and LEFT_SCALE divides 2^32
       const r = next[l];
@@ -383,9 +428,11 @@ export class BpeEncoder {
 
   /** Write heap slot `slot` for the pair (l, r) if their concatenation is a piece. */
   private pairEntry(slot: number, l: number, r: number): boolean {
-    const il = this.symId[l], ir = this.symId[r];
+    const il = this.symId[l],
+      ir = this.symId[r];
     if (il < 0 || ir < 0) return false;
-    const dl = this.dense[il], dr = this.dense[ir];
+    const dl = this.dense[il],
+      dr = this.dense[ir];
     let piece: number;
     if ((dl | dr) >= 0) {
       piece = this.densePairs[dl * DENSE + dr];
@@ -401,8 +448,10 @@ export class BpeEncoder {
 
   /** Sift the entry at slot `size` up; returns the new heap size. */
   private siftUp(size: number): number {
-    const hKey = this.hKey, hAux = this.hAux;
-    const key = hKey[size], aux = hAux[size];
+    const hKey = this.hKey,
+      hAux = this.hAux;
+    const key = hKey[size],
+      aux = hAux[size];
     let k = size;
     while (k > 0) {
       const parent = (k - 1) >> 1;
@@ -417,8 +466,10 @@ export class BpeEncoder {
   }
 
   private siftDown(k: number, size: number): void {
-    const hKey = this.hKey, hAux = this.hAux;
-    const key = hKey[k], aux = hAux[k];
+    const hKey = this.hKey,
+      hAux = this.hAux;
+    const key = hKey[k],
+      aux = hAux[k];
     for (;;) {
       let c = 2 * k + 1;
       if (c >= size) break;
@@ -437,8 +488,14 @@ export class BpeEncoder {
     let cp = text.codePointAt(pos)!;
     if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd; // lone surrogate, read as U+FFFD
     const reserved = this.reserved.get(String.fromCodePoint(cp));
-    if (reserved !== undefined && reserved !== this.unk) { this.push(reserved); return; }
-    if (!this.byteFallback) { this.push(this.unk); return; }
+    if (reserved !== undefined && reserved !== this.unk) {
+      this.push(reserved);
+      return;
+    }
+    if (!this.byteFallback) {
+      this.push(this.unk);
+      return;
+    }
     for (const byte of utf8Bytes(cp)) this.push(this.byteIds[byte]);
   }
 }

@@ -57,7 +57,11 @@ export class PairCounts {
   }
   private grow(): void {
     const n = this.left.length * 2;
-    const g = (old: Int32Array, fill = 0): Int32Array<ArrayBuffer> => { const x = new Int32Array(n).fill(fill); x.set(old); return x; };
+    const g = (old: Int32Array, fill = 0): Int32Array<ArrayBuffer> => {
+      const x = new Int32Array(n).fill(fill);
+      x.set(old);
+      return x;
+    };
     this.left = g(this.left);
     this.right = g(this.right);
     this.count = g(this.count);
@@ -90,13 +94,21 @@ export class PairHeap {
     return t.left[pi] < t.left[pj] || (t.left[pi] === t.left[pj] && t.right[pi] < t.right[pj]);
   }
   private swap(i: number, j: number): void {
-    const c = this.counts[i]; this.counts[i] = this.counts[j]; this.counts[j] = c;
-    const k = this.pairs[i]; this.pairs[i] = this.pairs[j]; this.pairs[j] = k;
+    const c = this.counts[i];
+    this.counts[i] = this.counts[j];
+    this.counts[j] = c;
+    const k = this.pairs[i];
+    this.pairs[i] = this.pairs[j];
+    this.pairs[j] = k;
   }
   push(count: number, pair: number): void {
     if (this.size === this.counts.length) {
-      const c = new Int32Array(this.size * 2); c.set(this.counts); this.counts = c;
-      const k = new Int32Array(this.size * 2); k.set(this.pairs); this.pairs = k;
+      const c = new Int32Array(this.size * 2);
+      c.set(this.counts);
+      this.counts = c;
+      const k = new Int32Array(this.size * 2);
+      k.set(this.pairs);
+      this.pairs = k;
     }
     let i = this.size++;
     this.counts[i] = count;
@@ -108,8 +120,12 @@ export class PairHeap {
       i = p;
     }
   }
-  topCount(): number { return this.counts[0]; }
-  topPair(): number { return this.pairs[0]; }
+  topCount(): number {
+    return this.counts[0];
+  }
+  topPair(): number {
+    return this.pairs[0];
+  }
   pop(): void {
     this.size--;
     this.counts[0] = this.counts[this.size];
@@ -143,7 +159,8 @@ export class MergeTable {
 
   set(l: number, r: number, v: number): void {
     let i = mixedPairHash(l, r) & this.mask;
-    while (this.slots[i * 3 + 2] !== EMPTY && (this.slots[i * 3] !== l || this.slots[i * 3 + 1] !== r)) i = (i + 1) & this.mask;
+    while (this.slots[i * 3 + 2] !== EMPTY && (this.slots[i * 3] !== l || this.slots[i * 3 + 1] !== r))
+      i = (i + 1) & this.mask;
     this.slots[i * 3] = l;
     this.slots[i * 3 + 1] = r;
     this.slots[i * 3 + 2] = v;
@@ -190,7 +207,8 @@ export class SegmentCache {
 
   /** Slot of text[a, b) with hash h, or -1 - (free slot) when absent. */
   find(text: string, a: number, b: number, h: number): number {
-    const slots = this.slots, units = this.units;
+    const slots = this.slots,
+      units = this.units;
     const len = b - a;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const o = i * 5;
@@ -205,7 +223,9 @@ export class SegmentCache {
   }
 
   /** Append the ids of slot `slot` to out[at..]; returns the count. Caller ensures room. */
-  idCount(slot: number): number { return this.slots[slot * 5 + 4]; }
+  idCount(slot: number): number {
+    return this.slots[slot * 5 + 4];
+  }
   copyIds(slot: number, out: Int32Array, at: number): void {
     const off = this.slots[slot * 5 + 3];
     out.set(this.ids.subarray(off, off + this.slots[slot * 5 + 4]), at);
@@ -213,8 +233,13 @@ export class SegmentCache {
 
   /** Store text[a, b) → ids in free slot -1 - miss (from `find`); may clear instead when full. */
   insert(miss: number, text: string, a: number, b: number, h: number, ids: Int32Array, from: number, to: number): void {
-    const len = b - a, n = to - from;
-    if (this.entries >= this.maxEntries || this.unitsUsed + len > this.units.length || this.idsUsed + n > this.ids.length) {
+    const len = b - a,
+      n = to - from;
+    if (
+      this.entries >= this.maxEntries ||
+      this.unitsUsed + len > this.units.length ||
+      this.idsUsed + n > this.ids.length
+    ) {
       if (len > this.units.length || n > this.ids.length) return;
       this.slots.fill(0);
       this.entries = this.unitsUsed = this.idsUsed = 0;
@@ -253,4 +278,3 @@ export function utf8Bytes(cp: number): number[] {
   if (cp < 0x10000) return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
   return [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
 }
-

@@ -26,7 +26,11 @@ export interface BpeTrainOptions {
 }
 
 export const BPE_TRAIN_DEFAULTS: BpeTrainOptions = {
-  vocabSize: 16000, maxMasks: 16, imageCodes: 8192, characterCoverage: 0.9995, maxPieceLength: 16,
+  vocabSize: 16000,
+  maxMasks: 16,
+  imageCodes: 8192,
+  characterCoverage: 0.9995,
+  maxPieceLength: 16,
 };
 
 const MAX_WORD = 64; // longer runs without spaces (minified code) are cut for training statistics
@@ -43,7 +47,10 @@ function validate(o: BpeTrainOptions): void {
   int('imageCodes', 0, 1 << 24);
   int('maxPieceLength', 2, MAX_WORD);
   if (!(o.characterCoverage > 0 && o.characterCoverage <= 1)) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `options.characterCoverage must be in (0, 1], got ${o.characterCoverage}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `options.characterCoverage must be in (0, 1], got ${o.characterCoverage}`,
+    );
   }
 }
 
@@ -66,11 +73,19 @@ function escapeRegExp(s: string): string {
  *  - no Unicode-script splitting (unlike spm's default), so code pieces like `="` or `foo(` exist.
  */
 function countChunks(texts: Iterable<string>, maxLen: number, onProgress: BpeTrainOptions['onProgress']) {
-  const structure = new RegExp([...STRUCTURE_TOKENS].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  const structure = new RegExp(
+    [...STRUCTURE_TOKENS]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  );
   const chunks = new Map<string, number>();
   let newlines = 0;
   let chars = 0;
-  const add = (s: string): void => { chunks.set(s, (chunks.get(s) ?? 0) + 1); };
+  const add = (s: string): void => {
+    chunks.set(s, (chunks.get(s) ?? 0) + 1);
+  };
   const isWs = (c: number): boolean => c === 32 || c === 9;
   const packLine = (part: string): void => {
     let chunkStart = 0;
@@ -163,11 +178,19 @@ function buildWords(chunks: Map<string, number>, charSym: Map<number, number>): 
     for (const ch of chunk) {
       const s = charSym.get(ch.codePointAt(0)!);
       if (s === undefined) {
-        if (used - start >= 2) { wordStart.push(start); wordLen.push(used - start); wordCount.push(count); } else used = start;
+        if (used - start >= 2) {
+          wordStart.push(start);
+          wordLen.push(used - start);
+          wordCount.push(count);
+        } else used = start;
         start = used;
       } else syms[used++] = s;
     }
-    if (used - start >= 2) { wordStart.push(start); wordLen.push(used - start); wordCount.push(count); } else used = start;
+    if (used - start >= 2) {
+      wordStart.push(start);
+      wordLen.push(used - start);
+      wordCount.push(count);
+    } else used = start;
   }
   return { syms, start: wordStart, len: wordLen, count: wordCount };
 }
@@ -183,7 +206,13 @@ interface Symbols {
  * The BPE merge loop: merge the most frequent pair until `mergeTarget` new pieces exist. Returns the
  * new pieces in merge order. Mutates `words` and `sym`.
  */
-function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Set<string>, opts: BpeTrainOptions): string[] {
+function learnMerges(
+  words: Words,
+  sym: Symbols,
+  mergeTarget: number,
+  banned: Set<string>,
+  opts: BpeTrainOptions,
+): string[] {
   const { syms, start: wordStart, len: wordLen, count: wordCount } = words;
   const symStr = sym.str;
   const symLen = sym.len;
@@ -199,7 +228,10 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
     if (delta > 0) {
       const list = pairs.where[p];
       if (list.length === 0 || list[list.length - 1] !== word) list.push(word);
-      if (pairs.stamp[p] !== step) { pairs.stamp[p] = step; touched.push(p); }
+      if (pairs.stamp[p] !== step) {
+        pairs.stamp[p] = step;
+        touched.push(p);
+      }
     }
   };
   for (let w = 0; w < wordStart.length; w++) {
@@ -215,8 +247,10 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
   const merged: string[] = [];
   while (merged.length < mergeTarget) {
     if (heap.size === 0) {
-      throw new HyperlmError('CONFIG_BAD_VALUE',
-        `options.vocabSize ${opts.vocabSize} is too large for this text: only ${merged.length} of ${mergeTarget} merges possible`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `options.vocabSize ${opts.vocabSize} is too large for this text: only ${merged.length} of ${mergeTarget} merges possible`,
+      );
     }
     const pair = heap.topPair();
     const stored = heap.topCount();
@@ -230,7 +264,10 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
     const a = pairs.left[pair];
     const b = pairs.right[pair];
     const str = symStr[a] + symStr[b];
-    if (banned.has(str)) { pairs.count[pair] = 0; continue; }
+    if (banned.has(str)) {
+      pairs.count[pair] = 0;
+      continue;
+    }
     let z = strToSym.get(str);
     if (z === undefined) {
       z = symStr.length;
@@ -251,8 +288,14 @@ function learnMerges(words: Words, sym: Symbols, mergeTarget: number, banned: Se
       let j = start;
       for (let i = start; i < end;) {
         if (i + 1 < end && syms[i] === a && syms[i + 1] === b) {
-          if (j > start) { addPair(syms[j - 1], a, -cnt, w); addPair(syms[j - 1], z, cnt, w); }
-          if (i + 2 < end) { addPair(b, syms[i + 2], -cnt, w); addPair(z, syms[i + 2], cnt, w); }
+          if (j > start) {
+            addPair(syms[j - 1], a, -cnt, w);
+            addPair(syms[j - 1], z, cnt, w);
+          }
+          if (i + 2 < end) {
+            addPair(b, syms[i + 2], -cnt, w);
+            addPair(z, syms[i + 2], cnt, w);
+          }
           syms[j++] = z;
           i += 2;
         } else syms[j++] = syms[i++];
@@ -287,14 +330,17 @@ export function trainBpe(texts: Iterable<string>, options: Partial<BpeTrainOptio
     ...Array.from({ length: 256 }, (_, b) => ({ piece: bytePiece(b), score: 0, type: PieceType.BYTE })),
   ];
   const banned = new Set(fixed.map((p) => p.piece));
-  if (banned.size !== fixed.length) throw new HyperlmError('CONFIG_BAD_VALUE', 'STRUCTURE_TOKENS contains a duplicate or a control piece');
+  if (banned.size !== fixed.length)
+    throw new HyperlmError('CONFIG_BAD_VALUE', 'STRUCTURE_TOKENS contains a duplicate or a control piece');
 
   const { chunks, newlines } = countChunks(texts, opts.maxPieceLength, opts.onProgress);
   const alphabet = chooseAlphabet(chunks, newlines, opts.characterCoverage);
   const mergeTarget = opts.vocabSize - fixed.length - alphabet.length;
   if (mergeTarget < 0) {
-    throw new HyperlmError('CONFIG_BAD_VALUE',
-      `options.vocabSize ${opts.vocabSize} is smaller than the ${fixed.length} fixed pieces + ${alphabet.length} characters`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `options.vocabSize ${opts.vocabSize} is smaller than the ${fixed.length} fixed pieces + ${alphabet.length} characters`,
+    );
   }
 
   // Symbols: 0..A-1 are characters, then merged pieces in creation order.
@@ -305,20 +351,35 @@ export function trainBpe(texts: Iterable<string>, options: Partial<BpeTrainOptio
 
   const words = buildWords(chunks, charSym);
   chunks.clear();
-  const merged = learnMerges(words, { str: symStr, len: symLen, byString: strToSym }, mergeTarget, banned, opts)
-    .map((piece, i): SpmPiece => ({ piece, score: -i, type: PieceType.NORMAL }));
+  const merged = learnMerges(words, { str: symStr, len: symLen, byString: strToSym }, mergeTarget, banned, opts).map(
+    (piece, i): SpmPiece => ({ piece, score: -i, type: PieceType.NORMAL }),
+  );
 
-  const chars: SpmPiece[] = symStr.slice(0, alphabet.length)
+  const chars: SpmPiece[] = symStr
+    .slice(0, alphabet.length)
     .map((piece, i) => ({ piece, score: -(merged.length + i), type: PieceType.NORMAL }));
   const pieces = [...fixed, ...merged, ...chars];
   return encodeModel({
     pieces,
     trainerSpec: {
       ...TRAINER_SPEC_DEFAULTS,
-      modelType: 2, vocabSize: pieces.length, characterCoverage: opts.characterCoverage,
-      maxSentencepieceLength: opts.maxPieceLength, splitByUnicodeScript: false, splitByWhitespace: false,
-      byteFallback: true, padId: 0, bosId: 1, eosId: 2, unkId: 3,
+      modelType: 2,
+      vocabSize: pieces.length,
+      characterCoverage: opts.characterCoverage,
+      maxSentencepieceLength: opts.maxPieceLength,
+      splitByUnicodeScript: false,
+      splitByWhitespace: false,
+      byteFallback: true,
+      padId: 0,
+      bosId: 1,
+      eosId: 2,
+      unkId: 3,
     },
-    normalizerSpec: { name: 'identity', addDummyPrefix: false, removeExtraWhitespaces: false, escapeWhitespaces: false },
+    normalizerSpec: {
+      name: 'identity',
+      addDummyPrefix: false,
+      removeExtraWhitespaces: false,
+      escapeWhitespaces: false,
+    },
   });
 }

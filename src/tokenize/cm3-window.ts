@@ -56,7 +56,15 @@ function imageSafeEnd(body: Int32Array, from: number, end: number, vocab: Cm3Voc
  * continuation window and is never masked (InCoder keeps file metadata with every training context).
  * A cut never falls strictly inside an `<image> … </image>` block.
  */
-export function cm3Window(doc: WindowDoc, start: number, limits: WindowLimits, vocab: Cm3Vocab, opts: Cm3Options, eos: number, rng: Rng): Cm3Window | null {
+export function cm3Window(
+  doc: WindowDoc,
+  start: number,
+  limits: WindowLimits,
+  vocab: Cm3Vocab,
+  opts: Cm3Options,
+  eos: number,
+  rng: Rng,
+): Cm3Window | null {
   const { body, header } = doc;
   const textStart = Math.max(start, header);
   const { ltr, n } = drawSpanCount(opts, rng);
@@ -65,7 +73,12 @@ export function cm3Window(doc: WindowDoc, start: number, limits: WindowLimits, v
   // the whole rest, closed by </s>
   const rest = body.length - textStart;
   if (header + rest + spanCost(n, rest) + 1 <= limits.space) {
-    return { start, end: body.length, tokens: masked(doc, textStart, body.length, n, false, vocab, eos, rng), continues: false };
+    return {
+      start,
+      end: body.length,
+      tokens: masked(doc, textStart, body.length, n, false, vocab, eos, rng),
+      continues: false,
+    };
   }
   // a cut: the continuation sentinel closes it, and it needs one sentinel id more than its spans
   // (and spans only as many as leave room for minTokens of text: this binds only in rows of a few dozen tokens)
@@ -76,15 +89,31 @@ export function cm3Window(doc: WindowDoc, start: number, limits: WindowLimits, v
     let end = textStart + (limits.space - header - 3 * k - 1);
     if (end >= body.length) end = body.length - 1; // the rest did not fit with its </s>, so leave at least one token
     end = imageSafeEnd(body, textStart, end, vocab);
-    if (end - textStart >= minText) return { start, end, tokens: masked(doc, textStart, end, k, true, vocab, eos, rng), continues: true };
+    if (end - textStart >= minText)
+      return { start, end, tokens: masked(doc, textStart, end, k, true, vocab, eos, rng), continues: true };
   }
   // no cut fits (the rest ends inside an image block): the whole rest with as many spans as still fit
   const fewer = Math.floor((limits.space - header - rest - 1) / 3);
-  if (fewer >= 0) return { start, end: body.length, tokens: masked(doc, textStart, body.length, ltr ? 0 : fewer, false, vocab, eos, rng), continues: false };
+  if (fewer >= 0)
+    return {
+      start,
+      end: body.length,
+      tokens: masked(doc, textStart, body.length, ltr ? 0 : fewer, false, vocab, eos, rng),
+      continues: false,
+    };
   return null;
 }
 
-function masked(doc: WindowDoc, textStart: number, end: number, n: number, continues: boolean, vocab: Cm3Vocab, eos: number, rng: Rng): Int32Array {
+function masked(
+  doc: WindowDoc,
+  textStart: number,
+  end: number,
+  n: number,
+  continues: boolean,
+  vocab: Cm3Vocab,
+  eos: number,
+  rng: Rng,
+): Int32Array {
   const head = doc.body.subarray(0, doc.header);
   const text = applySpans(doc.body.subarray(textStart, end), vocab, n, rng, continues);
   const out = new Int32Array(head.length + text.length + (continues ? 0 : 1));
@@ -121,7 +150,15 @@ export function codeHeaderTokens(body: Int32Array, pieceOf: (id: number) => stri
  * All windows of a document, each planned as if it started a row of `rowTokens` (static preprocessing:
  * the row a window will land in is not known yet, so every cut window is a full row).
  */
-export function cm3Windows(doc: WindowDoc, rowTokens: number, vocab: Cm3Vocab, opts: Cm3Options, eos: number, rngOf: (window: number) => Rng, where: string): Cm3Window[] {
+export function cm3Windows(
+  doc: WindowDoc,
+  rowTokens: number,
+  vocab: Cm3Vocab,
+  opts: Cm3Options,
+  eos: number,
+  rngOf: (window: number) => Rng,
+  where: string,
+): Cm3Window[] {
   const out: Cm3Window[] = [];
   for (let start = 0; out.length === 0 || start < doc.body.length;) {
     const w = cm3Window(doc, start, { space: rowTokens, minTokens: 1 }, vocab, opts, eos, rngOf(out.length));
@@ -137,12 +174,18 @@ export function joinWindows(originals: Int32Array[], header: number): Int32Array
   const parts = originals.map((w, i) => (i === 0 ? w : w.subarray(header)));
   const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** The named error for a row that cannot hold the next window at all (an image block longer than the row). */
 export function windowTooSmall(doc: WindowDoc, start: number, rowTokens: number, where: string): HyperlmError {
-  return new HyperlmError('CM3_WINDOW_TOO_SMALL', `${where}: a row of ${rowTokens} tokens (blockSize + 1) cannot hold the window at token ${start} ` +
-    `of ${doc.body.length} (header ${doc.header} tokens; an <image> block there is longer than the row?); raise blockSize`);
+  return new HyperlmError(
+    'CM3_WINDOW_TOO_SMALL',
+    `${where}: a row of ${rowTokens} tokens (blockSize + 1) cannot hold the window at token ${start} ` +
+      `of ${doc.body.length} (header ${doc.header} tokens; an <image> block there is longer than the row?); raise blockSize`,
+  );
 }

@@ -43,12 +43,18 @@ function validate(vocab: Cm3Vocab, opts: Cm3Options): void {
   const bad = (field: string, value: unknown, why: string): never => {
     throw new HyperlmError('CONFIG_BAD_VALUE', `cm3: ${field} ${why}, got ${JSON.stringify(value)}`);
   };
-  if (!Number.isInteger(opts.maxMasks) || opts.maxMasks < 1) bad('options.maxMasks', opts.maxMasks, 'must be a positive integer');
-  if (!Number.isFinite(opts.lambda) || opts.lambda < 0) bad('options.lambda', opts.lambda, 'must be a finite number ≥ 0');
-  if (!(opts.ltrFraction >= 0 && opts.ltrFraction <= 1)) bad('options.ltrFraction', opts.ltrFraction, 'must be in [0, 1]');
-  if (!Number.isInteger(vocab.maskBase) || vocab.maskBase < 0) bad('vocab.maskBase', vocab.maskBase, 'must be a non-negative integer');
-  if (!Number.isInteger(vocab.maskCount) || vocab.maskCount < opts.maxMasks) bad('vocab.maskCount', vocab.maskCount, `must be an integer ≥ options.maxMasks (${opts.maxMasks})`);
-  if (!Number.isInteger(vocab.eom) || isMask(vocab.eom, vocab)) bad('vocab.eom', vocab.eom, 'must be an integer outside the mask range');
+  if (!Number.isInteger(opts.maxMasks) || opts.maxMasks < 1)
+    bad('options.maxMasks', opts.maxMasks, 'must be a positive integer');
+  if (!Number.isFinite(opts.lambda) || opts.lambda < 0)
+    bad('options.lambda', opts.lambda, 'must be a finite number ≥ 0');
+  if (!(opts.ltrFraction >= 0 && opts.ltrFraction <= 1))
+    bad('options.ltrFraction', opts.ltrFraction, 'must be in [0, 1]');
+  if (!Number.isInteger(vocab.maskBase) || vocab.maskBase < 0)
+    bad('vocab.maskBase', vocab.maskBase, 'must be a non-negative integer');
+  if (!Number.isInteger(vocab.maskCount) || vocab.maskCount < opts.maxMasks)
+    bad('vocab.maskCount', vocab.maskCount, `must be an integer ≥ options.maxMasks (${opts.maxMasks})`);
+  if (!Number.isInteger(vocab.eom) || isMask(vocab.eom, vocab))
+    bad('vocab.eom', vocab.eom, 'must be an integer outside the mask range');
 }
 
 /**
@@ -93,7 +99,10 @@ export function drawSpanCount(opts: Cm3Options, rng: Rng): { ltr: boolean; n: nu
 function checkInput(tokens: Int32Array, vocab: Cm3Vocab): void {
   for (let i = 0; i < tokens.length; i++) {
     if (isMask(tokens[i], vocab) || tokens[i] === vocab.eom) {
-      throw new HyperlmError('CM3_BAD_TOKENS', `cm3Transform: input token ${i} is the reserved id ${tokens[i]} (a mask sentinel or <eom>)`);
+      throw new HyperlmError(
+        'CM3_BAD_TOKENS',
+        `cm3Transform: input token ${i} is the reserved id ${tokens[i]} (a mask sentinel or <eom>)`,
+      );
     }
   }
 }
@@ -178,7 +187,10 @@ export function cm3Parse(transformed: Int32Array, vocab: Cm3Vocab): Cm3Parsed {
     if (!isMask(t, vocab)) continue;
     const i = t - vocab.maskBase;
     if (i === prefixMasks.length) prefixMasks.push(p);
-    else if (i === 0) { suffixAt = p; break; } else fail(`sentinel <mask:${i}> at position ${p} out of order`);
+    else if (i === 0) {
+      suffixAt = p;
+      break;
+    } else fail(`sentinel <mask:${i}> at position ${p} out of order`);
   }
   const spanTokens: Int32Array[] = [];
   let p = suffixAt;

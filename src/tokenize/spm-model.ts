@@ -49,14 +49,28 @@ export interface SpmModel {
 
 /** Proto2 defaults, so a decoded model without a field reads as spm would read it. */
 export const TRAINER_SPEC_DEFAULTS: TrainerSpec = {
-  modelType: 1, vocabSize: 8000, characterCoverage: 0.9995, maxSentencepieceLength: 16,
-  splitByUnicodeScript: true, splitByWhitespace: true, byteFallback: false,
-  unkId: 0, bosId: 1, eosId: 2, padId: -1,
-  unkPiece: '<unk>', bosPiece: '<s>', eosPiece: '</s>', padPiece: '<pad>',
+  modelType: 1,
+  vocabSize: 8000,
+  characterCoverage: 0.9995,
+  maxSentencepieceLength: 16,
+  splitByUnicodeScript: true,
+  splitByWhitespace: true,
+  byteFallback: false,
+  unkId: 0,
+  bosId: 1,
+  eosId: 2,
+  padId: -1,
+  unkPiece: '<unk>',
+  bosPiece: '<s>',
+  eosPiece: '</s>',
+  padPiece: '<pad>',
 };
 
 const NORMALIZER_SPEC_DEFAULTS: NormalizerSpec = {
-  name: '', addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true,
+  name: '',
+  addDummyPrefix: true,
+  removeExtraWhitespaces: true,
+  escapeWhitespaces: true,
 };
 
 class Writer {
@@ -81,9 +95,16 @@ class Writer {
     this.buf[this.pos++] = Number(x);
   }
 
-  key(field: number, wire: number): void { this.varint(field * 8 + wire); }
-  int(field: number, v: number): void { this.key(field, 0); this.varint(v); }
-  bool(field: number, v: boolean): void { this.int(field, v ? 1 : 0); }
+  key(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+  int(field: number, v: number): void {
+    this.key(field, 0);
+    this.varint(v);
+  }
+  bool(field: number, v: boolean): void {
+    this.int(field, v ? 1 : 0);
+  }
 
   float(field: number, v: number): void {
     this.key(field, 5);
@@ -100,8 +121,12 @@ class Writer {
     this.pos += b.length;
   }
 
-  string(field: number, s: string): void { this.bytes(field, new TextEncoder().encode(s)); }
-  finish(): Uint8Array { return this.buf.slice(0, this.pos); }
+  string(field: number, s: string): void {
+    this.bytes(field, new TextEncoder().encode(s));
+  }
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
 }
 
 function encodePiece(p: SpmPiece): Uint8Array {
@@ -224,22 +249,53 @@ export function decodeModel(bytes: Uint8Array): SpmModel {
       readFields(v, (f, _w, x) => {
         const t = trainerSpec;
         switch (f) {
-          case 3: t.modelType = num(x); break;
-          case 4: t.vocabSize = num(x); break;
-          case 10: t.characterCoverage = num(x); break;
-          case 20: t.maxSentencepieceLength = num(x); break;
-          case 21: t.splitByUnicodeScript = num(x) !== 0; break;
-          case 22: t.splitByWhitespace = num(x) !== 0; break;
-          case 35: t.byteFallback = num(x) !== 0; break;
-          case 40: t.unkId = num(x); break;
-          case 41: t.bosId = num(x); break;
-          case 42: t.eosId = num(x); break;
-          case 43: t.padId = num(x); break;
-          case 45: t.unkPiece = str(x); break;
-          case 46: t.bosPiece = str(x); break;
-          case 47: t.eosPiece = str(x); break;
-          case 48: t.padPiece = str(x); break;
-          default: break;
+          case 3:
+            t.modelType = num(x);
+            break;
+          case 4:
+            t.vocabSize = num(x);
+            break;
+          case 10:
+            t.characterCoverage = num(x);
+            break;
+          case 20:
+            t.maxSentencepieceLength = num(x);
+            break;
+          case 21:
+            t.splitByUnicodeScript = num(x) !== 0;
+            break;
+          case 22:
+            t.splitByWhitespace = num(x) !== 0;
+            break;
+          case 35:
+            t.byteFallback = num(x) !== 0;
+            break;
+          case 40:
+            t.unkId = num(x);
+            break;
+          case 41:
+            t.bosId = num(x);
+            break;
+          case 42:
+            t.eosId = num(x);
+            break;
+          case 43:
+            t.padId = num(x);
+            break;
+          case 45:
+            t.unkPiece = str(x);
+            break;
+          case 46:
+            t.bosPiece = str(x);
+            break;
+          case 47:
+            t.eosPiece = str(x);
+            break;
+          case 48:
+            t.padPiece = str(x);
+            break;
+          default:
+            break;
         }
       });
     } else if (field === 3) {

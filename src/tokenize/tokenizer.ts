@@ -53,7 +53,10 @@ export interface TokenizerOptions {
 function resolveEngine(opt: TokenizerEngine | undefined): TokenizerEngine {
   const v = opt ?? process.env.HYPERLM_TOKENIZER_ENGINE ?? 'js';
   if (v !== 'js' && v !== 'reference') {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `tokenizer engine must be 'js' or 'reference' (options.engine / HYPERLM_TOKENIZER_ENGINE), got ${JSON.stringify(v)}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `tokenizer engine must be 'js' or 'reference' (options.engine / HYPERLM_TOKENIZER_ENGINE), got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -87,15 +90,27 @@ export class Tokenizer {
   /** Which encoder `encode` uses (the JS one unless asked otherwise or the model is unsupported). */
   readonly engine: TokenizerEngine;
 
-  private constructor(modelBytes: Uint8Array, pieces: SpmPiece[], layout: VocabLayout, spm: SpmProcessor | null, js: BpeEncoder | null) {
+  private constructor(
+    modelBytes: Uint8Array,
+    pieces: SpmPiece[],
+    layout: VocabLayout,
+    spm: SpmProcessor | null,
+    js: BpeEncoder | null,
+  ) {
     this.modelBytes = modelBytes;
     this.pieces = pieces;
     this.layout = layout;
     this.spmOrNull = spm;
     this.js = js;
     this.engine = js === null ? 'reference' : 'js';
-    this.newlineSplits = pieces.every((p) => p.piece === '\n' || !p.piece.includes('\n') ||
-      p.type === PieceType.CONTROL || p.type === PieceType.BYTE || p.type === PieceType.UNKNOWN);
+    this.newlineSplits = pieces.every(
+      (p) =>
+        p.piece === '\n' ||
+        !p.piece.includes('\n') ||
+        p.type === PieceType.CONTROL ||
+        p.type === PieceType.BYTE ||
+        p.type === PieceType.UNKNOWN,
+    );
   }
 
   static async load(modelPath: string, opts: TokenizerOptions = {}): Promise<Tokenizer> {
@@ -138,7 +153,11 @@ export class Tokenizer {
   }
 
   private get spm(): SpmProcessor {
-    if (this.spmOrNull === null) throw new HyperlmError('CONFIG_BAD_VALUE', 'this tokenizer was loaded with encodeOnly: it can encode but not decode; load it without encodeOnly');
+    if (this.spmOrNull === null)
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        'this tokenizer was loaded with encodeOnly: it can encode but not decode; load it without encodeOnly',
+      );
     return this.spmOrNull;
   }
 
@@ -206,10 +225,23 @@ export class Tokenizer {
         codes = Math.max(codes, 0) + 1;
         continue;
       }
-      if (id === L.imageBegin) { flushRun(); flushImage(); codes = 0; continue; }
-      if (id === L.imageEnd) { flushRun(); if (codes < 0) codes = 0; flushImage(); continue; }
+      if (id === L.imageBegin) {
+        flushRun();
+        flushImage();
+        codes = 0;
+        continue;
+      }
+      if (id === L.imageEnd) {
+        flushRun();
+        if (codes < 0) codes = 0;
+        flushImage();
+        continue;
+      }
       flushImage();
-      if (id === L.pad || id === L.bos || id === L.eos) { flushRun(); continue; }
+      if (id === L.pad || id === L.bos || id === L.eos) {
+        flushRun();
+        continue;
+      }
       if (id === L.eom || (id >= L.maskBase && id < L.maskBase + L.maskCount)) {
         flushRun();
         out.push(this.pieces[id].piece);
@@ -226,7 +258,8 @@ export class Tokenizer {
   idToPiece(id: number): string {
     if (id >= this.layout.imageBase && id < this.layout.size) return `<img:${id - this.layout.imageBase}>`;
     const p = this.pieces[id];
-    if (p === undefined) throw new HyperlmError('TOKENIZER_BAD_ID', `idToPiece: id ${id} is outside [0, ${this.layout.size})`);
+    if (p === undefined)
+      throw new HyperlmError('TOKENIZER_BAD_ID', `idToPiece: id ${id} is outside [0, ${this.layout.size})`);
     return p.piece;
   }
 
@@ -247,14 +280,20 @@ export class Tokenizer {
       }
       const codes = imageCodes[seg.image];
       if (codes === undefined) {
-        throw new HyperlmError('INPUT_BAD_RECORD', `encodeDocument: segment refers to image ${seg.image} but only ${imageCodes.length} code arrays were given`);
+        throw new HyperlmError(
+          'INPUT_BAD_RECORD',
+          `encodeDocument: segment refers to image ${seg.image} but only ${imageCodes.length} code arrays were given`,
+        );
       }
       if (codes === null) continue;
       const block = new Int32Array(codes.length + 2);
       block[0] = L.imageBegin;
       for (let i = 0; i < codes.length; i++) {
         if (codes[i] >= L.imageCount) {
-          throw new HyperlmError('INPUT_BAD_RECORD', `encodeDocument: image ${seg.image} code ${codes[i]} >= imageCodes ${L.imageCount}`);
+          throw new HyperlmError(
+            'INPUT_BAD_RECORD',
+            `encodeDocument: image ${seg.image} code ${codes[i]} >= imageCodes ${L.imageCount}`,
+          );
         }
         block[i + 1] = L.imageBase + codes[i];
       }

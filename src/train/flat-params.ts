@@ -19,12 +19,19 @@ export function paramLayout(params: Map<string, tf.Variable | tf.Tensor>): Param
   const sizes = shapes.map((s) => tf.util.sizeFromShape(s));
   const offsets: number[] = [];
   let total = 0;
-  for (const s of sizes) { offsets.push(total); total += s; }
+  for (const s of sizes) {
+    offsets.push(total);
+    total += s;
+  }
   return { names, shapes, offsets, sizes, total };
 }
 
 /** Tensors by name → one flat array in layout order; a missing name leaves zeros (an expert without tokens). */
-export function flatten(layout: ParamLayout, tensors: Map<string, tf.Tensor>, out = new Float32Array(layout.total)): Float32Array {
+export function flatten(
+  layout: ParamLayout,
+  tensors: Map<string, tf.Tensor>,
+  out = new Float32Array(layout.total),
+): Float32Array {
   layout.names.forEach((n, i) => {
     const t = tensors.get(n);
     if (t) out.set(t.dataSync() as Float32Array, layout.offsets[i]);

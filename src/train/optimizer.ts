@@ -34,7 +34,14 @@ export interface OptimConfig {
 }
 
 export const defaultOptimConfig: OptimConfig = {
-  lr: 1e-3, minLr: 1e-4, warmupSteps: 20, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clipNorm: 1.0,
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmupSteps: 20,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  clipNorm: 1.0,
 };
 
 /** Learning rate at 0-based `step` of `totalSteps`: linear warmup, then cosine from lr to minLr. */
@@ -59,10 +66,28 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
   return Math.sqrt(v);
 }
 
-interface SpanConstants { b1: number; b2: number; eps: number; scale: number; lr: number; c1: number; c2: number; wd: number }
+interface SpanConstants {
+  b1: number;
+  b2: number;
+  eps: number;
+  scale: number;
+  lr: number;
+  c1: number;
+  c2: number;
+  wd: number;
+}
 
 /** The AdamW update of params[o, o+n) with moments m, v[mo, mo+n): the one loop AdamW and AdamWShard share, so both give the same bits. */
-function adamwSpan(params: Float32Array, grads: Float32Array, o: number, m: Float32Array, v: Float32Array, mo: number, n: number, k: SpanConstants): void {
+function adamwSpan(
+  params: Float32Array,
+  grads: Float32Array,
+  o: number,
+  m: Float32Array,
+  v: Float32Array,
+  mo: number,
+  n: number,
+  k: SpanConstants,
+): void {
   const { b1, b2, eps, scale, lr, c1, c2, wd } = k;
   for (let j = 0; j < n; j++) {
     const g = grads[o + j] * scale;
@@ -89,21 +114,37 @@ function stepConstants(c: OptimConfig, t: number, lr: number, gradNorm: number):
 export class AdamWShard {
   readonly m: Float32Array;
   readonly v: Float32Array;
-  constructor(private readonly config: OptimConfig, private readonly layout: ParamLayout, readonly lo: number, readonly hi: number) {
+  constructor(
+    private readonly config: OptimConfig,
+    private readonly layout: ParamLayout,
+    readonly lo: number,
+    readonly hi: number,
+  ) {
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && lo <= hi && hi <= layout.total)) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `AdamWShard: range [${lo}, ${hi}) is not inside the ${layout.total} parameters`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `AdamWShard: range [${lo}, ${hi}) is not inside the ${layout.total} parameters`,
+      );
     }
     this.m = new Float32Array(hi - lo);
     this.v = new Float32Array(hi - lo);
   }
 
   /** Step t (1-based) on params[lo, hi) from grads[lo, hi); both are full-layout arrays (e.g. shared memory). */
-  update(params: Float32Array, grads: Float32Array, lr: number, gradNorm: number, t: number, selected?: readonly boolean[]): void {
+  update(
+    params: Float32Array,
+    grads: Float32Array,
+    lr: number,
+    gradNorm: number,
+    t: number,
+    selected?: readonly boolean[],
+  ): void {
     const k = stepConstants(this.config, t, lr, gradNorm);
     const { names, shapes, offsets, sizes } = this.layout;
     const wdOf = this.config.weightDecay;
     for (let i = 0; i < names.length; i++) {
-      const a = Math.max(offsets[i], this.lo), b = Math.min(offsets[i] + sizes[i], this.hi);
+      const a = Math.max(offsets[i], this.lo),
+        b = Math.min(offsets[i] + sizes[i], this.hi);
       if (a >= b || (selected && !selected[i])) continue;
       const wd = wdOf > 0 && decays(names[i], shapes[i]) ? wdOf : 0;
       adamwSpan(params, grads, a, this.m, this.v, a - this.lo, b - a, { ...k, wd });
@@ -113,7 +154,10 @@ export class AdamWShard {
   /** Overwrite the moments (each hi − lo long), e.g. a checkpoint's slice. */
   load(m: Float32Array, v: Float32Array): void {
     if (m.length !== this.m.length || v.length !== this.v.length) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `AdamWShard: state of ${m.length}/${v.length} values for a shard of ${this.m.length}`);
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `AdamWShard: state of ${m.length}/${v.length} values for a shard of ${this.m.length}`,
+      );
     }
     this.m.set(m);
     this.v.set(v);
@@ -150,13 +194,21 @@ export class AdamW {
    * One update of the flat `params` (in place) from the flat `grads`, both in `layout` order; parameters
    * for which `only(name)` is false are left alone (DEMix trains one expert).
    */
-  applyFlat(layout: ParamLayout, params: Float32Array, grads: Float32Array, lr: number, gradNorm: number, only?: (name: string) => boolean): void {
+  applyFlat(
+    layout: ParamLayout,
+    params: Float32Array,
+    grads: Float32Array,
+    lr: number,
+    gradNorm: number,
+    only?: (name: string) => boolean,
+  ): void {
     const { weightDecay } = this.config;
     this.step++;
     const k = stepConstants(this.config, this.step, lr, gradNorm);
     layout.names.forEach((name, i) => {
       if (only && !only(name)) return;
-      const o = layout.offsets[i], size = layout.sizes[i];
+      const o = layout.offsets[i],
+        size = layout.sizes[i];
       const m = this.slot(this.m, name, layout.shapes[i]);
       const v = this.slot(this.v, name, layout.shapes[i]);
       const wd = weightDecay > 0 && decays(name, layout.shapes[i]) ? weightDecay : 0;
@@ -176,9 +228,11 @@ export class AdamW {
 
   /** m and v as flat layout-order arrays, zeros where a parameter has no state yet (to scatter to AdamWShards). */
   flatState(layout: ParamLayout): { m: Float32Array; v: Float32Array } {
-    const m = new Float32Array(layout.total), v = new Float32Array(layout.total);
+    const m = new Float32Array(layout.total),
+      v = new Float32Array(layout.total);
     layout.names.forEach((name, i) => {
-      const mi = this.m.get(name), vi = this.v.get(name);
+      const mi = this.m.get(name),
+        vi = this.v.get(name);
       if (mi && mi.length === layout.sizes[i]) m.set(mi, layout.offsets[i]);
       if (vi && vi.length === layout.sizes[i]) v.set(vi, layout.offsets[i]);
     });
@@ -189,7 +243,8 @@ export class AdamW {
   setFlatState(layout: ParamLayout, m: Float32Array, v: Float32Array, names: (name: string) => boolean): void {
     layout.names.forEach((name, i) => {
       if (!names(name)) return;
-      const o = layout.offsets[i], end = o + layout.sizes[i];
+      const o = layout.offsets[i],
+        end = o + layout.sizes[i];
       this.m.set(name, m.slice(o, end));
       this.v.set(name, v.slice(o, end));
       this.shapes.set(name, layout.shapes[i].slice());
@@ -199,8 +254,12 @@ export class AdamW {
   /** m and v as named float arrays (`m.NAME`, `v.NAME`) for a checkpoint. */
   stateTensors(): Map<string, { shape: number[]; data: Float32Array }> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [prefix, map] of [['m', this.m], ['v', this.v]] as const) {
-      for (const [name, t] of map) out.set(`${prefix}.${name}`, { shape: this.shapes.get(name)!.slice(), data: t.slice() });
+    for (const [prefix, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
+      for (const [name, t] of map)
+        out.set(`${prefix}.${name}`, { shape: this.shapes.get(name)!.slice(), data: t.slice() });
     }
     return out;
   }

@@ -27,10 +27,19 @@ export function flatParamAccess(params: Map<string, tf.Variable>) {
 
 /** N replicas of a model in worker threads, holding the main thread's params. */
 export class ReplicaSet {
-  protected constructor(protected readonly dp: DataParallel, readonly layout: ParamLayout) {}
+  protected constructor(
+    protected readonly dp: DataParallel,
+    readonly layout: ParamLayout,
+  ) {}
 
   /** Starts `workers` replicas from `modulePath` (its createReplica gets `init`) and loads `params` into them. */
-  protected static async open(modulePath: string, init: unknown, params: Map<string, tf.Variable>, workers: number, backend: BackendChoice): Promise<{ dp: DataParallel; layout: ParamLayout }> {
+  protected static async open(
+    modulePath: string,
+    init: unknown,
+    params: Map<string, tf.Variable>,
+    workers: number,
+    backend: BackendChoice,
+  ): Promise<{ dp: DataParallel; layout: ParamLayout }> {
     const dp = await DataParallel.start({ workers, backend, init, modulePath });
     const layout = paramLayout(params);
     await dp.setParams(flatten(layout, params as Map<string, tf.Tensor>));

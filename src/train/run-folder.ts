@@ -34,17 +34,33 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
  * that fails (disk full, permission, device) is IO_FAILED naming the file; latest.json still names the
  * last whole checkpoint.
  */
-export async function writeCheckpointDir(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
+export async function writeCheckpointDir(
+  runDir: string,
+  step: number,
+  files: Record<string, string | Uint8Array>,
+  keep: number,
+): Promise<string> {
   try {
     return await writeCheckpointFiles(runDir, step, files, keep);
   } catch (err) {
     // the half-written temp folder is removed (best effort: the disk may be gone)
-    await rm(join(runDir, 'checkpoints', `.tmp-${checkpointDirName(step)}-${process.pid}`), { recursive: true, force: true }).catch(() => {});
-    throw asIoFailure(err, `checkpoint step ${step} was not written; free space or fix the permission, then rerun the training command with --resume: it continues from the last complete checkpoint (latest.json)`);
+    await rm(join(runDir, 'checkpoints', `.tmp-${checkpointDirName(step)}-${process.pid}`), {
+      recursive: true,
+      force: true,
+    }).catch(() => {});
+    throw asIoFailure(
+      err,
+      `checkpoint step ${step} was not written; free space or fix the permission, then rerun the training command with --resume: it continues from the last complete checkpoint (latest.json)`,
+    );
   }
 }
 
-async function writeCheckpointFiles(runDir: string, step: number, files: Record<string, string | Uint8Array>, keep: number): Promise<string> {
+async function writeCheckpointFiles(
+  runDir: string,
+  step: number,
+  files: Record<string, string | Uint8Array>,
+  keep: number,
+): Promise<string> {
   const root = join(runDir, 'checkpoints');
   await mkdir(root, { recursive: true });
   const name = checkpointDirName(step);
@@ -59,7 +75,8 @@ async function writeCheckpointFiles(runDir: string, step: number, files: Record<
   await syncDir(root);
   await writeJsonAtomic(join(root, 'latest.json'), { step, dir: name });
   const old = (await readdir(root)).filter((n) => /^step-\d+$/.test(n) && n !== name).sort();
-  for (const n of old.slice(0, Math.max(0, old.length - (keep - 1)))) await rm(join(root, n), { recursive: true, force: true });
+  for (const n of old.slice(0, Math.max(0, old.length - (keep - 1))))
+    await rm(join(root, n), { recursive: true, force: true });
   return final;
 }
 
@@ -73,7 +90,8 @@ export async function latestCheckpoint(runDir: string): Promise<string | undefin
     return undefined;
   }
   const latest = JSON.parse(text) as { dir?: unknown };
-  if (typeof latest.dir !== 'string') throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(root, 'latest.json')}: field "dir" must be a string`);
+  if (typeof latest.dir !== 'string')
+    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(root, 'latest.json')}: field "dir" must be a string`);
   return join(root, latest.dir);
 }
 
@@ -84,21 +102,30 @@ export async function latestCheckpoint(runDir: string): Promise<string | undefin
 export async function existingCheckpoint(runDir: string, resume: boolean | undefined): Promise<string | undefined> {
   const existing = await latestCheckpoint(runDir);
   if (existing && !resume) {
-    throw new HyperlmError('RUN_HAS_CHECKPOINTS', `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`);
+    throw new HyperlmError(
+      'RUN_HAS_CHECKPOINTS',
+      `${runDir} already has checkpoints (${existing}); pass --resume to continue it or choose another --out`,
+    );
   }
   return existing;
 }
 
 /** RUN/metrics.jsonl: lines after a resumed run's checkpoint step are dropped (they will be recomputed). */
 export class MetricsLog {
-  private constructor(readonly path: string, readonly history: Array<Record<string, number>>) {}
+  private constructor(
+    readonly path: string,
+    readonly history: Array<Record<string, number>>,
+  ) {}
 
   /** Opens the log at `step` (0 for a fresh run), rewriting it without the lines of later steps. */
   static async open(path: string, step: number): Promise<MetricsLog> {
     const text = await readFile(path, 'utf8').catch(() => '');
     const lines = text.split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
     await writeFile(path, lines.map((l) => l + '\n').join(''));
-    return new MetricsLog(path, lines.map((l) => JSON.parse(l) as Record<string, number>));
+    return new MetricsLog(
+      path,
+      lines.map((l) => JSON.parse(l) as Record<string, number>),
+    );
   }
 
   async append(line: Record<string, unknown>): Promise<void> {
@@ -111,9 +138,15 @@ export class MetricsLog {
  * Data-parallel worker count: at most one worker per batch row (`unit` names a row in the message), at
  * least 1. A request above the cap is logged, not an error.
  */
-export function workerCount(requested: number | undefined, batchSize: number, unit: string, log: (line: string) => void): number {
+export function workerCount(
+  requested: number | undefined,
+  batchSize: number,
+  unit: string,
+  log: (line: string) => void,
+): number {
   const workers = Math.max(1, Math.min(requested ?? 1, batchSize));
-  if ((requested ?? 1) > workers) log(`workers: ${requested} requested, using ${workers} (one ${unit} per worker at batchSize ${batchSize})`);
+  if ((requested ?? 1) > workers)
+    log(`workers: ${requested} requested, using ${workers} (one ${unit} per worker at batchSize ${batchSize})`);
   return workers;
 }
 

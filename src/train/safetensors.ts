@@ -35,21 +35,29 @@ export function toHalf(value: number): number {
     if (e < -10) return sign;
     mant |= 0x800000;
     const shift = 14 - e;
-    const half = mant >>> shift, rest = mant & ((1 << shift) - 1), mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+    const half = mant >>> shift,
+      rest = mant & ((1 << shift) - 1),
+      mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
   }
   const rest = mant & 0x1fff;
   mant >>>= 13;
-  if (rest > 0x1000 || (rest === 0x1000 && (mant & 1))) {
+  if (rest > 0x1000 || (rest === 0x1000 && mant & 1)) {
     mant++;
-    if (mant === 0x400) { mant = 0; e++; if (e >= 0x1f) return sign | 0x7c00; }
+    if (mant === 0x400) {
+      mant = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
   }
   return sign | (e << 10) | mant;
 }
 
 /** binary16 bits → number. */
 export function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    e = (h >>> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return sign * m * 2 ** -24;
   if (e === 0x1f) return m ? NaN : sign * Infinity;
   return sign * (1 + m / 1024) * 2 ** (e - 15);
@@ -63,7 +71,11 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Re
   for (const name of names) {
     const t = tensors.get(name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new HyperlmError('CHECKPOINT_CORRUPT', `safetensors: ${name} has ${t.data.length} values for shape [${t.shape}]`);
+    if (n !== t.data.length)
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `safetensors: ${name} has ${t.data.length} values for shape [${t.shape}]`,
+      );
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + BYTES[t.dtype] * n] };
     offset += BYTES[t.dtype] * n;
   }
@@ -87,7 +99,10 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor>, metadata: Re
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors buffer'): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source = 'safetensors buffer',
+): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
   const bad = (why: string): never => {
     throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: ${why}`);
   };
@@ -106,26 +121,39 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors buffe
   const tensors = new Map<string, SafeTensor>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (h.dtype !== 'F32' && h.dtype !== 'I32' && h.dtype !== 'F16') bad(`${name} has unsupported dtype ${JSON.stringify(h.dtype)} (F32, I32, F16 only)`);
+    if (h.dtype !== 'F32' && h.dtype !== 'I32' && h.dtype !== 'F16')
+      bad(`${name} has unsupported dtype ${JSON.stringify(h.dtype)} (F32, I32, F16 only)`);
     const size = BYTES[h.dtype as SafeTensor['dtype']];
     const [begin, end] = h.data_offsets;
     const count = h.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== size * count || dataStart + end > bytes.length) bad(`${name} data_offsets [${begin}, ${end}] do not fit shape [${h.shape}] in the file`);
+    if (end - begin !== size * count || dataStart + end > bytes.length)
+      bad(`${name} data_offsets [${begin}, ${end}] do not fit shape [${h.shape}] in the file`);
     const data = h.dtype === 'I32' ? new Int32Array(count) : new Float32Array(count);
     for (let i = 0; i < count; i++) {
       const at = dataStart + begin + size * i;
-      data[i] = h.dtype === 'F32' ? view.getFloat32(at, true) : h.dtype === 'F16' ? fromHalf(view.getUint16(at, true)) : view.getInt32(at, true);
+      data[i] =
+        h.dtype === 'F32'
+          ? view.getFloat32(at, true)
+          : h.dtype === 'F16'
+            ? fromHalf(view.getUint16(at, true))
+            : view.getInt32(at, true);
     }
     tensors.set(name, { dtype: h.dtype as SafeTensor['dtype'], shape: h.shape, data });
   }
   return { tensors, metadata };
 }
 
-export async function writeSafetensors(path: string, tensors: Map<string, SafeTensor>, metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, SafeTensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await writeFile(path, encodeSafetensors(tensors, metadata));
 }
 
-export async function readSafetensors(path: string): Promise<{ tensors: Map<string, SafeTensor>; metadata: Record<string, string> }> {
+export async function readSafetensors(
+  path: string,
+): Promise<{ tensors: Map<string, SafeTensor>; metadata: Record<string, string> }> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -138,6 +166,7 @@ export async function readSafetensors(path: string): Promise<{ tensors: Map<stri
 /** Copy variables off the device as F32 safetensors entries. */
 export function variablesToSafeTensors(vars: Map<string, tf.Variable>): Map<string, SafeTensor> {
   const out = new Map<string, SafeTensor>();
-  for (const [name, v] of vars) out.set(name, { dtype: 'F32', shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
+  for (const [name, v] of vars)
+    out.set(name, { dtype: 'F32', shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
   return out;
 }

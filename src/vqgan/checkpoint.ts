@@ -39,9 +39,15 @@ export function adamPowers(model: Vqgan): VqganCheckpointState['adamPowers'] {
 }
 
 function setAdamPowers(model: Vqgan, p: VqganCheckpointState['adamPowers']): void {
-  for (const [o, v] of [[model.generatorOptimizer, p.generator], [model.discriminatorOptimizer, p.discriminator]] as const) {
+  for (const [o, v] of [
+    [model.generatorOptimizer, p.generator],
+    [model.discriminatorOptimizer, p.discriminator],
+  ] as const) {
     const a = o as unknown as AdamInternals;
-    tf.tidy(() => { a.accBeta1.assign(tf.scalar(v[0])); a.accBeta2.assign(tf.scalar(v[1])); });
+    tf.tidy(() => {
+      a.accBeta1.assign(tf.scalar(v[0]));
+      a.accBeta2.assign(tf.scalar(v[1]));
+    });
   }
 }
 
@@ -51,7 +57,12 @@ async function optimizerTensors(model: Vqgan): Promise<{ tensors: Map<string, Sa
   const order: string[] = [];
   for (const w of await model.getOptimizerState()) {
     const data = await w.tensor.data();
-    tensors.set(w.name, w.tensor.dtype === 'int32' ? { dtype: 'I32', shape: w.tensor.shape, data: Int32Array.from(data as Int32Array) } : { dtype: 'F32', shape: w.tensor.shape, data: Float32Array.from(data as Float32Array) });
+    tensors.set(
+      w.name,
+      w.tensor.dtype === 'int32'
+        ? { dtype: 'I32', shape: w.tensor.shape, data: Int32Array.from(data as Int32Array) }
+        : { dtype: 'F32', shape: w.tensor.shape, data: Float32Array.from(data as Float32Array) },
+    );
     order.push(w.name);
     if (w.name.endsWith('/iter')) w.tensor.dispose();
   }
@@ -69,20 +80,35 @@ async function optimizerTensors(model: Vqgan): Promise<{ tensors: Map<string, Sa
  *                                                        deadCodes (lastUsed[K], rng), config (run config) }
  *   RUN/checkpoints/latest.json                         { "step": 120, "dir": "step-000120" }
  */
-export async function saveVqganCheckpoint(runDir: string, model: Vqgan, state: VqganCheckpointState, keep = 2): Promise<string> {
+export async function saveVqganCheckpoint(
+  runDir: string,
+  model: Vqgan,
+  state: VqganCheckpointState,
+  keep = 2,
+): Promise<string> {
   const opt = await optimizerTensors(model);
-  return writeCheckpointDir(runDir, state.step, {
-    'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), { config: JSON.stringify(model.config), step: String(state.step) }),
-    'optimizer.safetensors': encodeSafetensors(opt.tensors, { order: JSON.stringify(opt.order) }),
-    'state.json': JSON.stringify(state) + '\n',
-  }, keep);
+  return writeCheckpointDir(
+    runDir,
+    state.step,
+    {
+      'model.safetensors': encodeSafetensors(variablesToSafeTensors(model.params()), {
+        config: JSON.stringify(model.config),
+        step: String(state.step),
+      }),
+      'optimizer.safetensors': encodeSafetensors(opt.tensors, { order: JSON.stringify(opt.order) }),
+      'state.json': JSON.stringify(state) + '\n',
+    },
+    keep,
+  );
 }
 
 async function readIn(dir: string, file: string): Promise<Buffer> {
   try {
     return await readFile(join(dir, file));
   } catch (err) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, file)}: cannot read (${(err as Error).message})`, { cause: err });
+    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, file)}: cannot read (${(err as Error).message})`, {
+      cause: err,
+    });
   }
 }
 
@@ -96,7 +122,10 @@ export async function readVqganCheckpointState(dir: string): Promise<VqganCheckp
     throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'state.json')}: not valid JSON`, { cause: err });
   }
   if (!Number.isInteger(state.step) || !state.data || !state.deadCodes || !state.config) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${join(dir, 'state.json')}: needs integer "step", "data", "deadCodes" and "config"`);
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${join(dir, 'state.json')}: needs integer "step", "data", "deadCodes" and "config"`,
+    );
   }
   return state;
 }
@@ -110,11 +139,18 @@ export async function loadVqganCheckpoint(dir: string, model: Vqgan, training: b
     const path = join(dir, 'optimizer.safetensors');
     const { tensors, metadata } = decodeSafetensors(await readIn(dir, 'optimizer.safetensors'), path);
     const order = JSON.parse(metadata.order ?? '[]') as string[];
-    if (order.length !== tensors.size) throw new HyperlmError('CHECKPOINT_CORRUPT', `${path}: __metadata__.order lists ${order.length} slots, the file has ${tensors.size}`);
+    if (order.length !== tensors.size)
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `${path}: __metadata__.order lists ${order.length} slots, the file has ${tensors.size}`,
+      );
     const named = order.map((name) => {
       const t = tensors.get(name);
       if (!t) throw new HyperlmError('CHECKPOINT_CORRUPT', `${path}: slot ${name} is missing`);
-      return { name, tensor: t.dtype === 'I32' ? tf.scalar(t.data[0], 'int32') : tf.tensor(t.data, t.shape, 'float32') };
+      return {
+        name,
+        tensor: t.dtype === 'I32' ? tf.scalar(t.data[0], 'int32') : tf.tensor(t.data, t.shape, 'float32'),
+      };
     });
     await model.setOptimizerState(named);
     tf.dispose(named.map((n) => n.tensor));

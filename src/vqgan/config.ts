@@ -59,10 +59,29 @@ export interface VqganConfig {
 /** Test preset: 32×32 images run at 16×16 (exercises the resampling path), 4×4 codes of 4×4 patches,
  *  64 codes; small enough that tests can take steps on the pure-JS `cpu` backend. */
 const tiny: VqganConfig = {
-  resolution: 32, internalResolution: 16, patchSize: 4, width: 32, encoderLayers: 1, decoderLayers: 1,
-  heads: 2, mlpRatio: 2, codebookSize: 64, codeDim: 8, beta: 0.25, deadCodeSteps: 20,
-  l1Weight: 1, l2Weight: 1, ganWeight: 0.1, discStart: 1_000_000, discChannels: 8, discLayers: 2,
-  maxAdaptiveWeight: 1e4, learningRate: 3e-3, discLearningRate: 1e-3, adamBeta1: 0.9, adamBeta2: 0.99,
+  resolution: 32,
+  internalResolution: 16,
+  patchSize: 4,
+  width: 32,
+  encoderLayers: 1,
+  decoderLayers: 1,
+  heads: 2,
+  mlpRatio: 2,
+  codebookSize: 64,
+  codeDim: 8,
+  beta: 0.25,
+  deadCodeSteps: 20,
+  l1Weight: 1,
+  l2Weight: 1,
+  ganWeight: 0.1,
+  discStart: 1_000_000,
+  discChannels: 8,
+  discLayers: 2,
+  maxAdaptiveWeight: 1e4,
+  learningRate: 3e-3,
+  discLearningRate: 1e-3,
+  adamBeta1: 0.9,
+  adamBeta2: 0.99,
 };
 
 /** CPU preset (a run short enough for 2 WASM threads; BENCHMARKS.md, measurements table): CM3's 256×256 in, 16×16 codes out, but the net runs at 128×128
@@ -75,10 +94,29 @@ const tiny: VqganConfig = {
  *  the codes within a few steps on synthetic images; with deadCodeSteps 10 far more stayed in use and L2 was
  *  lower (BENCHMARKS.md, "Measurements behind design choices"). */
 const cpuSmall: VqganConfig = {
-  resolution: 256, internalResolution: 128, patchSize: 8, width: 128, encoderLayers: 4, decoderLayers: 4,
-  heads: 4, mlpRatio: 4, codebookSize: 8192, codeDim: 32, beta: 0.25, deadCodeSteps: 20,
-  l1Weight: 0.5, l2Weight: 1, ganWeight: 0.1, discStart: 300, discChannels: 32, discLayers: 3,
-  maxAdaptiveWeight: 1e4, learningRate: 3e-4, discLearningRate: 2e-4, adamBeta1: 0.9, adamBeta2: 0.99,
+  resolution: 256,
+  internalResolution: 128,
+  patchSize: 8,
+  width: 128,
+  encoderLayers: 4,
+  decoderLayers: 4,
+  heads: 4,
+  mlpRatio: 4,
+  codebookSize: 8192,
+  codeDim: 32,
+  beta: 0.25,
+  deadCodeSteps: 20,
+  l1Weight: 0.5,
+  l2Weight: 1,
+  ganWeight: 0.1,
+  discStart: 300,
+  discChannels: 32,
+  discLayers: 3,
+  maxAdaptiveWeight: 1e4,
+  learningRate: 3e-4,
+  discLearningRate: 2e-4,
+  adamBeta1: 0.9,
+  adamBeta2: 0.99,
 };
 // learningRate 3e-4, not 1e-3: on the web-image corpus (../shared/corpus/html, batch 4, codebook 1024) 1e-3
 // left held-out PSNR flat at ~14.7 dB from step 100 to 388 (reconstructions a uniform grey); 3e-4 (with the
@@ -87,20 +125,53 @@ const cpuSmall: VqganConfig = {
 /** GPU preset: full CM3 setting, 256×256 at full resolution, 16×16 patches → 16×16 codes, 8192 codes
  *  (ViT-VQGAN "small" width 512, 8 blocks each side). */
 const gpuDefault: VqganConfig = {
-  resolution: 256, internalResolution: 256, patchSize: 16, width: 512, encoderLayers: 8, decoderLayers: 8,
-  heads: 8, mlpRatio: 4, codebookSize: 8192, codeDim: 32, beta: 0.25, deadCodeSteps: 200,
-  l1Weight: 0, l2Weight: 1, ganWeight: 0.1, discStart: 20_000, discChannels: 64, discLayers: 3,
-  maxAdaptiveWeight: 1e4, learningRate: 1e-4, discLearningRate: 1e-4, adamBeta1: 0.9, adamBeta2: 0.99,
+  resolution: 256,
+  internalResolution: 256,
+  patchSize: 16,
+  width: 512,
+  encoderLayers: 8,
+  decoderLayers: 8,
+  heads: 8,
+  mlpRatio: 4,
+  codebookSize: 8192,
+  codeDim: 32,
+  beta: 0.25,
+  deadCodeSteps: 200,
+  l1Weight: 0,
+  l2Weight: 1,
+  ganWeight: 0.1,
+  discStart: 20_000,
+  discChannels: 64,
+  discLayers: 3,
+  maxAdaptiveWeight: 1e4,
+  learningRate: 1e-4,
+  discLearningRate: 1e-4,
+  adamBeta1: 0.9,
+  adamBeta2: 0.99,
 };
 
 export const VQGAN_PRESETS: Readonly<Record<'tiny' | 'cpu-small' | 'default', VqganConfig>> = {
-  tiny, 'cpu-small': cpuSmall, default: gpuDefault,
+  tiny,
+  'cpu-small': cpuSmall,
+  default: gpuDefault,
 };
 export type VqganPresetName = keyof typeof VQGAN_PRESETS;
 
 const INTEGER_KEYS: ReadonlySet<keyof VqganConfig> = new Set<keyof VqganConfig>([
-  'resolution', 'internalResolution', 'patchSize', 'width', 'encoderLayers', 'decoderLayers', 'heads',
-  'mlpRatio', 'codebookSize', 'codeDim', 'deadCodeSteps', 'discStart', 'discChannels', 'discLayers',
+  'resolution',
+  'internalResolution',
+  'patchSize',
+  'width',
+  'encoderLayers',
+  'decoderLayers',
+  'heads',
+  'mlpRatio',
+  'codebookSize',
+  'codeDim',
+  'deadCodeSteps',
+  'discStart',
+  'discChannels',
+  'discLayers',
 ]);
 
 function bad(message: string): HyperlmError {
@@ -119,7 +190,8 @@ export function resolveVqganConfig(preset: string = 'cpu-small', overrides: Reco
       throw new HyperlmError('CONFIG_UNKNOWN_KEY', `vqgan config: unknown key ${JSON.stringify(key)}`);
     }
     const k = key as keyof VqganConfig;
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw bad(`${key} must be a finite number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw bad(`${key} must be a finite number, got ${JSON.stringify(value)}`);
     if (INTEGER_KEYS.has(k) && !Number.isInteger(value)) throw bad(`${key} must be an integer, got ${value}`);
     if (value < 0) throw bad(`${key} must be >= 0, got ${value}`);
     out[k] = value;
@@ -129,7 +201,17 @@ export function resolveVqganConfig(preset: string = 'cpu-small', overrides: Reco
 
 /** Cross-field checks; returns the config unchanged when valid. */
 export function checkVqganConfig(c: VqganConfig): VqganConfig {
-  for (const k of ['resolution', 'internalResolution', 'patchSize', 'width', 'heads', 'mlpRatio', 'codebookSize', 'codeDim', 'discChannels'] as const) {
+  for (const k of [
+    'resolution',
+    'internalResolution',
+    'patchSize',
+    'width',
+    'heads',
+    'mlpRatio',
+    'codebookSize',
+    'codeDim',
+    'discChannels',
+  ] as const) {
     if (!(c[k] > 0)) throw bad(`${k} must be > 0, got ${c[k]}`);
   }
   if (c.resolution % c.internalResolution !== 0) {

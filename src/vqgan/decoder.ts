@@ -6,9 +6,26 @@
 import * as tf from '@tensorflow/tfjs';
 import type { VqganConfig } from './config.js';
 import type { ParamStore } from '../nn/index.js';
-import { block, createBlock, createLayerNorm, createLinear, layerNorm, linear, unpatchify, type Block, type LayerNorm, type Linear } from './vit.js';
+import {
+  block,
+  createBlock,
+  createLayerNorm,
+  createLinear,
+  layerNorm,
+  linear,
+  unpatchify,
+  type Block,
+  type LayerNorm,
+  type Linear,
+} from './vit.js';
 
-export interface DecoderParams { fromCode: Linear; pos: tf.Variable; blocks: Block[]; lnOut: LayerNorm; toPixels: Linear }
+export interface DecoderParams {
+  fromCode: Linear;
+  pos: tf.Variable;
+  blocks: Block[];
+  lnOut: LayerNorm;
+  toPixels: Linear;
+}
 
 export function createDecoder(c: VqganConfig, store: ParamStore): DecoderParams {
   const n = (c.internalResolution / c.patchSize) ** 2;

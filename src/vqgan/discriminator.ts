@@ -8,8 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { VqganConfig } from './config.js';
 import type { ParamStore } from '../nn/index.js';
 
-export interface Conv { w: tf.Variable; b: tf.Variable } // w: [k, k, in, out]
-export interface DiscriminatorParams { convs: Conv[] }
+export interface Conv {
+  w: tf.Variable;
+  b: tf.Variable;
+} // w: [k, k, in, out]
+export interface DiscriminatorParams {
+  convs: Conv[];
+}
 
 export function createDiscriminator(c: VqganConfig, store: ParamStore): DiscriminatorParams {
   const convs: Conv[] = [];
@@ -17,11 +22,17 @@ export function createDiscriminator(c: VqganConfig, store: ParamStore): Discrimi
   for (let i = 0; i < c.discLayers; i++) {
     const cout = c.discChannels * 2 ** i;
     const name = `discriminator.convs.${convs.length}`;
-    convs.push({ w: store.truncatedNormal(`${name}.w`, [4, 4, cin, cout], Math.sqrt(2 / (16 * cin))), b: store.zeros(`${name}.b`, [cout]) });
+    convs.push({
+      w: store.truncatedNormal(`${name}.w`, [4, 4, cin, cout], Math.sqrt(2 / (16 * cin))),
+      b: store.zeros(`${name}.b`, [cout]),
+    });
     cin = cout;
   }
   const name = `discriminator.convs.${convs.length}`;
-  convs.push({ w: store.truncatedNormal(`${name}.w`, [3, 3, cin, 1], Math.sqrt(1 / (9 * cin))), b: store.zeros(`${name}.b`, [1]) });
+  convs.push({
+    w: store.truncatedNormal(`${name}.w`, [3, 3, cin, 1], Math.sqrt(1 / (9 * cin))),
+    b: store.zeros(`${name}.b`, [1]),
+  });
   return { convs };
 }
 

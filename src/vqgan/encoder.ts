@@ -6,9 +6,26 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/index.js';
 import type { VqganConfig } from './config.js';
-import { block, createBlock, createLayerNorm, createLinear, layerNorm, linear, patchify, type Block, type LayerNorm, type Linear } from './vit.js';
+import {
+  block,
+  createBlock,
+  createLayerNorm,
+  createLinear,
+  layerNorm,
+  linear,
+  patchify,
+  type Block,
+  type LayerNorm,
+  type Linear,
+} from './vit.js';
 
-export interface EncoderParams { patchEmbed: Linear; pos: tf.Variable; blocks: Block[]; lnOut: LayerNorm; toCode: Linear }
+export interface EncoderParams {
+  patchEmbed: Linear;
+  pos: tf.Variable;
+  blocks: Block[];
+  lnOut: LayerNorm;
+  toCode: Linear;
+}
 
 export function createEncoder(c: VqganConfig, store: ParamStore): EncoderParams {
   const n = (c.internalResolution / c.patchSize) ** 2;

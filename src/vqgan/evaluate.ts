@@ -28,15 +28,30 @@ export interface ReconstructionReport {
   dropped: Record<string, number>;
 }
 
-export interface BaselineReport { images: number; psnr: number; ssim: number }
+export interface BaselineReport {
+  images: number;
+  psnr: number;
+  ssim: number;
+}
 
 /** The images as the tokenizer sees them (centre cover-crop at `size`), skipping those that fail. */
-export async function loadEvalImages(files: ImageFile[], size: number, maxImagePixels = 40_000_000): Promise<{ rgb: Uint8Array[]; files: ImageFile[]; dropped: Record<string, number> }> {
-  const rgb: Uint8Array[] = [], kept: ImageFile[] = [], dropped: Record<string, number> = {};
+export async function loadEvalImages(
+  files: ImageFile[],
+  size: number,
+  maxImagePixels = 40_000_000,
+): Promise<{ rgb: Uint8Array[]; files: ImageFile[]; dropped: Record<string, number> }> {
+  const rgb: Uint8Array[] = [],
+    kept: ImageFile[] = [],
+    dropped: Record<string, number> = {};
   for (const f of files) {
     const bytes = await readImageBytes(f);
-    const r = bytes ? await loadImage(bytes, { size, maxPixels: maxImagePixels }, f.relPath) : { drop: 'unreadable' as const };
-    if ('drop' in r) { dropped[r.drop] = (dropped[r.drop] ?? 0) + 1; continue; }
+    const r = bytes
+      ? await loadImage(bytes, { size, maxPixels: maxImagePixels }, f.relPath)
+      : { drop: 'unreadable' as const };
+    if ('drop' in r) {
+      dropped[r.drop] = (dropped[r.drop] ?? 0) + 1;
+      continue;
+    }
     rgb.push(r.rgb);
     kept.push(f);
   }
@@ -44,10 +59,15 @@ export async function loadEvalImages(files: ImageFile[], size: number, maxImageP
 }
 
 /** PSNR/SSIM/usage of decode(encode(x)) over `files`, encoded `batch` images at a time. */
-export async function reconstructionMetrics(tok: ImageTokenizer, files: ImageFile[], opts: { maxImagePixels?: number; batch?: number } = {}): Promise<ReconstructionReport> {
+export async function reconstructionMetrics(
+  tok: ImageTokenizer,
+  files: ImageFile[],
+  opts: { maxImagePixels?: number; batch?: number } = {},
+): Promise<ReconstructionReport> {
   const { rgb, dropped } = await loadEvalImages(files, tok.resolution, opts.maxImagePixels);
   const all = new Uint16Array(rgb.length * tok.codesPerImage);
-  let p = 0, s = 0;
+  let p = 0,
+    s = 0;
   const batch = opts.batch ?? 8;
   for (let i = 0; i < rgb.length; i += batch) {
     const codes = await tok.encode(rgb.slice(i, i + batch));
@@ -65,14 +85,21 @@ export async function reconstructionMetrics(tok: ImageTokenizer, files: ImageFil
 /** x shrunk to side×side and enlarged back to its size (sharp, Lanczos-3). */
 export async function shrinkAndEnlarge(rgb: Uint8Array, size: number, side = 16): Promise<Uint8Array> {
   const raw = { raw: { width: size, height: size, channels: 3 as const } };
-  const small = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), raw).resize(side, side, { fit: 'fill' }).raw().toBuffer();
-  const big = await sharp(small, { raw: { width: side, height: side, channels: 3 } }).resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  const small = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), raw)
+    .resize(side, side, { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  const big = await sharp(small, { raw: { width: side, height: side, channels: 3 } })
+    .resize(size, size, { fit: 'fill' })
+    .raw()
+    .toBuffer();
   return new Uint8Array(big.buffer, big.byteOffset, big.byteLength);
 }
 
 /** The 16×16 baseline's mean PSNR/SSIM on the same images. */
 export async function baselineMetrics(rgb: Uint8Array[], size: number, side = 16): Promise<BaselineReport> {
-  let p = 0, s = 0;
+  let p = 0,
+    s = 0;
   for (const x of rgb) {
     const y = await shrinkAndEnlarge(x, size, side);
     p += cappedPsnr(x, y);

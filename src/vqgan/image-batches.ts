@@ -38,8 +38,12 @@ export class ImageBatcher {
   /** Drop reason → count, over images tried so far. */
   readonly dropped: Record<string, number> = {};
 
-  constructor(private readonly files: ImageFile[], private readonly opts: BatcherOptions) {
-    if (files.length === 0) throw new HyperlmError('INPUT_NOT_FOUND', 'vqgan training: no training images (after the held-out split)');
+  constructor(
+    private readonly files: ImageFile[],
+    private readonly opts: BatcherOptions,
+  ) {
+    if (files.length === 0)
+      throw new HyperlmError('INPUT_NOT_FOUND', 'vqgan training: no training images (after the held-out split)');
     this.loadSize = Math.round(opts.size * opts.cropScale);
     this.rng = Rng.fromParts(opts.seed, 'vqgan-crops');
   }
@@ -50,7 +54,10 @@ export class ImageBatcher {
 
   setState(s: BatcherState): void {
     if (!Number.isInteger(s?.epoch) || !Number.isInteger(s?.cursor) || s.cursor < 0 || s.cursor > this.files.length) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `vqgan data position ${JSON.stringify(s)} does not fit ${this.files.length} training images`);
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `vqgan data position ${JSON.stringify(s)} does not fit ${this.files.length} training images`,
+      );
     }
     this.epoch = s.epoch;
     this.cursor = s.cursor;
@@ -85,24 +92,37 @@ export class ImageBatcher {
 
   /** Next `batch` images as [batch, size, size, 3] floats in [-1, 1] (row-major NHWC). */
   async next(batch: number): Promise<Float32Array> {
-    const R = this.opts.size, S = this.loadSize;
+    const R = this.opts.size,
+      S = this.loadSize;
     const out = new Float32Array(batch * R * R * 3);
-    let filled = 0, misses = 0;
+    let filled = 0,
+      misses = 0;
     while (filled < batch) {
-      if (this.cursor >= this.files.length) { this.epoch++; this.cursor = 0; }
+      if (this.cursor >= this.files.length) {
+        this.epoch++;
+        this.cursor = 0;
+      }
       const img = await this.load(this.shuffled(this.epoch)[this.cursor++]);
       if (!img) {
-        if (++misses > this.files.length) throw new HyperlmError('INPUT_NOT_FOUND', `vqgan training: none of the ${this.files.length} training images could be loaded (${JSON.stringify(this.dropped)})`);
+        if (++misses > this.files.length)
+          throw new HyperlmError(
+            'INPUT_NOT_FOUND',
+            `vqgan training: none of the ${this.files.length} training images could be loaded (${JSON.stringify(this.dropped)})`,
+          );
         continue;
       }
-      const ox = this.rng.int(S - R + 1), oy = this.rng.int(S - R + 1);
+      const ox = this.rng.int(S - R + 1),
+        oy = this.rng.int(S - R + 1);
       const flip = this.rng.uniform() < this.opts.flipProbability;
       const base = filled * R * R * 3;
       for (let y = 0; y < R; y++) {
         for (let x = 0; x < R; x++) {
           const sx = flip ? ox + R - 1 - x : ox + x;
-          const src = ((oy + y) * S + sx) * 3, dst = base + (y * R + x) * 3;
-          out[dst] = img[src] / 127.5 - 1; out[dst + 1] = img[src + 1] / 127.5 - 1; out[dst + 2] = img[src + 2] / 127.5 - 1;
+          const src = ((oy + y) * S + sx) * 3,
+            dst = base + (y * R + x) * 3;
+          out[dst] = img[src] / 127.5 - 1;
+          out[dst + 1] = img[src + 1] / 127.5 - 1;
+          out[dst + 2] = img[src + 2] / 127.5 - 1;
         }
       }
       filled++;

@@ -9,14 +9,32 @@ import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Parser } from 'htmlparser2';
-import { defaultWarcOptions, fileKindForPath, newSourceStats, readJsonl, readWarcImages, resolveImageSource, walkFolder, type SourceStats } from '../data/index.js';
+import {
+  defaultWarcOptions,
+  fileKindForPath,
+  newSourceStats,
+  readJsonl,
+  readWarcImages,
+  resolveImageSource,
+  walkFolder,
+  type SourceStats,
+} from '../data/index.js';
 import { HyperlmError } from '../errors.js';
 import { seedFrom } from '../rng.js';
 import { decodeHtmlBytes } from '../minimize/charset.js';
 import { largestSrcsetCandidate } from '../minimize/minimize.js';
 
 /** Extensions sharp decodes (SVG is left out on purpose: images.ts drops it as unsupported). */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.avif', '.tif', '.tiff']);
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.gif',
+  '.webp',
+  '.avif',
+  '.tif',
+  '.tiff',
+]);
 
 /** Pages larger than this are not parsed for <img> (readSources' file limit). */
 const MAX_PAGE_BYTES = 32 * 2 ** 20;
@@ -59,9 +77,14 @@ export function describeImageList(s: ImageListStats): string {
   const via = [`${s.files} files`];
   if (s.pages > 0) via.push(`${s.fromPages} more via ${s.pages} pages' <img>`);
   if (s.fromContainers > 0) via.push(`${s.fromContainers} from WARC/JSONL`);
-  const dropped = Object.entries(s.dropped).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`);
-  return `${total} images (${via.join(', ')})` + (dropped.length > 0 ? `; not used: ${dropped.join(', ')}` : '') +
-    (s.errors > 0 ? `; ${s.errors} unreadable records` : '');
+  const dropped = Object.entries(s.dropped)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`);
+  return (
+    `${total} images (${via.join(', ')})` +
+    (dropped.length > 0 ? `; not used: ${dropped.join(', ')}` : '') +
+    (s.errors > 0 ? `; ${s.errors} unreadable records` : '')
+  );
 }
 
 export function isImagePath(p: string): boolean {
@@ -77,7 +100,9 @@ export function pageImageSources(html: string): { srcs: string[]; baseHref?: str
     onopentag(tag, attribs) {
       if (tag === 'base' && baseHref === undefined && attribs.href !== undefined) baseHref = attribs.href.trim();
       if (tag !== 'img') return;
-      const src = (attribs.src ?? attribs['data-src'] ?? '').trim() || (attribs.srcset === undefined ? undefined : largestSrcsetCandidate(attribs.srcset));
+      const src =
+        (attribs.src ?? attribs['data-src'] ?? '').trim() ||
+        (attribs.srcset === undefined ? undefined : largestSrcsetCandidate(attribs.srcset));
       if (src !== undefined && src.length > 0) srcs.push(src);
     },
   });
@@ -86,12 +111,19 @@ export function pageImageSources(html: string): { srcs: string[]; baseHref?: str
   return baseHref === undefined ? { srcs } : { srcs, baseHref };
 }
 
-const count = (into: Record<string, number>, reason: string, n = 1): void => { into[reason] = (into[reason] ?? 0) + n; };
+const count = (into: Record<string, number>, reason: string, n = 1): void => {
+  into[reason] = (into[reason] ?? 0) + n;
+};
 
 /** Images a local page's <img> resolve to, keyed like the walk keys files (relative to `root`'s real path). */
 async function imagesOfPage(page: string, root: string, realRoot: string, stats: ImageListStats): Promise<ImageFile[]> {
-  const size = await stat(page).then((s) => s.size).catch(() => -1);
-  if (size < 0 || size > MAX_PAGE_BYTES) { count(stats.dropped, size < 0 ? 'page-unreadable' : 'page-too-large'); return []; }
+  const size = await stat(page)
+    .then((s) => s.size)
+    .catch(() => -1);
+  if (size < 0 || size > MAX_PAGE_BYTES) {
+    count(stats.dropped, size < 0 ? 'page-unreadable' : 'page-too-large');
+    return [];
+  }
   let html: string;
   try {
     html = decodeHtmlBytes(await readFile(page), page).text;
@@ -105,8 +137,14 @@ async function imagesOfPage(page: string, root: string, realRoot: string, stats:
   for (const src of srcs) {
     const r = await resolveImageSource(src, { filePath: page, root, ...(baseHref === undefined ? {} : { baseHref }) });
     if ('drop' in r) count(stats.dropped, r.drop);
-    else if (r.filePath !== undefined) out.push({ filePath: r.filePath, relPath: path.relative(realRoot, r.filePath).split(path.sep).join('/') });
-    else out.push({ filePath: page, relPath: `sha256:${createHash('sha256').update(r.bytes).digest('hex')}`, bytes: r.bytes });
+    else if (r.filePath !== undefined)
+      out.push({ filePath: r.filePath, relPath: path.relative(realRoot, r.filePath).split(path.sep).join('/') });
+    else
+      out.push({
+        filePath: page,
+        relPath: `sha256:${createHash('sha256').update(r.bytes).digest('hex')}`,
+        bytes: r.bytes,
+      });
   }
   return out;
 }
@@ -115,7 +153,8 @@ async function imagesOfPage(page: string, root: string, realRoot: string, stats:
 async function imagesOfContainer(file: string, kind: 'warc' | 'jsonl', sources: SourceStats): Promise<ImageFile[]> {
   const out: ImageFile[] = [];
   if (kind === 'warc') {
-    for await (const img of readWarcImages(file, defaultWarcOptions, sources)) out.push({ filePath: file, relPath: img.url, bytes: img.bytes });
+    for await (const img of readWarcImages(file, defaultWarcOptions, sources))
+      out.push({ filePath: file, relPath: img.url, bytes: img.bytes });
   } else {
     for await (const page of readJsonl(file, sources)) {
       for (const [url, bytes] of Object.entries(page.images ?? {})) out.push({ filePath: file, relPath: url, bytes });
@@ -129,7 +168,10 @@ async function imagesOfContainer(file: string, kind: 'warc' | 'jsonl', sources: 
  *  Per input, its image files come in walk order, then the images reached through pages and containers
  *  (the first of a key wins), so a folder of plain images lists exactly as it always did. WARC/JSONL and
  *  data: images are held in memory (WARC: at most readWarc's per-file cap); files are read when used. */
-export async function listImageFiles(inputs: string[], stats: ImageListStats = newImageListStats()): Promise<ImageFile[]> {
+export async function listImageFiles(
+  inputs: string[],
+  stats: ImageListStats = newImageListStats(),
+): Promise<ImageFile[]> {
   const out: ImageFile[] = [];
   const seen = new Set<string>();
   const sources = newSourceStats();
@@ -142,8 +184,10 @@ export async function listImageFiles(inputs: string[], stats: ImageListStats = n
     const later: Array<{ file: ImageFile; from: 'page' | 'container' }> = [];
     const visit = async (filePath: string, relPath: string, direct: boolean): Promise<void> => {
       const kind = fileKindForPath(filePath).kind;
-      if (kind === 'html') for (const file of await imagesOfPage(filePath, root, realRoot, stats)) later.push({ file, from: 'page' });
-      else if (kind === 'warc' || kind === 'jsonl') for (const file of await imagesOfContainer(filePath, kind, sources)) later.push({ file, from: 'container' });
+      if (kind === 'html')
+        for (const file of await imagesOfPage(filePath, root, realRoot, stats)) later.push({ file, from: 'page' });
+      else if (kind === 'warc' || kind === 'jsonl')
+        for (const file of await imagesOfContainer(filePath, kind, sources)) later.push({ file, from: 'container' });
       else if (direct || isImagePath(relPath)) {
         out.push({ filePath, relPath });
         seen.add(relPath);
@@ -151,12 +195,17 @@ export async function listImageFiles(inputs: string[], stats: ImageListStats = n
       }
     };
     if (st.isFile()) await visit(abs, path.basename(abs), true);
-    else for await (const e of walkFolder(abs, () => undefined)) await visit(path.resolve(e.filePath), e.relPath, false);
+    else
+      for await (const e of walkFolder(abs, () => undefined)) await visit(path.resolve(e.filePath), e.relPath, false);
     for (const { file, from } of later) {
-      if (seen.has(file.relPath)) { stats.duplicates++; continue; }
+      if (seen.has(file.relPath)) {
+        stats.duplicates++;
+        continue;
+      }
       seen.add(file.relPath);
       out.push(file);
-      if (from === 'page') stats.fromPages++; else stats.fromContainers++;
+      if (from === 'page') stats.fromPages++;
+      else stats.fromContainers++;
     }
   }
   for (const [reason, n] of Object.entries(sources.skipped)) count(stats.dropped, reason, n);
@@ -176,11 +225,12 @@ export async function readImageBytes(f: ImageFile): Promise<Uint8Array | undefin
  * image, the content hash for a data: URI; an image added later never moves another between splits.
  */
 export function isHeldOut(relPath: string, heldOut: number): boolean {
-  return (seedFrom('vqgan-held-out', relPath) % 10_000) < heldOut * 10_000;
+  return seedFrom('vqgan-held-out', relPath) % 10_000 < heldOut * 10_000;
 }
 
 export function splitImageFiles(files: ImageFile[], heldOut: number): { train: ImageFile[]; heldOut: ImageFile[] } {
-  const train: ImageFile[] = [], held: ImageFile[] = [];
+  const train: ImageFile[] = [],
+    held: ImageFile[] = [];
   for (const f of files) (isHeldOut(f.relPath, heldOut) ? held : train).push(f);
   return { train, heldOut: held };
 }

@@ -46,18 +46,26 @@ export function configureSharpForWorkers(): void {
 function validate(opts: ImageLoadOptions): void {
   for (const key of ['size', 'maxPixels', 'maxBytes'] as const) {
     if (!Number.isInteger(opts[key]) || opts[key] <= 0) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `imageLoadOptions.${key} must be a positive integer, got ${opts[key]}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `imageLoadOptions.${key} must be a positive integer, got ${opts[key]}`,
+      );
     }
   }
 }
 
 /** Decode `bytes` (from `source`, named in drop details) into a size×size×3 row-major RGB image. */
-export async function loadImage(bytes: Uint8Array, options: Partial<ImageLoadOptions>, source: string): Promise<LoadedImage | ImageDrop> {
+export async function loadImage(
+  bytes: Uint8Array,
+  options: Partial<ImageLoadOptions>,
+  source: string,
+): Promise<LoadedImage | ImageDrop> {
   const opts = { ...defaultImageLoadOptions, ...options };
   validate(opts);
   configureSharpForWorkers();
   if (bytes.byteLength === 0) return { drop: 'corrupt', detail: `${source}: zero bytes` };
-  if (bytes.byteLength > opts.maxBytes) return { drop: 'too-large', detail: `${source}: ${bytes.byteLength} bytes > ${opts.maxBytes}` };
+  if (bytes.byteLength > opts.maxBytes)
+    return { drop: 'too-large', detail: `${source}: ${bytes.byteLength} bytes > ${opts.maxBytes}` };
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // failOn 'warning': a truncated JPEG/PNG only warns in libvips and would decode half grey.
   const sharpOpts = { limitInputPixels: opts.maxPixels, failOn: 'warning' as const, pages: 1 };
@@ -69,11 +77,13 @@ export async function loadImage(bytes: Uint8Array, options: Partial<ImageLoadOpt
     return { drop: 'corrupt', detail: `${source}: ${(err as Error).message}` };
   }
   const format = meta.format ?? 'unknown';
-  if (format === 'svg') return { drop: 'unsupported', detail: `${source}: SVG is not rasterised (may reference external resources)` };
+  if (format === 'svg')
+    return { drop: 'unsupported', detail: `${source}: SVG is not rasterised (may reference external resources)` };
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   if (width <= 0 || height <= 0) return { drop: 'corrupt', detail: `${source}: no dimensions in header` };
-  if (width * height > opts.maxPixels) return { drop: 'too-large', detail: `${source}: ${width}×${height} > ${opts.maxPixels} pixels` };
+  if (width * height > opts.maxPixels)
+    return { drop: 'too-large', detail: `${source}: ${width}×${height} > ${opts.maxPixels} pixels` };
   try {
     const { data, info } = await sharp(input, sharpOpts)
       .rotate()
@@ -97,9 +107,14 @@ export async function loadImage(bytes: Uint8Array, options: Partial<ImageLoadOpt
 /** Write a size×size RGB image (as produced by loadImage or a VQGAN decode) to a PNG file. */
 export async function saveRgbPng(rgb: Uint8Array, size: number, filePath: string): Promise<void> {
   if (rgb.byteLength !== size * size * 3) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `saveRgbPng: rgb has ${rgb.byteLength} bytes, expected ${size}×${size}×3 for ${filePath}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `saveRgbPng: rgb has ${rgb.byteLength} bytes, expected ${size}×${size}×3 for ${filePath}`,
+    );
   }
-  await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: size, height: size, channels: 3 } })
+  await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), {
+    raw: { width: size, height: size, channels: 3 },
+  })
     .png()
     .toFile(filePath);
 }

@@ -22,10 +22,19 @@ const cache = new LoadOnce<Vqgan>();
 /** The weights file of a bundle or of a run's latest checkpoint. */
 export async function vqganWeightsPath(run: string): Promise<string> {
   const bundle = join(run, 'model.safetensors');
-  if (await readFile(bundle).then(() => true, () => false)) return bundle;
+  if (
+    await readFile(bundle).then(
+      () => true,
+      () => false,
+    )
+  )
+    return bundle;
   const ck = await latestCheckpoint(run);
   if (ck) return join(ck, 'model.safetensors');
-  throw new HyperlmError('INPUT_NOT_FOUND', `--vqgan ${run}: neither ${bundle} nor ${join(run, 'checkpoints', 'latest.json')} exists (train one with npm run train:vqgan)`);
+  throw new HyperlmError(
+    'INPUT_NOT_FOUND',
+    `--vqgan ${run}: neither ${bundle} nor ${join(run, 'checkpoints', 'latest.json')} exists (train one with npm run train:vqgan)`,
+  );
 }
 
 async function load(run: string): Promise<Vqgan> {
@@ -37,7 +46,11 @@ async function load(run: string): Promise<Vqgan> {
   try {
     config = checkVqganConfig(JSON.parse(metadata.config) as VqganConfig);
   } catch (err) {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${path}: __metadata__.config is missing or not a VQGAN config (${(err as Error).message})`, { cause: err });
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${path}: __metadata__.config is missing or not a VQGAN config (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   const model = new Vqgan(config);
   model.loadWeights(tensors, path, false);

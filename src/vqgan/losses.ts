@@ -9,7 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { VqganConfig } from './config.js';
 import { stopGradient } from './quantizer.js';
 
-export interface ReconstructionLoss { l1: tf.Scalar; l2: tf.Scalar; total: tf.Scalar }
+export interface ReconstructionLoss {
+  l1: tf.Scalar;
+  l2: tf.Scalar;
+  total: tf.Scalar;
+}
 
 /** x, y: [B, R, R, 3] in [-1,1]. total = l1Weight·mean|x−y| + l2Weight·mean(x−y)². */
 export function reconstructionLoss(c: VqganConfig, x: tf.Tensor4D, y: tf.Tensor4D): ReconstructionLoss {
@@ -21,7 +25,11 @@ export function reconstructionLoss(c: VqganConfig, x: tf.Tensor4D, y: tf.Tensor4
 
 /** Hinge loss of the discriminator (Lim & Ye 2017): ½(E[relu(1 − D(x))] + E[relu(1 + D(x̂))]). */
 export function discriminatorHingeLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor): tf.Scalar {
-  return tf.relu(tf.sub(1, realLogits)).mean().add(tf.relu(tf.add(1, fakeLogits)).mean()).mul(0.5) as tf.Scalar;
+  return tf
+    .relu(tf.sub(1, realLogits))
+    .mean()
+    .add(tf.relu(tf.add(1, fakeLogits)).mean())
+    .mul(0.5) as tf.Scalar;
 }
 
 /** Generator side of the hinge GAN: −E[D(x̂)]. */

@@ -8,7 +8,10 @@ import { HyperlmError } from '../errors.js';
 
 function checkPair(a: Uint8Array, b: Uint8Array, what: string): void {
   if (a.length !== b.length || a.length === 0) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `${what}: images must be non-empty and equal in length, got ${a.length} and ${b.length}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `${what}: images must be non-empty and equal in length, got ${a.length} and ${b.length}`,
+    );
   }
 }
 
@@ -32,7 +35,9 @@ function gaussianTaps(size: number, sigma: number): Float64Array {
 
 /** 'valid' separable filtering of a [h, w] plane → [h − k + 1, w − k + 1]. */
 function filterValid(plane: Float64Array, h: number, w: number, taps: Float64Array): Float64Array {
-  const k = taps.length, ow = w - k + 1, oh = h - k + 1;
+  const k = taps.length,
+    ow = w - k + 1,
+    oh = h - k + 1;
   const rows = new Float64Array(h * ow);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < ow; x++) {
@@ -57,21 +62,33 @@ export function ssim(a: Uint8Array, b: Uint8Array, width: number, height: number
   checkPair(a, b, 'ssim');
   const win = 11;
   if (a.length !== width * height * channels) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `ssim: expected ${width}×${height}×${channels} = ${width * height * channels} values, got ${a.length}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `ssim: expected ${width}×${height}×${channels} = ${width * height * channels} values, got ${a.length}`,
+    );
   }
-  if (width < win || height < win) throw new HyperlmError('CONFIG_BAD_VALUE', `ssim: images must be at least ${win}×${win}, got ${width}×${height}`);
+  if (width < win || height < win)
+    throw new HyperlmError('CONFIG_BAD_VALUE', `ssim: images must be at least ${win}×${win}, got ${width}×${height}`);
   const taps = gaussianTaps(win, 1.5);
-  const C1 = (0.01 * 255) ** 2, C2 = (0.03 * 255) ** 2;
+  const C1 = (0.01 * 255) ** 2,
+    C2 = (0.03 * 255) ** 2;
   const n = width * height;
   let total = 0;
   for (let c = 0; c < channels; c++) {
-    const x = new Float64Array(n), y = new Float64Array(n);
-    for (let i = 0; i < n; i++) { x[i] = a[i * channels + c]; y[i] = b[i * channels + c]; }
-    const [mx, my, xx, yy, xy] = [x, y, x.map((v) => v * v), y.map((v) => v * v), x.map((v, i) => v * y[i])]
-      .map((p) => filterValid(p, height, width, taps));
+    const x = new Float64Array(n),
+      y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i] = a[i * channels + c];
+      y[i] = b[i * channels + c];
+    }
+    const [mx, my, xx, yy, xy] = [x, y, x.map((v) => v * v), y.map((v) => v * v), x.map((v, i) => v * y[i])].map((p) =>
+      filterValid(p, height, width, taps),
+    );
     let sum = 0;
     for (let i = 0; i < mx.length; i++) {
-      const vx = xx[i] - mx[i] * mx[i], vy = yy[i] - my[i] * my[i], cxy = xy[i] - mx[i] * my[i];
+      const vx = xx[i] - mx[i] * mx[i],
+        vy = yy[i] - my[i] * my[i],
+        cxy = xy[i] - mx[i] * my[i];
       sum += ((2 * mx[i] * my[i] + C1) * (2 * cxy + C2)) / ((mx[i] ** 2 + my[i] ** 2 + C1) * (vx + vy + C2));
     }
     total += sum / mx.length;

@@ -9,7 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { HyperlmError } from '../errors.js';
 import { Rng, type RngState } from '../rng.js';
 
-export interface QuantizerParams { codebook: tf.Variable } // [K, codeDim], unnormalized storage
+export interface QuantizerParams {
+  codebook: tf.Variable;
+} // [K, codeDim], unnormalized storage
 
 export interface QuantizerOutput {
   zq: tf.Tensor3D; // [B, N, D] straight-through: value of the chosen code, gradient of z
@@ -20,9 +22,10 @@ export interface QuantizerOutput {
 }
 
 /** Identity forward, zero gradient: tfjs has no stop_gradient op, so build one with customGrad. */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(
-  ((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as never,
-) as never;
+export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(((x: tf.Tensor) => ({
+  value: x.clone(),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as never) as never;
 
 /** Straight-through estimator: forward value e, backward identity to z (and nothing to e). */
 export function straightThrough<T extends tf.Tensor>(z: T, e: T): T {
@@ -37,7 +40,11 @@ export function l2Normalize<T extends tf.Tensor>(x: T, eps = 1e-12): T {
 /** Index of the nearest row of `codes` [K, D] for every row of `z` [M, D] under squared l2 distance. */
 export function nearestCodes(codes: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
-    const dist = z.square().sum(1, true).sub(tf.matMul(z, codes.transpose()).mul(2)).add(codes.square().sum(1).expandDims(0)); // [M, K]
+    const dist = z
+      .square()
+      .sum(1, true)
+      .sub(tf.matMul(z, codes.transpose()).mul(2))
+      .add(codes.square().sum(1).expandDims(0)); // [M, K]
     return tf.argMin(dist, 1) as tf.Tensor1D;
   });
 }
@@ -54,7 +61,16 @@ function nearestLookup(codes: tf.Tensor2D, z: tf.Tensor2D): { e: tf.Tensor2D; id
     return {
       value: tf.gather(c, idx),
       // the codebook gradient as a one-hot GEMM
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(tf.oneHot(saved[0] as tf.Tensor1D, c.shape[0]).toFloat().transpose(), dy as tf.Tensor2D), tf.zerosLike(x)],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(
+          tf
+            .oneHot(saved[0] as tf.Tensor1D, c.shape[0])
+            .toFloat()
+            .transpose(),
+          dy as tf.Tensor2D,
+        ),
+        tf.zerosLike(x),
+      ],
     };
   }) as never) as (c: tf.Tensor2D, x: tf.Tensor2D) => tf.Tensor2D;
   const e = op(codes, z);
@@ -65,7 +81,9 @@ function nearestLookup(codes: tf.Tensor2D, z: tf.Tensor2D): { e: tf.Tensor2D; id
 }
 
 export function createQuantizer(codebookSize: number, codeDim: number, seed: number): QuantizerParams {
-  return { codebook: tf.variable(tf.tidy(() => l2Normalize(tf.randomNormal([codebookSize, codeDim], 0, 1, 'float32', seed)))) };
+  return {
+    codebook: tf.variable(tf.tidy(() => l2Normalize(tf.randomNormal([codebookSize, codeDim], 0, 1, 'float32', seed)))),
+  };
 }
 
 /** The codebook as used for lookup: unit rows [K, D]. */
@@ -103,7 +121,8 @@ export interface CodeUsage {
 export function codeUsage(indices: ArrayLike<number>, codebookSize: number): CodeUsage {
   const counts = new Float64Array(codebookSize);
   for (let i = 0; i < indices.length; i++) counts[indices[i]]++;
-  let used = 0, entropy = 0;
+  let used = 0,
+    entropy = 0;
   for (const c of counts) {
     if (c === 0) continue;
     used++;
@@ -118,7 +137,11 @@ export function codeUsage(indices: ArrayLike<number>, codebookSize: number): Cod
 export class DeadCodeTracker {
   readonly lastUsed: Int32Array;
   private rng: Rng;
-  constructor(readonly codebookSize: number, readonly patience: number, seed: number) {
+  constructor(
+    readonly codebookSize: number,
+    readonly patience: number,
+    seed: number,
+  ) {
     this.lastUsed = new Int32Array(codebookSize);
     this.rng = Rng.fromParts(seed, 'dead-codes');
   }
@@ -130,7 +153,10 @@ export class DeadCodeTracker {
 
   setState(state: { lastUsed: number[]; rng: RngState | number }): void {
     if (!Array.isArray(state?.lastUsed) || state.lastUsed.length !== this.codebookSize) {
-      throw new HyperlmError('CHECKPOINT_CORRUPT', `dead-code tracker state: needs lastUsed[${this.codebookSize}] and an rng state`);
+      throw new HyperlmError(
+        'CHECKPOINT_CORRUPT',
+        `dead-code tracker state: needs lastUsed[${this.codebookSize}] and an rng state`,
+      );
     }
     this.lastUsed.set(state.lastUsed);
     // a checkpoint from before the shared Rng stored one 32-bit word: continue from a stream seeded by it
@@ -147,8 +173,14 @@ export class DeadCodeTracker {
     const rows = zFlat.shape[0];
     const src = dead.map(() => this.rng.int(rows));
     tf.tidy(() => {
-      const mask = tf.scatterND(tf.tensor2d(dead, [dead.length, 1], 'int32'), tf.ones([dead.length]), [this.codebookSize]).expandDims(1); // [K, 1]
-      const fresh = tf.scatterND(tf.tensor2d(dead, [dead.length, 1], 'int32'), tf.gather(zFlat, tf.tensor1d(src, 'int32')), p.codebook.shape as number[]); // [K, D]
+      const mask = tf
+        .scatterND(tf.tensor2d(dead, [dead.length, 1], 'int32'), tf.ones([dead.length]), [this.codebookSize])
+        .expandDims(1); // [K, 1]
+      const fresh = tf.scatterND(
+        tf.tensor2d(dead, [dead.length, 1], 'int32'),
+        tf.gather(zFlat, tf.tensor1d(src, 'int32')),
+        p.codebook.shape as number[],
+      ); // [K, D]
       p.codebook.assign(tf.where(mask.cast('bool').tile([1, p.codebook.shape[1] as number]), fresh, p.codebook));
     });
     for (const k of dead) this.lastUsed[k] = step;

@@ -20,10 +20,19 @@ export function sideBySide(a: Uint8Array, b: Uint8Array, size: number): Uint8Arr
   return out;
 }
 
-export interface ReconstructionFile { source: string; png: string; psnr: number; ssim: number }
+export interface ReconstructionFile {
+  source: string;
+  png: string;
+  psnr: number;
+  ssim: number;
+}
 
 /** Writes OUT/NAME.recon.png for each loadable image; returns what was written. */
-export async function writeReconstructions(tok: ImageTokenizer, files: ImageFile[], outDir: string): Promise<{ written: ReconstructionFile[]; dropped: Record<string, number> }> {
+export async function writeReconstructions(
+  tok: ImageTokenizer,
+  files: ImageFile[],
+  outDir: string,
+): Promise<{ written: ReconstructionFile[]; dropped: Record<string, number> }> {
   await mkdir(outDir, { recursive: true });
   const { rgb, files: kept, dropped } = await loadEvalImages(files, tok.resolution);
   const R = tok.resolution;
@@ -32,7 +41,9 @@ export async function writeReconstructions(tok: ImageTokenizer, files: ImageFile
     const [recon] = await tok.decode(await tok.encode([rgb[i]]));
     const name = `${String(i).padStart(3, '0')}-${basename(kept[i].relPath, extname(kept[i].relPath)).replace(/[^\w.-]+/g, '_')}.recon.png`;
     const png = join(outDir, name);
-    await sharp(Buffer.from(sideBySide(rgb[i], recon, R)), { raw: { width: 2 * R, height: R, channels: 3 } }).png().toFile(png);
+    await sharp(Buffer.from(sideBySide(rgb[i], recon, R)), { raw: { width: 2 * R, height: R, channels: 3 } })
+      .png()
+      .toFile(png);
     written.push({ source: kept[i].filePath, png, psnr: psnr(rgb[i], recon), ssim: ssim(rgb[i], recon, R, R) });
   }
   return { written, dropped };

@@ -39,14 +39,18 @@ export interface VqganSliceInfo {
 }
 
 /** `run` request: the slice's two last-layer gradients of eq. 7 (train-step.ts adaptiveWeightGrads). */
-export interface VqganAdaptiveRequest { pixels: Float32Array; rows: number }
+export interface VqganAdaptiveRequest {
+  pixels: Float32Array;
+  rows: number;
+}
 
 export async function createReplica(init: VqganReplicaInit) {
   const model = new Vqgan(init.model, init.seed);
   const params = model.params();
   const { layout, getParams, setParams } = flatParamAccess(params);
   const R = model.resolution;
-  const internal = (s: { pixels: Float32Array; rows: number }) => tf.tidy(() => model.toInternal(tf.tensor4d(s.pixels, [s.rows, R, R, 3])).clone());
+  const internal = (s: { pixels: Float32Array; rows: number }) =>
+    tf.tidy(() => model.toInternal(tf.tensor4d(s.pixels, [s.rows, R, R, 3])).clone());
   return {
     getParams,
     setParams,

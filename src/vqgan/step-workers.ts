@@ -30,33 +30,64 @@ import type { TrainStepResult, Vqgan } from './vqgan.js';
  *      workers in batch order), then its params are broadcast; replicas hold this thread's bytes.
  */
 export class VqganWorkers extends ReplicaSet {
-  private constructor(dp: DataParallel, layout: ParamLayout, private readonly model: Vqgan) {
+  private constructor(
+    dp: DataParallel,
+    layout: ParamLayout,
+    private readonly model: Vqgan,
+  ) {
     super(dp, layout);
   }
 
   /** Starts `workers` replicas of `model` (same config and seed) and loads the model's current params into them. */
-  static async start(model: Vqgan, seed: number, workers: number, backend: BackendChoice = 'wasm'): Promise<VqganWorkers> {
+  static async start(
+    model: Vqgan,
+    seed: number,
+    workers: number,
+    backend: BackendChoice = 'wasm',
+  ): Promise<VqganWorkers> {
     const init: VqganReplicaInit = { model: model.config, seed };
-    const { dp, layout } = await ReplicaSet.open(fileURLToPath(new URL('./replica.js', import.meta.url)), init, model.params(), workers, backend);
+    const { dp, layout } = await ReplicaSet.open(
+      fileURLToPath(new URL('./replica.js', import.meta.url)),
+      init,
+      model.params(),
+      workers,
+      backend,
+    );
     return new VqganWorkers(dp, layout, model);
   }
 
   /** One training step on `rows` images [rows, R, R, 3] in [-1, 1] (what Vqgan.trainStep does with the whole batch). */
   async step(pixels: Float32Array, rows: number, step: number): Promise<TrainStepResult> {
-    const n = this.dp.workers, c = this.model.config, R = this.model.resolution, per = R * R * 3;
+    const n = this.dp.workers,
+      c = this.model.config,
+      R = this.model.resolution,
+      per = R * R * 3;
     if (!Number.isInteger(rows) || rows < n || pixels.length !== rows * per) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `vqgan workers: a step needs at least ${n} images of ${R}×${R}×3 (one per worker), got ${rows} (${pixels.length} values)`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `vqgan workers: a step needs at least ${n} images of ${R}×${R}×3 (one per worker), got ${rows} (${pixels.length} values)`,
+      );
     }
     // Contiguous slices in batch order; .slice copies (posting a subarray would clone the whole buffer).
-    const slices = sliceRanges(rows, n).map(([lo, hi]) => ({ pixels: pixels.slice(lo * per, hi * per), rows: hi - lo, share: (hi - lo) / rows }));
+    const slices = sliceRanges(rows, n).map(([lo, hi]) => ({
+      pixels: pixels.slice(lo * per, hi * per),
+      rows: hi - lo,
+      share: (hi - lo) / rows,
+    }));
     const useGan = ganActive(c, step);
     let lambda: number | undefined;
     if (useGan) {
-      const stats = await this.dp.map(slices.map((s): VqganAdaptiveRequest => ({ pixels: s.pixels, rows: s.rows }))) as Array<{ rec: Float32Array; gan: Float32Array }>;
-      const rec = new Float64Array(stats[0].rec.length), gan = new Float64Array(stats[0].gan.length);
+      const stats = (await this.dp.map(
+        slices.map((s): VqganAdaptiveRequest => ({ pixels: s.pixels, rows: s.rows })),
+      )) as Array<{ rec: Float32Array; gan: Float32Array }>;
+      const rec = new Float64Array(stats[0].rec.length),
+        gan = new Float64Array(stats[0].gan.length);
       stats.forEach((s, i) => {
         const w = slices[i].share;
-        for (let j = 0; j < rec.length; j++) { rec[j] += w * s.rec[j]; gan[j] += w * s.gan[j]; }
+        for (let j = 0; j < rec.length; j++) {
+          rec[j] += w * s.rec[j];
+          gan[j] += w * s.gan[j];
+        }
       });
       lambda = adaptiveWeightFrom(rec, gan, c.maxAdaptiveWeight);
     }
@@ -64,30 +95,49 @@ export class VqganWorkers extends ReplicaSet {
     const infos = r.infos as VqganSliceInfo[];
     const weighted = (k: keyof LossParts) => infos.reduce((a, info, i) => a + slices[i].share * info.parts[k], 0);
     const parts: LossParts = {
-      loss: weighted('loss'), l1: weighted('l1'), l2: weighted('l2'), codebookLoss: weighted('codebookLoss'), commitLoss: weighted('commitLoss'),
-      ganLoss: weighted('ganLoss'), discLoss: weighted('discLoss'), adaptiveWeight: lambda ?? 0,
+      loss: weighted('loss'),
+      l1: weighted('l1'),
+      l2: weighted('l2'),
+      codebookLoss: weighted('codebookLoss'),
+      commitLoss: weighted('commitLoss'),
+      ganLoss: weighted('ganLoss'),
+      discLoss: weighted('discLoss'),
+      adaptiveWeight: lambda ?? 0,
     };
-    if (!Number.isFinite(parts.loss)) throw new HyperlmError('TRAIN_NON_FINITE', `vqgan: generator loss is ${parts.loss} at step ${step}`);
+    if (!Number.isFinite(parts.loss))
+      throw new HyperlmError('TRAIN_NON_FINITE', `vqgan: generator loss is ${parts.loss} at step ${step}`);
 
     const indices = new Int32Array(infos.reduce((a, info) => a + info.indices.length, 0));
     const zRows = new Float32Array(infos.reduce((a, info) => a + info.zFlat.length, 0));
-    let at = 0, zAt = 0;
+    let at = 0,
+      zAt = 0;
     for (const info of infos) {
-      indices.set(info.indices, at); at += info.indices.length;
-      zRows.set(info.zFlat, zAt); zAt += info.zFlat.length;
+      indices.set(info.indices, at);
+      at += info.indices.length;
+      zRows.set(info.zFlat, zAt);
+      zAt += info.zFlat.length;
     }
     const params = this.model.params();
-    const generator: tf.NamedTensorMap = {}, discriminator: tf.NamedTensorMap = {};
+    const generator: tf.NamedTensorMap = {},
+      discriminator: tf.NamedTensorMap = {};
     this.layout.names.forEach((name, i) => {
       const isDisc = name.startsWith('discriminator.');
       if (isDisc && !useGan) return;
       const o = this.layout.offsets[i];
-      (isDisc ? discriminator : generator)[params.get(name)!.name] = tf.tensor(r.grads.slice(o, o + this.layout.sizes[i]), this.layout.shapes[i], 'float32');
+      (isDisc ? discriminator : generator)[params.get(name)!.name] = tf.tensor(
+        r.grads.slice(o, o + this.layout.sizes[i]),
+        this.layout.shapes[i],
+        'float32',
+      );
     });
     const zFlat = tf.tensor2d(zRows, [indices.length, c.codeDim]);
     let restarted: number;
     try {
-      restarted = applyStep(this.model, { generator, discriminator: useGan ? discriminator : undefined, indices, zFlat }, step);
+      restarted = applyStep(
+        this.model,
+        { generator, discriminator: useGan ? discriminator : undefined, indices, zFlat },
+        step,
+      );
     } finally {
       tf.dispose([...Object.values(generator), ...Object.values(discriminator), zFlat]);
     }

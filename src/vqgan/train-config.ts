@@ -32,8 +32,17 @@ export interface VqganTrainConfig {
 }
 
 export const DEFAULT_VQGAN_TRAIN: VqganTrainConfig = {
-  batchSize: 8, steps: 500, seed: 0, checkpointEvery: 50, keepCheckpoints: 2, heldOut: 0.1,
-  cropScale: 1.125, flipProbability: 0.5, evalEvery: 100, evalImages: 16, maxImagePixels: 40_000_000,
+  batchSize: 8,
+  steps: 500,
+  seed: 0,
+  checkpointEvery: 50,
+  keepCheckpoints: 2,
+  heldOut: 0.1,
+  cropScale: 1.125,
+  flipProbability: 0.5,
+  evalEvery: 100,
+  evalImages: 16,
+  maxImagePixels: 40_000_000,
 };
 
 export interface VqganRunConfig {
@@ -46,17 +55,25 @@ export interface VqganRunConfig {
 const bad = (message: string): HyperlmError => new HyperlmError('CONFIG_BAD_VALUE', `vqgan train config: ${message}`);
 
 /** Preset + defaults overlaid with `sets` (each key is a model or a train field; values are numbers). */
-export function resolveVqganRun(preset: string, sets: Record<string, unknown> = {}, base: Partial<VqganTrainConfig> = {}): VqganRunConfig {
+export function resolveVqganRun(
+  preset: string,
+  sets: Record<string, unknown> = {},
+  base: Partial<VqganTrainConfig> = {},
+): VqganRunConfig {
   const modelSets: Record<string, unknown> = {};
   const train: VqganTrainConfig = { ...DEFAULT_VQGAN_TRAIN, ...base };
   for (const [key, value] of Object.entries(sets)) {
     if (Object.hasOwn(DEFAULT_VQGAN_TRAIN, key)) {
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw bad(`${key} must be a finite number, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        throw bad(`${key} must be a finite number, got ${JSON.stringify(value)}`);
       train[key as keyof VqganTrainConfig] = value;
     } else if (Object.hasOwn(VQGAN_PRESETS.tiny, key)) {
       modelSets[key] = value;
     } else {
-      throw new HyperlmError('CONFIG_UNKNOWN_KEY', `vqgan train config: unknown key ${JSON.stringify(key)} (neither a model nor a training field)`);
+      throw new HyperlmError(
+        'CONFIG_UNKNOWN_KEY',
+        `vqgan train config: unknown key ${JSON.stringify(key)} (neither a model nor a training field)`,
+      );
     }
   }
   for (const k of ['batchSize', 'steps', 'checkpointEvery', 'keepCheckpoints', 'evalImages'] as const) {
@@ -67,7 +84,8 @@ export function resolveVqganRun(preset: string, sets: Record<string, unknown> = 
   }
   if (!(train.heldOut >= 0 && train.heldOut < 1)) throw bad(`heldOut must be in [0, 1), got ${train.heldOut}`);
   if (!(train.cropScale >= 1 && train.cropScale <= 2)) throw bad(`cropScale must be in [1, 2], got ${train.cropScale}`);
-  if (!(train.flipProbability >= 0 && train.flipProbability <= 1)) throw bad(`flipProbability must be in [0, 1], got ${train.flipProbability}`);
+  if (!(train.flipProbability >= 0 && train.flipProbability <= 1))
+    throw bad(`flipProbability must be in [0, 1], got ${train.flipProbability}`);
   return { preset, model: resolveVqganConfig(preset, modelSets), train };
 }
 
@@ -75,7 +93,10 @@ export function resolveVqganRun(preset: string, sets: Record<string, unknown> = 
 export function checkVqganRun(value: unknown, source: string): VqganRunConfig {
   const v = value as Partial<VqganRunConfig> | undefined;
   if (!v || typeof v.preset !== 'string' || typeof v.model !== 'object' || typeof v.train !== 'object') {
-    throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: not a VQGAN run config (needs "preset", "model", "train")`);
+    throw new HyperlmError(
+      'CHECKPOINT_CORRUPT',
+      `${source}: not a VQGAN run config (needs "preset", "model", "train")`,
+    );
   }
   return resolveVqganRun(v.preset, { ...v.model, ...v.train } as Record<string, unknown>);
 }

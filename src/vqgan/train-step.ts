@@ -11,7 +11,14 @@ import type { VqganConfig } from './config.js';
 import { decoderHead, decoderTrunk } from './decoder.js';
 import { discriminatorForward } from './discriminator.js';
 import { encoderForward } from './encoder.js';
-import { adaptiveWeight, discriminatorHingeLoss, generatorAdversarialLoss, lastLayerGradNorm, offTape, reconstructionLoss } from './losses.js';
+import {
+  adaptiveWeight,
+  discriminatorHingeLoss,
+  generatorAdversarialLoss,
+  lastLayerGradNorm,
+  offTape,
+  reconstructionLoss,
+} from './losses.js';
 import { quantize, stopGradient } from './quantizer.js';
 import type { Vqgan } from './vqgan.js';
 
@@ -63,13 +70,20 @@ export function ganActive(c: VqganConfig, step: number): boolean {
  * The discriminator's gradient depends only on its own weights, the real images and the (pre-update)
  * reconstructions, so computing it before the generator update gives the same step as after.
  */
-export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: StepGradientOptions = {}): StepGradients {
+export function stepGradients(
+  model: Vqgan,
+  x: tf.Tensor4D,
+  step: number,
+  opts: StepGradientOptions = {},
+): StepGradients {
   const c = model.config;
   const share = opts.share ?? 1;
   const useGan = ganActive(c, step);
   const kept: Record<string, tf.Tensor> = {};
-  const keep = (name: string, t: tf.Tensor) => { kept[name] = tf.keep(t); };
-  const scaled = (t: tf.Scalar) => (share === 1 ? t : t.mul(share) as tf.Scalar);
+  const keep = (name: string, t: tf.Tensor) => {
+    kept[name] = tf.keep(t);
+  };
+  const scaled = (t: tf.Scalar) => (share === 1 ? t : (t.mul(share) as tf.Scalar));
   const gen = tf.variableGrads(() => {
     const q = quantize(model.quantizer, encoderForward(model.encoder, c, x), c.beta);
     const feats = decoderTrunk(model.decoder, c, q.zq);
@@ -81,18 +95,28 @@ export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: 
       let lambda: tf.Scalar;
       if (opts.lambda !== undefined) lambda = tf.scalar(opts.lambda);
       else {
-        const fd = offTape(feats), b = offTape(model.decoder.toPixels.b), w0 = offTape(model.decoder.toPixels.w);
+        const fd = offTape(feats),
+          b = offTape(model.decoder.toPixels.b),
+          w0 = offTape(model.decoder.toPixels.w);
         const head = (w: tf.Tensor) => decoderHead({ w, b }, c, fd);
         lambda = adaptiveWeight(
           lastLayerGradNorm((w) => reconstructionLoss(c, x, head(w)).total, w0),
           lastLayerGradNorm((w) => generatorAdversarialLoss(discriminatorForward(model.discriminator, head(w))), w0),
-          c.maxAdaptiveWeight);
+          c.maxAdaptiveWeight,
+        );
       }
       total = total.add(ganLoss.mul(lambda).mul(c.ganWeight));
-      keep('ganLoss', ganLoss); keep('lambda', lambda); keep('fake', stopGradient(y));
+      keep('ganLoss', ganLoss);
+      keep('lambda', lambda);
+      keep('fake', stopGradient(y));
     }
-    keep('total', total); keep('l1', rec.l1); keep('l2', rec.l2); keep('cb', q.codebookLoss); keep('commit', q.commitLoss);
-    keep('indices', q.indices); keep('zFlat', stopGradient(q.zFlat));
+    keep('total', total);
+    keep('l1', rec.l1);
+    keep('l2', rec.l2);
+    keep('cb', q.codebookLoss);
+    keep('commit', q.commitLoss);
+    keep('indices', q.indices);
+    keep('zFlat', stopGradient(q.zFlat));
     return scaled(total as tf.Scalar);
   }, model.generatorVariables());
   const loss = kept.total.dataSync()[0];
@@ -105,7 +129,10 @@ export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: 
   if (useGan) {
     const fake = kept.fake as tf.Tensor4D;
     const d = tf.variableGrads(() => {
-      const l = discriminatorHingeLoss(discriminatorForward(model.discriminator, x), discriminatorForward(model.discriminator, fake));
+      const l = discriminatorHingeLoss(
+        discriminatorForward(model.discriminator, x),
+        discriminatorForward(model.discriminator, fake),
+      );
       keep('disc', l);
       return scaled(l);
     }, model.discriminatorVariables());
@@ -114,12 +141,22 @@ export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: 
   }
   const scalar = (name: string) => (kept[name] ? kept[name].dataSync()[0] : 0);
   const parts: LossParts = {
-    loss, l1: scalar('l1'), l2: scalar('l2'), codebookLoss: scalar('cb'), commitLoss: scalar('commit'),
-    ganLoss: scalar('ganLoss'), discLoss: scalar('disc'), adaptiveWeight: scalar('lambda'),
+    loss,
+    l1: scalar('l1'),
+    l2: scalar('l2'),
+    codebookLoss: scalar('cb'),
+    commitLoss: scalar('commit'),
+    ganLoss: scalar('ganLoss'),
+    discLoss: scalar('disc'),
+    adaptiveWeight: scalar('lambda'),
   };
   const indices = Int32Array.from(kept.indices.dataSync() as Int32Array);
   const zFlat = kept.zFlat as tf.Tensor2D;
-  tf.dispose(Object.entries(kept).filter(([k]) => k !== 'zFlat').map(([, t]) => t));
+  tf.dispose(
+    Object.entries(kept)
+      .filter(([k]) => k !== 'zFlat')
+      .map(([, t]) => t),
+  );
   return { generator: gen.grads, discriminator, parts, indices, zFlat };
 }
 
@@ -129,7 +166,11 @@ export function stepGradients(model: Vqgan, x: tf.Tensor4D, step: number, opts: 
 export function adaptiveWeightGrads(model: Vqgan, x: tf.Tensor4D): { rec: Float32Array; gan: Float32Array } {
   const c = model.config;
   const [rec, gan] = tf.tidy(() => {
-    const feats = decoderTrunk(model.decoder, c, quantize(model.quantizer, encoderForward(model.encoder, c, x), c.beta).zq);
+    const feats = decoderTrunk(
+      model.decoder,
+      c,
+      quantize(model.quantizer, encoderForward(model.encoder, c, x), c.beta).zq,
+    );
     const b = model.decoder.toPixels.b;
     const head = (w: tf.Tensor) => decoderHead({ w, b }, c, feats);
     const w0 = model.decoder.toPixels.w;
@@ -145,14 +186,26 @@ export function adaptiveWeightGrads(model: Vqgan, x: tf.Tensor4D): { rec: Float3
 
 /** Eq. 7 from the batch's two last-layer gradients: ‖∇L_rec‖ / (‖∇L_GAN‖ + 1e-4), clamped to [0, max]
  *  (losses.ts adaptiveWeight, here on host arrays summed over slices). */
-export function adaptiveWeightFrom(rec: Float64Array | Float32Array, gan: Float64Array | Float32Array, max: number): number {
-  let r = 0, g = 0;
-  for (let i = 0; i < rec.length; i++) { r += rec[i] * rec[i]; g += gan[i] * gan[i]; }
+export function adaptiveWeightFrom(
+  rec: Float64Array | Float32Array,
+  gan: Float64Array | Float32Array,
+  max: number,
+): number {
+  let r = 0,
+    g = 0;
+  for (let i = 0; i < rec.length; i++) {
+    r += rec[i] * rec[i];
+    g += gan[i] * gan[i];
+  }
   return Math.fround(Math.min(max, Math.max(0, Math.fround(Math.sqrt(r)) / (Math.fround(Math.sqrt(g)) + 1e-4))));
 }
 
 /** Both Adam updates, then the dead-code restart; returns the number of codes restarted. */
-export function applyStep(model: Vqgan, g: Pick<StepGradients, 'generator' | 'discriminator' | 'indices' | 'zFlat'>, step: number): number {
+export function applyStep(
+  model: Vqgan,
+  g: Pick<StepGradients, 'generator' | 'discriminator' | 'indices' | 'zFlat'>,
+  step: number,
+): number {
   model.generatorOptimizer.applyGradients(g.generator as never); // tfjs types want NamedVariableMap
   if (g.discriminator) model.discriminatorOptimizer.applyGradients(g.discriminator as never);
   return model.deadCodes.update(model.quantizer, g.indices, g.zFlat, step);

@@ -65,8 +65,16 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   const listed = newImageListStats();
   const files = await listImageFiles(opts.images, listed);
   const split = splitImageFiles(files, tc.heldOut);
-  log(`images: ${describeImageList(listed)}; ${split.train.length} train, ${split.heldOut.length} held out (${(tc.heldOut * 100).toFixed(0)}% by path/URL hash)`);
-  const batcher = new ImageBatcher(split.train, { size: config.model.resolution, cropScale: tc.cropScale, flipProbability: tc.flipProbability, seed: tc.seed, maxImagePixels: tc.maxImagePixels });
+  log(
+    `images: ${describeImageList(listed)}; ${split.train.length} train, ${split.heldOut.length} held out (${(tc.heldOut * 100).toFixed(0)}% by path/URL hash)`,
+  );
+  const batcher = new ImageBatcher(split.train, {
+    size: config.model.resolution,
+    cropScale: tc.cropScale,
+    flipProbability: tc.flipProbability,
+    seed: tc.seed,
+    maxImagePixels: tc.maxImagePixels,
+  });
   await mkdir(runDir, { recursive: true });
   await writeJsonAtomic(join(runDir, 'config.json'), config);
   const model = new Vqgan(config.model, tc.seed);
@@ -85,8 +93,12 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   // "psnr" is the batch's PSNR at the network's internal resolution, 10·log10(4 / l2) (pixels in [-1, 1]).
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), step);
   const history = metrics.history;
-  const params = [...model.params()].filter(([k]) => !k.startsWith('discriminator.')).reduce((a, [, v]) => a + v.size, 0);
-  log(`model: ${formatCount(params)} generator parameters, ${config.model.resolution}² → ${model.codesPerImage} codes of ${config.model.codebookSize}; batch ${tc.batchSize}`);
+  const params = [...model.params()]
+    .filter(([k]) => !k.startsWith('discriminator.'))
+    .reduce((a, [, v]) => a + v.size, 0);
+  log(
+    `model: ${formatCount(params)} generator parameters, ${config.model.resolution}² → ${model.codesPerImage} codes of ${config.model.codebookSize}; batch ${tc.batchSize}`,
+  );
 
   const workers = workerCount(opts.workers, tc.batchSize, 'image', log);
   let parallel: VqganWorkers | undefined;
@@ -106,10 +118,23 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
     return p;
   };
   const checkpoint = async (): Promise<void> => {
-    lastCheckpoint = await saveVqganCheckpoint(runDir, model, { step, data: dataState, deadCodes: model.deadCodes.getState(), adamPowers: adamPowers(model), config }, tc.keepCheckpoints);
+    lastCheckpoint = await saveVqganCheckpoint(
+      runDir,
+      model,
+      { step, data: dataState, deadCodes: model.deadCodes.getState(), adamPowers: adamPowers(model), config },
+      tc.keepCheckpoints,
+    );
     const title = `VQGAN ${config.preset}`;
-    await plotLossCurve(join(runDir, 'loss.png'), history.filter((h) => h.loss !== undefined).map((h): CurvePoint => ({ step: h.step, loss: h.loss })), `${title}: training loss`);
-    await plotLossCurve(join(runDir, 'psnr.png'), history.map((h): CurvePoint => ({ step: h.step, loss: h.psnr, valLoss: h.heldOutPsnr })), `${title}: PSNR dB (line: batch, dots: held-out)`);
+    await plotLossCurve(
+      join(runDir, 'loss.png'),
+      history.filter((h) => h.loss !== undefined).map((h): CurvePoint => ({ step: h.step, loss: h.loss })),
+      `${title}: training loss`,
+    );
+    await plotLossCurve(
+      join(runDir, 'psnr.png'),
+      history.map((h): CurvePoint => ({ step: h.step, loss: h.psnr, valLoss: h.heldOutPsnr })),
+      `${title}: PSNR dB (line: batch, dots: held-out)`,
+    );
   };
   const trainStep = async (pixels: Float32Array): Promise<TrainStepResult> => {
     if (parallel) return parallel.step(pixels, tc.batchSize, step);
@@ -124,7 +149,9 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
   try {
     if (workers > 1 && step < end) {
       parallel = await VqganWorkers.start(model, tc.seed, workers);
-      log(`data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, Adam and dead-code restarts in this thread`);
+      log(
+        `data parallel: ${workers} worker threads (WASM), gradients summed in shared memory, Adam and dead-code restarts in this thread`,
+      );
     }
     while (step < end) {
       const t0 = performance.now();
@@ -137,19 +164,37 @@ export async function trainVqgan(opts: VqganTrainOptions): Promise<VqganTrainRes
       losses.push(r.loss);
       const seconds = (performance.now() - t0) / 1000;
       const line: Record<string, number> = {
-        step, loss: r.loss, l1: r.l1, l2: r.l2, codebookLoss: r.codebookLoss, commitLoss: r.commitLoss, ganLoss: r.ganLoss,
-        discLoss: r.discLoss, adaptiveWeight: r.adaptiveWeight, psnr: 10 * Math.log10(4 / r.l2),
-        usedFraction: r.usage.usedFraction, perplexity: r.usage.perplexity, restarted: r.restarted,
-        seconds, elapsed: (performance.now() - started) / 1000,
+        step,
+        loss: r.loss,
+        l1: r.l1,
+        l2: r.l2,
+        codebookLoss: r.codebookLoss,
+        commitLoss: r.commitLoss,
+        ganLoss: r.ganLoss,
+        discLoss: r.discLoss,
+        adaptiveWeight: r.adaptiveWeight,
+        psnr: 10 * Math.log10(4 / r.l2),
+        usedFraction: r.usage.usedFraction,
+        perplexity: r.usage.perplexity,
+        restarted: r.restarted,
+        seconds,
+        elapsed: (performance.now() - started) / 1000,
       };
       await metrics.append(line);
       if (tc.evalEvery > 0 && step % tc.evalEvery === 0 && split.heldOut.length > 0) {
-        const m = await reconstructionMetrics(model, split.heldOut.slice(0, tc.evalImages), { maxImagePixels: tc.maxImagePixels });
+        const m = await reconstructionMetrics(model, split.heldOut.slice(0, tc.evalImages), {
+          maxImagePixels: tc.maxImagePixels,
+        });
         const v = { step, heldOutPsnr: m.psnr, heldOutSsim: m.ssim, heldOutUsedFraction: m.usage.usedFraction };
         await metrics.append(v);
         log(`step ${step}: held-out PSNR ${m.psnr.toFixed(2)} dB, SSIM ${m.ssim.toFixed(3)} on ${m.images} images`);
       }
-      progress?.update(step, { loss: r.loss.toFixed(4), psnr: line.psnr.toFixed(2), codes: `${(r.usage.usedFraction * 100).toFixed(1)}%`, 's/step': seconds.toFixed(2) });
+      progress?.update(step, {
+        loss: r.loss.toFixed(4),
+        psnr: line.psnr.toFixed(2),
+        codes: `${(r.usage.usedFraction * 100).toFixed(1)}%`,
+        's/step': seconds.toFixed(2),
+      });
       opts.onStep?.(step, line);
       const interrupted = opts.signal?.aborted === true && step < end;
       if (checkpointDue(step, end, tc.checkpointEvery, interrupted)) await checkpoint();

@@ -13,11 +13,22 @@ import { createDiscriminator, type DiscriminatorParams } from './discriminator.j
 import { ParamStore } from '../nn/index.js';
 import { createEncoder, encoderForward, type EncoderParams } from './encoder.js';
 import type { ImageTokenizer } from './image-tokenizer.js';
-import { codeUsage, createQuantizer, DeadCodeTracker, lookup, quantize, type CodeUsage, type QuantizerParams } from './quantizer.js';
+import {
+  codeUsage,
+  createQuantizer,
+  DeadCodeTracker,
+  lookup,
+  quantize,
+  type CodeUsage,
+  type QuantizerParams,
+} from './quantizer.js';
 import { applyStep, disposeStepGradients, stepGradients, type LossParts, type StepGradients } from './train-step.js';
 
 /** One named optimizer tensor (tfjs's io.NamedTensor, which the package root does not re-export). */
-export interface NamedTensor { name: string; tensor: tf.Tensor }
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
 
 export interface TrainStepResult extends LossParts {
   step: number;
@@ -31,7 +42,8 @@ export interface TrainStepResult extends LossParts {
 function collect(prefix: string, node: unknown, out: Map<string, tf.Variable>): void {
   if (node instanceof tf.Variable) out.set(prefix, node);
   else if (Array.isArray(node)) node.forEach((v, i) => collect(`${prefix}.${i}`, v, out));
-  else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) collect(`${prefix}.${k}`, v, out);
+  else if (node !== null && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) collect(`${prefix}.${k}`, v, out);
 }
 
 /**
@@ -90,7 +102,11 @@ export class Vqgan implements ImageTokenizer {
 
   /** Assigns weights by the names of params(); `requireAll` false lets inference files omit the
    *  discriminator (only `discriminator.*` may be missing). Shapes must match exactly. */
-  loadWeights(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, source: string, requireAll = true): void {
+  loadWeights(
+    tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>,
+    source: string,
+    requireAll = true,
+  ): void {
     for (const [name, v] of this.params()) {
       const t = tensors.get(name);
       if (!t) {
@@ -98,7 +114,10 @@ export class Vqgan implements ImageTokenizer {
         throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: missing tensor ${name}`);
       }
       if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-        throw new HyperlmError('CHECKPOINT_CORRUPT', `${source}: ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
+        throw new HyperlmError(
+          'CHECKPOINT_CORRUPT',
+          `${source}: ${name} has shape [${t.shape}], the config needs [${v.shape}]`,
+        );
       }
       tf.tidy(() => v.assign(tf.tensor(Float32Array.from(t.data), v.shape, 'float32')));
     }
@@ -115,22 +134,40 @@ export class Vqgan implements ImageTokenizer {
   /** [B, resolution, resolution, 3] → [B, internal, internal, 3] by average pooling (identity when equal). */
   toInternal(images: tf.Tensor4D): tf.Tensor4D {
     const f = this.config.resolution / this.config.internalResolution;
-    if (images.shape[1] !== this.config.resolution || images.shape[2] !== this.config.resolution || images.shape[3] !== 3) {
-      throw new HyperlmError('INPUT_BAD_RECORD', `vqgan: images must be [B, ${this.resolution}, ${this.resolution}, 3], got [${images.shape.join(', ')}]`);
+    if (
+      images.shape[1] !== this.config.resolution ||
+      images.shape[2] !== this.config.resolution ||
+      images.shape[3] !== 3
+    ) {
+      throw new HyperlmError(
+        'INPUT_BAD_RECORD',
+        `vqgan: images must be [B, ${this.resolution}, ${this.resolution}, 3], got [${images.shape.join(', ')}]`,
+      );
     }
     return f === 1 ? images : tf.avgPool(images, f, f, 'valid');
   }
 
   /** images [B, R, R, 3] in [-1,1] → codes [B, codesPerImage] int32 (row-major over the code grid). */
   encodeTensor(images: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => quantize(this.quantizer, encoderForward(this.encoder, this.config, this.toInternal(images)), this.config.beta).indices);
+    return tf.tidy(
+      () =>
+        quantize(this.quantizer, encoderForward(this.encoder, this.config, this.toInternal(images)), this.config.beta)
+          .indices,
+    );
   }
 
   /** codes [B, codesPerImage] int32 → images [B, R, R, 3] clipped to [-1,1] (bilinear upsampling if internal < R). */
   decodeTensor(codes: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
-      const y = decoderHead(this.decoder.toPixels, this.config, decoderTrunk(this.decoder, this.config, lookup(this.quantizer, codes)));
-      const up = this.config.internalResolution === this.resolution ? y : tf.image.resizeBilinear(y, [this.resolution, this.resolution], false, true);
+      const y = decoderHead(
+        this.decoder.toPixels,
+        this.config,
+        decoderTrunk(this.decoder, this.config, lookup(this.quantizer, codes)),
+      );
+      const up =
+        this.config.internalResolution === this.resolution
+          ? y
+          : tf.image.resizeBilinear(y, [this.resolution, this.resolution], false, true);
       return up.clipByValue(-1, 1) as tf.Tensor4D;
     });
   }
@@ -157,35 +194,56 @@ export class Vqgan implements ImageTokenizer {
   async encode(rgb: Uint8Array[]): Promise<Uint16Array[]> {
     const n = this.resolution * this.resolution * 3;
     rgb.forEach((img, i) => {
-      if (img.length !== n) throw new HyperlmError('INPUT_BAD_RECORD', `vqgan.encode: image ${i} has ${img.length} bytes, expected ${this.resolution}×${this.resolution}×3 = ${n}`);
+      if (img.length !== n)
+        throw new HyperlmError(
+          'INPUT_BAD_RECORD',
+          `vqgan.encode: image ${i} has ${img.length} bytes, expected ${this.resolution}×${this.resolution}×3 = ${n}`,
+        );
     });
     const out: Uint16Array[] = [];
     for (let start = 0; start < rgb.length; start += 16) {
       const chunk = rgb.slice(start, start + 16);
       const flat = new Float32Array(chunk.length * n);
-      chunk.forEach((img, i) => { for (let j = 0; j < n; j++) flat[i * n + j] = img[j] / 127.5 - 1; });
-      const codes = tf.tidy(() => this.encodeTensor(tf.tensor4d(flat, [chunk.length, this.resolution, this.resolution, 3])));
+      chunk.forEach((img, i) => {
+        for (let j = 0; j < n; j++) flat[i * n + j] = img[j] / 127.5 - 1;
+      });
+      const codes = tf.tidy(() =>
+        this.encodeTensor(tf.tensor4d(flat, [chunk.length, this.resolution, this.resolution, 3])),
+      );
       const data = (await codes.data()) as Int32Array;
       codes.dispose();
-      for (let i = 0; i < chunk.length; i++) out.push(Uint16Array.from(data.subarray(i * this.codesPerImage, (i + 1) * this.codesPerImage)));
+      for (let i = 0; i < chunk.length; i++)
+        out.push(Uint16Array.from(data.subarray(i * this.codesPerImage, (i + 1) * this.codesPerImage)));
     }
     return out;
   }
 
   /** ImageTokenizer: Uint16 codes (codesPerImage each) → uint8 HWC RGB images. */
   async decode(codes: Uint16Array[]): Promise<Uint8Array[]> {
-    const m = this.codesPerImage, n = this.resolution * this.resolution * 3;
+    const m = this.codesPerImage,
+      n = this.resolution * this.resolution * 3;
     codes.forEach((cs, i) => {
-      if (cs.length !== m) throw new HyperlmError('INPUT_BAD_RECORD', `vqgan.decode: image ${i} has ${cs.length} codes, expected ${m}`);
+      if (cs.length !== m)
+        throw new HyperlmError('INPUT_BAD_RECORD', `vqgan.decode: image ${i} has ${cs.length} codes, expected ${m}`);
       const bad = cs.findIndex((v) => v >= this.codebookSize);
-      if (bad >= 0) throw new HyperlmError('INPUT_BAD_RECORD', `vqgan.decode: image ${i} code ${bad} is ${cs[bad]}, codebook has ${this.codebookSize}`);
+      if (bad >= 0)
+        throw new HyperlmError(
+          'INPUT_BAD_RECORD',
+          `vqgan.decode: image ${i} code ${bad} is ${cs[bad]}, codebook has ${this.codebookSize}`,
+        );
     });
     const out: Uint8Array[] = [];
     for (let start = 0; start < codes.length; start += 16) {
       const chunk = codes.slice(start, start + 16);
       const flat = new Int32Array(chunk.length * m);
       chunk.forEach((cs, i) => flat.set(cs, i * m));
-      const pixels = tf.tidy(() => this.decodeTensor(tf.tensor2d(flat, [chunk.length, m], 'int32')).add(1).mul(127.5).round().clipByValue(0, 255));
+      const pixels = tf.tidy(() =>
+        this.decodeTensor(tf.tensor2d(flat, [chunk.length, m], 'int32'))
+          .add(1)
+          .mul(127.5)
+          .round()
+          .clipByValue(0, 255),
+      );
       const data = (await pixels.data()) as Float32Array;
       pixels.dispose();
       for (let i = 0; i < chunk.length; i++) out.push(Uint8Array.from(data.subarray(i * n, (i + 1) * n)));
@@ -199,10 +257,16 @@ export class Vqgan implements ImageTokenizer {
   async getOptimizerState(): Promise<NamedTensor[]> {
     const byVarName = new Map([...this.params()].map(([k, v]) => [v.name, k]));
     const out: NamedTensor[] = [];
-    for (const [prefix, opt] of [['generator', this.generatorOptimizer], ['discriminator', this.discriminatorOptimizer]] as const) {
+    for (const [prefix, opt] of [
+      ['generator', this.generatorOptimizer],
+      ['discriminator', this.discriminatorOptimizer],
+    ] as const) {
       for (const w of await opt.getWeights()) {
         const slot = w.name.match(/^(.*)\/(m|v)$/);
-        out.push({ name: `${prefix}/${slot ? `${byVarName.get(slot[1]) ?? slot[1]}/${slot[2]}` : w.name}`, tensor: w.tensor });
+        out.push({
+          name: `${prefix}/${slot ? `${byVarName.get(slot[1]) ?? slot[1]}/${slot[2]}` : w.name}`,
+          tensor: w.tensor,
+        });
       }
     }
     return out;
@@ -211,22 +275,32 @@ export class Vqgan implements ImageTokenizer {
   /** Restores what getOptimizerState returned (from a model with the same config). */
   async setOptimizerState(state: NamedTensor[]): Promise<void> {
     const params = this.params();
-    for (const [prefix, opt, vars] of [['generator', this.generatorOptimizer, this.generatorVariables()], ['discriminator', this.discriminatorOptimizer, this.discriminatorVariables()]] as const) {
-      const mine = state.filter((w) => w.name.startsWith(`${prefix}/`)).map((w) => ({ name: w.name.slice(prefix.length + 1), tensor: w.tensor }));
+    for (const [prefix, opt, vars] of [
+      ['generator', this.generatorOptimizer, this.generatorVariables()],
+      ['discriminator', this.discriminatorOptimizer, this.discriminatorVariables()],
+    ] as const) {
+      const mine = state
+        .filter((w) => w.name.startsWith(`${prefix}/`))
+        .map((w) => ({ name: w.name.slice(prefix.length + 1), tensor: w.tensor }));
       const slots = mine.filter((w) => w.name !== 'iter');
       const names = [...params].filter(([, v]) => vars.includes(v)).map(([k]) => k);
       const n = slots.length / 2;
       slots.forEach((w, i) => {
         const want = `${names[i % n]}/${i < n ? 'm' : 'v'}`;
         if (w.name !== want || n > names.length) {
-          throw new HyperlmError('CHECKPOINT_CORRUPT', `vqgan optimizer state: slot ${i} of ${prefix} is ${JSON.stringify(w.name)}, expected ${JSON.stringify(want)}`);
+          throw new HyperlmError(
+            'CHECKPOINT_CORRUPT',
+            `vqgan optimizer state: slot ${i} of ${prefix} is ${JSON.stringify(w.name)}, expected ${JSON.stringify(want)}`,
+          );
         }
       });
       const byParam = new Map([...params].map(([k, v]) => [k, v.name]));
-      await opt.setWeights(mine.map((w) => {
-        const slot = w.name.match(/^(.*)\/(m|v)$/);
-        return { name: slot ? `${byParam.get(slot[1])}/${slot[2]}` : w.name, tensor: w.tensor };
-      }));
+      await opt.setWeights(
+        mine.map((w) => {
+          const slot = w.name.match(/^(.*)\/(m|v)$/);
+          return { name: slot ? `${byParam.get(slot[1])}/${slot[2]}` : w.name, tensor: w.tensor };
+        }),
+      );
     }
   }
 

@@ -22,7 +22,8 @@ export function smallInput(pages = 6, code = 6): string {
   for (const f of [...html, ...src]) cpSync(f, join(dir, relative(SAMPLE, f)));
   // images referenced by the copied gimp pages live beside them
   const gimp = join(SAMPLE, 'html/gimp-help-en/images');
-  if (html.some((f) => f.includes('gimp-help-en'))) cpSync(gimp, join(dir, 'html/gimp-help-en/images'), { recursive: true });
+  if (html.some((f) => f.includes('gimp-help-en')))
+    cpSync(gimp, join(dir, 'html/gimp-help-en/images'), { recursive: true });
   return dir;
 }
 
@@ -30,13 +31,24 @@ export function walk(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p)); else out.push(p);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else out.push(p);
   }
   return out;
 }
 
 export function tinyConfig(inputs: string[], out: string, over: Partial<PreprocessConfig> = {}): PreprocessConfig {
-  return { ...DEFAULT_PREPROCESS, inputs, out, vocabSize: 1000, tokenizerSampleMb: 4, workers: 1, validFraction: 0.2, shardDocs: 4, ...over };
+  return {
+    ...DEFAULT_PREPROCESS,
+    inputs,
+    out,
+    vocabSize: 1000,
+    tokenizerSampleMb: 4,
+    workers: 1,
+    validFraction: 0.2,
+    shardDocs: 4,
+    ...over,
+  };
 }
 
 /**

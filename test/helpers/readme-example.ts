@@ -18,7 +18,11 @@ export function readmeExample(paths: { input: string; out: string; run: string }
 }
 
 /** Writes the example to DIR/example.mjs and returns its path. */
-export function writeReadmeExample(dir: string, paths: { input: string; out: string; run: string }, hyperlm?: string): string {
+export function writeReadmeExample(
+  dir: string,
+  paths: { input: string; out: string; run: string },
+  hyperlm?: string,
+): string {
   const file = join(dir, 'example.mjs');
   writeFileSync(file, readmeExample(paths, hyperlm));
   return file;

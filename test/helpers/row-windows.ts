@@ -38,7 +38,8 @@ export function rowWindows(r: Row, vocab: Cm3Vocab, pad: number, eos: number): P
     o += len;
     const final = unit[unit.length - 1] === eos;
     const p = cm3Parse(final ? unit.subarray(0, unit.length - 1) : unit, vocab);
-    if (p.continues === final) throw new Error(`window ending ${final ? 'in </s>' : 'without </s>'} has continues=${p.continues}`);
+    if (p.continues === final)
+      throw new Error(`window ending ${final ? 'in </s>' : 'without </s>'} has continues=${p.continues}`);
     out.push({ tokens: p.tokens, continues: p.continues, holes: p.spans.length, length: len });
   }
   return out;
@@ -48,18 +49,31 @@ export function rowWindows(r: Row, vocab: Cm3Vocab, pad: number, eos: number): P
  * The documents of some rows (one row-domain's rows in order): consecutive windows joined until a
  * window that does not continue; `header(first)` says how many leading tokens each later window repeats.
  */
-export function documentsFromRows(rows: Row[], vocab: Cm3Vocab, pad: number, eos: number, header: (first: Int32Array) => number = () => 0): number[][] {
+export function documentsFromRows(
+  rows: Row[],
+  vocab: Cm3Vocab,
+  pad: number,
+  eos: number,
+  header: (first: Int32Array) => number = () => 0,
+): number[][] {
   const docs: number[][] = [];
   let cur: number[] | undefined;
   let h = 0;
   for (const r of rows) {
     for (const w of rowWindows(r, vocab, pad, eos)) {
-      if (!cur) { cur = [...w.tokens]; h = header(w.tokens); } else {
+      if (!cur) {
+        cur = [...w.tokens];
+        h = header(w.tokens);
+      } else {
         const head = w.tokens.subarray(0, h);
-        if (head.some((x, i) => x !== cur![i])) throw new Error('a continuation window does not repeat its document\'s header');
+        if (head.some((x, i) => x !== cur![i]))
+          throw new Error("a continuation window does not repeat its document's header");
         cur.push(...w.tokens.subarray(h));
       }
-      if (!w.continues) { docs.push(cur); cur = undefined; }
+      if (!w.continues) {
+        docs.push(cur);
+        cur = undefined;
+      }
     }
   }
   if (cur) docs.push(cur);

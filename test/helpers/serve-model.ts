@@ -18,7 +18,9 @@ import { SAMPLE, tempDir, tinyConfig, walk } from './fixtures.js';
 
 /** Source files the tokenizer is trained on. */
 export function semverSources(): string[] {
-  return walk(join(SAMPLE, 'code/semver-7.8.6')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(f, 'utf8'));
+  return walk(join(SAMPLE, 'code/semver-7.8.6'))
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => readFileSync(f, 'utf8'));
 }
 
 /** A BPE tokenizer (no image codes) trained on the semver sources. */
@@ -44,12 +46,25 @@ export async function trainToyRun(opts: { steps?: number; blockSize?: number; se
     writeFileSync(join(input, rel), text);
   }
   const data = tempDir('serve-data');
-  await preprocess(tinyConfig([input], data, { vocabSize: 560, images: 'none', validFraction: 0, tokenizerSampleMb: 1 }));
+  await preprocess(
+    tinyConfig([input], data, { vocabSize: 560, images: 'none', validFraction: 0, tokenizerSampleMb: 1 }),
+  );
   const runDir = tempDir('serve-run');
-  const config = await resolveRunConfig('tiny', [
-    `steps=${opts.steps ?? 60}`, 'batchSize=4', 'evalEvery=0', 'checkpointEvery=1000', 'optim.lr=1e-2', 'optim.warmupSteps=5',
-    `blockSize=${opts.blockSize ?? 96}`, 'moe.every=0', ...(opts.sets ?? []),
-  ], await readDataInfo(data));
+  const config = await resolveRunConfig(
+    'tiny',
+    [
+      `steps=${opts.steps ?? 60}`,
+      'batchSize=4',
+      'evalEvery=0',
+      'checkpointEvery=1000',
+      'optim.lr=1e-2',
+      'optim.warmupSteps=5',
+      `blockSize=${opts.blockSize ?? 96}`,
+      'moe.every=0',
+      ...(opts.sets ?? []),
+    ],
+    await readDataInfo(data),
+  );
   await train({ runDir, config });
   return runDir;
 }
@@ -58,9 +73,17 @@ export async function trainToyRun(opts: { steps?: number; blockSize?: number; se
 export async function randomBundle(opts: { blockSize?: number; seed?: number } = {}): Promise<string> {
   const tokenizer = await codeTokenizer();
   const dir = tempDir('serve-bundle');
-  const model = resolveModelConfig('tiny', { vocabSize: tokenizer.layout.size, blockSize: opts.blockSize ?? 128, 'moe.every': 0, initStd: 0.1 });
+  const model = resolveModelConfig('tiny', {
+    vocabSize: tokenizer.layout.size,
+    blockSize: opts.blockSize ?? 128,
+    'moe.every': 0,
+    initStd: 0.1,
+  });
   const gpt = new GPT(model, opts.seed ?? 1);
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(variablesToSafeTensors(gpt.params()), { config: JSON.stringify(model) }));
+  writeFileSync(
+    join(dir, 'model.safetensors'),
+    encodeSafetensors(variablesToSafeTensors(gpt.params()), { config: JSON.stringify(model) }),
+  );
   gpt.dispose();
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model }));
   writeFileSync(join(dir, 'tokenizer.model'), tokenizer.modelData());

@@ -43,7 +43,13 @@ export async function writeParityCase(dir: string, config: RunConfig, count: num
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const model = new GPT(config.model, tc.seed); // what train() builds
   await writeSafetensors(join(dir, 'init.safetensors'), variablesToSafeTensors(model.params()));
-  const loader = await ShardLoader.open(config.data, { blockSize: T, seed: tc.seed, byDomain: false, cm3: tc.cm3, split: 'train' });
+  const loader = await ShardLoader.open(config.data, {
+    blockSize: T,
+    seed: tc.seed,
+    byDomain: false,
+    cm3: tc.cm3,
+    split: 'train',
+  });
   const parts: Buffer[] = [];
   let first;
   for (let i = 0; i < count; i++) {
@@ -57,32 +63,50 @@ export async function writeParityCase(dir: string, config: RunConfig, count: num
   const source = new LocalGradients(model);
   const r = await source.compute(first!, 0);
   const grads = new Map<string, Float32Array>();
-  source.layout.names.forEach((n, i) => grads.set(n, r.grads.slice(source.layout.offsets[i], source.layout.offsets[i] + source.layout.sizes[i])));
+  source.layout.names.forEach((n, i) =>
+    grads.set(n, r.grads.slice(source.layout.offsets[i], source.layout.offsets[i] + source.layout.sizes[i])),
+  );
   model.dispose();
   return { dir, grads, loss: r.loss };
 }
 
-export interface TorchStep { step: number; loss: number; gradNorm: number; lr: number }
+export interface TorchStep {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+}
 
 /** Run the reference on a case folder; with `gradsOut` it also writes its first-step gradients there. */
-export function runTorchReference(python: string, dir: string, opts: { steps?: number; double?: boolean; gradsOut?: string } = {}): TorchStep[] {
+export function runTorchReference(
+  python: string,
+  dir: string,
+  opts: { steps?: number; double?: boolean; gradsOut?: string } = {},
+): TorchStep[] {
   const args = [TORCH_SCRIPT, dir];
   if (opts.steps !== undefined) args.push('--steps', String(opts.steps));
   if (opts.double) args.push('--double');
   if (opts.gradsOut) args.push('--grads-out', opts.gradsOut);
   const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`torch_train.py failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as TorchStep);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TorchStep);
 }
 
 /** ‖a − b‖ / ‖b‖ per parameter of `ours` against the reference's safetensors file. */
-export async function gradientErrors(ours: Map<string, Float32Array>, referenceFile: string): Promise<Map<string, number>> {
+export async function gradientErrors(
+  ours: Map<string, Float32Array>,
+  referenceFile: string,
+): Promise<Map<string, number>> {
   const { tensors } = await readSafetensors(referenceFile);
   const out = new Map<string, number>();
   for (const [name, g] of ours) {
     const ref = tensors.get(name);
     if (!ref) throw new Error(`reference has no gradient for ${name}`);
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < g.length; i++) {
       num += (g[i] - ref.data[i]) ** 2;
       den += ref.data[i] ** 2;

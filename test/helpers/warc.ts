@@ -4,10 +4,18 @@
 let recordCount = 0;
 
 /** One WARC/1.0 response record: WARC headers, then an HTTP response as the block. */
-export function warcResponse(url: string, contentType: string, body: Buffer | string, extraHttp = '', status = '200 OK'): Buffer {
+export function warcResponse(
+  url: string,
+  contentType: string,
+  body: Buffer | string,
+  extraHttp = '',
+  status = '200 OK',
+): Buffer {
   const payload = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   const http = Buffer.concat([
-    Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n${extraHttp}Content-Length: ${payload.length}\r\n\r\n`),
+    Buffer.from(
+      `HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\n${extraHttp}Content-Length: ${payload.length}\r\n\r\n`,
+    ),
     payload,
   ]);
   return warcRecord('response', url, 'application/http; msgtype=response', http);
@@ -16,7 +24,8 @@ export function warcResponse(url: string, contentType: string, body: Buffer | st
 /** One WARC/1.0 record of `type` with `block` as its content. */
 export function warcRecord(type: string, url: string, contentType: string, block: Buffer): Buffer {
   const id = String(++recordCount).padStart(12, '0');
-  const head = `WARC/1.0\r\nWARC-Type: ${type}\r\nWARC-Target-URI: ${url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n` +
+  const head =
+    `WARC/1.0\r\nWARC-Type: ${type}\r\nWARC-Target-URI: ${url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n` +
     `WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-${id}>\r\n` +
     `Content-Type: ${contentType}\r\nContent-Length: ${block.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), block, Buffer.from('\r\n\r\n')]);

@@ -19,7 +19,10 @@ const SMALL_ROWS = 4;
 // Inner dimensions above K_BLOCK are summed in blocks of K_BLOCK (see (3b) above).
 const K_BLOCK = 1024;
 
-interface BatchMatMulAttrs { transposeA: boolean; transposeB: boolean }
+interface BatchMatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+}
 
 /** Builds the kernelFunc; `shipped` is the published kernel, used for cases we do not speed up. */
 export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
@@ -48,13 +51,29 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
     const out = backend.makeOutput([...outOuter, m, n], 'float32');
     const wasm = backend.wasm;
     if (blas) {
-      blasMatMul(blas, wasm.HEAPF32, offsetOf(backend, a) >>> 2, offsetOf(backend, b) >>> 2, offsetOf(backend, out) >>> 2,
-        { batch, batchA, batchB, m, k, n, transposeA, transposeB });
+      blasMatMul(
+        blas,
+        wasm.HEAPF32,
+        offsetOf(backend, a) >>> 2,
+        offsetOf(backend, b) >>> 2,
+        offsetOf(backend, out) >>> 2,
+        { batch, batchA, batchB, m, k, n, transposeA, transposeB },
+      );
       return out;
     }
     if (batchB === 1 && batchA * m <= SMALL_ROWS) {
-      smallRows(wasm.HEAPF32, offsetOf(backend, a) >>> 2, offsetOf(backend, b) >>> 2, offsetOf(backend, out) >>> 2,
-        batchA * m, m, k, n, transposeA, transposeB);
+      smallRows(
+        wasm.HEAPF32,
+        offsetOf(backend, a) >>> 2,
+        offsetOf(backend, b) >>> 2,
+        offsetOf(backend, out) >>> 2,
+        batchA * m,
+        m,
+        k,
+        n,
+        transposeA,
+        transposeB,
+      );
       return out;
     }
 
@@ -87,25 +106,50 @@ export function makeBatchMatMul(shipped: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-interface Product { batch: number; batchA: number; batchB: number; m: number; k: number; n: number; transposeA: boolean; transposeB: boolean }
+interface Product {
+  batch: number;
+  batchA: number;
+  batchB: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+}
 
 /** out = op(a)·op(b) by sgemm on heap views (float indices); k = 0 (an empty sum) writes zeros. */
 function blasMatMul(blas: Blas, heap: Float32Array, aBase: number, bBase: number, oBase: number, p: Product): void {
   const { batch, batchA, batchB, m, k, n, transposeA: ta, transposeB: tb } = p;
   const view = (base: number, size: number) => heap.subarray(base, base + size);
-  const lda = ta ? m : k, ldb = tb ? k : n;
+  const lda = ta ? m : k,
+    ldb = tb ? k : n;
   if (m * n === 0) return;
   if (k === 0) {
     heap.fill(0, oBase, oBase + batch * m * n);
     return;
   }
-  if (batchB === 1 && !ta) { // rows of every a slice are contiguous: one [batchA·M, K]·[K, N] call
-    blas.sgemm(false, tb, batchA * m, n, k, 1, view(aBase, batchA * m * k), lda, view(bBase, k * n), ldb,
-      0, view(oBase, batchA * m * n), n);
+  if (batchB === 1 && !ta) {
+    // rows of every a slice are contiguous: one [batchA·M, K]·[K, N] call
+    blas.sgemm(
+      false,
+      tb,
+      batchA * m,
+      n,
+      k,
+      1,
+      view(aBase, batchA * m * k),
+      lda,
+      view(bBase, k * n),
+      ldb,
+      0,
+      view(oBase, batchA * m * n),
+      n,
+    );
     return;
   }
   for (let s = 0; s < batch; s++) {
-    const aS = aBase + (batchA === 1 ? 0 : s * m * k), bS = bBase + (batchB === 1 ? 0 : s * k * n);
+    const aS = aBase + (batchA === 1 ? 0 : s * m * k),
+      bS = bBase + (batchB === 1 ? 0 : s * k * n);
     blas.sgemm(ta, tb, m, n, k, 1, view(aS, m * k), lda, view(bS, k * n), ldb, 0, view(oBase + s * m * n, m * n), n);
   }
 }
@@ -114,22 +158,36 @@ function blasMatMul(blas: Blas, heap: Float32Array, aBase: number, bBase: number
  * out[r, :] = a[r, :]·b for `rows` rows (a's batch folded into rows, b one matrix), read in place with
  * either operand transposed; sums in float64. Offsets are float indices into `heap`.
  */
-function smallRows(heap: Float32Array, aBase: number, bBase: number, oBase: number, rows: number,
-  m: number, k: number, n: number, ta: boolean, tb: boolean): void {
+function smallRows(
+  heap: Float32Array,
+  aBase: number,
+  bBase: number,
+  oBase: number,
+  rows: number,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+): void {
   const acc = new Float64Array(tb ? 0 : n);
   for (let r = 0; r < rows; r++) {
-    const s = Math.floor(r / m), i = r - s * m;
+    const s = Math.floor(r / m),
+      i = r - s * m;
     const aS = aBase + s * m * k;
-    const aStart = ta ? aS + i : aS + i * k, aStep = ta ? m : 1; // a[r, kk] = heap[aStart + kk·aStep]
+    const aStart = ta ? aS + i : aS + i * k,
+      aStep = ta ? m : 1; // a[r, kk] = heap[aStart + kk·aStep]
     const o = oBase + r * n;
-    if (tb) { // b is [n, k]: rows of b are contiguous dot products
+    if (tb) {
+      // b is [n, k]: rows of b are contiguous dot products
       for (let j = 0; j < n; j++) {
         const bRow = bBase + j * k;
         let sum = 0;
         for (let kk = 0, ai = aStart; kk < k; kk++, ai += aStep) sum += heap[ai] * heap[bRow + kk];
         heap[o + j] = sum;
       }
-    } else { // b is [k, n]: accumulate a[r, kk]·b[kk, :]
+    } else {
+      // b is [k, n]: accumulate a[r, kk]·b[kk, :]
       acc.fill(0);
       for (let kk = 0, ai = aStart; kk < k; kk++, ai += aStep) {
         const av = heap[ai];
@@ -146,8 +204,17 @@ function smallRows(heap: Float32Array, aBase: number, bBase: number, oBase: numb
  * out[rows, N] = Σ over K blocks of a[:, block]·b[block, :], b one matrix. a is [rows, K] (or [K, rows]
  * when transposed, batch 1), b is [K, N] (or [N, K] when transposed, materialised once).
  */
-function blockedOverK(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo,
-  rows: number, k: number, n: number, ta: boolean, tb: boolean): void {
+function blockedOverK(
+  backend: WasmBackendLike,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  out: tf.TensorInfo,
+  rows: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+): void {
   const wasm = backend.wasm;
   const bT = tb ? scratchF32(wasm, k * n) : null;
   const aBlock = scratchF32(wasm, rows * K_BLOCK); // [rows, kc]
@@ -162,12 +229,16 @@ function blockedOverK(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorIn
       if (ta) {
         transposeAt(wasm, aOff + k0 * rows * 4, aBlock.offset, 1, kc, rows); // rows k0..k0+kc of [K, rows] → [rows, kc]
       } else {
-        const h = wasm.HEAPF32, src = aOff >>> 2, dst = aBlock.offset >>> 2;
+        const h = wasm.HEAPF32,
+          src = aOff >>> 2,
+          dst = aBlock.offset >>> 2;
         for (let r = 0; r < rows; r++) h.copyWithin(dst + r * kc, src + r * k + k0, src + r * k + k0 + kc);
       }
       matmulAt(wasm, aBlock.offset, bOff + k0 * n * 4, k0 === 0 ? outOff : partial.offset, rows, kc, n);
       if (k0 > 0) {
-        const h = wasm.HEAPF32, o = outOff >>> 2, p = partial.offset >>> 2;
+        const h = wasm.HEAPF32,
+          o = outOff >>> 2,
+          p = partial.offset >>> 2;
         for (let i = 0; i < rows * n; i++) h[o + i] += h[p + i];
       }
     }

@@ -29,8 +29,16 @@ export const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
     throw new HyperlmError('INTERNAL', `Conv2DBackpropFilter (wasm): float32 only, got x ${x.dtype}, dy ${dy.dtype}`);
   }
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
-    strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const padTop = info.padInfo.top;
@@ -46,8 +54,8 @@ export const conv2DBackpropFilter: tf.KernelFunc = (args) => {
     wasm.HEAPF32.fill(0, outBase, outBase + kc * outChannels);
     return out;
   }
-  const cols = scratchF32(wasm, chunk * kc);      // [chunk, kc]
-  const colsT = scratchF32(wasm, chunk * kc);     // [kc, chunk]
+  const cols = scratchF32(wasm, chunk * kc); // [chunk, kc]
+  const colsT = scratchF32(wasm, chunk * kc); // [kc, chunk]
   const partial = positions > chunk ? scratchF32(wasm, kc * outChannels) : null;
   try {
     const xBase = offsetOf(backend, x) >>> 2;

@@ -18,13 +18,15 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
 function checkFloat(kernel: string, name: string, t: tf.TensorInfo): void {
-  if (t.dtype !== 'float32') throw new HyperlmError('INTERNAL', `${kernel} (wasm): ${name} must be float32, got ${t.dtype}`);
+  if (t.dtype !== 'float32')
+    throw new HyperlmError('INTERNAL', `${kernel} (wasm): ${name} must be float32, got ${t.dtype}`);
 }
 
 /** A published wasm kernel's function (Softmax, Sigmoid: XNNPACK's vectorised versions), called on heap tensors. */
 function shipped(name: string): tf.KernelFunc {
   const kernel = tf.getKernel(name, 'wasm');
-  if (kernel === undefined) throw new HyperlmError('INTERNAL', `fused-ops: @tensorflow/tfjs-backend-wasm has no ${name} kernel`);
+  if (kernel === undefined)
+    throw new HyperlmError('INTERNAL', `fused-ops: @tensorflow/tfjs-backend-wasm has no ${name} kernel`);
   return kernel.kernelFunc;
 }
 
@@ -34,18 +36,27 @@ const softmaxXent: tf.KernelFunc = (args) => {
   checkFloat(SOFTMAX_XENT, 'logits', logits);
   const [N, V] = logits.shape;
   if (logits.shape.length !== 2 || targets.shape.length !== 1 || targets.shape[0] !== N) {
-    throw new HyperlmError('INTERNAL', `${SOFTMAX_XENT} (wasm): logits must be [N, V] and targets [N], got [${logits.shape}] and [${targets.shape}]`);
+    throw new HyperlmError(
+      'INTERNAL',
+      `${SOFTMAX_XENT} (wasm): logits must be [N, V] and targets [N], got [${logits.shape}] and [${targets.shape}]`,
+    );
   }
   const tg = offsetOf(backend, targets) >>> 2;
   const ids = backend.wasm.HEAP32.slice(tg, tg + N); // a copy: the outputs' mallocs below may grow the heap
   for (let n = 0; n < N; n++) {
     const target = ids[n];
-    if (!(target >= 0 && target < V)) throw new HyperlmError('MODEL_BAD_INPUT', `${SOFTMAX_XENT} (wasm): targets[${n}] = ${target} is outside [0, ${V})`);
+    if (!(target >= 0 && target < V))
+      throw new HyperlmError(
+        'MODEL_BAD_INPUT',
+        `${SOFTMAX_XENT} (wasm): targets[${n}] = ${target} is outside [0, ${V})`,
+      );
   }
   const probs = shipped('Softmax')({ backend: args.backend, inputs: { logits }, attrs: { dim: 1 } }) as tf.TensorInfo;
   const nll = backend.makeOutput([N], 'float32');
   const heap = backend.wasm.HEAPF32; // after makeOutput: its malloc may have grown the heap
-  const x = offsetOf(backend, logits) >>> 2, p = offsetOf(backend, probs) >>> 2, out = offsetOf(backend, nll) >>> 2;
+  const x = offsetOf(backend, logits) >>> 2,
+    p = offsetOf(backend, probs) >>> 2,
+    out = offsetOf(backend, nll) >>> 2;
   for (let n = 0; n < N; n++) {
     const target = ids[n];
     const pt = heap[p + n * V + target];
@@ -72,10 +83,14 @@ const softmaxXentGrad: tf.KernelFunc = (args) => {
   const dx = backend.makeOutput([N, V], 'float32');
   const heap = backend.wasm.HEAPF32;
   const ids = backend.wasm.HEAP32;
-  const p = offsetOf(backend, probs) >>> 2, g = offsetOf(backend, dy) >>> 2;
-  const o = offsetOf(backend, dx) >>> 2, tg = offsetOf(backend, targets) >>> 2;
+  const p = offsetOf(backend, probs) >>> 2,
+    g = offsetOf(backend, dy) >>> 2;
+  const o = offsetOf(backend, dx) >>> 2,
+    tg = offsetOf(backend, targets) >>> 2;
   for (let n = 0; n < N; n++) {
-    const dyn = heap[g + n], prow = p + n * V, orow = o + n * V;
+    const dyn = heap[g + n],
+      prow = p + n * V,
+      orow = o + n * V;
     for (let v = 0; v < V; v++) heap[orow + v] = heap[prow + v] * dyn;
     heap[orow + ids[tg + n]] -= dyn;
   }
@@ -93,7 +108,8 @@ const gelu: tf.KernelFunc = (args) => {
   const size = tf.util.sizeFromShape(x.shape);
   {
     const heap = backend.wasm.HEAPF32;
-    const xi = offsetOf(backend, x) >>> 2, zi = offsetOf(backend, y) >>> 2;
+    const xi = offsetOf(backend, x) >>> 2,
+      zi = offsetOf(backend, y) >>> 2;
     for (let i = 0; i < size; i++) {
       const v = heap[xi + i];
       heap[zi + i] = 2 * GELU_C * (v + GELU_A * v * v * v);
@@ -101,7 +117,9 @@ const gelu: tf.KernelFunc = (args) => {
   }
   const sig = shipped('Sigmoid')({ backend: args.backend, inputs: { x: y }, attrs: {} }) as tf.TensorInfo;
   const heap = backend.wasm.HEAPF32;
-  const xi = offsetOf(backend, x) >>> 2, yi = offsetOf(backend, y) >>> 2, si = offsetOf(backend, sig) >>> 2;
+  const xi = offsetOf(backend, x) >>> 2,
+    yi = offsetOf(backend, y) >>> 2,
+    si = offsetOf(backend, sig) >>> 2;
   for (let i = 0; i < size; i++) heap[yi + i] = heap[xi + i] * heap[si + i];
   return [y, sig];
 };
@@ -112,11 +130,14 @@ const geluGrad: tf.KernelFunc = (args) => {
   checkFloat(GELU_GRAD, 'dy', dy);
   const dx = backend.makeOutput(x.shape, 'float32');
   const heap = backend.wasm.HEAPF32;
-  const xi = offsetOf(backend, x) >>> 2, si = offsetOf(backend, sig) >>> 2;
-  const gi = offsetOf(backend, dy) >>> 2, oi = offsetOf(backend, dx) >>> 2;
+  const xi = offsetOf(backend, x) >>> 2,
+    si = offsetOf(backend, sig) >>> 2;
+  const gi = offsetOf(backend, dy) >>> 2,
+    oi = offsetOf(backend, dx) >>> 2;
   const size = tf.util.sizeFromShape(x.shape);
   for (let i = 0; i < size; i++) {
-    const v = heap[xi + i], s = heap[si + i];
+    const v = heap[xi + i],
+      s = heap[si + i];
     // d/dx [x·σ(z)] = σ + x·σ·(1 − σ)·dz/dx, dz/dx = 2c·(1 + 3·0.044715·x²)
     heap[oi + i] = heap[gi + i] * (s + v * s * (1 - s) * 2 * GELU_C * (1 + 3 * GELU_A * v * v));
   }

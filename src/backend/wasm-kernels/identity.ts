@@ -5,7 +5,9 @@
 // share the input's dataId. Strings keep the shipped kernel. Sibling kernels: batch-matmul.ts, fused-ops.ts.
 import * as tf from '@tensorflow/tfjs';
 
-interface RefCounting { incRef(dataId: object): void }
+interface RefCounting {
+  incRef(dataId: object): void;
+}
 
 export function makeIdentity(shipped: tf.KernelFunc): tf.KernelFunc {
   return (args) => {

@@ -26,7 +26,14 @@ function replace(config: tf.KernelConfig): void {
 }
 
 /** Names of the kernels `registerWasmKernels` installs. */
-export const PATCHED_WASM_KERNELS = [tf.BatchMatMul, tf.Identity, tf.Sum, tf.UnsortedSegmentSum, tf.Conv2DBackpropFilter, ...FUSED_WASM_KERNELS.map((k) => k.kernelName)] as const;
+export const PATCHED_WASM_KERNELS = [
+  tf.BatchMatMul,
+  tf.Identity,
+  tf.Sum,
+  tf.UnsortedSegmentSum,
+  tf.Conv2DBackpropFilter,
+  ...FUSED_WASM_KERNELS.map((k) => k.kernelName),
+] as const;
 
 /** Registers our kernels for backend 'wasm'. Safe to call before or after the backend initialises. */
 export function registerWasmKernels(): void {
@@ -35,13 +42,25 @@ export function registerWasmKernels(): void {
   shippedIdentity ??= tf.getKernel(tf.Identity, BACKEND);
   shippedSum ??= tf.getKernel(tf.Sum, BACKEND);
   if (shippedBatchMatMul === undefined || shippedIdentity === undefined || shippedSum === undefined) {
-    throw new HyperlmError('INTERNAL', 'registerWasmKernels: @tensorflow/tfjs-backend-wasm registered no BatchMatMul, Identity or Sum kernel');
+    throw new HyperlmError(
+      'INTERNAL',
+      'registerWasmKernels: @tensorflow/tfjs-backend-wasm registered no BatchMatMul, Identity or Sum kernel',
+    );
   }
   // The shipped setupFunc cwraps the C function the fallback path calls; keep it running at init.
-  replace({ kernelName: tf.BatchMatMul, backendName: BACKEND, setupFunc: shippedBatchMatMul.setupFunc,
-    kernelFunc: makeBatchMatMul(shippedBatchMatMul.kernelFunc) });
+  replace({
+    kernelName: tf.BatchMatMul,
+    backendName: BACKEND,
+    setupFunc: shippedBatchMatMul.setupFunc,
+    kernelFunc: makeBatchMatMul(shippedBatchMatMul.kernelFunc),
+  });
   replace({ kernelName: tf.Identity, backendName: BACKEND, kernelFunc: makeIdentity(shippedIdentity.kernelFunc) });
-  replace({ kernelName: tf.Sum, backendName: BACKEND, setupFunc: shippedSum.setupFunc, kernelFunc: makeSum(shippedSum.kernelFunc) });
+  replace({
+    kernelName: tf.Sum,
+    backendName: BACKEND,
+    setupFunc: shippedSum.setupFunc,
+    kernelFunc: makeSum(shippedSum.kernelFunc),
+  });
   replace({ kernelName: tf.UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSum });
   replace({ kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter });
   for (const k of FUSED_WASM_KERNELS) replace(k);

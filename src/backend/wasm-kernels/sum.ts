@@ -7,7 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { offsetOf, type WasmBackendLike } from './wasm-heap.js';
 
-interface SumAttrs { axis: number | number[]; keepDims: boolean }
+interface SumAttrs {
+  axis: number | number[];
+  keepDims: boolean;
+}
 
 /** Builds the kernelFunc; `shipped` is the published kernel, used for every other reduction. */
 export function makeSum(shipped: tf.KernelFunc): tf.KernelFunc {
@@ -25,7 +28,8 @@ export function makeSum(shipped: tf.KernelFunc): tf.KernelFunc {
     const outShape = keepDims ? [...axes.map(() => 1), ...innerShape] : innerShape;
     const out = backend.makeOutput(outShape, 'float32');
     const heap = backend.wasm.HEAPF32; // after makeOutput: its malloc may have grown the heap
-    const xi = offsetOf(backend, x) >>> 2, oi = offsetOf(backend, out) >>> 2;
+    const xi = offsetOf(backend, x) >>> 2,
+      oi = offsetOf(backend, out) >>> 2;
     const acc = new Float64Array(inner);
     for (let r = 0; r < rows; r++) {
       const row = xi + r * inner;

@@ -16,7 +16,10 @@ export const unsortedSegmentSum: tf.KernelFunc = (args) => {
   }
   const idsRank = segmentIds.shape.length;
   if (!segmentIds.shape.every((d, i) => d === x.shape[i])) {
-    throw new HyperlmError('INTERNAL', `UnsortedSegmentSum (wasm): segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
+    throw new HyperlmError(
+      'INTERNAL',
+      `UnsortedSegmentSum (wasm): segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
+    );
   }
   const rows = tf.util.sizeFromShape(segmentIds.shape);
   const inner = tf.util.sizeFromShape(x.shape.slice(idsRank)); // elements summed per id

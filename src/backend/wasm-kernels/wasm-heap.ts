@@ -20,7 +20,12 @@ export interface WasmModuleLike {
   };
 }
 
-interface TensorDataLike { id: number; memoryOffset: number; shape: number[]; dtype: tf.DataType }
+interface TensorDataLike {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: tf.DataType;
+}
 
 /** The parts of `BackendWasm` (tfjs-backend-wasm 4.22.0) our kernels touch. */
 export interface WasmBackendLike {
@@ -51,11 +56,19 @@ function cFuncsOf(wasm: WasmModuleLike): CFuncs {
   if (f === undefined) {
     f = {
       // (a_id, a_shape[], a_rank, b_id, b_shape[], b_rank, transpose_a, transpose_b, out_id)
-      batchMatMul: wasm.cwrap('BatchMatMul', null,
-        ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']),
+      batchMatMul: wasm.cwrap('BatchMatMul', null, [
+        'number',
+        'array',
+        'number',
+        'number',
+        'array',
+        'number',
+        'number',
+        'number',
+        'number',
+      ]),
       // (x_id, x_shape[], x_rank, dtype, out_id, perm[], perm_len)
-      transpose: wasm.cwrap('Transpose', null,
-        ['number', 'array', 'number', 'number', 'number', 'array', 'number']),
+      transpose: wasm.cwrap('Transpose', null, ['number', 'array', 'number', 'number', 'number', 'array', 'number']),
     };
     cfuncs.set(wasm, f);
   }
@@ -84,23 +97,51 @@ function withIds<T>(wasm: WasmModuleLike, ranges: Array<[offset: number, size: n
  * out[M, N] = a[M, K] · b[K, N], float32, all row-major at byte offsets on the heap. XNNPACK's
  * fully-connected path (its speed: `npm run bench:kernels`); it packs `b` once per call.
  */
-export function matmulAt(wasm: WasmModuleLike, aOff: number, bOff: number, outOff: number,
-  m: number, k: number, n: number): void {
+export function matmulAt(
+  wasm: WasmModuleLike,
+  aOff: number,
+  bOff: number,
+  outOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
   const { batchMatMul } = cFuncsOf(wasm);
-  withIds(wasm, [[aOff, m * k], [bOff, k * n], [outOff, m * n]], ([a, b, out]) => {
-    batchMatMul(a, int32Bytes([1, m, k]), 3, b, int32Bytes([1, k, n]), 3, 0, 0, out);
-  });
+  withIds(
+    wasm,
+    [
+      [aOff, m * k],
+      [bOff, k * n],
+      [outOff, m * n],
+    ],
+    ([a, b, out]) => {
+      batchMatMul(a, int32Bytes([1, m, k]), 3, b, int32Bytes([1, k, n]), 3, 0, 0, out);
+    },
+  );
 }
 
 /** out[batch, cols, rows] = in[batch, rows, cols]ᵀ, float32, via the published Transpose kernel. */
-export function transposeAt(wasm: WasmModuleLike, inOff: number, outOff: number,
-  batch: number, rows: number, cols: number): void {
+export function transposeAt(
+  wasm: WasmModuleLike,
+  inOff: number,
+  outOff: number,
+  batch: number,
+  rows: number,
+  cols: number,
+): void {
   const { transpose } = cFuncsOf(wasm);
   const size = batch * rows * cols;
-  withIds(wasm, [[inOff, size], [outOff, size]], ([x, out]) => {
-    if (batch === 1) transpose(x, int32Bytes([rows, cols]), 2, 0, out, int32Bytes([1, 0]), 2);
-    else transpose(x, int32Bytes([batch, rows, cols]), 3, 0, out, int32Bytes([0, 2, 1]), 3);
-  });
+  withIds(
+    wasm,
+    [
+      [inOff, size],
+      [outOff, size],
+    ],
+    ([x, out]) => {
+      if (batch === 1) transpose(x, int32Bytes([rows, cols]), 2, 0, out, int32Bytes([1, 0]), 2);
+      else transpose(x, int32Bytes([batch, rows, cols]), 3, 0, out, int32Bytes([0, 2, 1]), 3);
+    },
+  );
 }
 
 /** Scratch float32 buffer on the heap; call the returned `free` when done. */

@@ -73,7 +73,8 @@ export class PackedIdTable {
   }
 
   private rehash(): void {
-    if (this.slots.length >= 2 ** 30) throw new HyperlmError('CONFIG_BAD_VALUE', `n-gram table: more than ${this.count} entries`);
+    if (this.slots.length >= 2 ** 30)
+      throw new HyperlmError('CONFIG_BAD_VALUE', `n-gram table: more than ${this.count} entries`);
     const slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
     const mask = slots.length - 1;
     for (let id = 0; id < this.count; id++) {

@@ -31,21 +31,38 @@ export interface NgramShardResult {
 }
 
 /** Count every document of `split` in DIR's shards; vocabSize defaults to vocab.json's layout.size. */
-export async function trainNgramFromShards(dataDir: string, split: 'train' | 'valid', opts: NgramShardOptions = {}): Promise<NgramShardResult> {
+export async function trainNgramFromShards(
+  dataDir: string,
+  split: 'train' | 'valid',
+  opts: NgramShardOptions = {},
+): Promise<NgramShardResult> {
   const { maxTokens = 5_000_000, ...rest } = opts;
-  if (!(maxTokens > 0)) throw new HyperlmError('CONFIG_BAD_VALUE', `trainNgramFromShards: options.maxTokens must be positive, got ${maxTokens}`);
+  if (!(maxTokens > 0))
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `trainNgramFromShards: options.maxTokens must be positive, got ${maxTokens}`,
+    );
   const info = await readDataInfo(dataDir);
   const o = resolveNgramOptions({ vocabSize: info.layout.size, ...rest });
   const names = info.shards.filter((s) => s.split === split).map((s) => s.name);
-  if (names.length === 0) throw new HyperlmError('INPUT_NOT_FOUND', `trainNgramFromShards: ${join(dataDir, 'manifest.json')} lists no ${split} shards`);
+  if (names.length === 0)
+    throw new HyperlmError(
+      'INPUT_NOT_FOUND',
+      `trainNgramFromShards: ${join(dataDir, 'manifest.json')} lists no ${split} shards`,
+    );
   const trainer = new NgramTrainer(o);
-  let documents = 0, tokens = 0, truncated = false;
+  let documents = 0,
+    tokens = 0,
+    truncated = false;
   for (const name of names) {
     if (truncated) break;
     const ds = await IndexedDataset.open(join(dataDir, name));
     try {
       for (let d = 0; d < ds.documentCount; d++) {
-        if (tokens >= maxTokens) { truncated = true; break; }
+        if (tokens >= maxTokens) {
+          truncated = true;
+          break;
+        }
         const [first, end] = ds.documentSequences(d);
         let docTokens = 0;
         for (let s = first; s < end; s++) {
@@ -61,5 +78,11 @@ export async function trainNgramFromShards(dataDir: string, split: 'train' | 'va
       await ds.close();
     }
   }
-  return { model: new KneserNeyModel(trainer.finish(), o.discountFallback), documents, tokens, truncated, cm3Static: info.cm3Static };
+  return {
+    model: new KneserNeyModel(trainer.finish(), o.discountFallback),
+    documents,
+    tokens,
+    truncated,
+    cm3Static: info.cm3Static,
+  };
 }

@@ -48,7 +48,10 @@ export class NgramTrainer {
       throw new HyperlmError('CONFIG_BAD_VALUE', `ngram: options.order must be an integer in [1, 8], got ${order}`);
     }
     if (!Number.isInteger(vocabSize) || vocabSize < 1 || vocabSize > 2 ** 21) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `ngram: options.vocabSize must be an integer in [1, 2^21], got ${vocabSize}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `ngram: options.vocabSize must be an integer in [1, 2^21], got ${vocabSize}`,
+      );
     }
     this.radix = vocabSize + 1;
     this.tables = Array.from({ length: order }, () => new PackedIdTable());
@@ -71,7 +74,10 @@ export class NgramTrainer {
       const t = tokens[i];
       if (!Number.isInteger(t) || t < 0 || t >= this.opts.vocabSize) {
         const where = `document ${this.documents - 1} position ${this.position}`;
-        throw new HyperlmError('MODEL_BAD_INPUT', `ngram: token ${t} at ${where} is outside [0, ${this.opts.vocabSize})`);
+        throw new HyperlmError(
+          'MODEL_BAD_INPUT',
+          `ngram: token ${t} at ${where} is outside [0, ${this.opts.vocabSize})`,
+        );
       }
       const j = this.position;
       // orders 1..j+2 end here; order j+2 starts at the BOS marker

@@ -165,9 +165,16 @@ export class KneserNeyModel {
    * or a token for which `stop` holds (kept in the result). Exact argmax without scanning the vocabulary:
    * a token that follows none of the context's suffixes at orders ≥ 2 scores by its unigram mass alone.
    */
-  greedyContinue(context: ArrayLike<number>, maxTokens: number, stop: (token: number) => boolean = () => false): GreedyResult {
+  greedyContinue(
+    context: ArrayLike<number>,
+    maxTokens: number,
+    stop: (token: number) => boolean = () => false,
+  ): GreedyResult {
     if (!Number.isInteger(maxTokens) || maxTokens < 0) {
-      throw new HyperlmError('CONFIG_BAD_VALUE', `ngram.greedyContinue: maxTokens must be a non-negative integer, got ${maxTokens}`);
+      throw new HyperlmError(
+        'CONFIG_BAD_VALUE',
+        `ngram.greedyContinue: maxTokens must be a non-negative integer, got ${maxTokens}`,
+      );
     }
     const keep = this.order - 1; // a context shorter than this is a document start, so trim only down to it
     const history = keep === 0 ? [] : Array.from(context, (t) => this.checkToken(t)).slice(-keep);
@@ -179,15 +186,28 @@ export class KneserNeyModel {
       for (let k = 2; k <= this.order; k++) {
         const c = ctx[k - 1];
         if (c < 0) break;
-        const start = this.childStart[k - 1], tokens = this.childTokens[k - 1];
-        for (let i = start[c]; i < start[c + 1]; i++) if (!seen[tokens[i]]) { seen[tokens[i]] = 1; candidates.push(tokens[i]); }
+        const start = this.childStart[k - 1],
+          tokens = this.childTokens[k - 1];
+        for (let i = start[c]; i < start[c + 1]; i++)
+          if (!seen[tokens[i]]) {
+            seen[tokens[i]] = 1;
+            candidates.push(tokens[i]);
+          }
       }
-      for (const t of this.unigramRank) if (!seen[t]) { candidates.push(t); break; }
-      let best = -1, bestP = -1;
+      for (const t of this.unigramRank)
+        if (!seen[t]) {
+          candidates.push(t);
+          break;
+        }
+      let best = -1,
+        bestP = -1;
       for (const t of candidates) {
         seen[t] = 0;
         const p = this.prob(ctx, t);
-        if (p > bestP || (p === bestP && t < best)) { best = t; bestP = p; }
+        if (p > bestP || (p === bestP && t < best)) {
+          best = t;
+          bestP = p;
+        }
       }
       out.push(best);
       history.push(best);
@@ -201,7 +221,11 @@ export class KneserNeyModel {
   get bytes(): number {
     let b = this.unigramRank.byteLength;
     for (let k = 0; k < this.order; k++) {
-      b += this.data.tables[k].bytes + this.data.counts[k].byteLength + this.totals[k].byteLength + this.gammas[k].byteLength;
+      b +=
+        this.data.tables[k].bytes +
+        this.data.counts[k].byteLength +
+        this.totals[k].byteLength +
+        this.gammas[k].byteLength;
       if (k >= 1) b += this.childStart[k].byteLength + this.childTokens[k].byteLength;
     }
     return b;
@@ -238,7 +262,8 @@ export class KneserNeyModel {
     ids[0] = 0;
     for (let L = 1; L <= Math.min(h.length, N - 1); L++) {
       let id = 0;
-      for (let i = h.length - L; i < h.length && id >= 0; i++) id = this.data.tables[i - (h.length - L)].get(id * this.radix + h[i] + 1);
+      for (let i = h.length - L; i < h.length && id >= 0; i++)
+        id = this.data.tables[i - (h.length - L)].get(id * this.radix + h[i] + 1);
       if (id < 0) break;
       ids[L] = id;
     }
@@ -261,7 +286,10 @@ export class KneserNeyModel {
 }
 
 /** Train on documents of token ids (each document's first token follows the BOS marker). */
-export function trainNgram(documents: Iterable<ArrayLike<number>>, opts: Partial<NgramOptions> & Pick<NgramOptions, 'vocabSize'>): KneserNeyModel {
+export function trainNgram(
+  documents: Iterable<ArrayLike<number>>,
+  opts: Partial<NgramOptions> & Pick<NgramOptions, 'vocabSize'>,
+): KneserNeyModel {
   const o = resolveNgramOptions(opts);
   const trainer = new NgramTrainer(o);
   for (const doc of documents) trainer.addDocument(doc);
@@ -270,11 +298,15 @@ export function trainNgram(documents: Iterable<ArrayLike<number>>, opts: Partial
 
 export function resolveNgramOptions(opts: Partial<NgramOptions> & Pick<NgramOptions, 'vocabSize'>): NgramOptions {
   const known = new Set(['order', 'vocabSize', 'discountFallback']);
-  for (const key of Object.keys(opts)) if (!known.has(key)) throw new HyperlmError('CONFIG_UNKNOWN_KEY', `ngram: unknown option "${key}"`);
+  for (const key of Object.keys(opts))
+    if (!known.has(key)) throw new HyperlmError('CONFIG_UNKNOWN_KEY', `ngram: unknown option "${key}"`);
   const o = { ...NGRAM_DEFAULTS, ...opts };
   if (!o.discountFallback.every((d, i) => d > 0 && d <= i + 1) || o.discountFallback.length !== 3) {
     const got = JSON.stringify(o.discountFallback);
-    throw new HyperlmError('CONFIG_BAD_VALUE', `ngram: options.discountFallback must be [D1, D2, D3+] with 0 < Dr ≤ r, got ${got}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `ngram: options.discountFallback must be [D1, D2, D3+] with 0 < Dr ≤ r, got ${got}`,
+    );
   }
   return o;
 }

@@ -17,10 +17,13 @@ import type { EvalTask, TaskRows } from './task-files.js';
 export function referenceOf<T extends EvalTask>(task: T, row: TaskRows[T]): string {
   const r = row as unknown as Record<string, string>;
   switch (task) {
-    case 'summarize': return r.title;
+    case 'summarize':
+      return r.title;
     case 'caption':
-    case 'image_gen': return r.alt;
-    default: return r.middle;
+    case 'image_gen':
+      return r.alt;
+    default:
+      return r.middle;
   }
 }
 
@@ -34,7 +37,10 @@ export function selectRows<R>(rows: readonly R[], n: number | undefined, seed?: 
     const j = i + rng.int(idx.length - i);
     [idx[i], idx[j]] = [idx[j], idx[i]];
   }
-  return idx.slice(0, k).sort((a, b) => a - b).map((i) => rows[i]);
+  return idx
+    .slice(0, k)
+    .sort((a, b) => a - b)
+    .map((i) => rows[i]);
 }
 
 export interface EvaluateOptions<T extends EvalTask> {
@@ -69,12 +75,16 @@ export async function evaluate<T extends EvalTask>(opts: EvaluateOptions<T>): Pr
     systems: opts.systems,
     metrics,
     maxPromptChars: opts.maxPromptChars,
-    onProgress: progress && ((done, running) => {
-      const fields: Record<string, string> = { items: `${done}/${opts.rows.length}` };
-      if (first) for (const s of running) fields[s.name] = (s.means[first] ?? 0).toFixed(3);
-      progress.update(done, fields);
-    }),
-    onRecord: (record) => { lines.push(JSON.stringify(record)); },
+    onProgress:
+      progress &&
+      ((done, running) => {
+        const fields: Record<string, string> = { items: `${done}/${opts.rows.length}` };
+        if (first) for (const s of running) fields[s.name] = (s.means[first] ?? 0).toFixed(3);
+        progress.update(done, fields);
+      }),
+    onRecord: (record) => {
+      lines.push(JSON.stringify(record));
+    },
   });
   progress?.finish();
   if (opts.out !== undefined) await writeFileAtomic(opts.out, lines.length ? `${lines.join('\n')}\n` : '');

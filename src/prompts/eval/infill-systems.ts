@@ -27,7 +27,9 @@ export const INFILL_SYSTEM_DEFAULTS: InfillSystemOptions = {
 };
 
 export function infillSystems(
-  run: LoadedRun, task: 'infill_line' | 'infill_span', options: Partial<InfillSystemOptions> = {},
+  run: LoadedRun,
+  task: 'infill_line' | 'infill_span',
+  options: Partial<InfillSystemOptions> = {},
 ): Array<EvalSystem<InfillRow>> {
   const o = { ...INFILL_SYSTEM_DEFAULTS, ...options };
   const { model, tokenizer } = run;
@@ -41,7 +43,10 @@ export function infillSystems(
     let run: number[] = [];
     for (const t of [...ids, -1]) {
       const mask = t >= L.maskBase && t < L.maskBase + L.maskCount;
-      if (!mask && t !== -1) { run.push(t); continue; }
+      if (!mask && t !== -1) {
+        run.push(t);
+        continue;
+      }
       out += tokenizer.decode(run);
       run = [];
       if (mask) out += `<mask:${t - L.maskBase}>`;
@@ -49,31 +54,52 @@ export function infillSystems(
     return out;
   };
 
-  const predict = (ltr: boolean) => tolerant(async (row: InfillRow): Promise<Prediction> => {
-    const lines = Math.max(1, (row.middle.match(/\n/g) ?? []).length);
-    const maxNewTokens = Math.min(o.tokensPerLine * (line ? 1 : 8), Math.floor(model.config.blockSize / 2));
-    const prompt = buildInfillPrompt(tokenizer, { prefix: row.prefix, suffix: row.suffix, path: row.path, language: row.language }, {
-      ...INFILL_DEFAULTS, contextTokens: model.config.blockSize, maxNewTokens, mode: ltr ? 'left-to-right' : line ? 'single-line' : 'multi-line',
+  const predict = (ltr: boolean) =>
+    tolerant(async (row: InfillRow): Promise<Prediction> => {
+      const lines = Math.max(1, (row.middle.match(/\n/g) ?? []).length);
+      const maxNewTokens = Math.min(o.tokensPerLine * (line ? 1 : 8), Math.floor(model.config.blockSize / 2));
+      const prompt = buildInfillPrompt(
+        tokenizer,
+        { prefix: row.prefix, suffix: row.suffix, path: row.path, language: row.language },
+        {
+          ...INFILL_DEFAULTS,
+          contextTokens: model.config.blockSize,
+          maxNewTokens,
+          mode: ltr ? 'left-to-right' : line ? 'single-line' : 'multi-line',
+        },
+      );
+      // count finished lines: a newline piece after visible text ends one (see the file comment)
+      const limit = line || ltr ? lines : Infinity;
+      let seen = 0;
+      let visible = false;
+      const onToken = (_row: number, t: number): boolean => {
+        if ((kinds[t] & 1) !== 0 && visible) seen++;
+        visible ||= (kinds[t] & 2) !== 0;
+        return seen < limit;
+      };
+      const out = generate(model, [prompt.tokens], {
+        maxNewTokens,
+        temperature: 0,
+        stopTokens: prompt.stopTokens,
+        onToken,
+        padToken: L.pad,
+      });
+      const ids = out.tokens[0].filter(
+        (t) => !prompt.stopTokens.includes(t) && (t < L.imageBase || t >= L.imageBase + L.imageCount),
+      );
+      let text = tokenizer.decode(ids).replace(/^(?:[ \t]*\n)+/, '');
+      if (limit !== Infinity) text = firstLines(text, limit);
+      return {
+        prediction: text,
+        prompt: renderIds(prompt.tokens),
+        extra: {
+          promptTokens: prompt.tokens.length,
+          truncated: prompt.truncated,
+          generatedTokens: out.tokens[0].length,
+          finish: out.finish[0],
+        },
+      };
     });
-    // count finished lines: a newline piece after visible text ends one (see the file comment)
-    const limit = line || ltr ? lines : Infinity;
-    let seen = 0;
-    let visible = false;
-    const onToken = (_row: number, t: number): boolean => {
-      if ((kinds[t] & 1) !== 0 && visible) seen++;
-      visible ||= (kinds[t] & 2) !== 0;
-      return seen < limit;
-    };
-    const out = generate(model, [prompt.tokens], { maxNewTokens, temperature: 0, stopTokens: prompt.stopTokens, onToken, padToken: L.pad });
-    const ids = out.tokens[0].filter((t) => !prompt.stopTokens.includes(t) && (t < L.imageBase || t >= L.imageBase + L.imageCount));
-    let text = tokenizer.decode(ids).replace(/^(?:[ \t]*\n)+/, '');
-    if (limit !== Infinity) text = firstLines(text, limit);
-    return {
-      prediction: text,
-      prompt: renderIds(prompt.tokens),
-      extra: { promptTokens: prompt.tokens.length, truncated: prompt.truncated, generatedTokens: out.tokens[0].length, finish: out.finish[0] },
-    };
-  });
   const systems: Array<EvalSystem<InfillRow>> = [];
   if (o.mode !== 'ltr') systems.push({ name: 'model:infill', kind: 'model', predict: predict(false) });
   if (o.mode !== 'infill') systems.push({ name: 'model:ltr', kind: 'model', predict: predict(true) });

@@ -25,7 +25,10 @@ export const CAPTION_METRICS: MetricSuite = {
   },
   corpus(predictions, references) {
     const cider = ciderD(predictions, references);
-    return { perItem: { ciderD: cider.perItem }, corpus: { bleu4: bleuCorpus(predictions, references).bleu, ciderD: cider.cider } };
+    return {
+      perItem: { ciderD: cider.perItem },
+      corpus: { bleu4: bleuCorpus(predictions, references).bleu, ciderD: cider.cider },
+    };
   },
 };
 
@@ -37,7 +40,10 @@ export const CAPTION_METRICS: MetricSuite = {
 export const INFILL_METRICS: MetricSuite = {
   names: ['exactMatch', 'editSim'],
   item(prediction, reference) {
-    return { exactMatch: exactMatch(prediction, reference), editSim: editSimilarity(prediction.trim(), reference.trim()) };
+    return {
+      exactMatch: exactMatch(prediction, reference),
+      editSim: editSimilarity(prediction.trim(), reference.trim()),
+    };
   },
 };
 
@@ -45,11 +51,16 @@ export const IMAGE_GEN_METRICS: MetricSuite = { names: [], item: () => ({}) };
 
 export function metricSuite(task: EvalTask): MetricSuite {
   switch (task) {
-    case 'summarize': return SUMMARIZE_METRICS;
-    case 'caption': return CAPTION_METRICS;
+    case 'summarize':
+      return SUMMARIZE_METRICS;
+    case 'caption':
+      return CAPTION_METRICS;
     case 'infill_line':
-    case 'infill_span': return INFILL_METRICS;
-    case 'image_gen': return IMAGE_GEN_METRICS;
-    default: return assertNever(task, 'task');
+    case 'infill_span':
+      return INFILL_METRICS;
+    case 'image_gen':
+      return IMAGE_GEN_METRICS;
+    default:
+      return assertNever(task, 'task');
   }
 }

@@ -45,7 +45,10 @@ async function readPage(path: string): Promise<string> {
 
 export class EvalModel {
   private vq?: Promise<ImageTokenizer>;
-  private constructor(readonly run: LoadedRun, readonly dir: string) {}
+  private constructor(
+    readonly run: LoadedRun,
+    readonly dir: string,
+  ) {}
 
   static async load(dir: string): Promise<EvalModel> {
     return new EvalModel(await loadRun(dir), dir);
@@ -65,7 +68,10 @@ export class EvalModel {
     return this.vq;
   }
 
-  private async imageCodes(row: CaptionRow, vqgan: string): Promise<{ rgb: Uint8Array; codes: Uint16Array; vq: ImageTokenizer }> {
+  private async imageCodes(
+    row: CaptionRow,
+    vqgan: string,
+  ): Promise<{ rgb: Uint8Array; codes: Uint16Array; vq: ImageTokenizer }> {
     const vq = await this.imageTokenizer(vqgan);
     let bytes: Uint8Array;
     try {
@@ -83,10 +89,19 @@ export class EvalModel {
     switch (task) {
       case 'summarize': {
         const title = (name: string, opts: TitleOptions): EvalSystem<SummarizeRow> => ({
-          name, kind: 'model',
+          name,
+          kind: 'model',
           predict: tolerant(async (row) => {
-            const r = await runTitle(target, await readPage(row.file), { numBeams: o.numBeams, ...opts, source: row.file });
-            const extra = { promptTokens: r.promptTokens, truncatedTokens: r.truncatedTokens, h1RepeatsTitle: r.h1RepeatsTitle };
+            const r = await runTitle(target, await readPage(row.file), {
+              numBeams: o.numBeams,
+              ...opts,
+              source: row.file,
+            });
+            const extra = {
+              promptTokens: r.promptTokens,
+              truncatedTokens: r.truncatedTokens,
+              h1RepeatsTitle: r.h1RepeatsTitle,
+            };
             return { prediction: r.prediction, prompt: r.prompt, extra };
           }),
         });
@@ -97,31 +112,50 @@ export class EvalModel {
         ]);
       }
       case 'caption':
-        return list([{
-          name: 'model', kind: 'model',
-          predict: tolerant(async (row: CaptionRow) => {
-            const { codes } = await this.imageCodes(row, o.vqgan);
-            const r = await runCaption(target, { context: escapeText(row.context_before), codes }, { numBeams: o.numBeams });
-            const extra = { chosen: r.chosen, candidates: r.candidates.map((c) => [c.form, c.text]) };
-            return { prediction: r.prediction, prompt: r.prompts[r.chosen], extra };
-          }),
-        }] as Array<EvalSystem<CaptionRow>>);
+        return list([
+          {
+            name: 'model',
+            kind: 'model',
+            predict: tolerant(async (row: CaptionRow) => {
+              const { codes } = await this.imageCodes(row, o.vqgan);
+              const r = await runCaption(
+                target,
+                { context: escapeText(row.context_before), codes },
+                { numBeams: o.numBeams },
+              );
+              const extra = { chosen: r.chosen, candidates: r.candidates.map((c) => [c.form, c.text]) };
+              return { prediction: r.prediction, prompt: r.prompts[r.chosen], extra };
+            }),
+          },
+        ] as Array<EvalSystem<CaptionRow>>);
       case 'image_gen':
-        return list([{
-          name: 'model', kind: 'model',
-          predict: tolerant(async (row: CaptionRow) => {
-            const { rgb, codes, vq } = await this.imageCodes(row, o.vqgan);
-            const gen = await runTextToImage(target, row.alt, { imageTokenizer: vq, numSamples: o.imageSamples, seed: o.seed });
-            const altTokens = this.run.tokenizer.encode(escapeAttr(row.alt)).length + 1;
-            const n = codes.length;
-            const span = { start: Math.floor(n / 4), end: Math.floor((3 * n) / 4) }; // the middle half of the codes
-            const fill = await runImageInfill(target, { codes, ...span, alt: row.alt, original: rgb }, { imageTokenizer: vq });
-            return {
-              prediction: `${gen.samples.length} samples, best score ${gen.samples[0].score.toFixed(2)}`, prompt: gen.prompt,
-              metrics: { ownScore: gen.samples[0].score / altTokens, infillPsnr: fill.psnr, infillSsim: fill.ssim },
-            };
-          }),
-        }] as Array<EvalSystem<CaptionRow>>);
+        return list([
+          {
+            name: 'model',
+            kind: 'model',
+            predict: tolerant(async (row: CaptionRow) => {
+              const { rgb, codes, vq } = await this.imageCodes(row, o.vqgan);
+              const gen = await runTextToImage(target, row.alt, {
+                imageTokenizer: vq,
+                numSamples: o.imageSamples,
+                seed: o.seed,
+              });
+              const altTokens = this.run.tokenizer.encode(escapeAttr(row.alt)).length + 1;
+              const n = codes.length;
+              const span = { start: Math.floor(n / 4), end: Math.floor((3 * n) / 4) }; // the middle half of the codes
+              const fill = await runImageInfill(
+                target,
+                { codes, ...span, alt: row.alt, original: rgb },
+                { imageTokenizer: vq },
+              );
+              return {
+                prediction: `${gen.samples.length} samples, best score ${gen.samples[0].score.toFixed(2)}`,
+                prompt: gen.prompt,
+                metrics: { ownScore: gen.samples[0].score / altTokens, infillPsnr: fill.psnr, infillSsim: fill.ssim },
+              };
+            }),
+          },
+        ] as Array<EvalSystem<CaptionRow>>);
       case 'infill_line':
       case 'infill_span':
         return list(infillSystems(this.run, task, { mode: o.mode }) as Array<EvalSystem<never>>);

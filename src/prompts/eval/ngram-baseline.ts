@@ -51,7 +51,9 @@ export function firstLines(text: string, lines: number): string {
 
 /** A Predictor from an n-gram model and its tokenizer (see the file comment). */
 export function ngramPredictor(
-  model: KneserNeyModel, tokenizer: Tokenizer, opts: Partial<NgramBaselineOptions> = {},
+  model: KneserNeyModel,
+  tokenizer: Tokenizer,
+  opts: Partial<NgramBaselineOptions> = {},
 ): EvalSystem<InfillRow>['predict'] {
   const o = { ...NGRAM_BASELINE_DEFAULTS, ...opts };
   const kinds = pieceKinds(tokenizer);
@@ -67,7 +69,11 @@ export function ngramPredictor(
       visible ||= (kinds[t] & 2) !== 0;
       return seen >= lines;
     };
-    const { tokens } = model.greedyContinue(context.length ? context : [tokenizer.layout.bos], o.tokensPerLine * lines, stop);
+    const { tokens } = model.greedyContinue(
+      context.length ? context : [tokenizer.layout.bos],
+      o.tokensPerLine * lines,
+      stop,
+    );
     const text = tokenizer.decode(tokens.filter((t) => t !== eos && t !== eom)).replace(/^(?:[ \t]*\n)+/, '');
     return { prediction: firstLines(text, lines), extra: { tokens: tokens.length } };
   };
@@ -75,14 +81,20 @@ export function ngramPredictor(
 
 /** Trains the 4-gram on DIR's train shards with DIR's tokenizer and returns it as the `ngram-4` system. */
 export async function ngramSystem(
-  dataDir: string, opts: Partial<NgramBaselineOptions> = {},
+  dataDir: string,
+  opts: Partial<NgramBaselineOptions> = {},
 ): Promise<{ system: EvalSystem<InfillRow>; documents: number; tokens: number }> {
   const o = { ...NGRAM_BASELINE_DEFAULTS, ...opts };
   const trained = await trainNgramFromShards(dataDir, 'train', { order: 4, maxTokens: o.maxTrainTokens });
-  const vocab = JSON.parse(await readFile(join(dataDir, 'vocab.json'), 'utf8').catch(() => '{}')) as { layout?: { imageCount?: number } };
-  const tokenizer = await Tokenizer.load(join(dataDir, 'tokenizer.model'), { imageCodes: vocab.layout?.imageCount ?? 8192 });
+  const vocab = JSON.parse(await readFile(join(dataDir, 'vocab.json'), 'utf8').catch(() => '{}')) as {
+    layout?: { imageCount?: number };
+  };
+  const tokenizer = await Tokenizer.load(join(dataDir, 'tokenizer.model'), {
+    imageCodes: vocab.layout?.imageCount ?? 8192,
+  });
   return {
     system: { name: 'ngram-4', kind: 'baseline', predict: ngramPredictor(trained.model, tokenizer, o) },
-    documents: trained.documents, tokens: trained.tokens,
+    documents: trained.documents,
+    tokens: trained.tokens,
   };
 }

@@ -24,9 +24,45 @@ const INVISIBLE = new Set(['script', 'style', 'noscript', 'template', 'head', 't
 const HEADING = /^h[1-6]$/;
 /** Elements whose boundaries separate words even without whitespace in the source (`<td>a</td><td>b</td>`). */
 const BLOCK = new Set([
-  'address', 'article', 'aside', 'blockquote', 'br', 'caption', 'dd', 'details', 'div', 'dl', 'dt', 'figcaption', 'figure',
-  'footer', 'form', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section',
-  'table', 'tbody', 'td', 'tfoot', 'th', 'thead', 'tr', 'ul', 'summary',
+  'address',
+  'article',
+  'aside',
+  'blockquote',
+  'br',
+  'caption',
+  'dd',
+  'details',
+  'div',
+  'dl',
+  'dt',
+  'figcaption',
+  'figure',
+  'footer',
+  'form',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'header',
+  'hr',
+  'li',
+  'main',
+  'nav',
+  'ol',
+  'p',
+  'pre',
+  'section',
+  'table',
+  'tbody',
+  'td',
+  'tfoot',
+  'th',
+  'thead',
+  'tr',
+  'ul',
+  'summary',
 ]);
 
 export function collapseWhitespace(text: string): string {
@@ -42,34 +78,37 @@ export function pageOutline(html: string): PageOutline {
   let heading: string[] | null = null;
   let headingDepth = 0;
   let lastHeading = '';
-  const parser = new Parser({
-    onopentag(name, attrs) {
-      if (INVISIBLE.has(name)) invisible++;
-      if (BLOCK.has(name)) text.push(' ');
-      if (HEADING.test(name)) {
-        if (headingDepth++ === 0) heading = [];
-      } else if (name === 'img' && attrs.src !== undefined) {
-        images.push({ src: attrs.src, alt: attrs.alt ?? '', headingBefore: lastHeading });
-      }
-    },
-    ontext(data) {
-      if (invisible > 0) return;
-      text.push(data);
-      if (heading) heading.push(data);
-    },
-    onclosetag(name) {
-      if (INVISIBLE.has(name)) invisible = Math.max(0, invisible - 1);
-      if (BLOCK.has(name)) text.push(' ');
-      if (HEADING.test(name) && headingDepth > 0 && --headingDepth === 0 && heading) {
-        const h = collapseWhitespace(heading.join(''));
-        heading = null;
-        if (h !== '') {
-          headings.push(h);
-          lastHeading = h;
+  const parser = new Parser(
+    {
+      onopentag(name, attrs) {
+        if (INVISIBLE.has(name)) invisible++;
+        if (BLOCK.has(name)) text.push(' ');
+        if (HEADING.test(name)) {
+          if (headingDepth++ === 0) heading = [];
+        } else if (name === 'img' && attrs.src !== undefined) {
+          images.push({ src: attrs.src, alt: attrs.alt ?? '', headingBefore: lastHeading });
         }
-      }
+      },
+      ontext(data) {
+        if (invisible > 0) return;
+        text.push(data);
+        if (heading) heading.push(data);
+      },
+      onclosetag(name) {
+        if (INVISIBLE.has(name)) invisible = Math.max(0, invisible - 1);
+        if (BLOCK.has(name)) text.push(' ');
+        if (HEADING.test(name) && headingDepth > 0 && --headingDepth === 0 && heading) {
+          const h = collapseWhitespace(heading.join(''));
+          heading = null;
+          if (h !== '') {
+            headings.push(h);
+            lastHeading = h;
+          }
+        }
+      },
     },
-  }, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
   parser.write(html);
   parser.end();
   return { headings, bodyText: collapseWhitespace(text.join('')), images };

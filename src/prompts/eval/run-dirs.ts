@@ -8,7 +8,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { HyperlmError } from '../../errors.js';
 
 async function mtime(path: string): Promise<number | undefined> {
-  return stat(path).then((s) => s.mtimeMs, () => undefined);
+  return stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
 }
 
 export { defaultRunDir } from '../../model/load-run.js';
@@ -27,10 +30,13 @@ export async function runDataDir(runDir: string, cwd = process.cwd()): Promise<s
   }
   const data = json.data;
   if (data === undefined) return undefined;
-  if (typeof data !== 'string') throw new HyperlmError('CHECKPOINT_CORRUPT', `${configPath}: field "data" must be a string`);
+  if (typeof data !== 'string')
+    throw new HyperlmError('CHECKPOINT_CORRUPT', `${configPath}: field "data" must be a string`);
   const candidates = isAbsolute(data) ? [data] : [resolve(cwd, data), resolve(runDir, '..', '..', data)];
   for (const dir of candidates) if ((await mtime(join(dir, 'manifest.json'))) !== undefined) return dir;
-  throw new HyperlmError('INPUT_NOT_FOUND',
+  throw new HyperlmError(
+    'INPUT_NOT_FOUND',
     `${configPath}: its data folder ${JSON.stringify(data)} (needed to train the n-gram baseline) is not at ` +
-    `${candidates.join(' or ')}; pass --ngram-data DIR`);
+      `${candidates.join(' or ')}; pass --ngram-data DIR`,
+  );
 }

@@ -97,15 +97,21 @@ export function truncateMiddle(text: string, max: number): string {
 }
 
 export async function runTask<Row extends { id: string }>(opts: RunTaskOptions<Row>): Promise<RunTaskResult> {
-  if (opts.systems.length === 0) throw new HyperlmError('CONFIG_BAD_VALUE', `eval ${opts.task}: no systems to evaluate`);
+  if (opts.systems.length === 0)
+    throw new HyperlmError('CONFIG_BAD_VALUE', `eval ${opts.task}: no systems to evaluate`);
   const names = new Set<string>();
   for (const s of opts.systems) {
-    if (names.has(s.name)) throw new HyperlmError('CONFIG_BAD_VALUE', `eval ${opts.task}: two systems are named ${s.name}`);
+    if (names.has(s.name))
+      throw new HyperlmError('CONFIG_BAD_VALUE', `eval ${opts.task}: two systems are named ${s.name}`);
     names.add(s.name);
   }
   const references = opts.rows.map(opts.reference);
   const maxPrompt = opts.maxPromptChars ?? 2000;
-  const totals = opts.systems.map(() => ({ sums: {} as Record<string, number>, counts: {} as Record<string, number>, ms: 0 }));
+  const totals = opts.systems.map(() => ({
+    sums: {} as Record<string, number>,
+    counts: {} as Record<string, number>,
+    ms: 0,
+  }));
   const add = (s: number, metrics: Record<string, number>): void => {
     const t = totals[s];
     for (const [k, v] of Object.entries(metrics)) {
@@ -114,12 +120,13 @@ export async function runTask<Row extends { id: string }>(opts: RunTaskOptions<R
       t.counts[k] = (t.counts[k] ?? 0) + 1;
     }
   };
-  const summarize = (items: number): SystemSummary[] => opts.systems.map((system, s) => {
-    const t = totals[s];
-    const means: Record<string, number> = {};
-    for (const k of Object.keys(t.sums)) means[k] = t.sums[k] / t.counts[k];
-    return { name: system.name, kind: system.kind, items, means, seconds: t.ms / 1000 };
-  });
+  const summarize = (items: number): SystemSummary[] =>
+    opts.systems.map((system, s) => {
+      const t = totals[s];
+      const means: Record<string, number> = {};
+      for (const k of Object.keys(t.sums)) means[k] = t.sums[k] / t.counts[k];
+      return { name: system.name, kind: system.kind, items, means, seconds: t.ms / 1000 };
+    });
   const records: ResultRecord[] = [];
   for (let i = 0; i < opts.rows.length; i++) {
     const row = opts.rows[i];
@@ -143,9 +150,14 @@ export async function runTask<Row extends { id: string }>(opts: RunTaskOptions<R
   const summary = summarize(records.length);
   if (opts.metrics.corpus && records.length > 0) {
     opts.systems.forEach((system, s) => {
-      const scores = opts.metrics.corpus!(records.map((r) => r.systems[system.name].prediction), references);
+      const scores = opts.metrics.corpus!(
+        records.map((r) => r.systems[system.name].prediction),
+        references,
+      );
       for (const [k, values] of Object.entries(scores.perItem ?? {})) {
-        records.forEach((r, i) => { r.systems[system.name].metrics[k] = values[i]; });
+        records.forEach((r, i) => {
+          r.systems[system.name].metrics[k] = values[i];
+        });
       }
       Object.assign(summary[s].means, scores.corpus);
     });
@@ -155,7 +167,9 @@ export async function runTask<Row extends { id: string }>(opts: RunTaskOptions<R
 }
 
 /** Wraps a model predictor so a HyperlmError on one item is recorded, not thrown. */
-export function tolerant<Row>(predict: (row: Row, index: number) => Promise<Prediction>): (row: Row, index: number) => Promise<Prediction> {
+export function tolerant<Row>(
+  predict: (row: Row, index: number) => Promise<Prediction>,
+): (row: Row, index: number) => Promise<Prediction> {
   return async (row, index) => {
     try {
       const p = await predict(row, index);

@@ -36,7 +36,8 @@ export function summaryTable(summary: readonly SystemSummary[], metricNames: rea
 export function formatTextTable(table: SummaryTable): string {
   const all = [table.header, ...table.rows];
   const widths = table.header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: string[]): string => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const line = (r: string[]): string =>
+    r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   return [line(table.header), widths.map((w) => '-'.repeat(w)).join('  '), ...table.rows.map(line)].join('\n');
 }
 

@@ -56,14 +56,38 @@ type Kind = 'string' | 'nonEmpty' | 'path' | 'count';
 const SCHEMAS: Record<EvalTask, Record<string, Kind | readonly string[]>> = {
   summarize: { id: 'nonEmpty', file: 'path', title: 'nonEmpty', body_text_chars: 'count' },
   caption: {
-    id: 'nonEmpty', page: 'path', img_src: 'nonEmpty', img_file: 'path', alt: 'nonEmpty',
-    caption_source: ['alt', 'figcaption', 'figure-title'], context_before: 'string',
+    id: 'nonEmpty',
+    page: 'path',
+    img_src: 'nonEmpty',
+    img_file: 'path',
+    alt: 'nonEmpty',
+    caption_source: ['alt', 'figcaption', 'figure-title'],
+    context_before: 'string',
   },
-  infill_line: { id: 'nonEmpty', file: 'path', prefix: 'string', middle: 'nonEmpty', suffix: 'string', language: ['javascript', 'typescript'] },
-  infill_span: { id: 'nonEmpty', file: 'path', prefix: 'string', middle: 'nonEmpty', suffix: 'string', language: ['javascript', 'typescript'] },
+  infill_line: {
+    id: 'nonEmpty',
+    file: 'path',
+    prefix: 'string',
+    middle: 'nonEmpty',
+    suffix: 'string',
+    language: ['javascript', 'typescript'],
+  },
+  infill_span: {
+    id: 'nonEmpty',
+    file: 'path',
+    prefix: 'string',
+    middle: 'nonEmpty',
+    suffix: 'string',
+    language: ['javascript', 'typescript'],
+  },
   image_gen: {
-    id: 'nonEmpty', page: 'path', img_src: 'nonEmpty', img_file: 'path', alt: 'nonEmpty',
-    caption_source: ['alt', 'figcaption', 'figure-title'], context_before: 'string',
+    id: 'nonEmpty',
+    page: 'path',
+    img_src: 'nonEmpty',
+    img_file: 'path',
+    alt: 'nonEmpty',
+    caption_source: ['alt', 'figcaption', 'figure-title'],
+    context_before: 'string',
   },
 };
 
@@ -80,9 +104,11 @@ export function validateRow<T extends EvalTask>(task: T, value: unknown, root: s
     const v = row[field];
     if (v === undefined) bad(where, `field "${field}" is missing`);
     if (Array.isArray(kind)) {
-      if (!kind.includes(v as string)) bad(where, `field "${field}" must be one of ${kind.join('|')}, got ${JSON.stringify(v)}`);
+      if (!kind.includes(v as string))
+        bad(where, `field "${field}" must be one of ${kind.join('|')}, got ${JSON.stringify(v)}`);
     } else if (kind === 'count') {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) bad(where, `field "${field}" must be an integer ≥ 0, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+        bad(where, `field "${field}" must be an integer ≥ 0, got ${JSON.stringify(v)}`);
     } else {
       if (typeof v !== 'string') bad(where, `field "${field}" must be a string, got ${JSON.stringify(v)}`);
       if (kind !== 'string' && v.trim() === '') bad(where, `field "${field}" must not be empty`);
@@ -90,7 +116,8 @@ export function validateRow<T extends EvalTask>(task: T, value: unknown, root: s
         if (isAbsolute(v)) bad(where, `field "${field}" must be relative to the root, got ${JSON.stringify(v)}`);
         const abs = resolve(root, v);
         const rel = relative(resolve(root), abs);
-        if (rel.startsWith('..') || isAbsolute(rel)) bad(where, `field "${field}" leaves the root ${root}: ${JSON.stringify(v)}`);
+        if (rel.startsWith('..') || isAbsolute(rel))
+          bad(where, `field "${field}" leaves the root ${root}: ${JSON.stringify(v)}`);
         out[field] = abs;
         if (field === 'file' && task.startsWith('infill')) out.path = v;
         continue;
@@ -102,7 +129,11 @@ export function validateRow<T extends EvalTask>(task: T, value: unknown, root: s
 }
 
 /** Reads and validates a whole task file; ids must be unique. */
-export async function readTaskFile<T extends EvalTask>(task: T, path: string, root: string): Promise<Array<TaskRows[T]>> {
+export async function readTaskFile<T extends EvalTask>(
+  task: T,
+  path: string,
+  root: string,
+): Promise<Array<TaskRows[T]>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -125,7 +156,8 @@ export async function readTaskFile<T extends EvalTask>(task: T, path: string, ro
     const row = validateRow(task, value, root, where);
     for (const [field, kind] of Object.entries(SCHEMAS[task])) {
       const file = (row as unknown as Record<string, string>)[field];
-      if (kind === 'path') await access(file).catch(() => bad(where, `field "${field}" names a file that does not exist: ${file}`));
+      if (kind === 'path')
+        await access(file).catch(() => bad(where, `field "${field}" names a file that does not exist: ${file}`));
     }
     const first = ids.get(row.id);
     if (first !== undefined) bad(where, `field "id" ${JSON.stringify(row.id)} repeats line ${first}`);

@@ -17,19 +17,30 @@ export interface SystemSources<T extends EvalTask> {
   pages?: PageCache;
 }
 
-export function baselineSystems<T extends EvalTask>(task: T, sources: SystemSources<T> = {}): Array<EvalSystem<TaskRows[T]>> {
+export function baselineSystems<T extends EvalTask>(
+  task: T,
+  sources: SystemSources<T> = {},
+): Array<EvalSystem<TaskRows[T]>> {
   const pages = sources.pages ?? new PageCache();
   switch (task) {
-    case 'summarize': return summarizeBaselines(pages) as Array<EvalSystem<TaskRows[T]>>;
-    case 'caption': return captionBaselines(pages) as Array<EvalSystem<TaskRows[T]>>;
+    case 'summarize':
+      return summarizeBaselines(pages) as Array<EvalSystem<TaskRows[T]>>;
+    case 'caption':
+      return captionBaselines(pages) as Array<EvalSystem<TaskRows[T]>>;
     case 'infill_line':
-    case 'infill_span': return [...(sources.ngram ? [sources.ngram] : []), repeatLineBaseline()] as Array<EvalSystem<TaskRows[T]>>;
-    case 'image_gen': return [];
-    default: return assertNever(task, 'task');
+    case 'infill_span':
+      return [...(sources.ngram ? [sources.ngram] : []), repeatLineBaseline()] as Array<EvalSystem<TaskRows[T]>>;
+    case 'image_gen':
+      return [];
+    default:
+      return assertNever(task, 'task');
   }
 }
 
 /** Model systems first, then the baselines. */
-export function taskSystems<T extends EvalTask>(task: T, sources: SystemSources<T> = {}): Array<EvalSystem<TaskRows[T]>> {
+export function taskSystems<T extends EvalTask>(
+  task: T,
+  sources: SystemSources<T> = {},
+): Array<EvalSystem<TaskRows[T]>> {
   return [...(sources.model ?? []), ...baselineSystems(task, sources)];
 }

@@ -23,9 +23,12 @@ export class PageCache {
   outline(path: string): Promise<PageOutline> {
     let p = this.pages.get(path);
     if (!p) {
-      p = readFile(path).then((bytes) => pageOutline(decodeHtmlBytes(new Uint8Array(bytes), path).text), (err: unknown) => {
-        throw new HyperlmError('INPUT_NOT_FOUND', `page ${path} cannot be read`, { cause: err });
-      });
+      p = readFile(path).then(
+        (bytes) => pageOutline(decodeHtmlBytes(new Uint8Array(bytes), path).text),
+        (err: unknown) => {
+          throw new HyperlmError('INPUT_NOT_FOUND', `page ${path} cannot be read`, { cause: err });
+        },
+      );
       if (this.pages.size >= this.capacity) this.pages.delete(this.pages.keys().next().value as string);
       this.pages.set(path, p);
     }
@@ -36,11 +39,13 @@ export class PageCache {
 export function summarizeBaselines(pages = new PageCache()): Array<EvalSystem<SummarizeRow>> {
   return [
     {
-      name: 'first-heading', kind: 'baseline',
+      name: 'first-heading',
+      kind: 'baseline',
       predict: async (row) => ({ prediction: (await pages.outline(row.file)).headings[0] ?? '' }),
     },
     {
-      name: `lead-${LEAD_WORDS}`, kind: 'baseline',
+      name: `lead-${LEAD_WORDS}`,
+      kind: 'baseline',
       predict: async (row) => ({ prediction: firstWords((await pages.outline(row.file)).bodyText, LEAD_WORDS) }),
     },
   ];
@@ -49,7 +54,8 @@ export function summarizeBaselines(pages = new PageCache()): Array<EvalSystem<Su
 export function captionBaselines(pages = new PageCache()): Array<EvalSystem<CaptionRow>> {
   return [
     {
-      name: 'heading-before', kind: 'baseline',
+      name: 'heading-before',
+      kind: 'baseline',
       predict: async (row) => {
         const image = (await pages.outline(row.page)).images.find((im) => im.src === row.img_src);
         return { prediction: image?.headingBefore ?? '', extra: image ? undefined : { imageNotFound: true } };

@@ -55,7 +55,10 @@ function resolve(opts: Partial<BleuOptions>): BleuOptions {
     throw new HyperlmError('CONFIG_BAD_VALUE', `bleu: options.maxOrder must be a positive integer, got ${o.maxOrder}`);
   }
   if (!['epsilon', 'add1', 'none'].includes(o.smoothing)) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `bleu: options.smoothing must be 'epsilon', 'add1' or 'none', got ${String(o.smoothing)}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `bleu: options.smoothing must be 'epsilon', 'add1' or 'none', got ${String(o.smoothing)}`,
+    );
   }
   return o;
 }
@@ -63,7 +66,8 @@ function resolve(opts: Partial<BleuOptions>): BleuOptions {
 function sentenceStats(prediction: string, references: References, o: BleuOptions): Stats {
   const cand = o.tokenize(prediction);
   const refs = (typeof references === 'string' ? [references] : references).map(o.tokenize);
-  if (refs.length === 0) throw new HyperlmError('METRIC_BAD_INPUT', 'bleu: a prediction has an empty list of references');
+  if (refs.length === 0)
+    throw new HyperlmError('METRIC_BAD_INPUT', 'bleu: a prediction has an empty list of references');
   // closest reference length, the shorter one on ties
   let referenceLength = refs[0].length;
   for (const r of refs) {
@@ -106,10 +110,19 @@ function combine(s: Stats, smoothing: BleuSmoothing): BleuResult {
 }
 
 /** Corpus BLEU over prediction/reference pairs (unsmoothed: statistics are summed first). */
-export function bleuCorpus(predictions: readonly string[], references: readonly References[], opts: Partial<BleuOptions> = {}): BleuResult {
+export function bleuCorpus(
+  predictions: readonly string[],
+  references: readonly References[],
+  opts: Partial<BleuOptions> = {},
+): BleuResult {
   checkPairs('bleuCorpus', predictions, references);
   const o = resolve(opts);
-  const total: Stats = { matches: new Array(o.maxOrder).fill(0), totals: new Array(o.maxOrder).fill(0), candidateLength: 0, referenceLength: 0 };
+  const total: Stats = {
+    matches: new Array(o.maxOrder).fill(0),
+    totals: new Array(o.maxOrder).fill(0),
+    candidateLength: 0,
+    referenceLength: 0,
+  };
   for (let i = 0; i < predictions.length; i++) {
     const s = sentenceStats(predictions[i], references[i], o);
     for (let n = 0; n < o.maxOrder; n++) {

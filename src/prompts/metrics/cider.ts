@@ -35,13 +35,21 @@ interface Vec {
   length: number;
 }
 
-export function ciderD(predictions: readonly string[], references: readonly References[], opts: Partial<CiderOptions> = {}): CiderResult {
+export function ciderD(
+  predictions: readonly string[],
+  references: readonly References[],
+  opts: Partial<CiderOptions> = {},
+): CiderResult {
   checkPairs('ciderD', predictions, references);
   const o = { ...CIDER_DEFAULTS, ...opts };
   if (!Number.isInteger(o.maxOrder) || o.maxOrder < 1) {
-    throw new HyperlmError('CONFIG_BAD_VALUE', `ciderD: options.maxOrder must be a positive integer, got ${o.maxOrder}`);
+    throw new HyperlmError(
+      'CONFIG_BAD_VALUE',
+      `ciderD: options.maxOrder must be a positive integer, got ${o.maxOrder}`,
+    );
   }
-  if (!(o.sigma > 0)) throw new HyperlmError('CONFIG_BAD_VALUE', `ciderD: options.sigma must be positive, got ${o.sigma}`);
+  if (!(o.sigma > 0))
+    throw new HyperlmError('CONFIG_BAD_VALUE', `ciderD: options.sigma must be positive, got ${o.sigma}`);
   const counts = (text: string): Array<Map<string, number>> => {
     const tokens = o.tokenize(text);
     return Array.from({ length: o.maxOrder }, (_, i) => ngramCounts(tokens, i + 1));
@@ -49,7 +57,8 @@ export function ciderD(predictions: readonly string[], references: readonly Refe
   const cands = predictions.map(counts);
   const refs = references.map((r, i) => {
     const list = typeof r === 'string' ? [r] : r;
-    if (list.length === 0) throw new HyperlmError('METRIC_BAD_INPUT', `ciderD: item ${i} has an empty list of references`);
+    if (list.length === 0)
+      throw new HyperlmError('METRIC_BAD_INPUT', `ciderD: item ${i} has an empty list of references`);
     return list.map(counts);
   });
   // document frequency: in how many items' reference sets each n-gram occurs

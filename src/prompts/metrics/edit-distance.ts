@@ -10,7 +10,10 @@ const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2
 
 /** CodeXGLUE's normalisation: whitespace runs collapsed to one space, leading and trailing whitespace dropped. */
 export function normalizeWhitespace(text: string): string {
-  return text.split(PY_WHITESPACE).filter((t) => t.length > 0).join(' ');
+  return text
+    .split(PY_WHITESPACE)
+    .filter((t) => t.length > 0)
+    .join(' ');
 }
 
 /** 1 when prediction and reference are the same token sequence under whitespace splitting, else 0. */

@@ -34,7 +34,10 @@ export function overlap(a: NgramCounts, b: NgramCounts): number {
 /** Throws unless predictions and references pair up one to one (and there is at least one pair). */
 export function checkPairs(what: string, predictions: readonly unknown[], references: readonly unknown[]): void {
   if (predictions.length !== references.length) {
-    throw new HyperlmError('METRIC_BAD_INPUT', `${what}: ${predictions.length} predictions but ${references.length} references`);
+    throw new HyperlmError(
+      'METRIC_BAD_INPUT',
+      `${what}: ${predictions.length} predictions but ${references.length} references`,
+    );
   }
   if (predictions.length === 0) throw new HyperlmError('METRIC_BAD_INPUT', `${what}: no prediction/reference pairs`);
 }

@@ -8,9 +8,18 @@
 /** NLTK's table of irregular forms (form → stem), consulted before any rule. */
 const POOL = new Map<string, string>();
 for (const [stem, forms] of Object.entries({
-  sky: ['sky', 'skies'], die: ['dying'], lie: ['lying'], tie: ['tying'], news: ['news'], inning: ['innings', 'inning'],
-  outing: ['outings', 'outing'], canning: ['cannings', 'canning'], howe: ['howe'], proceed: ['proceed'],
-  exceed: ['exceed'], succeed: ['succeed'],
+  sky: ['sky', 'skies'],
+  die: ['dying'],
+  lie: ['lying'],
+  tie: ['tying'],
+  news: ['news'],
+  inning: ['innings', 'inning'],
+  outing: ['outings', 'outing'],
+  canning: ['cannings', 'canning'],
+  howe: ['howe'],
+  proceed: ['proceed'],
+  exceed: ['exceed'],
+  succeed: ['succeed'],
 })) {
   for (const form of forms) POOL.set(form, stem);
 }
@@ -82,7 +91,12 @@ function applyRules(word: string, rules: Rule[]): string {
 
 function step1a(word: string): string {
   if (word.endsWith('ies') && word.length === 4) return dropSuffix(word, 'ies') + 'ie';
-  return applyRules(word, [['sses', 'ss', null], ['ies', 'i', null], ['ss', 'ss', null], ['s', '', null]]);
+  return applyRules(word, [
+    ['sses', 'ss', null],
+    ['ies', 'i', null],
+    ['ss', 'ss', null],
+    ['s', '', null],
+  ]);
 }
 
 function step1b(word: string): string {
@@ -114,10 +128,27 @@ function step1c(word: string): string {
 }
 
 const STEP2_RULES: Array<[string, string]> = [
-  ['ational', 'ate'], ['tional', 'tion'], ['enci', 'ence'], ['anci', 'ance'], ['izer', 'ize'], ['bli', 'ble'],
-  ['alli', 'al'], ['entli', 'ent'], ['eli', 'e'], ['ousli', 'ous'], ['ization', 'ize'], ['ation', 'ate'],
-  ['ator', 'ate'], ['alism', 'al'], ['iveness', 'ive'], ['fulness', 'ful'], ['ousness', 'ous'], ['aliti', 'al'],
-  ['iviti', 'ive'], ['biliti', 'ble'], ['fulli', 'ful'],
+  ['ational', 'ate'],
+  ['tional', 'tion'],
+  ['enci', 'ence'],
+  ['anci', 'ance'],
+  ['izer', 'ize'],
+  ['bli', 'ble'],
+  ['alli', 'al'],
+  ['entli', 'ent'],
+  ['eli', 'e'],
+  ['ousli', 'ous'],
+  ['ization', 'ize'],
+  ['ation', 'ate'],
+  ['ator', 'ate'],
+  ['alism', 'al'],
+  ['iveness', 'ive'],
+  ['fulness', 'ful'],
+  ['ousness', 'ous'],
+  ['aliti', 'al'],
+  ['iviti', 'ive'],
+  ['biliti', 'ble'],
+  ['fulli', 'ful'],
 ];
 
 function step2(word: string): string {
@@ -129,13 +160,21 @@ function step2(word: string): string {
 }
 
 const STEP3_RULES: Rule[] = [
-  ['icate', 'ic', positiveMeasure], ['ative', '', positiveMeasure], ['alize', 'al', positiveMeasure],
-  ['iciti', 'ic', positiveMeasure], ['ical', 'ic', positiveMeasure], ['ful', '', positiveMeasure],
+  ['icate', 'ic', positiveMeasure],
+  ['ative', '', positiveMeasure],
+  ['alize', 'al', positiveMeasure],
+  ['iciti', 'ic', positiveMeasure],
+  ['ical', 'ic', positiveMeasure],
+  ['ful', '', positiveMeasure],
   ['ness', '', positiveMeasure],
 ];
 
 const STEP4_RULES: Rule[] = [
-  ...['al', 'ance', 'ence', 'er', 'ic', 'able', 'ible', 'ant', 'ement', 'ment', 'ent'].map((s): Rule => [s, '', measureAbove1]),
+  ...['al', 'ance', 'ence', 'er', 'ic', 'able', 'ible', 'ant', 'ement', 'ment', 'ent'].map((s): Rule => [
+    s,
+    '',
+    measureAbove1,
+  ]),
   ['ion', '', (stem) => measure(stem) > 1 && (stem.endsWith('s') || stem.endsWith('t'))],
   ...['ou', 'ism', 'ate', 'iti', 'ous', 'ive', 'ize'].map((s): Rule => [s, '', measureAbove1]),
 ];

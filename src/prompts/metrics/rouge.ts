@@ -35,7 +35,10 @@ export const ROUGE_DEFAULTS: RougeOptions = { stem: true };
 export function rougeTokens(text: string, opts: Partial<RougeOptions> = {}): string[] {
   const stem = opts.stem ?? ROUGE_DEFAULTS.stem;
   const out: string[] = [];
-  for (const raw of text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').split(' ')) {
+  for (const raw of text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .split(' ')) {
     const token = stem && raw.length > 3 ? porterStem(raw) : raw;
     if (/^[a-z0-9]+$/.test(token)) out.push(token);
   }
@@ -86,7 +89,11 @@ export function rouge(prediction: string, reference: string, opts: Partial<Rouge
  * Corpus ROUGE: the exact mean over pairs of each per-pair precision, recall and F1 (rouge-score's
  * BootstrapAggregator reports a resampled estimate of the same mean, with a confidence interval).
  */
-export function rougeCorpus(predictions: readonly string[], references: readonly string[], opts: Partial<RougeOptions> = {}): RougeScores {
+export function rougeCorpus(
+  predictions: readonly string[],
+  references: readonly string[],
+  opts: Partial<RougeOptions> = {},
+): RougeScores {
   checkPairs('rougeCorpus', predictions, references);
   const sum = (): RougeScore => ({ precision: 0, recall: 0, f1: 0 });
   const total: RougeScores = { rouge1: sum(), rouge2: sum(), rougeL: sum() };
