@@ -38,8 +38,8 @@ export interface PerplexityOptions {
 }
 
 /**
- * Per-domain cross-entropy of `model` on DIR's valid split. Throws INPUT_NOT_FOUND when the folder has
- * no valid shards, TRAIN_VOCAB_MISMATCH when the data's vocabulary is larger than the model's.
+ * Per-domain cross-entropy of `model` on DIR's valid split. Throws INPUT_NOT_FOUND (from the loader) when
+ * the folder has no valid documents, TRAIN_VOCAB_MISMATCH when the data's vocabulary is larger than the model's.
  */
 export async function domainPerplexity(
   model: GPT,
@@ -48,12 +48,6 @@ export async function domainPerplexity(
   opts: PerplexityOptions,
 ): Promise<PerplexityReport> {
   const info = await readDataInfo(dataDir);
-  if (!info.shards.some((s) => s.split === 'valid')) {
-    throw new HyperlmError(
-      'INPUT_NOT_FOUND',
-      `${dataDir}: no valid-split shards (preprocess with --valid-fraction > 0)`,
-    );
-  }
   if (info.layout.size > model.config.vocabSize) {
     throw new HyperlmError(
       'TRAIN_VOCAB_MISMATCH',
