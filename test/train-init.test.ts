@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import test from 'ava';
 import { selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
+import { exportModelBundle } from '../src/model/bundle.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { latestCheckpoint } from '../src/train/index.js';
 import { GPT } from '../src/model/gpt.js';
@@ -18,7 +19,7 @@ import { resolveRunConfig } from '../src/model/train-config.js';
 import { readRunConfig, train } from '../src/model/train.js';
 import { loadGPTWeights } from '../src/model/weights.js';
 import { readSafetensors, writeSafetensors } from '../src/train/safetensors.js';
-import { tempDir } from './helpers/fixtures.js';
+import { REPO, tempDir } from './helpers/fixtures.js';
 import { writeSyntheticData } from './helpers/train-shards.js';
 
 let dataDir: string;
@@ -139,6 +140,21 @@ test.serial(
     [m, src].forEach((x) => x.dispose());
   },
 );
+
+test.serial('init from a bundle written by the exporter (its config.json is a whole run config)', async (t) => {
+  const bundle = tempDir('init-exported');
+  copyFileSync(join(REPO, 'data/model/tokenizer.model'), join(sourceRun, 'tokenizer.model'));
+  await exportModelBundle(sourceRun, bundle);
+  const source = await readInitSource(bundle);
+  t.is(source.kind, 'bundle');
+  t.is(source.weights, join(bundle, 'model.safetensors'));
+  t.deepEqual(source.model, (await readRunConfig(sourceRun)).model);
+  const empty = tempDir('init-empty');
+  mkdirSync(empty, { recursive: true });
+  writeFileSync(join(empty, 'config.json'), JSON.stringify(await readRunConfig(sourceRun)));
+  const err = await t.throwsAsync(readInitSource(empty), { instanceOf: HyperlmError });
+  t.regex(err!.message, /neither a training run with checkpoints .* nor a bundle .*model\.safetensors/);
+});
 
 test.serial(
   "a vocabulary that differs from the data's is TRAIN_VOCAB_MISMATCH naming both sizes; shape-changing overrides are refused",

@@ -5,6 +5,7 @@
 // overrides that keep every parameter's shape are accepted; the vocabulary must equal the data's.
 // Optimizer state, step and data position start fresh (unlike `--resume`, which continues a run).
 
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperlmError } from '../errors.js';
@@ -56,12 +57,13 @@ export async function readInitSource(dir: string): Promise<InitSource> {
   const model = resolveModelConfig((json.model ?? json) as object);
   const checkpoint = await latestCheckpoint(dir);
   if (checkpoint) return { kind: 'run', model, weights: join(checkpoint, 'model.safetensors') };
-  if ('train' in json)
-    throw new HyperlmError(
-      'INPUT_NOT_FOUND',
-      `--init ${dir}: a training run without checkpoints (no ${join(dir, 'checkpoints', 'latest.json')})`,
-    );
-  return { kind: 'bundle', model, weights: join(dir, 'model.safetensors') };
+  // A bundle's config.json may be a whole run config (exported bundles keep `train`): the weights decide.
+  const weights = join(dir, 'model.safetensors');
+  if (existsSync(weights)) return { kind: 'bundle', model, weights };
+  throw new HyperlmError(
+    'INPUT_NOT_FOUND',
+    `--init ${dir}: neither a training run with checkpoints (${join(dir, 'checkpoints', 'latest.json')}) nor a bundle (${weights})`,
+  );
 }
 
 /**
