@@ -67,7 +67,8 @@ type Request =
  *   export async function createReplica(init: unknown): Promise<Replica>
  *   interface Replica {
  *     getParams(): Float32Array;                       // all trainable params, flat, fixed order
- *     lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>; // grads in getParams order
+ *     lossAndGrads(slice: unknown, out?: Float32Array): Promise<{ loss: number; grads: Float32Array; info?: unknown }>;
+ *                                                      // grads in getParams order, written into `out` (this worker's shared slot) when given
  *     applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;      // the optimizer update (for `step`)
  *     setParams?(params: Float32Array): Promise<void> | void;                        // overwrite all params (for `setParams`)
  *     run?(request: unknown): Promise<unknown> | unknown;                            // anything else (for `map`)
@@ -278,7 +279,7 @@ function call<T>(w: Worker, msg: Request | { type: 'buffer'; shared: SharedArray
 
 interface Replica {
   getParams(): Float32Array;
-  lossAndGrads(slice: unknown): Promise<{ loss: number; grads: Float32Array; info?: unknown }>;
+  lossAndGrads(slice: unknown, out?: Float32Array): Promise<{ loss: number; grads: Float32Array; info?: unknown }>;
   applyGrads?(meanGrads: Float32Array, step: number): Promise<void> | void;
   setParams?(params: Float32Array): Promise<void> | void;
   run?(request: unknown): Promise<unknown> | unknown;
@@ -329,10 +330,11 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
             return null;
           }
           case 'grads': {
-            const { loss, grads, info } = await r.lossAndGrads(msg.slice);
+            const slot = slots[setup.index];
+            const { loss, grads, info } = await r.lossAndGrads(msg.slice, slot);
             if (grads.length !== n)
               throw new HyperlmError('INTERNAL', `lossAndGrads returned ${grads.length} gradients for ${n} params`);
-            slots[setup.index].set(grads);
+            if (grads !== slot) slot.set(grads);
             return { loss, info };
           }
           case 'reduce': {
@@ -370,7 +372,7 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
                 'INTERNAL',
                 `${setup.modulePath}: the replica has no setParams, needed by DataParallel.setParams`,
               );
-            await r.setParams(paramsRow.slice());
+            await r.setParams(paramsRow); // the contract: setParams copies what it keeps (flat-params.ts assignFlat)
             return null;
           case 'run':
             if (!r.run)

@@ -5,6 +5,8 @@ export interface ProgressOptions {
   label: string;
   /** Total units (bytes, steps…) for the bar and ETA; undefined when unknown. */
   total?: number;
+  /** Units already done when this process started (a resumed run): the ETA uses only this process's rate. */
+  startAt?: number;
   /** Seconds between log lines when not a TTY. */
   logEverySeconds?: number;
   stream?: NodeJS.WriteStream;
@@ -12,7 +14,7 @@ export interface ProgressOptions {
 
 export class Progress {
   private readonly start = performance.now();
-  private lastDraw = 0;
+  private lastDraw = -Infinity; // the first update draws at once
   private done = 0;
   private fields: Record<string, string> = {};
   private readonly tty: boolean;
@@ -48,7 +50,11 @@ export class Progress {
     const { total, label } = this.opts;
     const frac = total ? Math.min(1, this.done / total) : undefined;
     const elapsed = this.elapsed();
-    const eta = frac && frac > 0 && !final ? formatSeconds((elapsed * (1 - frac)) / frac) : undefined;
+    const doneHere = this.done - (this.opts.startAt ?? 0);
+    const eta =
+      total && doneHere > 0 && !final
+        ? formatSeconds((elapsed * Math.max(0, total - this.done)) / doneHere)
+        : undefined;
     const bar = frac !== undefined ? `${renderBar(frac, 24)} ${(frac * 100).toFixed(1).padStart(5)}%` : '';
     const parts = [
       label,

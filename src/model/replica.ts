@@ -84,7 +84,10 @@ export async function createReplica(init: ReplicaInit) {
           return null;
       }
     },
-    async lossAndGrads(slice: ReplicaSlice): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
+    async lossAndGrads(
+      slice: ReplicaSlice,
+      out?: Float32Array,
+    ): Promise<{ loss: number; grads: Float32Array; info: ReplicaInfo }> {
       const B = slice.domains.length,
         T = init.model.blockSize;
       const ids = tf.tensor2d(slice.ids, [B, T], 'int32');
@@ -98,7 +101,7 @@ export async function createReplica(init: ReplicaInit) {
         rowOffset: slice.rowOffset,
       };
       const r = model.lossAndGrads(ids, targets, weights, opts, { ce: slice.ceWeight ?? 1, aux: slice.auxWeight ?? 1 });
-      const grads = flatten(layout, r.grads);
+      const grads = flatten(layout, r.grads, out);
       tf.dispose([ids, targets, weights, ...r.grads.values()]);
       const moe = r.routing.map((x) => ({ layer: x.layer, load: x.load, dropRate: x.dropRate, entropy: x.entropy }));
       return { loss: r.loss, grads, info: { ce: r.ce, aux: r.aux, moe } };

@@ -231,7 +231,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (!modelCurrent) assignFlat(layout, params, theta);
     modelCurrent = true;
   };
-  const progress = opts.progress ? new Progress({ label: 'train', total: tc.steps }) : undefined;
+  const progress = opts.progress ? new Progress({ label: 'train', total: tc.steps, startAt: step }) : undefined;
   const started = performance.now();
   const losses: number[] = [];
   let valLoss: number | undefined;

@@ -3,6 +3,7 @@
 // optimizer updates in a single JS loop (optimizer.ts). A layout is the names, shapes and offsets.
 
 import * as tf from '@tensorflow/tfjs';
+import { heapViewF32 } from '../backend/wasm-kernels/wasm-heap.js';
 
 export interface ParamLayout {
   names: string[];
@@ -26,25 +27,36 @@ export function paramLayout(params: Map<string, tf.Variable | tf.Tensor>): Param
   return { names, shapes, offsets, sizes, total };
 }
 
-/** Tensors by name → one flat array in layout order; a missing name leaves zeros (an expert without tokens). */
+/**
+ * Tensors by name → one flat array in layout order (`out`, e.g. a worker's shared gradient slot); a missing
+ * name leaves zeros (an expert without tokens). On the WASM backend each tensor is read straight off the
+ * heap: one copy per tensor, where `dataSync` would make a second.
+ */
 export function flatten(
   layout: ParamLayout,
   tensors: Map<string, tf.Tensor>,
-  out = new Float32Array(layout.total),
+  out: Float32Array = new Float32Array(layout.total),
 ): Float32Array {
   layout.names.forEach((n, i) => {
     const t = tensors.get(n);
-    if (t) out.set(t.dataSync() as Float32Array, layout.offsets[i]);
+    if (t) out.set(heapViewF32(t) ?? (t.dataSync() as Float32Array), layout.offsets[i]);
     else out.fill(0, layout.offsets[i], layout.offsets[i] + layout.sizes[i]);
   });
   return out;
 }
 
-/** Write a flat array into the variables (copies: the cpu backend would alias a passed array). */
+/**
+ * Write a flat array into the variables. Never aliases `flat` (a shared row that changes under them): the
+ * WASM backend copies a new tensor's values onto its heap, so it gets a view; other backends (the cpu one
+ * would keep the passed array) get a copy.
+ */
 export function assignFlat(layout: ParamLayout, params: Map<string, tf.Variable>, flat: Float32Array): void {
+  const copiesItself = tf.getBackend() === 'wasm';
   layout.names.forEach((n, i) => {
-    const o = layout.offsets[i];
-    tf.tidy(() => params.get(n)!.assign(tf.tensor(flat.slice(o, o + layout.sizes[i]), layout.shapes[i], 'float32')));
+    const o = layout.offsets[i],
+      end = o + layout.sizes[i];
+    const values = copiesItself ? flat.subarray(o, end) : flat.slice(o, end);
+    tf.tidy(() => params.get(n)!.assign(tf.tensor(values, layout.shapes[i], 'float32')));
   });
 }
 

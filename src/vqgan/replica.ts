@@ -54,7 +54,10 @@ export async function createReplica(init: VqganReplicaInit) {
   return {
     getParams,
     setParams,
-    async lossAndGrads(slice: VqganSlice): Promise<{ loss: number; grads: Float32Array; info: VqganSliceInfo }> {
+    async lossAndGrads(
+      slice: VqganSlice,
+      out?: Float32Array,
+    ): Promise<{ loss: number; grads: Float32Array; info: VqganSliceInfo }> {
       const x = internal(slice);
       try {
         const g = stepGradients(model, x, slice.step, { share: slice.share, lambda: slice.lambda });
@@ -63,7 +66,7 @@ export async function createReplica(init: VqganReplicaInit) {
           const t = g.generator[v.name] ?? g.discriminator?.[v.name];
           if (t) byName.set(name, t); // absent (discriminator before discStart): flatten writes zeros
         }
-        const grads = flatten(layout, byName);
+        const grads = flatten(layout, byName, out);
         const zFlat = g.zFlat.dataSync() as Float32Array;
         disposeStepGradients(g);
         return { loss: g.parts.loss, grads, info: { parts: g.parts, indices: g.indices, zFlat } };

@@ -35,6 +35,17 @@ export interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
+/**
+ * A float32 tensor's values as a live view of the WASM heap (no copy), or undefined when the active
+ * backend is not WASM or the tensor is not float32. Use it at once: the heap's buffer is replaced when
+ * it grows.
+ */
+export function heapViewF32(t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== 'float32' || tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  return new Float32Array(backend.wasm.HEAPU8.buffer, offsetOf(backend, t), t.size);
+}
+
 /** Byte offset of a tensor's data on the wasm heap. */
 export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
