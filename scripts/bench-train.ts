@@ -1,17 +1,18 @@
-// `npm run bench:train`: training throughput (tokens/s, achieved GFLOP/s) of dense-small and moe-small on
-// the WASM backend with 1 worker (this thread, LocalGradients) and N data-parallel workers
-// (WorkerGradients: src/backend/data-parallel.ts + src/model/replica.ts) — the same gradient → AdamW →
-// setParams step `npm run train` runs — and KV-cached decode ms/token at context 256. FLOPs per token
-// follow Kaplan et al. / PaLM: 6·N_active + 12·nLayer·dModel·T (attention scores and values, forward +
-// backward), where N_active counts one expert per MoE layer (top-1 routing). If PyTorch is importable
-// (python3, else Debian's /usr/bin/python3), scripts/bench_train_torch.py runs the same configs. Writes
-// its table into BENCHMARKS.md (section bench:train) unless --no-write; the load average is recorded.
+// `npm run bench:train`: training throughput (tokens/s, achieved GFLOP/s) of the presets (dense-small,
+// moe-small, code-small) on the WASM backend with 1 worker (this thread, LocalGradients) and N
+// data-parallel workers (ZeRO-1: WorkerGradients over src/backend/data-parallel.ts + src/model/replica.ts),
+// the step `npm run train` takes, timed per step after warm-up steps (median and range); and KV-cached
+// decode at contexts 256 and 1,024 and for 4 rows at once. FLOPs per token follow Kaplan et al. / PaLM:
+// 6·N_active + 12·nLayer·dModel·T (attention scores and values, forward + backward), where N_active counts
+// one expert per MoE layer (top-1 routing). If PyTorch is importable (python3, else Debian's
+// /usr/bin/python3), scripts/bench_train_torch.py runs the same configs the same way. Writes its tables into
+// BENCHMARKS.md (section bench:train) unless --no-write, with the load average and the BLAS kernels in use.
 // --profile instead prints where one dense-small training step's time goes, per kernel (kernel-profile.ts).
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { profileKernels, selectBackend } from '../src/backend/index.js';
+import { blasStatus, profileKernels, selectBackend } from '../src/backend/index.js';
 import {
   type CommandSpec,
   markdownTable,
@@ -30,18 +31,29 @@ import {
   resolveModelConfig,
   WorkerGradients,
 } from '../src/model/index.js';
-import { AdamW, defaultOptimConfig, flatten } from '../src/train/index.js';
+import type { Tensor } from '@tensorflow/tfjs';
+import { AdamW, defaultOptimConfig, flatNorm, flatten } from '../src/train/index.js';
 import type { Batch } from '../src/model/index.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
+const CONFIGS = ['dense-small', 'moe-small', 'code-small'];
+
 const spec: CommandSpec = {
-  usage: 'npm run bench:train -- [--steps N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile]',
+  usage:
+    'npm run bench:train -- [--configs LIST] [--steps N] [--warmup N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile]',
   summary:
-    'Training tokens/s and GFLOP/s (1 and N workers, WASM) and decode ms/token for dense-small and moe-small,\n' +
-    'with PyTorch on the same configs when it is importable; writes the table into BENCHMARKS.md.',
+    'Training tokens/s and GFLOP/s (1 and N workers, WASM; steady-state steps, median and range) and decode\n' +
+    'ms/token for the presets, with PyTorch on the same configs when it is importable; writes BENCHMARKS.md.',
   flags: {
-    steps: { type: 'string', arg: 'N', help: 'timed steps per configuration (after one warm-up step)', default: '3' },
+    configs: { type: 'string', arg: 'LIST', help: 'comma-separated presets to measure', default: CONFIGS.join(',') },
+    steps: { type: 'string', arg: 'N', help: 'timed steps per configuration', default: '5' },
+    warmup: {
+      type: 'string',
+      arg: 'N',
+      help: 'untimed steps before them (JIT, packed weights, heap growth)',
+      default: '2',
+    },
     batch: { type: 'string', arg: 'B', help: 'rows of blockSize tokens per step (split across workers)', default: '8' },
     vocab: {
       type: 'string',
@@ -83,41 +95,66 @@ function randomBatch(rows: number, c: ModelConfig, seed: number): Batch {
   };
 }
 
+interface StepTimes {
+  /** Wall seconds of each timed step (after the warm-up steps). */
+  wall: number[];
+  /** CPU seconds per timed step, the whole process (all threads). */
+  cpu: number;
+}
+
 /**
- * Wall seconds per training step (gradients → AdamW → params back, as in src/model/train.ts) and CPU
- * seconds per step of the whole process (all threads): on a busy machine wall time mostly measures the
- * contention, CPU time still measures the work.
+ * The step `npm run train` takes (src/model/train.ts), timed per step after `warmup` untimed steps (JIT,
+ * XNNPACK's packed weights, heap growth): with workers, ZeRO-1 — `accumulate` sums the gradient in shared
+ * memory, `update` runs AdamW on each worker's shard and every replica loads the params; with one, this
+ * thread's gradient, AdamW over the flat params and `setParams`. CPU time too: on a busy machine wall time
+ * mostly measures the contention, CPU time still measures the work.
  */
-async function trainStep(
+async function trainSteps(
   c: ModelConfig,
   rows: number,
+  warmup: number,
   steps: number,
   workers: number,
-): Promise<{ wall: number; cpu: number }> {
+): Promise<StepTimes> {
   const model = new GPT(c, 1);
-  const source: GradientSource =
-    workers > 1 ? await WorkerGradients.start(model, 1, workers) : new LocalGradients(model);
-  const opt = new AdamW(defaultOptimConfig);
-  const theta = flatten(source.layout, model.params() as Map<string, import('@tensorflow/tfjs').Tensor>);
+  const optim = defaultOptimConfig;
+  const sharded = workers > 1 ? await WorkerGradients.start(model, 1, workers, 'wasm', optim) : undefined;
+  const local = sharded ? undefined : new LocalGradients(model);
+  const opt = new AdamW(optim);
+  const layout = (sharded ?? local)!.layout;
+  const theta = flatten(layout, model.params() as Map<string, Tensor>);
   const step = async (i: number): Promise<void> => {
-    const r = await source.compute(randomBatch(rows, c, i), i);
-    let sq = 0;
-    for (const g of r.grads) sq += g * g;
-    opt.applyFlat(source.layout, theta, r.grads, 1e-4, Math.sqrt(sq));
-    await source.setParams(theta);
+    const batch = randomBatch(rows, c, i);
+    if (sharded) {
+      const r = await sharded.accumulate(batch, i, i, 0, 1);
+      await sharded.update(1e-4, Math.sqrt(r.sq), i + 1);
+    } else {
+      const r = await local!.compute(batch, i);
+      opt.applyFlat(layout, theta, r.grads, 1e-4, flatNorm(r.grads));
+      await local!.setParams(theta);
+    }
   };
   try {
-    await step(0);
-    const t0 = performance.now();
+    for (let i = 0; i < warmup; i++) await step(i);
+    const wall: number[] = [];
     const c0 = process.cpuUsage();
-    for (let i = 1; i <= steps; i++) await step(i);
+    for (let i = warmup; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      await step(i);
+      wall.push((performance.now() - t0) / 1000);
+    }
     const cpu = process.cpuUsage(c0);
-    return { wall: (performance.now() - t0) / 1000 / steps, cpu: (cpu.user + cpu.system) / 1e6 / steps };
+    return { wall, cpu: (cpu.user + cpu.system) / 1e6 / steps };
   } finally {
-    await source.close();
+    await (sharded ?? local)!.close();
     model.dispose();
   }
 }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** Per-kernel times of one training step (after a warm-up step) as two Markdown tables. */
 async function profileStep(c: ModelConfig, rows: number): Promise<string> {
@@ -145,16 +182,29 @@ async function profileStep(c: ModelConfig, rows: number): Promise<string> {
   }
 }
 
-/** ms per generated token with the KV cache, from a 192-token prompt up to context 256. */
-function decodeMs(c: ModelConfig): number {
-  const model = new GPT(c, 1);
-  const prompt = [Array.from({ length: c.blockSize - 64 }, (_, i) => (i * 7) % c.vocabSize)];
-  generate(model, prompt, { maxNewTokens: 2 });
+/** Decode cases: the context a generation ends at, and how many rows decode together (the server's slots). */
+const DECODE_CASES = [
+  { ctx: 256, batch: 1 },
+  { ctx: 1024, batch: 1 },
+  { ctx: 256, batch: 4 },
+] as const;
+
+/**
+ * ms per decode step with the KV cache (one new token in each of `batch` rows), from a prompt of ctx − 64
+ * tokens to context ctx; the prefill is timed apart and subtracted. Rotary positions need no table, so
+ * the model's blockSize is raised to ctx where needed.
+ */
+function decodeMs(c: ModelConfig, ctx: number, batch: number): number {
+  const model = new GPT({ ...c, blockSize: Math.max(c.blockSize, ctx) }, 1);
+  const prompts = Array.from({ length: batch }, (_, b) =>
+    Array.from({ length: ctx - 64 }, (_, i) => (i * 7 + b) % c.vocabSize),
+  );
+  generate(model, prompts, { maxNewTokens: 2 });
   const t1 = performance.now();
-  generate(model, prompt, { maxNewTokens: 1 });
+  generate(model, prompts, { maxNewTokens: 1 });
   const prefill = performance.now() - t1;
   const t0 = performance.now();
-  generate(model, prompt, { maxNewTokens: 64 });
+  generate(model, prompts, { maxNewTokens: 64 });
   const ms = (performance.now() - t0 - prefill) / 63;
   model.dispose();
   return ms;
@@ -175,67 +225,92 @@ function torchPython(): string | undefined {
 
 interface TorchResult {
   tokPerSec: number;
+  /** Slowest and fastest timed step, as tokens/s. */
+  tokPerSecRange: [number, number];
   cpuPerStep: number;
-  decodeMs: number;
+  decode: Array<{ ctx: number; batch: number; ms: number }>;
   threads: number;
   torch: string;
 }
 
+const range = (lo: number, hi: number): string => `${lo.toFixed(0)}–${hi.toFixed(0)}`;
+
 runMain(async () => {
   const { values } = parseCommandLine(spec);
-  const steps = numberFlag(values, 'steps', 3, { integer: true, min: 1 });
+  const steps = numberFlag(values, 'steps', 5, { integer: true, min: 1 });
+  const warmup = numberFlag(values, 'warmup', 2, { integer: true, min: 1 });
   const rows = numberFlag(values, 'batch', 8, { integer: true, min: 2 });
   const vocab = numberFlag(values, 'vocab', 12192, { integer: true, min: 16 });
   const workers = numberFlag(values, 'workers', 2, { integer: true, min: 2, max: rows });
+  const configs = String(values.configs)
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const backend = await selectBackend('wasm');
   if (values.profile) {
     console.log(await profileStep(resolveModelConfig('dense-small', { vocabSize: vocab }), rows));
     return;
   }
+  const configOf = (name: string): ModelConfig => resolveModelConfig(name, { vocabSize: vocab }); // names a bad preset
+  configs.forEach(configOf);
   const py = torchPython();
   const loadBefore = loadavg()[0];
   const table: Array<Array<string | number>> = [];
   const torchRows: Array<Array<string | number>> = [];
-  for (const name of ['dense-small', 'moe-small']) {
-    const c = resolveModelConfig(name, { vocabSize: vocab });
+  const decodeRows: Array<Array<string | number>> = [];
+  for (const name of configs) {
+    const c = configOf(name);
     const probe = new GPT(c, 1);
     const total = probe.numParams(),
       active = activeParams(probe);
     probe.dispose();
     const tokens = rows * c.blockSize;
-    const decode = decodeMs(c);
+    const gflops = (tps: number): string => ((tps * flopsPerToken(c, active)) / 1e9).toFixed(1);
+    const decode = DECODE_CASES.map((d) => ({ ...d, ms: decodeMs(c, d.ctx, d.batch) }));
     let torch: TorchResult | undefined;
     if (py) {
+      const args = [JSON.stringify(c), String(rows), String(steps), '2', String(warmup), JSON.stringify(DECODE_CASES)];
       torch = JSON.parse(
-        execFileSync(
-          py,
-          [join(REPO, 'scripts/bench_train_torch.py'), JSON.stringify(c), String(rows), String(steps), '2'],
-          { encoding: 'utf8' },
-        ).trim(),
+        execFileSync(py, [join(REPO, 'scripts/bench_train_torch.py'), ...args], { encoding: 'utf8' }).trim(),
       ) as TorchResult;
       torchRows.push([
         name,
         `${torch.torch}, ${torch.threads} threads`,
         torch.tokPerSec.toFixed(0),
-        ((torch.tokPerSec * flopsPerToken(c, active)) / 1e9).toFixed(1),
+        range(...torch.tokPerSecRange),
+        gflops(torch.tokPerSec),
         torch.cpuPerStep.toFixed(2),
-        torch.decodeMs.toFixed(1),
       ]);
     }
+    decode.forEach((d, i) => {
+      const t = torch?.decode[i];
+      decodeRows.push([
+        name,
+        d.ctx,
+        d.batch,
+        d.ms.toFixed(1),
+        ((1000 * d.batch) / d.ms).toFixed(0),
+        t ? t.ms.toFixed(1) : '—',
+        t ? (t.ms / d.ms).toFixed(2) : '—',
+      ]);
+    });
+    let oneWorker: number | undefined;
     for (const w of [1, workers]) {
-      const { wall, cpu } = await trainStep(c, rows, steps, w);
-      const tps = tokens / wall;
+      const { wall, cpu } = await trainSteps(c, rows, warmup, steps, w);
+      const tps = tokens / median(wall);
+      oneWorker ??= tps;
       table.push([
         name,
         `${(total / 1e6).toFixed(2)}M (${(active / 1e6).toFixed(2)}M)`,
         w,
         tps.toFixed(0),
-        ((tps * flopsPerToken(c, active)) / 1e9).toFixed(1),
+        range(tokens / Math.max(...wall), tokens / Math.min(...wall)),
+        gflops(tps),
         cpu.toFixed(2),
-        w === 1 ? decode.toFixed(1) : '—',
+        w === 1 ? '1.00' : (tps / oneWorker).toFixed(2),
         torch ? (tps / torch.tokPerSec).toFixed(2) : '—',
       ]);
-      console.error(`${name}, ${w} worker(s): ${tps.toFixed(0)} tokens/s`);
+      console.error(`${name}, ${w} worker(s): ${tps.toFixed(0)} tokens/s (median of ${steps})`);
     }
   }
   const loadAfter = loadavg()[0];
@@ -248,7 +323,9 @@ runMain(async () => {
           '',
         ]
       : []),
-    `Backend: ${backend.name} on ${backend.device}; vocab ${vocab}; batch ${rows} × ${resolveModelConfig('dense-small').blockSize} tokens; ${steps} timed steps after 1 warm-up; ` +
+    `Backend: ${backend.name} on ${backend.device}; ${blasStatus()}; OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ? `= ${process.env.OPENBLAS_CORETYPE}` : 'unset'} ` +
+      `(PyTorch ran under the same environment); vocab ${vocab}; batch ${rows} rows of each config's blockSize; ` +
+      `${steps} timed steps after ${warmup} warm-up steps, tokens/s of the median step and the range over the timed steps; ` +
       `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (2 cores: anything above ~1 means other work shared the CPU).`,
     '',
     markdownTable(
@@ -257,9 +334,10 @@ runMain(async () => {
         'params (active)',
         'workers',
         'tokens/s',
+        'range',
         'GFLOP/s',
         'CPU s/step',
-        'decode ms/token @256',
+        '× 1 worker',
         '× PyTorch tokens/s',
       ],
       table,
@@ -267,17 +345,17 @@ runMain(async () => {
     '',
     py
       ? markdownTable(
-          [
-            'PyTorch (same shape, random tokens)',
-            'version',
-            'tokens/s',
-            'GFLOP/s',
-            'CPU s/step',
-            'decode ms/token @256',
-          ],
+          ['PyTorch (same shape, random tokens)', 'version', 'tokens/s', 'range', 'GFLOP/s', 'CPU s/step'],
           torchRows,
         )
       : 'PyTorch: not importable here (`python3 -c "import torch"` fails); `apt-get install python3-torch libopenblas0-openmp` provides it.',
+    '',
+    'Decode with the KV cache (this thread, 1 worker), ms per step (one new token in each row), from a prompt of context − 64 tokens:',
+    '',
+    markdownTable(
+      ['config', 'context', 'rows', 'ms/step', 'tokens/s', 'PyTorch ms/step', 'PyTorch ÷ hyperlm'],
+      decodeRows,
+    ),
   ].join('\n');
   console.log(body);
   if (!values['no-write']) {

@@ -1,10 +1,12 @@
 # PyTorch counterpart of scripts/bench-train.ts: the same GPT shape (pre-norm blocks, rotary attention,
 # tanh-GELU MLP, tied embeddings, Switch top-1 MoE every `moe.every` layers, AdamW with global-norm clip),
-# CPU, random tokens. Measures training tokens/s and KV-cached greedy decode ms/token (192-token prompt,
-# 64 new tokens, so the context ends at 256 like bench-train's). Written for PyTorch 1.13 (Debian's
-# python3-torch): attention is spelled out, since F.scaled_dot_product_attention arrived in 2.0.
-# Usage: bench_train_torch.py CONFIG_JSON ROWS STEPS [THREADS]   (CONFIG_JSON = a resolved ModelConfig)
-# Prints one JSON line: {"tokPerSec": ..., "cpuPerStep": ..., "decodeMs": ..., "threads": ..., "torch": "..."}
+# CPU, random tokens. Measures training tokens/s (each step timed after WARMUP untimed ones: median and
+# range, like bench-train's) and KV-cached greedy decode ms per step for each {ctx, batch} case (a prompt
+# of ctx − 64 tokens in `batch` rows, 64 new tokens, the prefill timed apart and subtracted). Written for
+# PyTorch 1.13 (Debian's python3-torch): attention is spelled out, since F.scaled_dot_product_attention
+# arrived in 2.0.
+# Usage: bench_train_torch.py CONFIG_JSON ROWS STEPS [THREADS [WARMUP [DECODE_CASES_JSON]]]
+# Prints one JSON line: {"tokPerSec", "tokPerSecRange", "cpuPerStep", "decode": [{ctx, batch, ms}], "threads", "torch"}
 import json, math, sys, time
 import torch
 import torch.nn as nn
@@ -12,13 +14,15 @@ import torch.nn.functional as F
 
 c = json.loads(sys.argv[1]); rows = int(sys.argv[2]); steps = int(sys.argv[3])
 threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+cases = json.loads(sys.argv[6]) if len(sys.argv) > 6 else [{'ctx': c['blockSize'], 'batch': 1}]
 torch.set_num_threads(threads)
 d, T, V, H = c['dModel'], c['blockSize'], c['vocabSize'], c['nHead']
 hd = d // H
 torch.manual_seed(0)
 
 inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
-ang = torch.arange(T).float()[:, None] * inv[None, :]
+ang = torch.arange(max([T] + [k['ctx'] for k in cases])).float()[:, None] * inv[None, :]
 COS, SIN = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()  # [T, hd]
 
 def rope(x, start):  # x: [B, H, t, hd], GPT-NeoX rotate-half layout like src/model/attention.ts
@@ -80,19 +84,28 @@ def step():
     loss = F.cross_entropy(logits(ids).view(-1, V), tgt.view(-1))
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
 
-step()
-t0, c0 = time.perf_counter(), time.process_time()
-for _ in range(steps): step()
-tok_per_sec = rows * T * steps / (time.perf_counter() - t0)
+for _ in range(warmup): step()
+walls = []
+c0 = time.process_time()
+for _ in range(steps):
+    t0 = time.perf_counter(); step(); walls.append(time.perf_counter() - t0)
 cpu_per_step = (time.process_time() - c0) / steps  # all threads of the process
+tok = rows * T
+median = sorted(walls)[len(walls) // 2] if len(walls) % 2 else sum(sorted(walls)[len(walls) // 2 - 1:len(walls) // 2 + 1]) / 2
 
 @torch.no_grad()
-def decode(new):
+def decode(new, ctx, batch):
     caches = [[None, None] for _ in blocks]
-    nxt = logits(torch.arange(T - 64).remainder(V)[None], caches)[:, -1].argmax(-1)
+    prompt = torch.stack([(torch.arange(ctx - 64) * 7 + b).remainder(V) for b in range(batch)])
+    nxt = logits(prompt, caches)[:, -1].argmax(-1)
     for _ in range(new - 1): nxt = logits(nxt[:, None], caches)[:, -1].argmax(-1)
 
-decode(2)
-t0 = time.perf_counter(); decode(1); prefill = time.perf_counter() - t0
-t0 = time.perf_counter(); decode(64); decode_ms = (time.perf_counter() - t0 - prefill) / 63 * 1000
-print(json.dumps({'tokPerSec': tok_per_sec, 'cpuPerStep': cpu_per_step, 'decodeMs': decode_ms, 'threads': threads, 'torch': torch.__version__}))
+def decode_ms(ctx, batch):
+    decode(2, ctx, batch)
+    t0 = time.perf_counter(); decode(1, ctx, batch); prefill = time.perf_counter() - t0
+    t0 = time.perf_counter(); decode(64, ctx, batch)
+    return (time.perf_counter() - t0 - prefill) / 63 * 1000
+
+print(json.dumps({'tokPerSec': tok / median, 'tokPerSecRange': [tok / max(walls), tok / min(walls)],
+                  'cpuPerStep': cpu_per_step, 'decode': [dict(k, ms=decode_ms(k['ctx'], k['batch'])) for k in cases],
+                  'threads': threads, 'torch': torch.__version__}))

@@ -27,6 +27,8 @@ export interface Blas {
   /** Library file that was loaded, e.g. 'libopenblas.so.0'. */
   library: string;
   sgemm: Sgemm;
+  /** OpenBLAS: the core whose kernels run, and whether OPENBLAS_CORETYPE chose it. */
+  kernels?: string;
 }
 
 // Candidates in order: optimized BLAS only — the reference libblas.so.3 would be slower than XNNPACK.
@@ -96,7 +98,9 @@ async function probe(setting: string): Promise<{ blas: Blas | undefined; why: st
       continue;
     }
     try {
-      return { blas: bind(lib, library), why: `matmuls on ${library} (1 thread)` };
+      const blas = bind(lib, library);
+      const kernels = blas.kernels ? `, ${blas.kernels}` : '';
+      return { blas, why: `matmuls on ${library} (1 thread${kernels})` };
     } catch (err) {
       tried.push(`${library}: ${(err as Error).message}`);
     }
@@ -132,11 +136,21 @@ function bind(lib: KoffiLib, library: string): Blas {
     'void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
       'float *A, int lda, float *B, int ldb, float beta, float *C, int ldc)',
   );
+  let kernels: string | undefined;
   if (library.includes('openblas')) {
     try {
       lib.func('void openblas_set_num_threads(int n)')(1);
     } catch {
       /* an OpenBLAS without the symbol keeps its environment-configured count (1, set at load) */
+    }
+    // Which core's kernels OpenBLAS runs moves its speed by ~1.5× on this machine kind (BENCHMARKS.md),
+    // and OPENBLAS_CORETYPE overrides its own choice: both go in the start-up line.
+    try {
+      const core = String((lib.func('const char *openblas_get_corename()') as () => string)());
+      const forced = process.env.OPENBLAS_CORETYPE;
+      kernels = forced ? `${core} kernels, set by OPENBLAS_CORETYPE=${forced}` : `${core} kernels, OpenBLAS's own choice`;
+    } catch {
+      /* an OpenBLAS without openblas_get_corename */
     }
   }
   const sgemm: Sgemm = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
@@ -157,5 +171,5 @@ function bind(lib: KoffiLib, library: string): Blas {
       ldc,
     );
   };
-  return { library, sgemm };
+  return { library, sgemm, kernels };
 }
