@@ -24,7 +24,6 @@ import {
 import {
   generate,
   GPT,
-  type GradientSource,
   isMoELayer,
   LocalGradients,
   type ModelConfig,
