@@ -7,6 +7,7 @@ import { selectBackend } from '../src/backend/index.js';
 import { GPT } from '../src/model/gpt.js';
 import { ShardLoader } from '../src/model/loader.js';
 import { domainPerplexity } from '../src/model/perplexity.js';
+import { evaluate } from '../src/model/train.js';
 import { readDataInfo } from '../src/model/data-info.js';
 import { resolveRunConfig } from '../src/model/train-config.js';
 import { CM3_DEFAULTS } from '../src/tokenize/cm3.js';
@@ -83,6 +84,40 @@ for (const objective of ['cm3', 'ltr'] as const) {
     t.true(report.all.loss > 0 && Number.isFinite(report.all.loss));
   });
 }
+
+test.serial(
+  "training's evaluate scores the whole valid split with its last partial batch, or its first batches",
+  async (t) => {
+    const ref = await reference('cm3', 1000);
+    const rows = [...ref.values()].reduce((a, s) => a + s.rows, 0);
+    const batchSize = [3, 4, 5, 6, 7].find((b) => rows % b !== 0)!;
+    const open = () =>
+      ShardLoader.open(dataDir, {
+        split: 'valid',
+        blockSize: model.config.blockSize,
+        seed: 0,
+        byDomain: true,
+        domainOf: (d) => d,
+        cm3: { ...CM3_DEFAULTS, ltrFraction: 0 },
+        shuffle: false,
+      });
+    const sum = [...ref.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), {
+      loss: 0,
+      tokens: 0,
+    });
+    const loader = await open();
+    const whole = await evaluate(model, loader, 1000, batchSize);
+    t.true(Math.abs(whole - sum.loss / sum.tokens) < 1e-4, `${whole} vs ${sum.loss / sum.tokens} over ${rows} rows`);
+    t.is(await evaluate(model, loader, 1000, batchSize), whole, 'the same rows every call');
+    const first = await reference('cm3', batchSize); // the first batch's rows
+    const f = [...first.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), {
+      loss: 0,
+      tokens: 0,
+    });
+    t.true(Math.abs((await evaluate(model, loader, 1, batchSize)) - f.loss / f.tokens) < 1e-4);
+    await loader.close();
+  },
+);
 
 test.serial('left to right scores every token of every valid document once, but the first of each row', async (t) => {
   const { docs } = await writeSyntheticData(tempDir('ppl-docs'), { train: 10, valid: 24 }); // same seed: same documents

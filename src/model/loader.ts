@@ -350,25 +350,22 @@ export class ShardLoader {
 
   /** `rows` rows flattened row-major into [B·T] arrays. */
   async nextBatch(rows: number): Promise<Batch> {
-    const T = this.opts.blockSize;
-    const b: Batch = {
-      ids: new Int32Array(rows * T),
-      targets: new Int32Array(rows * T),
-      weights: new Float32Array(rows * T),
-      domains: new Int32Array(rows),
-      tokens: 0,
-      epoch: this.epoch,
-    };
-    for (let r = 0; r < rows; r++) {
+    const taken: Row[] = [];
+    for (let r = 0; r < rows; r++) taken.push(await this.nextRow());
+    return batchOf(taken, this.opts.blockSize, this.epoch);
+  }
+
+  /**
+   * The rows of one pass over the documents from the start (validation, scoring): the last one is the
+   * epoch's final partial row; nothing of the next epoch is returned.
+   */
+  async *epochRows(): AsyncGenerator<Row> {
+    this.setState({ epoch: 0, cursor: 0, pending: {} });
+    for (;;) {
       const row = await this.nextRow();
-      b.ids.set(row.input, r * T);
-      b.targets.set(row.target, r * T);
-      b.weights.set(row.weight, r * T);
-      b.domains[r] = row.domain;
-      b.tokens += row.real;
-      b.epoch = row.epoch;
+      if (row.epoch > 0) return;
+      yield row;
     }
-    return b;
   }
 
   /** Emit the partial row of `key` (padded when short) and forget it. */
@@ -461,4 +458,25 @@ export class ShardLoader {
   async close(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.close()));
   }
+}
+
+/** Rows of blockSize tokens as one batch (its epoch: the last row's, or `epoch` for no rows). */
+export function batchOf(rows: Row[], T: number, epoch = 0): Batch {
+  const b: Batch = {
+    ids: new Int32Array(rows.length * T),
+    targets: new Int32Array(rows.length * T),
+    weights: new Float32Array(rows.length * T),
+    domains: new Int32Array(rows.length),
+    tokens: 0,
+    epoch,
+  };
+  rows.forEach((row, r) => {
+    b.ids.set(row.input, r * T);
+    b.targets.set(row.target, r * T);
+    b.weights.set(row.weight, r * T);
+    b.domains[r] = row.domain;
+    b.tokens += row.real;
+    b.epoch = row.epoch;
+  });
+  return b;
 }

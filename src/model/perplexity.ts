@@ -90,21 +90,7 @@ async function score(
   const sums = new Map<number, { loss: number; tokens: number }>();
   const taken = new Map<number, number>(); // rows scored per domain
   const full = (): boolean => Object.values(domainIds).every((id) => (taken.get(id) ?? 0) >= rows);
-  for (let ended = false; !ended && !full();) {
-    const batch: Row[] = [];
-    while (batch.length < batchSize) {
-      const row = await loader.nextRow();
-      if (row.epoch > 0) {
-        ended = true; // the valid split is scored once
-        break;
-      }
-      const n = taken.get(row.domain) ?? 0;
-      if (n >= rows) continue; // this domain has its rows: read on to the others
-      taken.set(row.domain, n + 1);
-      batch.push(row);
-      if (full()) break;
-    }
-    if (batch.length === 0) break;
+  const scoreBatch = (batch: Row[]): void => {
     const B = batch.length;
     const ids = new Int32Array(B * T),
       targets = new Int32Array(B * T);
@@ -117,7 +103,7 @@ async function score(
       const { logits } = model.forward(tf.tensor2d(ids, [B, T], 'int32'), { training: false });
       return softmaxCrossEntropy(logits.reshape([B * T, logits.shape[2]]) as tf.Tensor2D, targets);
     });
-    const ce = (await perToken.data()) as Float32Array;
+    const ce = perToken.dataSync() as Float32Array;
     perToken.dispose();
     batch.forEach((row, r) => {
       const s = sums.get(row.domain) ?? { loss: 0, tokens: 0 };
@@ -127,7 +113,20 @@ async function score(
       }
       sums.set(row.domain, s);
     });
+  };
+  let batch: Row[] = [];
+  for await (const row of loader.epochRows()) {
+    const n = taken.get(row.domain) ?? 0;
+    if (n >= rows) continue; // this domain has its rows: read on to the others
+    taken.set(row.domain, n + 1);
+    batch.push(row);
+    if (batch.length === batchSize) {
+      scoreBatch(batch);
+      batch = [];
+    }
+    if (full()) break;
   }
+  if (batch.length > 0) scoreBatch(batch);
   const nameOf = new Map(Object.entries(domainIds).map(([k, id]) => [id, k]));
   const row = (domain: string, s: { loss: number; tokens: number }): DomainPerplexity => {
     const loss = s.tokens > 0 ? s.loss / s.tokens : NaN;

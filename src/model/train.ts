@@ -20,7 +20,7 @@ import { assignFlat, flatten, paramLayout } from '../train/flat-params.js';
 import { GPT } from './gpt.js';
 import { loadGPTWeights } from './weights.js';
 import { LocalGradients, WorkerGradients, type GradientSource } from './gradient-workers.js';
-import { ShardLoader, readDataInfo, type Batch, type DataInfo } from './loader.js';
+import { ShardLoader, batchOf, readDataInfo, type Batch, type DataInfo, type Row } from './loader.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
 import { plotLossCurve, type CurvePoint } from '../train/plot.js';
 import type { RunConfig } from './train-config.js';
@@ -100,21 +100,33 @@ function tensors(b: Batch, T: number): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
   ];
 }
 
-/** Mean validation loss over the first `batches` batches of the valid split (the same ones every call). */
+/**
+ * Mean validation loss over the first `batches` batches of the valid split (the same ones every call; a
+ * split shorter than that is scored whole, its last partial batch included).
+ */
 export async function evaluate(model: GPT, loader: ShardLoader, batches: number, batchSize: number): Promise<number> {
-  loader.setState({ epoch: 0, cursor: 0, pending: {} });
   let sum = 0,
     weight = 0;
-  for (let i = 0; i < batches; i++) {
-    const b = await loader.nextBatch(batchSize);
-    if (b.epoch > 0) break;
+  const score = (rows: Row[]): void => {
+    const b = batchOf(rows, model.config.blockSize);
     const [ids, targets, weights] = tensors(b, model.config.blockSize);
     const r = model.loss(ids, targets, weights, { training: false, domains: b.domains });
     const w = b.weights.reduce((a, x) => a + x, 0);
     sum += r.ce.dataSync()[0] * w;
     weight += w;
     tf.dispose([ids, targets, weights, r.loss, r.ce, r.aux]);
+  };
+  let rows: Row[] = [],
+    scored = 0;
+  for await (const row of loader.epochRows()) {
+    rows.push(row);
+    if (rows.length === batchSize) {
+      score(rows);
+      rows = [];
+      if (++scored === batches) break;
+    }
   }
+  if (rows.length > 0) score(rows);
   return weight > 0 ? sum / weight : NaN;
 }
 
