@@ -3,8 +3,8 @@
 // n-gram baseline's training data, then calls `evaluate`; prints the summary table and optionally writes
 // the per-item results JSONL and a section of BENCHMARKS.md with the command that produced it.
 // `--task perplexity` instead scores a preprocessed folder's valid split per domain (src/model/perplexity.ts).
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import {
   choiceFlag,
@@ -18,7 +18,6 @@ import {
 } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { domainPerplexity, loadRun } from '../src/model/index.js';
-import type { Cm3Options } from '../src/tokenize/index.js';
 import {
   EVAL_TASKS,
   EvalModel,
@@ -256,7 +255,7 @@ async function runPerplexity(values: ParsedArgs['values']): Promise<void> {
   const seed = numberFlag(values, 'seed', 0, { integer: true });
   await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
   const run = await loadRun(runDir);
-  const cm3 = (await readRunConfig(runDir))?.train?.cm3;
+  const cm3 = run.train?.cm3;
   const t0 = performance.now();
   const reports = [];
   for (const objective of ['cm3', 'ltr'] as const) {
@@ -286,10 +285,3 @@ async function runPerplexity(values: ParsedArgs['values']): Promise<void> {
   }
 }
 
-async function readRunConfig(runDir: string): Promise<{ train?: { cm3?: Cm3Options } } | undefined> {
-  try {
-    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as { train?: { cm3?: Cm3Options } };
-  } catch {
-    return undefined;
-  }
-}

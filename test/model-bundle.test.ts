@@ -40,6 +40,8 @@ test("a bundle exported from a run loads to the run's logits (float16) at half t
     b = await loadRun(bundle);
   t.is(b.source.kind, 'bundle');
   t.is(b.step, 2);
+  t.deepEqual(b.train, a.train, "the bundle keeps the run's training settings (eval's CM3 objective reads them)");
+  t.deepEqual(a.train?.cm3, JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).train.cm3);
   const ids = tf.tensor2d([a.tokenizer.encode('<html><head><title>Install').slice(0, 16)], undefined, 'int32');
   const la = a.model.forward(ids).logits,
     lb = b.model.forward(ids).logits;

@@ -15,6 +15,7 @@ import { latestCheckpoint } from '../train/index.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveModelConfig, type ModelConfig } from './config.js';
 import { GPT } from './gpt.js';
+import type { TrainConfig } from './train-config.js';
 import { loadGPTWeights } from './weights.js';
 
 export interface LoadRunOptions {
@@ -30,6 +31,8 @@ export interface LoadedRun {
   layout: VocabLayout;
   /** Optimizer steps behind the weights (a bundle's __metadata__.step, else 0). */
   step: number;
+  /** The training settings config.json records (a run's, or an exported bundle's copy of them); absent for a bare model config. */
+  train?: TrainConfig;
   /** What was loaded: 'run' (its latest checkpoint) or 'bundle'. */
   source: { kind: 'run' | 'bundle'; dir: string; weights: string };
 }
@@ -71,6 +74,7 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
     );
   }
   const rawModel = (configJson.model ?? configJson) as Record<string, unknown>;
+  const train = configJson.model !== undefined ? (configJson.train as TrainConfig | undefined) : undefined;
   let config: ModelConfig;
   try {
     config = resolveModelConfig(rawModel);
@@ -100,6 +104,7 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
         config,
         layout: tokenizer.layout,
         step: Number.isFinite(step) ? step : 0,
+        train,
         source: { kind: 'bundle', dir, weights: bundleWeights },
       };
     }
@@ -117,6 +122,7 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
       config,
       layout: tokenizer.layout,
       step: state.step,
+      train,
       source: { kind: 'run', dir, weights: join(ckpt, 'model.safetensors') },
     };
   } catch (err) {
