@@ -284,4 +284,3 @@ async function runPerplexity(values: ParsedArgs['values']): Promise<void> {
     console.error(`updated section eval-perplexity-${runName} of ${values.benchmarks}`);
   }
 }
-

@@ -148,7 +148,9 @@ function bind(lib: KoffiLib, library: string): Blas {
     try {
       const core = String((lib.func('const char *openblas_get_corename()') as () => string)());
       const forced = process.env.OPENBLAS_CORETYPE;
-      kernels = forced ? `${core} kernels, set by OPENBLAS_CORETYPE=${forced}` : `${core} kernels, OpenBLAS's own choice`;
+      kernels = forced
+        ? `${core} kernels, set by OPENBLAS_CORETYPE=${forced}`
+        : `${core} kernels, OpenBLAS's own choice`;
     } catch {
       /* an OpenBLAS without openblas_get_corename */
     }
