@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import {
+  COMMON_FLAGS,
   choiceFlag,
   type CommandSpec,
   markdownTable,
@@ -48,8 +49,8 @@ const spec: CommandSpec = {
     tasks: { type: 'string', arg: 'LIST', help: 'comma-separated tasks to time', default: EVAL_TASKS.join(',') },
     'new-tokens': { type: 'string', arg: 'N', help: 'tokens decoded per decode-speed case', default: '32' },
     vqgan: { type: 'string', arg: 'DIR', help: 'image tokenizer for caption and image_gen', default: 'data/vqgan' },
-    'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    'no-write': COMMON_FLAGS.noWrite,
+    backend: COMMON_FLAGS.backend,
   },
 };
 

@@ -14,6 +14,7 @@ import {
 } from '../src/backend/index.js';
 import { gelu, softmaxCrossEntropy } from '../src/nn/index.js';
 import {
+  COMMON_FLAGS,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -166,7 +167,7 @@ const spec: CommandSpec = {
     'Rates are per CPU-second of this single-threaded process, so they hold on a shared machine.',
   flags: {
     reps: { type: 'string', arg: 'N', help: 'timed calls per case', default: '3' },
-    'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+    'no-write': COMMON_FLAGS.noWrite,
   },
 };
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as cheerio from 'cheerio';
 import { Parser } from 'htmlparser2';
 import {
+  COMMON_FLAGS,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -36,7 +37,7 @@ const spec: CommandSpec = {
       help: 'runs per worker count, interleaved (1, 2, 1, 2, …); the median is reported',
       default: '5',
     },
-    'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+    'no-write': COMMON_FLAGS.noWrite,
     crawl: {
       type: 'string',
       arg: 'MB',

@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { markdownTable, writeBenchmarkSection } from '../src/cli/index.js';
 import { generate } from '../src/model/index.js';
 import { buildInfillPrompt, INFILL_DEFAULTS } from '../src/prompts/index.js';
@@ -32,8 +32,8 @@ const spec: CommandSpec = {
     },
     requests: { type: 'string', arg: 'N', help: 'requests per client and scenario', default: '6' },
     parallel: { type: 'string', arg: 'N', help: 'server slots', default: '4' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
-    'no-write': { type: 'boolean', help: 'print only; do not update BENCHMARKS.md' },
+    backend: COMMON_FLAGS.backend,
+    'no-write': COMMON_FLAGS.noWrite,
   },
 };
 

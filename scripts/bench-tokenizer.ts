@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  COMMON_FLAGS,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -29,7 +30,7 @@ const spec: CommandSpec = {
   flags: {
     mb: { type: 'string', arg: 'N', help: 'MB of corpus text to use', default: '33' },
     'vocab-size': { type: 'string', arg: 'N', help: 'vocabulary size for both trainers', default: '16000' },
-    'no-write': { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+    'no-write': COMMON_FLAGS.noWrite,
   },
 };
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { blasStatus, profileKernels, selectBackend } from '../src/backend/index.js';
 import {
+  COMMON_FLAGS,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -61,7 +62,7 @@ const spec: CommandSpec = {
       default: '12192',
     },
     workers: { type: 'string', arg: 'N', help: 'data-parallel workers for the second row', default: '2' },
-    'no-write': { type: 'boolean', help: 'print only; do not update BENCHMARKS.md' },
+    'no-write': COMMON_FLAGS.noWrite,
     profile: { type: 'boolean', help: 'print per-kernel times of one dense-small training step (1 worker) and exit' },
   },
 };

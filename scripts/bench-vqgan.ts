@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import {
+  COMMON_FLAGS,
   choiceFlag,
   type CommandSpec,
   markdownTable,
@@ -29,7 +30,7 @@ const spec: CommandSpec = {
     },
     steps: { type: 'string', arg: 'N', help: 'timed steps per case (after one warm-up step)', default: '2' },
     out: { type: 'string', arg: 'FILE', help: 'Markdown file to update', default: 'BENCHMARKS.md' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
     'rows-only': {
       type: 'boolean',
       help: 'internal: print the rows as JSON and write nothing (one child process per preset)',

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import {
+  COMMON_FLAGS,
   choiceFlag,
   type CommandSpec,
   markdownTable,
@@ -131,7 +132,7 @@ const spec: CommandSpec = {
       help: 'longest prompt kept per item in --out (middle elided)',
       default: '2000',
     },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
     quiet: { type: 'boolean', help: 'no progress bar' },
   },
   epilog:

@@ -2,7 +2,7 @@
 // (src/model/experts.ts). After `add`, train only the new expert with
 // `npm run train -- --out RUN --resume --train-only-expert K`.
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { addExpert, removeExpert } from '../src/model/index.js';
 
@@ -15,7 +15,7 @@ const spec: CommandSpec = {
   flags: {
     run: { type: 'string', arg: 'RUN', help: 'training run folder (router demix)' },
     domain: { type: 'string', arg: 'KEY', help: 'domain key as in the data\'s manifest.json "domains"' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
   },
 };
 

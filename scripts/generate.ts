@@ -2,7 +2,7 @@
 // checkpoint, its own tokenizer copy), encode the prompt and sample a continuation with
 // src/model/generate.ts (KV cache).
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { defaultRunDir, generate, loadRun } from '../src/model/index.js';
 
@@ -23,7 +23,7 @@ const spec: CommandSpec = {
     'top-p': { type: 'string', arg: 'P', help: 'nucleus sampling mass (1 = off)', default: '0.95' },
     greedy: { type: 'boolean', help: 'always take the most likely token' },
     seed: { type: 'string', arg: 'N', help: 'sampling seed', default: '0' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
   },
 };
 

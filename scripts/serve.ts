@@ -4,7 +4,7 @@
 // no new connections, in-flight requests finish within --shutdown-grace-ms or are cancelled, exit 0.
 import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   defaultModelPath,
@@ -101,7 +101,7 @@ const spec: CommandSpec = {
       help: 'language named in the file header when a request names no file (e.g. typescript)',
       default: 'no header',
     },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
   },
   epilog:
     'Protocols:\n' +

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { latestCheckpoint } from '../src/train/index.js';
 import {
@@ -51,7 +51,7 @@ const spec: CommandSpec = {
       type: 'boolean',
       help: 'continue the run in --out from its latest checkpoint (model config from RUN/config.json)',
     },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
     workers: {
       type: 'string',
       arg: 'N',

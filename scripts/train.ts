@@ -4,7 +4,7 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   exportModelBundle,
@@ -59,7 +59,7 @@ const spec: CommandSpec = {
       type: 'boolean',
       help: 'continue the run in --out from its latest checkpoint (config from RUN/config.json; training --set keys still apply)',
     },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
     workers: {
       type: 'string',
       arg: 'N',

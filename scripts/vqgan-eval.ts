@@ -1,6 +1,7 @@
 // `npm run vqgan:eval`: PSNR, SSIM and codebook usage of a trained VQGAN on the held-out images of its
 // training split, next to the same-budget 16×16 shrink-and-enlarge baseline (evaluate.ts).
 import {
+  COMMON_FLAGS,
   choiceFlag,
   type CommandSpec,
   markdownTable,
@@ -43,7 +44,7 @@ const spec: CommandSpec = {
       arg: 'FILE',
       help: 'also write the result as the "vqgan-quality" section of this BENCHMARKS.md',
     },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
   },
 };
 

@@ -1,5 +1,5 @@
 // `npm run vqgan:reconstruct`: original | reconstruction PNGs for the given images (or image folders).
-import { parseCommandLine, runMain, type CommandSpec, choiceFlag } from '../src/cli/index.js';
+import { COMMON_FLAGS, parseCommandLine, runMain, type CommandSpec, choiceFlag } from '../src/cli/index.js';
 import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { listImageFiles, loadVqgan, writeReconstructions } from '../src/vqgan/index.js';
@@ -13,7 +13,7 @@ const spec: CommandSpec = {
   flags: {
     run: { type: 'string', arg: 'DIR', help: 'VQGAN run folder or bundle', default: 'data/vqgan' },
     out: { type: 'string', arg: 'DIR', help: 'output folder', default: 'out/vqgan-reconstruct' },
-    backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+    backend: COMMON_FLAGS.backend,
   },
 };
 

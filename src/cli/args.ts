@@ -26,6 +26,12 @@ export interface CommandSpec {
   epilog?: string;
 }
 
+/** Flags several commands share, declared once. */
+export const COMMON_FLAGS = {
+  backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+  noWrite: { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
+} as const satisfies Record<string, FlagSpec>;
+
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];

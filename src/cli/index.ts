@@ -6,6 +6,7 @@ export {
   numberFlag,
   choiceFlag,
   helpText,
+  COMMON_FLAGS,
   type CommandSpec,
   type FlagSpec,
   type ParsedArgs,
