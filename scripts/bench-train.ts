@@ -242,8 +242,7 @@ runMain(async () => {
   const rows = numberFlag(values, 'batch', 8, { integer: true, min: 2 });
   const vocab = numberFlag(values, 'vocab', 12192, { integer: true, min: 16 });
   const workers = numberFlag(values, 'workers', 2, { integer: true, min: 2, max: rows });
-  const configs = String(values.configs)
-    .split(',')
+  const configs = (typeof values.configs === 'string' ? values.configs.split(',') : CONFIGS)
     .map((x) => x.trim())
     .filter(Boolean);
   const backend = await selectBackend('wasm');
