@@ -85,6 +85,10 @@ for (const objective of ['cm3', 'ltr'] as const) {
   });
 }
 
+/** Loss and token sums over every domain of a reference. */
+const summed = (ref: Map<number, { loss: number; tokens: number }>) =>
+  [...ref.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), { loss: 0, tokens: 0 });
+
 test.serial(
   "training's evaluate scores the whole valid split with its last partial batch, or its first batches",
   async (t) => {
@@ -101,19 +105,13 @@ test.serial(
         cm3: { ...CM3_DEFAULTS, ltrFraction: 0 },
         shuffle: false,
       });
-    const sum = [...ref.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), {
-      loss: 0,
-      tokens: 0,
-    });
+    const sum = summed(ref);
     const loader = await open();
     const whole = await evaluate(model, loader, 1000, batchSize);
     t.true(Math.abs(whole - sum.loss / sum.tokens) < 1e-4, `${whole} vs ${sum.loss / sum.tokens} over ${rows} rows`);
     t.is(await evaluate(model, loader, 1000, batchSize), whole, 'the same rows every call');
     const first = await reference('cm3', batchSize); // the first batch's rows
-    const f = [...first.values()].reduce((a, s) => ({ loss: a.loss + s.loss, tokens: a.tokens + s.tokens }), {
-      loss: 0,
-      tokens: 0,
-    });
+    const f = summed(first);
     t.true(Math.abs((await evaluate(model, loader, 1, batchSize)) - f.loss / f.tokens) < 1e-4);
     await loader.close();
   },

@@ -10,7 +10,7 @@ import { HyperlmError } from '../errors.js';
 import { softmaxCrossEntropy } from '../nn/fused.js';
 import { CM3_DEFAULTS, type Cm3Options } from '../tokenize/cm3.js';
 import { readDataInfo } from './data-info.js';
-import { ShardLoader, type Row } from './loader.js';
+import { ShardLoader, batchOf, type Row } from './loader.js';
 import type { GPT } from './gpt.js';
 
 export interface DomainPerplexity {
@@ -92,12 +92,7 @@ async function score(
   const full = (): boolean => Object.values(domainIds).every((id) => (taken.get(id) ?? 0) >= rows);
   const scoreBatch = (batch: Row[]): void => {
     const B = batch.length;
-    const ids = new Int32Array(B * T),
-      targets = new Int32Array(B * T);
-    batch.forEach((row, r) => {
-      ids.set(row.input, r * T);
-      targets.set(row.target, r * T);
-    });
+    const { ids, targets } = batchOf(batch, T);
     // per-token losses, so each row's tokens go to its own domain
     const perToken = tf.tidy(() => {
       const { logits } = model.forward(tf.tensor2d(ids, [B, T], 'int32'), { training: false });
