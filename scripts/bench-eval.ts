@@ -6,10 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { selectBackend } from '../src/backend/index.js';
 import {
+  backendFlag,
   COMMON_FLAGS,
-  choiceFlag,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -60,7 +60,7 @@ async function taskRows<T extends EvalTask>(task: T, root: string, n: number): P
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
   if (runDir === undefined)
     throw new HyperlmError('INPUT_NOT_FOUND', 'no model: pass --run RUN (no data/model and no run in runs/)');

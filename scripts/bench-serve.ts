@@ -9,8 +9,15 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import {
+  backendFlag,
+  COMMON_FLAGS,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  type CommandSpec,
+} from '../src/cli/index.js';
 import { markdownTable, writeBenchmarkSection } from '../src/cli/index.js';
 import { generate } from '../src/model/index.js';
 import { buildInfillPrompt, INFILL_DEFAULTS } from '../src/prompts/index.js';
@@ -69,7 +76,7 @@ runMain(async () => {
   const requests = numberFlag(values, 'requests', 6, { integer: true, min: 1 });
   const parallel = numberFlag(values, 'parallel', 4, { integer: true, min: 1 });
   const backendLine: string[] = [];
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => {
+  await selectBackend(backendFlag(values), (l) => {
     backendLine.push(l);
     console.error(l);
   });

@@ -5,10 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { selectBackend } from '../src/backend/index.js';
 import {
+  backendFlag,
   COMMON_FLAGS,
-  choiceFlag,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -101,7 +101,7 @@ async function benchEncode(name: string, reps: number): Promise<Row> {
 
 runMain(async () => {
   const { values } = parseCommandLine(spec);
-  const backend = await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  const backend = await selectBackend(backendFlag(values), (l) => console.error(l));
   const presets = ((values.presets as string | undefined) ?? 'cpu-small,default').split(',');
   const reps = numberFlag(values, 'steps', 2, { integer: true, min: 1 });
   const rows: Array<Array<string | number>> = [];

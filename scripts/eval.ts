@@ -5,8 +5,9 @@
 // `--task perplexity` instead scores a preprocessed folder's valid split per domain (src/model/perplexity.ts).
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { selectBackend } from '../src/backend/index.js';
 import {
+  backendFlag,
   COMMON_FLAGS,
   choiceFlag,
   type CommandSpec,
@@ -169,8 +170,7 @@ async function runEval<T extends EvalTask>(task: T, values: ParsedArgs['values']
       'no model to evaluate: no --run, no data/model and no run in runs/ (use --baselines-only for the baselines alone)',
     );
   }
-  if (!baselinesOnly)
-    await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  if (!baselinesOnly) await selectBackend(backendFlag(values), (l) => console.error(l));
 
   const model = baselinesOnly ? undefined : await EvalModel.load(runDir!);
   if (model) console.error(`model: ${runDir} (${model.describe()})`);
@@ -254,7 +254,7 @@ async function runPerplexity(values: ParsedArgs['values']): Promise<void> {
     throw new HyperlmError('INPUT_NOT_FOUND', `${runDir} records no data folder; pass --data DIR`);
   const rows = numberFlag(values, 'rows', 128, { integer: true, min: 1 });
   const seed = numberFlag(values, 'seed', 0, { integer: true });
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const run = await loadRun(runDir);
   const cm3 = run.train?.cm3;
   const t0 = performance.now();

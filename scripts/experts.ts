@@ -1,8 +1,8 @@
 // `npm run experts -- add|remove --run RUN --domain KEY`: grow or shrink a DEMix run's domain experts
 // (src/model/experts.ts). After `add`, train only the new expert with
 // `npm run train -- --out RUN --resume --train-only-expert K`.
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import { backendFlag, COMMON_FLAGS, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { addExpert, removeExpert } from '../src/model/index.js';
 
@@ -26,7 +26,7 @@ runMain(async () => {
     throw new HyperlmError('CLI_BAD_FLAG', `first argument must be add or remove, got ${JSON.stringify(action ?? '')}`);
   if (typeof values.run !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--run RUN is required');
   if (typeof values.domain !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--domain KEY is required');
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   if (action === 'add') {
     const r = await addExpert(values.run, values.domain, (l) => console.error(l));
     console.log(

@@ -1,8 +1,15 @@
 // `npm run generate`: load a training run or an inference bundle (src/model/load-run.ts: config, latest
 // checkpoint, its own tokenizer copy), encode the prompt and sample a continuation with
 // src/model/generate.ts (KV cache).
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import {
+  backendFlag,
+  COMMON_FLAGS,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  type CommandSpec,
+} from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { defaultRunDir, generate, loadRun } from '../src/model/index.js';
 
@@ -30,7 +37,7 @@ const spec: CommandSpec = {
 runMain(async () => {
   const { values } = parseCommandLine(spec);
   if (typeof values.prompt !== 'string') throw new HyperlmError('CLI_BAD_FLAG', '--prompt TEXT is required');
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const runDir = typeof values.run === 'string' ? values.run : await defaultRunDir();
   if (runDir === undefined)
     throw new HyperlmError(

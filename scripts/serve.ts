@@ -3,8 +3,16 @@
 // once and answers /health with 503 until the model is loaded — and shuts it down on SIGTERM/SIGINT:
 // no new connections, in-flight requests finish within --shutdown-grace-ms or are cancelled, exit 0.
 import { fileURLToPath } from 'node:url';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import {
+  backendFlag,
+  COMMON_FLAGS,
+  choiceFlag,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  type CommandSpec,
+} from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   defaultModelPath,
@@ -134,7 +142,7 @@ runMain(async () => {
     ),
     language: typeof values.language === 'string' ? values.language : undefined,
   });
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const path = await defaultModelPath(REPO, typeof values.run === 'string' ? values.run : undefined);
   const server = await InfillServer.start({ config, load: () => loadServedModel(path) });
   console.error(`hyperlm serve: ${server.url} (loading ${path})\n${PROTOCOLS.map((p) => `  ${p}`).join('\n')}`);

@@ -4,8 +4,15 @@
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import {
+  backendFlag,
+  COMMON_FLAGS,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  type CommandSpec,
+} from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { latestCheckpoint } from '../src/train/index.js';
 import {
@@ -103,7 +110,7 @@ runMain(async () => {
       'CLI_BAD_FLAG',
       '--images PATH is required (a folder of images or pages, a WARC or a JSONL file)',
     );
-  const backend = await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
+  const backend = await selectBackend(backendFlag(values), log);
   // Default: one WASM replica per core; native TensorFlow (tensorflow backend) already uses every core.
   const workers = numberFlag(values, 'workers', backend.name === 'wasm' ? cpus().length : 1, {
     integer: true,

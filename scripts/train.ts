@@ -3,8 +3,15 @@
 // SIGINT exits at once. With no flags it trains `tiny` on out/sample (what `npm run preprocess` writes).
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
-import { COMMON_FLAGS, choiceFlag, numberFlag, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
+import {
+  backendFlag,
+  COMMON_FLAGS,
+  numberFlag,
+  parseCommandLine,
+  runMain,
+  type CommandSpec,
+} from '../src/cli/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   exportModelBundle,
@@ -85,7 +92,7 @@ runMain(async () => {
   const { values } = parseCommandLine(spec);
   const sets = (values.set as string[] | undefined) ?? [];
   const log = (line: string): void => console.error(line);
-  const backend = await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), log);
+  const backend = await selectBackend(backendFlag(values), log);
   // Default: one WASM replica per core; native TensorFlow (tensorflow backend) already uses every core.
   const workers = numberFlag(values, 'workers', backend.name === 'wasm' ? cpus().length : 1, {
     integer: true,

@@ -1,8 +1,8 @@
 // `npm run vqgan:eval`: PSNR, SSIM and codebook usage of a trained VQGAN on the held-out images of its
 // training split, next to the same-budget 16×16 shrink-and-enlarge baseline (evaluate.ts).
 import {
+  backendFlag,
   COMMON_FLAGS,
-  choiceFlag,
   type CommandSpec,
   markdownTable,
   numberFlag,
@@ -10,7 +10,7 @@ import {
   runMain,
   writeBenchmarkSection,
 } from '../src/cli/index.js';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 import {
   baselineMetrics,
@@ -53,7 +53,7 @@ runMain(async () => {
   const images = (values.images as string[] | undefined) ?? [];
   if (images.length === 0)
     throw new HyperlmError('CLI_BAD_FLAG', '--images PATH is required (the inputs the run was trained on)');
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const run = (values.run as string | undefined) ?? 'data/vqgan';
   const runConfig = await readVqganRunConfig(run);
   const files = await listImageFiles(images);

@@ -1,6 +1,6 @@
 // `npm run vqgan:reconstruct`: original | reconstruction PNGs for the given images (or image folders).
-import { COMMON_FLAGS, parseCommandLine, runMain, type CommandSpec, choiceFlag } from '../src/cli/index.js';
-import { BACKEND_CHOICES, selectBackend } from '../src/backend/index.js';
+import { backendFlag, COMMON_FLAGS, parseCommandLine, runMain, type CommandSpec } from '../src/cli/index.js';
+import { selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 import { listImageFiles, loadVqgan, writeReconstructions } from '../src/vqgan/index.js';
 
@@ -20,7 +20,7 @@ const spec: CommandSpec = {
 runMain(async () => {
   const { values, positionals } = parseCommandLine(spec);
   if (positionals.length === 0) throw new HyperlmError('CLI_BAD_FLAG', 'give at least one image file or folder');
-  await selectBackend(choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto'), (l) => console.error(l));
+  await selectBackend(backendFlag(values), (l) => console.error(l));
   const model = await loadVqgan((values.run as string | undefined) ?? 'data/vqgan');
   const { written, dropped } = await writeReconstructions(
     model,

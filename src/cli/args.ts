@@ -1,6 +1,7 @@
 // Command-line parsing shared by every script: node:util parseArgs plus generated `--help` text, and
 // errors that name the flag or value at fault. Scripts declare their flags once, as data.
 import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
 import { HyperlmError } from '../errors.js';
 
 export interface FlagSpec {
@@ -28,7 +29,7 @@ export interface CommandSpec {
 
 /** Flags several commands share, declared once. */
 export const COMMON_FLAGS = {
-  backend: { type: 'string', arg: 'auto|tensorflow|wasm|cpu', help: 'compute backend', default: 'auto' },
+  backend: { type: 'string', arg: BACKEND_CHOICES.join('|'), help: 'compute backend', default: 'auto' },
   noWrite: { type: 'boolean', help: 'print only; leave BENCHMARKS.md alone' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -145,4 +146,9 @@ export function runMain(main: () => Promise<void>): void {
       process.exitCode = 1;
     }
   });
+}
+
+/** The `--backend` flag of COMMON_FLAGS: one of BACKEND_CHOICES, 'auto' when absent. */
+export function backendFlag(values: ParsedArgs['values']): BackendChoice {
+  return choiceFlag(values, 'backend', BACKEND_CHOICES, 'auto');
 }

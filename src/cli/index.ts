@@ -5,6 +5,7 @@ export {
   runMain,
   numberFlag,
   choiceFlag,
+  backendFlag,
   helpText,
   COMMON_FLAGS,
   type CommandSpec,
