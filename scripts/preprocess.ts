@@ -13,7 +13,6 @@ import {
   shardFolder,
   type PreprocessConfig,
 } from '../src/pipeline/index.js';
-import { loadImageTokenizer } from '../src/vqgan/index.js';
 import { parseLanguages } from '../src/filter/index.js';
 
 /** The image tokenizer shipped with the repository, used by default when present. */
@@ -163,7 +162,10 @@ runMain(async () => {
     throw new HyperlmError('CLI_BAD_FLAG', '--images vqgan needs --vqgan RUN (no bundled model in data/vqgan)');
   // Absolute, so that `inspect` finds the VQGAN from the manifest's config wherever it runs.
   const vqgan = vqganRun ? resolve(vqganRun) : undefined;
-  const codebook = vqgan ? (await loadImageTokenizer(vqgan)).codebookSize : D.imageCodes;
+  // tfjs and the VQGAN are imported only when images are encoded: their load is half a second of start-up.
+  const codebook = vqgan
+    ? (await (await import('../src/vqgan/index.js')).loadImageTokenizer(vqgan)).codebookSize
+    : D.imageCodes;
   const inputs = sample ? [fileURLToPath(new URL('../../data/sample', import.meta.url))] : (values.input as string[]);
   const shard =
     values.shard === undefined

@@ -9,9 +9,9 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { HyperlmError } from '../errors.js';
 import { blasStatus, loadBlas } from './blas.js';
 import { registerWasmKernels } from './wasm-kernels/register.js';
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
 export interface SelectedBackend {
   /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */

@@ -1,7 +1,7 @@
 // Command-line parsing shared by every script: node:util parseArgs plus generated `--help` text, and
 // errors that name the flag or value at fault. Scripts declare their flags once, as data.
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend/select.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/choices.js';
 import { HyperlmError } from '../errors.js';
 
 export interface FlagSpec {

@@ -8,20 +8,30 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { WARCParser, type WARCRecord } from 'warcio';
 import { countError, countSkip, type SourceStats } from './source-stats.js';
+import { gzipMembers, GzipMemberError } from './gzip-members.js';
 
 export interface WarcOptions {
   /** Total image bytes kept per WARC file: image records are held until the file ends. */
   maxImageBytesPerFile: number;
   /** A single image record larger than this is skipped unread (the loader would drop it anyway). */
   maxImageBytes: number;
+  /** A gzip member inflating to more than this (a whole-file gzip, not one member per record) is streamed instead of held. */
+  maxMemberBytes: number;
   /** Pages buffered during pass 1; above this a second pass streams them instead. */
   maxPageBufferBytes: number;
+  /**
+   * Give pages the images they mention (pass 1 collects them, see readWarc). Off (`--images none`):
+   * image records are passed over and pages stream in one pass, whatever the file's size.
+   */
+  images: boolean;
 }
 
 export const defaultWarcOptions: WarcOptions = {
   maxImageBytesPerFile: 256 * 2 ** 20,
   maxImageBytes: 16 * 2 ** 20,
+  maxMemberBytes: 64 * 2 ** 20,
   maxPageBufferBytes: 64 * 2 ** 20,
+  images: true,
 };
 
 export interface WarcPage {
@@ -76,30 +86,80 @@ function imagesFor(page: Uint8Array, images: Map<string, { bytes: Uint8Array; ne
 }
 
 /**
- * Yield the records of one file with their offsets; stops at the first parse error, which is
- * counted (when `countErrors`) with the file name and the offset of the record being read.
+ * Yield the records of one file with their offsets (of the gzip member holding the record, in a WARC.gz;
+ * of the record, in a plain WARC); stops at the first parse error, which is counted (when `countErrors`)
+ * with the file name and the offset of the record being read. A WARC.gz is inflated member by member
+ * with native zlib (gzip-members.ts), a plain or whole-file-gzip WARC streamed through warcio.
  * warcio does not raise on truncation, so two checks detect it: a record body shorter than its
  * Content-Length (LimitReader's `limit` left over — an internal field) drops that record, and a
  * parser that stops before EOF counts the unparsable tail. Caveat: a well-formed gzip member
  * holding non-WARC text between records is skipped by warcio without any signal.
  */
-async function* records(file: string, stats: SourceStats, countErrors: boolean): AsyncGenerator<{ record: WARCRecord; offset: number }> {
-  const parser = new WARCParser(createReadStream(file));
+async function* records(file: string, opts: WarcOptions, stats: SourceStats, countErrors: boolean): AsyncGenerator<{ record: WARCRecord; offset: number }> {
+  const where = (offset: number): string => `${file}@${offset}`;
+  const bad = (offset: number, message: string): void => {
+    if (countErrors) countError(stats, { code: 'INPUT_BAD_RECORD', where: where(offset), message });
+  };
+  // Member starts: [offset in the inflated stream, offset in the file], for records to name their member.
+  const starts: Array<[number, number]> = [];
+  let stopped: GzipMemberError | undefined;
+  async function* inflated(): AsyncGenerator<Buffer> {
+    let at = 0;
+    try {
+      for await (const m of gzipMembers(file, opts.maxMemberBytes)) {
+        starts.push([at, m.offset]);
+        at += m.data.length;
+        yield m.data;
+      }
+    } catch (err) {
+      if (!(err instanceof GzipMemberError)) throw err;
+      stopped = err;
+    }
+  }
   let offset = 0;
   try {
+    const parser = new WARCParser(inflated());
+    let k = 0;
     for await (const record of parser) {
-      offset = parser.offset;
+      while (k + 1 < starts.length && starts[k + 1][0] <= parser.offset) k++;
+      starts.splice(0, k); // members behind this record are done with
+      k = 0;
+      offset = starts[0][1];
+      yield { record, offset };
+    }
+  } catch (err) {
+    bad(offset, `corrupt WARC, stopped after offset ${offset}: ${(err as Error).message}`);
+    return;
+  }
+  if (stopped === undefined) return;
+  if (stopped.reason === 'too-large' || stopped.offset === 0) {
+    // A plain WARC, or one gzip member for many records: warcio streams it from there.
+    yield* streamed(file, stopped.offset, bad);
+    return;
+  }
+  const size = (await fs.stat(file)).size;
+  bad(
+    stopped.offset,
+    stopped.reason === 'corrupt'
+      ? `corrupt WARC, stopped after offset ${stopped.offset}: ${stopped.message}`
+      : `WARC ends with ${size - stopped.offset} unparsable bytes (truncated?)`,
+  );
+}
+
+/** Records of `file` from byte `start` through warcio (which inflates gzip itself), offsets as warcio reports them. */
+async function* streamed(file: string, start: number, bad: (offset: number, message: string) => void): AsyncGenerator<{ record: WARCRecord; offset: number }> {
+  const parser = new WARCParser(createReadStream(file, { start }));
+  let offset = start;
+  try {
+    for await (const record of parser) {
+      offset = start + parser.offset;
       yield { record, offset };
     }
     const size = (await fs.stat(file)).size;
     // warcio ends quietly when a gzip member is cut short: the next record's offset is before EOF.
-    if (parser.offset < size && countErrors) {
-      countError(stats, { code: 'INPUT_BAD_RECORD', where: `${file}@${parser.offset}`, message: `WARC ends with ${size - parser.offset} unparsable bytes (truncated?)` });
-    }
+    if (start + parser.offset < size) bad(start + parser.offset, `WARC ends with ${size - start - parser.offset} unparsable bytes (truncated?)`);
   } catch (err) {
-    if (countErrors) {
-      countError(stats, { code: 'INPUT_BAD_RECORD', where: `${file}@${offset}`, message: `corrupt WARC, stopped after offset ${offset}: ${(err as Error).message}` });
-    }
+    bad(offset, `corrupt WARC, stopped after offset ${offset}: ${(err as Error).message}`);
   }
 }
 
@@ -134,7 +194,7 @@ export interface WarcImage {
  */
 export async function* readWarcImages(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcImage> {
   const budget = { bytes: 0 };
-  for await (const { record, offset } of records(file, stats, true)) {
+  for await (const { record, offset } of records(file, opts, stats, true)) {
     if (classify(record) !== 'image') continue;
     const bytes = await cappedImage(record, `${file}@${offset}`, opts, stats, budget);
     if (bytes !== undefined) yield { url: record.warcTargetURI as string, bytes, offset };
@@ -167,23 +227,29 @@ async function cappedImage(record: WARCRecord, where: string, opts: WarcOptions,
  * in `maxPageBufferBytes`. If the pages fit, they are yielded from the buffer; if not, the buffer is
  * dropped and pass 2 re-reads the file yielding pages one by one (memory stays bounded, at the cost
  * of decompressing twice). Each page gets the images whose URL (or path, or file name) occurs in its
- * bytes — a cheap over-approximation; image-resolve.ts does the real URL matching.
+ * bytes — a cheap over-approximation; image-resolve.ts does the real URL matching. With `images` off,
+ * pages stream in one pass and image records are passed over.
  */
 export async function* readWarc(file: string, opts: WarcOptions, stats: SourceStats): AsyncGenerator<WarcPage> {
   const images = new Map<string, { bytes: Uint8Array; needles: string[] }>();
   const imageBudget = { bytes: 0 };
-  let buffered: WarcPage[] | undefined = [];
+  // Without images nothing can follow a page that it needs: stream from the start (the buffer is never filled).
+  let buffered: WarcPage[] | undefined = opts.images ? [] : undefined;
   let bufferedBytes = 0;
 
-  for await (const { record, offset } of records(file, stats, true)) {
+  for await (const { record, offset } of records(file, opts, stats, true)) {
     const kind = classify(record);
     if (typeof kind === 'object') {
       countSkip(stats, kind.skip);
     } else if (kind === 'image') {
+      if (!opts.images) continue;
       const bytes = await cappedImage(record, `${file}@${offset}`, opts, stats, imageBudget);
       if (bytes === undefined) continue;
       const url = record.warcTargetURI as string;
       images.set(url, { bytes, needles: needlesFor(url) });
+    } else if (!opts.images) {
+      const bytes = await payload(record, `${file}@${offset}`, stats, true);
+      if (bytes !== undefined) yield { url: record.warcTargetURI as string, bytes, offset };
     } else if (buffered !== undefined) {
       const bytes = await payload(record, `${file}@${offset}`, stats, true);
       if (bytes === undefined) continue;
@@ -197,12 +263,13 @@ export async function* readWarc(file: string, opts: WarcOptions, stats: SourceSt
     const pageImages = imagesFor(page.bytes, images);
     return pageImages === undefined ? page : { ...page, images: pageImages };
   };
+  if (!opts.images) return;
   if (buffered !== undefined) {
     for (const page of buffered) yield withImages(page);
     return;
   }
   // Pass 2: the pages did not fit in the buffer; stream them. Errors were counted in pass 1.
-  for await (const { record, offset } of records(file, stats, false)) {
+  for await (const { record, offset } of records(file, opts, stats, false)) {
     if (classify(record) !== 'page') continue;
     const bytes = await payload(record, `${file}@${offset}`, stats, false);
     if (bytes !== undefined) yield withImages({ url: record.warcTargetURI as string, bytes, offset });

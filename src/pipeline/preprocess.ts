@@ -16,7 +16,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-file.js';
 import { asIoFailure } from '../io/io-failure.js';
 import { Progress, formatCount } from '../io/progress.js';
 import type { PreprocessConfig } from './config.js';
-import { createPool } from './pool.js';
+import { createPool, type DocumentPool } from './pool.js';
 import { OrderedRunner } from './reorder.js';
 import { ChunkWriter, domainKey, splitOf, type DocMeta } from './chunk.js';
 import { buildManifest, type Manifest } from './manifest.js';
@@ -52,7 +52,6 @@ export async function preprocess(config: PreprocessConfig, hooks: PreprocessHook
 }
 
 async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Manifest> {
-  const log = hooks.log ?? (() => {});
   if (config.shard && !config.tokenizer) {
     throw new HyperlmError(
       'CONFIG_BAD_VALUE',
@@ -68,6 +67,33 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
 
   const tokenizerPath = join(config.out, 'tokenizer.model');
   const trainedHere = await ensureTokenizer(config, tokenizerPath, hooks);
+  const tokenizerSeconds = (performance.now() - started) / 1000;
+  const passStart = performance.now();
+  // The workers start now, loading their modules and the tokenizer while this thread does the same and
+  // reads the finished chunks: on 2 cores the start-up of both overlaps instead of running one after the other.
+  const pool = createPool({ config, tokenizerPath }, config.workers, config.docTimeoutMs, config.workerHeapMb);
+  try {
+    const timing = { started, tokenizerSeconds, passStart };
+    return await documentPass(config, hooks, { timing, stateDir, tokenizerPath, trainedHere, pool });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function documentPass(
+  config: PreprocessConfig,
+  hooks: PreprocessHooks,
+  setup: {
+    timing: { started: number; tokenizerSeconds: number; passStart: number };
+    stateDir: string;
+    tokenizerPath: string;
+    trainedHere: boolean;
+    pool: DocumentPool;
+  },
+): Promise<Manifest> {
+  const log = hooks.log ?? (() => {});
+  const { stateDir, tokenizerPath, trainedHere, pool } = setup;
+  const { started, tokenizerSeconds, passStart } = setup.timing;
   const tokenizer = await Tokenizer.load(tokenizerPath, { imageCodes: config.imageCodes });
   await writeVocabJson(join(config.out, 'vocab.json'), tokenizer);
   log(
@@ -87,12 +113,9 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   );
   for (const keys of indexed) dedup.check(keys, 'a document of an earlier run');
 
-  const tokenizerSeconds = (performance.now() - started) / 1000;
-  const passStart = performance.now();
   const sourceStats = newSourceStats();
   const totalBytes = await inputBytes(config.inputs);
   const progress = hooks.progress ? new Progress({ label: 'preprocess', total: totalBytes }) : undefined;
-  const pool = createPool({ config, tokenizerPath }, config.workers, config.docTimeoutMs, config.workerHeapMb);
   const stageMs: Record<string, number> = {};
   let bytesSeen = 0;
   let docsThisRun = 0;
@@ -160,7 +183,11 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   // The documents of this run: those of this shard (renumbered 0.. within it), in chunks not completed by an earlier run.
   let shardIndex = 0;
   async function* toProcess(): AsyncGenerator<RawDocument> {
-    for await (const raw of readSources(config.inputs, { stats: sourceStats, maxFileBytes: config.maxDocBytes })) {
+    for await (const raw of readSources(config.inputs, {
+      stats: sourceStats,
+      maxFileBytes: config.maxDocBytes,
+      warc: { images: config.images !== 'none' },
+    })) {
       bytesSeen += raw.bytes.length;
       if (config.shard) {
         if (shardOf(shardIdentity(raw), config.shard.count) !== config.shard.index) continue;
@@ -195,8 +222,6 @@ async function run(config: PreprocessConfig, hooks: PreprocessHooks): Promise<Ma
   } catch (err) {
     chunk?.abort();
     throw err;
-  } finally {
-    await pool.close();
   }
   const seconds = (performance.now() - passStart) / 1000;
   progress?.finish({

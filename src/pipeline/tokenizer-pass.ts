@@ -70,7 +70,11 @@ export async function ensureTokenizer(
   try {
     // Pass 1 stops after minimization (no images), so it is batched whatever --images says.
     for await (const docs of batchDocuments(
-      readSources(config.inputs, { stats: newSourceStats(), maxFileBytes: config.maxDocBytes }),
+      readSources(config.inputs, {
+        stats: newSourceStats(),
+        maxFileBytes: config.maxDocBytes,
+        warc: { images: config.images !== 'none' },
+      }),
     )) {
       if (full) break;
       const until: StageName = 'minimize';

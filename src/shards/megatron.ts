@@ -19,6 +19,7 @@ const ITEM_SIZE: Record<ShardDtype, number> = { uint16: 2, int32: 4 };
 const RANGE: Record<ShardDtype, [number, number]> = { uint16: [0, 0xffff], int32: [-0x80000000, 0x7fffffff] };
 /** Bytes buffered before a write to .bin.tmp: large enough to amortize syscalls, small enough not to matter. */
 const FLUSH_BYTES = 1 << 20;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Split a document longer than `maxDocTokens` into consecutive sequences of at most that length
@@ -78,11 +79,25 @@ export class IndexedDatasetWriter {
         );
       }
     }
-    for (let i = 0; i < tokens.length; i++) {
+    // Checked above, so a typed array's element conversion is exact: copy through a view of the buffer
+    // (the files are little-endian, like every platform Node runs on; LITTLE_ENDIAN guards the rest).
+    const View = this.itemSize === 2 ? Uint16Array : Int32Array;
+    for (let i = 0; i < tokens.length;) {
       if (this.used + this.itemSize > this.buffer.length) this.flush();
-      if (this.itemSize === 2) this.buffer.writeUInt16LE(tokens[i], this.used);
-      else this.buffer.writeInt32LE(tokens[i], this.used);
-      this.used += this.itemSize;
+      const n = Math.min(tokens.length - i, (this.buffer.length - this.used) / this.itemSize);
+      if (LITTLE_ENDIAN && ArrayBuffer.isView(tokens)) {
+        new View(this.buffer.buffer as ArrayBuffer, this.buffer.byteOffset + this.used, n).set(
+          (tokens as unknown as Int32Array).subarray(i, i + n),
+        );
+      } else {
+        for (let k = 0; k < n; k++) {
+          const at = this.used + k * this.itemSize;
+          if (this.itemSize === 2) this.buffer.writeUInt16LE(tokens[i + k], at);
+          else this.buffer.writeInt32LE(tokens[i + k], at);
+        }
+      }
+      this.used += n * this.itemSize;
+      i += n;
     }
     this.lengths.push(tokens.length);
   }

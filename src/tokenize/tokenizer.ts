@@ -85,24 +85,33 @@ export class Tokenizer {
   private readonly spmOrNull: SpmProcessor | null;
   /** True when no text piece contains a newline (except '\n' itself): encoding may split after newlines. */
   private readonly newlineSplits: boolean;
-  /** The JS encoder, or null when `engine` is 'reference'. */
-  private readonly js: BpeEncoder | null;
+  /**
+   * The JS encoder, null when `engine` is 'reference', or a function that builds it on first use: its
+   * tables cost ~0.1 s, which a tokenizer that never encodes (preprocess's main thread) need not pay.
+   */
+  private jsState: BpeEncoder | null | (() => BpeEncoder | null);
   /** Which encoder `encode` uses (the JS one unless asked otherwise or the model is unsupported). */
-  readonly engine: TokenizerEngine;
+  get engine(): TokenizerEngine {
+    return this.js === null ? 'reference' : 'js';
+  }
+
+  private get js(): BpeEncoder | null {
+    if (typeof this.jsState === 'function') this.jsState = this.jsState();
+    return this.jsState;
+  }
 
   private constructor(
     modelBytes: Uint8Array,
     pieces: SpmPiece[],
     layout: VocabLayout,
     spm: SpmProcessor | null,
-    js: BpeEncoder | null,
+    js: BpeEncoder | null | (() => BpeEncoder | null),
   ) {
     this.modelBytes = modelBytes;
     this.pieces = pieces;
     this.layout = layout;
     this.spmOrNull = spm;
-    this.js = js;
-    this.engine = js === null ? 'reference' : 'js';
+    this.jsState = js;
     this.newlineSplits = pieces.every(
       (p) =>
         p.piece === '\n' ||
@@ -143,7 +152,7 @@ export class Tokenizer {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    const js = engine === 'js' ? jsEncoder(parsed, source) : null;
+    const js = engine === 'js' ? () => jsEncoder(parsed, source) : null;
     const tok = new Tokenizer(model, parsed.pieces, layout, spm, js);
     // spm's Load reports failure through a status we cannot read; a model that failed to load encodes nothing.
     if (tok.spm.encodeIds('a').length === 0) {
@@ -163,14 +172,16 @@ export class Tokenizer {
 
   /** Text → spm ids (no bos/eos), through `engine`. Lossless: decode(encode(t)) === t for well-formed t. */
   encode(text: string): number[] {
-    if (this.js === null) return this.encodeReference(text);
-    return Array.from(this.js.encode(sanitizeText(text)));
+    const js = this.js;
+    if (js === null) return this.encodeReference(text);
+    return Array.from(js.encode(sanitizeText(text)));
   }
 
   /** As `encode`, as an Int32Array (no copy into a JS array). */
   encodeInt32(text: string): Int32Array {
-    if (this.js === null) return Int32Array.from(this.encodeReference(text));
-    return this.js.encode(sanitizeText(text));
+    const js = this.js;
+    if (js === null) return Int32Array.from(this.encodeReference(text));
+    return js.encode(sanitizeText(text));
   }
 
   /**
