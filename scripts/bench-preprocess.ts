@@ -23,7 +23,8 @@ import { HyperlmError } from '../src/errors.js';
 import { crawlCase } from './bench-crawl-case.js';
 
 const spec: CommandSpec = {
-  usage: 'npm run bench:preprocess -- [PATH] [--workers-max N] [--repeat N] [--no-write] [--crawl MB]',
+  usage:
+    'npm run bench:preprocess -- [PATH] [--workers-max N] [--repeat N] [--tokenizer FILE] [--no-write] [--crawl MB]',
   summary:
     'Preprocessing throughput (pages/s, MB/s, tokens/s) with 1..N workers, per-stage time, and the\n' +
     'cheerio.load / htmlparser2 yardsticks on the same bytes. Default PATH: ../shared/corpus.',
@@ -31,6 +32,11 @@ const spec: CommandSpec = {
   flags: {
     'workers-max': { type: 'string', arg: 'N', help: 'largest worker count measured', default: '2' },
     'vocab-size': { type: 'string', arg: 'N', help: 'tokenizer size trained once before the runs', default: '16000' },
+    tokenizer: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'use this tokenizer.model instead of training one on PATH (for inputs that must not be trained on, e.g. ../shared/eval)',
+    },
     repeat: {
       type: 'string',
       arg: 'N',
@@ -104,12 +110,14 @@ runMain(async () => {
   const common = { ...DEFAULT_PREPROCESS, inputs: [input], vocabSize, validFraction: 0.01 };
   // Train the tokenizer once (timed), then measure pass 2 alone with it for each worker count.
   const t0 = performance.now();
-  await preprocess({ ...common, out: join(base, 'tok'), workers: workersMax } as PreprocessConfig, {
-    log: (l) => console.error(l),
-    progress: true,
-  });
+  const given = values.tokenizer as string | undefined;
+  if (given === undefined)
+    await preprocess({ ...common, out: join(base, 'tok'), workers: workersMax } as PreprocessConfig, {
+      log: (l) => console.error(l),
+      progress: true,
+    });
   const firstRun = (performance.now() - t0) / 1000;
-  const tokenizer = join(base, 'tok', 'tokenizer.model');
+  const tokenizer = given ?? join(base, 'tok', 'tokenizer.model');
   const workerCounts = Array.from({ length: workersMax }, (_, i) => i + 1);
   const median = (xs: number[]): number => {
     const s = [...xs].sort((a, b) => a - b);
@@ -184,6 +192,9 @@ runMain(async () => {
     `${((100 * ms) / stageSum).toFixed(0)}%`,
   ]);
   const mbps1 = Number(rows[0][4]);
+  // The VM's speed drifts between runs; a ratio within one interleaved repeat is less exposed to it than the ratio of medians.
+  const ratios = runs.get(1)!.map((r, i) => r.seconds / runs.get(workersMax)![i].seconds);
+  const pairs = `${median(ratios).toFixed(2)}× median, ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
   // 1-minute load average of other work: above half the cores, the runs shared the CPU and their times are not this code's alone.
   const busy = loadBefore > cpus().length / 2;
   const body = [
@@ -206,8 +217,13 @@ runMain(async () => {
       rows,
     ),
     '',
-    `First run including tokenizer training (${vocabSize} pieces) with ${workersMax} workers: ${firstRun.toFixed(1)} s.`,
-    rows.length > 1 ? `Scaling, ${workersMax} workers vs 1: ${(Number(rows.at(-1)![4]) / mbps1).toFixed(2)}×.` : '',
+    given === undefined
+      ? `First run including tokenizer training (${vocabSize} pieces) with ${workersMax} workers: ${firstRun.toFixed(1)} s.`
+      : `Tokenizer given (\`${given}\`), not trained on the input.`,
+    rows.length > 1
+      ? `Scaling, ${workersMax} workers vs 1: ${(Number(rows.at(-1)![4]) / mbps1).toFixed(2)}× (medians); ` +
+        `run by run (each ${workersMax}-worker run against the 1-worker run just before it) ${pairs}.`
+      : '',
     '',
     `Time per stage, summed over documents (1 worker, mean of ${repeat} runs):`,
     '',
@@ -224,7 +240,7 @@ runMain(async () => {
   // The command as run, so that the section can be reproduced (flags left at their defaults are omitted).
   const flags = [
     positionals[0] ?? '',
-    ...(['workers-max', 'vocab-size', 'repeat'] as const)
+    ...(['workers-max', 'vocab-size', 'repeat', 'tokenizer'] as const)
       .filter((f) => values[f] !== undefined)
       .map((f) => `--${f} ${String(values[f])}`),
   ].filter(Boolean);

@@ -315,3 +315,20 @@ test.serial('engine switch: option and HYPERLM_TOKENIZER_ENGINE', async (t) => {
     'CONFIG_BAD_VALUE',
   );
 });
+
+test.serial(
+  'loading a tokenizer adds no process listeners (sentencepiece-js adds two per load; they are removed)',
+  async (t) => {
+    const { model } = await shared();
+    const counts = (): number[] => [
+      process.listenerCount('uncaughtException'),
+      process.listenerCount('unhandledRejection'),
+    ];
+    const before = counts();
+    for (let i = 0; i < 12; i++) {
+      const tok = await Tokenizer.fromBytes(model, { engine: 'reference' });
+      t.true(tok.encode('a b').length > 0);
+    }
+    t.deepEqual(counts(), before);
+  },
+);

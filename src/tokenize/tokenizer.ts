@@ -143,6 +143,12 @@ export class Tokenizer {
     }
     const dir = await mkdtemp(join(tmpdir(), 'hyperlm-spm-'));
     const spm = new (spmClass())();
+    // sentencepiece-js's Emscripten runtime adds an uncaughtException and an unhandledRejection listener
+    // (both rethrow, as Node does anyway) on every load: removed again, or each load leaks two listeners.
+    const before = {
+      uncaught: process.listeners('uncaughtException'),
+      unhandled: process.listeners('unhandledRejection'),
+    };
     try {
       const path = join(dir, 'tokenizer.model');
       await writeFile(path, model);
@@ -150,6 +156,10 @@ export class Tokenizer {
     } catch (err) {
       throw new HyperlmError('TOKENIZER_BAD_MODEL', `${source}: sentencepiece cannot load it`, { cause: err });
     } finally {
+      for (const l of process.listeners('uncaughtException'))
+        if (!before.uncaught.includes(l)) process.off('uncaughtException', l);
+      for (const l of process.listeners('unhandledRejection'))
+        if (!before.unhandled.includes(l)) process.off('unhandledRejection', l);
       await rm(dir, { recursive: true, force: true });
     }
     const js = engine === 'js' ? () => jsEncoder(parsed, source) : null;
