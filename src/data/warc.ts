@@ -119,11 +119,9 @@ async function* records(file: string, opts: WarcOptions, stats: SourceStats, cou
   let offset = 0;
   try {
     const parser = new WARCParser(inflated());
-    let k = 0;
     for await (const record of parser) {
-      while (k + 1 < starts.length && starts[k + 1][0] <= parser.offset) k++;
-      starts.splice(0, k); // members behind this record are done with
-      k = 0;
+      // members wholly behind this record are done with; the first left holds it
+      while (starts.length > 1 && starts[1][0] <= parser.offset) starts.shift();
       offset = starts[0][1];
       yield { record, offset };
     }

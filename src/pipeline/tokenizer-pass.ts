@@ -68,12 +68,13 @@ export async function ensureTokenizer(
     progress?.update(chars, { docs: String(texts.length) });
   });
   try {
-    // Pass 1 stops after minimization (no images), so it is batched whatever --images says.
+    // Pass 1 stops after minimization (no images), so it is batched whatever --images says, and WARC
+    // pages need not carry their images (one streaming pass over each file).
     for await (const docs of batchDocuments(
       readSources(config.inputs, {
         stats: newSourceStats(),
         maxFileBytes: config.maxDocBytes,
-        warc: { images: config.images !== 'none' },
+        warc: { images: false },
       }),
     )) {
       if (full) break;
