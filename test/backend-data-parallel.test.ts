@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { DataParallel } from '../src/backend/data-parallel.js';
+import { DataParallel, reduceShard } from '../src/backend/data-parallel.js';
 import { selectBackend } from '../src/backend/index.js';
 import { HyperlmError } from '../src/errors.js';
 
@@ -119,4 +119,71 @@ test.serial('misuse: wrong number of slices, and replicas that start different',
     instanceOf: HyperlmError,
   });
   t.regex(err2!.message, /differ/);
+});
+
+// reduceShard, the workers' share of the all-reduce, against the plain definition: float64 sum over the
+// slots in slot order, rounded once to float32 (÷ k for the mean), folded into g, Σ g² of the stored values.
+function reference(
+  slots: Float32Array[],
+  g0: Float32Array,
+  lo: number,
+  hi: number,
+  mean: boolean,
+  acc?: { first: boolean; divide: number; normRanges?: Array<[number, number]> },
+): { g: Float32Array; sq: number } {
+  const g = g0.slice();
+  for (let j = lo; j < hi; j++) {
+    let s = 0;
+    for (const slot of slots) s += slot[j];
+    const r = Math.fround(mean ? s / slots.length : s);
+    g[j] = acc ? (acc.first ? 0 : g[j]) + r / acc.divide : r;
+  }
+  let sq = 0;
+  for (const [a, b] of acc?.normRanges ?? [[lo, hi]])
+    for (let j = Math.max(a, lo); j < Math.min(b, hi); j++) sq += g[j] * g[j];
+  return { g, sq };
+}
+
+test('reduceShard equals the plain slot-order sum for 1–3 slots, mean, accumulation and norm ranges', (t) => {
+  let s = 7;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 3;
+  const n = 257;
+  const cases: Array<[boolean, { first: boolean; divide: number; normRanges?: Array<[number, number]> } | undefined]> =
+    [
+      [false, undefined],
+      [true, undefined],
+      [false, { first: true, divide: 1 }],
+      [false, { first: true, divide: 3 }],
+      [true, { first: false, divide: 2 }],
+      [
+        false,
+        {
+          first: true,
+          divide: 1,
+          normRanges: [
+            [0, 40],
+            [100, 300],
+          ],
+        },
+      ],
+    ];
+  let checked = 0;
+  for (const k of [1, 2, 3]) {
+    const slots = Array.from({ length: k }, () => Float32Array.from({ length: n }, rand));
+    for (const [mean, acc] of cases) {
+      for (const [lo, hi] of [
+        [0, n],
+        [13, 200],
+      ] as const) {
+        const g0 = Float32Array.from({ length: n }, rand);
+        const want = reference(slots, g0, lo, hi, mean, acc);
+        const got = g0.slice();
+        const sq = reduceShard(slots, got, lo, hi, mean, acc);
+        t.deepEqual(Buffer.from(got.buffer), Buffer.from(want.g.buffer), `k ${k} mean ${mean} ${JSON.stringify(acc)}`);
+        t.is(sq, want.sq);
+        checked++;
+      }
+    }
+  }
+  t.is(checked, 36);
 });

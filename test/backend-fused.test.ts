@@ -7,7 +7,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
-import { gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
+import { embeddingLookup, gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
 import { SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
 
 function rng(seed: number): () => number {
@@ -123,3 +123,59 @@ test.serial('an out-of-range target is an error, and the fused ops leak no tenso
   t.is(tf.memory().numTensors, before);
   x.dispose();
 });
+
+// embeddingLookup (the token / position embedding, src/nn/fused.ts) and our wasm GatherV2 kernel
+// (src/backend/wasm-kernels/gather.ts) against plain JS: rows copied exactly, the gradient the exact
+// per-row sums of dy in index order (float32 adds, as a segment sum does), on wasm and on cpu.
+test.serial(
+  'embeddingLookup: rows and their gradient equal plain JS on wasm and cpu; a bad id is a named error',
+  async (t) => {
+    const [n, d, B, T] = [40, 6, 3, 7];
+    const rr = rng(17);
+    const table = Float32Array.from({ length: n * d }, () => rr() - 0.5);
+    const ids = Int32Array.from({ length: B * T }, () => Math.floor(rr() * n * 0.4)); // repeats
+    const w = Float32Array.from({ length: B * T * d }, () => rr() - 0.5);
+    const wantRows = new Float32Array(B * T * d);
+    const wantGrad = new Float32Array(n * d);
+    ids.forEach((id, k) => {
+      for (let j = 0; j < d; j++) {
+        wantRows[k * d + j] = table[id * d + j];
+        wantGrad[id * d + j] = Math.fround(wantGrad[id * d + j] + w[k * d + j]);
+      }
+    });
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await selectBackend(backend);
+      const before = tf.memory().numTensors;
+      const [rows, grad, viaGather] = tf.tidy(() => {
+        const tb = tf.tensor2d(table, [n, d]);
+        const idT = tf.tensor2d(ids, [B, T], 'int32');
+        const wt = tf.tensor3d(w, [B, T, d]);
+        const f = (x: tf.Tensor) =>
+          embeddingLookup(x as tf.Tensor2D, idT)
+            .mul(wt)
+            .sum();
+        const g = (x: tf.Tensor) => tf.gather(x, idT).mul(wt).sum();
+        return [embeddingLookup(tb, idT), tf.grad(f)(tb), tf.grad(g)(tb)];
+      });
+      t.deepEqual(rows.shape, [B, T, d]);
+      t.deepEqual(Array.from(rows.dataSync()), Array.from(wantRows), `${backend}: rows`);
+      // wasm: our segment sum adds in index order in float32, as the JS reference; cpu's own kernel sums
+      // differently, so there the gradient must equal tf.gather's (the same kernel) and the JS sums closely
+      const got = grad.dataSync();
+      if (backend === 'wasm') t.deepEqual(Array.from(got), Array.from(wantGrad), 'wasm: gradient');
+      t.deepEqual(Array.from(got), Array.from(viaGather.dataSync()), `${backend}: gradient = tf.gather's`);
+      t.true(
+        got.every((v, i) => Math.abs(v - wantGrad[i]) <= 1e-6),
+        `${backend}: gradient ≈ JS`,
+      );
+      tf.dispose([rows, grad, viaGather]);
+      t.is(tf.memory().numTensors, before, `${backend}: no tensors leak`);
+    }
+    await selectBackend('wasm');
+    // the kernel for int32 tables and 1-D indices too, and an id outside the table
+    const ints = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32');
+    t.deepEqual(Array.from(tf.gather(ints, tf.tensor1d([2, 0, 2], 'int32')).dataSync()), [5, 6, 1, 2, 5, 6]);
+    const err = t.throws(() => tf.gather(tf.tensor2d(table, [n, d]), tf.tensor1d([3, n], 'int32')));
+    t.regex(err!.message, new RegExp(`index 1 is ${n}, outside \\[0, ${n}\\)`));
+  },
+);

@@ -294,6 +294,59 @@ export interface SharedViews {
   hi: number;
 }
 
+/**
+ * Worker i's share of the all-reduce: g[j] = Σ_slots slot[j] for j in [lo, hi), summed in slot order in
+ * float64 and rounded once to float32 (÷ slots for `mean`), then folded into the shared gradient as `acc`
+ * says; returns Σ g² of the stored values (over acc.normRanges when given). Plain indexed loops, one per
+ * case, with the two-slot case (2 workers, the usual CPU run) unrolled: this pass reads every slot and runs
+ * while the other workers wait, so it is kept to memory speed (was 61 ms per dense-small step, for-of
+ * over the slots and the accumulate branch inside the loop).
+ */
+export function reduceShard(
+  slots: Float32Array[],
+  g: Float32Array,
+  lo: number,
+  hi: number,
+  mean: boolean,
+  acc?: AccumulateOptions,
+): number {
+  const k = slots.length;
+  const sum = (j: number): number => {
+    let s = 0;
+    for (let w = 0; w < k; w++) s += slots[w][j];
+    return s;
+  };
+  const fold = acc !== undefined && !acc.first;
+  const divide = acc?.divide ?? 1;
+  let sq = 0;
+  if (k === 2 && !fold && divide === 1 && !acc?.normRanges) {
+    // the common case, with Σ g² in the same pass: (a + b) / 2 and a + b round once, as sum() / k does
+    const a = slots[0],
+      b = slots[1],
+      d = mean ? 2 : 1;
+    for (let j = lo; j < hi; j++) {
+      g[j] = (a[j] + b[j]) / d;
+      const v = g[j]; // the stored float32 (an assignment expression's value is the unrounded double)
+      sq += v * v;
+    }
+    return sq;
+  }
+  if (!acc) {
+    for (let j = lo; j < hi; j++) g[j] = mean ? sum(j) / k : sum(j);
+  } else {
+    // acc: g = (first ? 0 : g) + round32(Σ, ÷ k for mean) / divide, stored as float32
+    for (let j = lo; j < hi; j++) {
+      const s = Math.fround(mean ? sum(j) / k : sum(j));
+      g[j] = (fold ? g[j] : 0) + s / divide;
+    }
+  }
+  const ranges = acc?.normRanges ?? [[lo, hi]];
+  for (const [a, b] of ranges) {
+    for (let j = Math.max(a, lo), end = Math.min(b, hi); j < end; j++) sq += g[j] * g[j];
+  }
+  return sq;
+}
+
 async function runWorker(setup: WorkerSetup): Promise<void> {
   const port = parentPort!;
   const answer = async (f: () => Promise<unknown> | unknown) => {
@@ -337,27 +390,8 @@ async function runWorker(setup: WorkerSetup): Promise<void> {
             if (grads !== slot) slot.set(grads);
             return { loss, info };
           }
-          case 'reduce': {
-            let sq = 0;
-            const acc = msg.accumulate;
-            for (let j = msg.lo; j < msg.hi; j++) {
-              let s = 0;
-              for (const slot of slots) s += slot[j];
-              let g = Math.fround(msg.mean ? s / setup.workers : s);
-              if (acc) {
-                mean[j] = (acc.first ? 0 : mean[j]) + g / acc.divide;
-                g = mean[j]; // the stored float32
-              } else mean[j] = g;
-              sq += g * g;
-            }
-            if (acc?.normRanges) {
-              sq = 0;
-              for (const [a, b] of acc.normRanges) {
-                for (let j = Math.max(a, msg.lo), end = Math.min(b, msg.hi); j < end; j++) sq += mean[j] * mean[j];
-              }
-            }
-            return sq;
-          }
+          case 'reduce':
+            return reduceShard(slots, mean, msg.lo, msg.hi, msg.mean, msg.accumulate);
           case 'apply':
             if (!r.applyGrads)
               throw new HyperlmError(

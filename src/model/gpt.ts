@@ -12,7 +12,7 @@ import { Block } from './block.js';
 import type { ModelConfig } from './config.js';
 import { RowDropout } from './dropout.js';
 import type { RoutingInfo } from './moe.js';
-import { softmaxCrossEntropy } from '../nn/fused.js';
+import { embeddingLookup, softmaxCrossEntropy } from '../nn/fused.js';
 import { ParamStore, layerNorm } from '../nn/params.js';
 
 export interface ForwardOptions {
@@ -148,7 +148,7 @@ export class GPT {
     if (this.config.embedding === 'onehot') {
       return tf.matMul(tf.oneHot(ids.reshape([-1]).toInt(), n), table).reshape([B, T, -1]) as tf.Tensor3D; // [B, T, d]
     }
-    return tf.gather(table, ids.toInt()) as unknown as tf.Tensor3D; // [B, T, d]
+    return embeddingLookup(table, ids); // [B, T, d]
   }
 
   /** Weighted next-token cross-entropy + aux. ids, targets, weights: [B, T]; loss = Σ w·nll / Σ w (0 if Σ w = 0). */
