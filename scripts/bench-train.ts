@@ -41,7 +41,7 @@ const CONFIGS = ['dense-small', 'moe-small', 'code-small'];
 
 const spec: CommandSpec = {
   usage:
-    'npm run bench:train -- [--configs LIST] [--steps N] [--warmup N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile]',
+    'npm run bench:train -- [--configs LIST] [--steps N] [--warmup N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile | --phases]',
   summary:
     'Training tokens/s and GFLOP/s (1 and N workers, WASM; steady-state steps, median and range) and decode\n' +
     'ms/token for the presets, with PyTorch on the same configs when it is importable; writes BENCHMARKS.md.',
@@ -64,6 +64,10 @@ const spec: CommandSpec = {
     workers: { type: 'string', arg: 'N', help: 'data-parallel workers for the second row', default: '2' },
     'no-write': COMMON_FLAGS.noWrite,
     profile: { type: 'boolean', help: 'print per-kernel times of one dense-small training step (1 worker) and exit' },
+    phases: {
+      type: 'boolean',
+      help: 'print where the time of a step goes by phase (gradients, all-reduce, AdamW, loading params), 1 and N workers, and exit',
+    },
   },
 };
 
@@ -95,9 +99,14 @@ function randomBatch(rows: number, c: ModelConfig, seed: number): Batch {
   };
 }
 
+/** Wall ms of a step's phases: forward + backward, the all-reduce (workers only), AdamW, loading the params. */
+type Phases = Record<'grads' | 'reduce' | 'adamw' | 'load', number>;
+
 interface StepTimes {
   /** Wall seconds of each timed step (after the warm-up steps). */
   wall: number[];
+  /** Per timed step, its phases. */
+  phases: Phases[];
   /** CPU seconds per timed step, the whole process (all threads). */
   cpu: number;
 }
@@ -123,28 +132,36 @@ async function trainSteps(
   const opt = new AdamW(optim);
   const layout = (sharded ?? local)!.layout;
   const theta = flatten(layout, model.params() as Map<string, Tensor>);
-  const step = async (i: number): Promise<void> => {
+  const step = async (i: number): Promise<Phases> => {
     const batch = randomBatch(rows, c, i);
+    const t0 = performance.now();
     if (sharded) {
       const r = await sharded.accumulate(batch, i, i, 0, 1);
-      await sharded.update(1e-4, Math.sqrt(r.sq), i + 1);
-    } else {
-      const r = await local!.compute(batch, i);
-      opt.applyFlat(layout, theta, r.grads, 1e-4, flatNorm(r.grads));
-      await local!.setParams(theta);
+      const t1 = performance.now();
+      await sharded.adamw(1e-4, Math.sqrt(r.sq), i + 1);
+      const t2 = performance.now();
+      await sharded.loadParams();
+      return { ...sharded.lastPhases, adamw: t2 - t1, load: performance.now() - t2 };
     }
+    const r = await local!.compute(batch, i);
+    const t1 = performance.now();
+    opt.applyFlat(layout, theta, r.grads, 1e-4, flatNorm(r.grads));
+    const t2 = performance.now();
+    await local!.setParams(theta);
+    return { grads: t1 - t0, reduce: 0, adamw: t2 - t1, load: performance.now() - t2 };
   };
   try {
     for (let i = 0; i < warmup; i++) await step(i);
     const wall: number[] = [];
+    const phases: Phases[] = [];
     const c0 = process.cpuUsage();
     for (let i = warmup; i < warmup + steps; i++) {
       const t0 = performance.now();
-      await step(i);
+      phases.push(await step(i));
       wall.push((performance.now() - t0) / 1000);
     }
     const cpu = process.cpuUsage(c0);
-    return { wall, cpu: (cpu.user + cpu.system) / 1e6 / steps };
+    return { wall, phases, cpu: (cpu.user + cpu.system) / 1e6 / steps };
   } finally {
     await (sharded ?? local)!.close();
     model.dispose();
@@ -182,6 +199,43 @@ async function profileStep(c: ModelConfig, rows: number): Promise<string> {
   }
 }
 
+/** Median ms of each phase of a step, 1 and `workers` workers, as a Markdown table (`--phases`). */
+async function phaseTable(
+  configs: string[],
+  configOf: (name: string) => ModelConfig,
+  rows: number,
+  warmup: number,
+  steps: number,
+  workers: number,
+): Promise<string> {
+  const out: Array<Array<string | number>> = [];
+  for (const name of configs) {
+    let one = 0;
+    for (const n of [1, workers]) {
+      const r = await trainSteps(configOf(name), rows, warmup, steps, n);
+      const med = (k: keyof Phases): number => median(r.phases.map((p) => p[k]));
+      const step = median(r.wall) * 1000;
+      if (n === 1) one = step;
+      const ms = (x: number): string => x.toFixed(1);
+      out.push([
+        name,
+        n,
+        ms(med('grads')),
+        n === 1 ? '—' : ms(med('reduce')),
+        ms(med('adamw')),
+        ms(med('load')),
+        ms(step),
+        (one / step).toFixed(2),
+      ]);
+    }
+  }
+  return [
+    `Phases of one training step, batch ${rows} rows, median ms of ${steps} steps after ${warmup} warm-up (1 worker: this thread, AdamW over all params; N: ZeRO-1).`,
+    '',
+    markdownTable(['config', 'workers', 'gradients', 'all-reduce', 'AdamW', 'load params', 'step', '× 1 worker'], out),
+  ].join('\n');
+}
+
 /** Decode cases: the context a generation ends at, and how many rows decode together (the server's slots). */
 const DECODE_CASES = [
   { ctx: 256, batch: 1 },
@@ -200,14 +254,18 @@ function decodeMs(c: ModelConfig, ctx: number, batch: number): number {
     Array.from({ length: ctx - 64 }, (_, i) => (i * 7 + b) % c.vocabSize),
   );
   generate(model, prompts, { maxNewTokens: 2 });
-  const t1 = performance.now();
-  generate(model, prompts, { maxNewTokens: 1 });
-  const prefill = performance.now() - t1;
-  const t0 = performance.now();
-  generate(model, prompts, { maxNewTokens: 64 });
-  const ms = (performance.now() - t0 - prefill) / 63;
+  // the median of 3 (prefill, decode) pairs: one noisy prefill would shift every token's share by ~1 ms
+  const per: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t1 = performance.now();
+    generate(model, prompts, { maxNewTokens: 1 });
+    const prefill = performance.now() - t1;
+    const t0 = performance.now();
+    generate(model, prompts, { maxNewTokens: 64 });
+    per.push((performance.now() - t0 - prefill) / 63);
+  }
   model.dispose();
-  return ms;
+  return median(per);
 }
 
 /** A python3 that imports torch: the PATH one, else Debian's (python3-torch installs there). */
@@ -252,6 +310,10 @@ runMain(async () => {
   }
   const configOf = (name: string): ModelConfig => resolveModelConfig(name, { vocabSize: vocab }); // names a bad preset
   configs.forEach(configOf);
+  if (values.phases) {
+    console.log(await phaseTable(configs, configOf, rows, warmup, steps, workers));
+    return;
+  }
   const py = torchPython();
   const loadBefore = loadavg()[0];
   const table: Array<Array<string | number>> = [];
@@ -349,7 +411,7 @@ runMain(async () => {
         )
       : 'PyTorch: not importable here (`python3 -c "import torch"` fails); `apt-get install python3-torch libopenblas0-openmp` provides it.',
     '',
-    'Decode with the KV cache (this thread, 1 worker), ms per step (one new token in each row), from a prompt of context − 64 tokens:',
+    'Decode with the KV cache (this thread, 1 worker), ms per step (one new token in each row), from a prompt of context − 64 tokens (median of 3 runs of 64 steps, each less its own prefill):',
     '',
     markdownTable(
       ['config', 'context', 'rows', 'ms/step', 'tokens/s', 'PyTorch ms/step', 'PyTorch ÷ hyperlm'],

@@ -88,8 +88,18 @@ type Request =
  * gradient pass (the VQGAN's adaptive GAN weight is a function of the whole batch). With `step`, slices
  * should hold equal numbers of examples: losses and gradients are averaged with equal weight.
  */
+/** Wall ms of the last `accumulate`/`gradients`/`step`'s two phases (for `bench:train -- --phases`). */
+export interface PhaseTimes {
+  /** Every worker's forward + backward, until the slowest is done. */
+  grads: number;
+  /** The shards' sums over the slots. */
+  reduce: number;
+}
+
 export class DataParallel {
   private steps = 0;
+  /** Phase times of the last gradient pass. */
+  readonly lastPhases: PhaseTimes = { grads: 0, reduce: 0 };
   private shared!: Float32Array; // [workers + 2, numParams]: a gradient slot per worker, the reduced gradient, the params
   private constructor(
     private readonly pool: Worker[],
@@ -226,9 +236,11 @@ export class DataParallel {
     mean: boolean,
     accumulate?: AccumulateOptions,
   ): Promise<{ losses: number[]; infos: unknown[]; sq: number }> {
+    const t0 = performance.now();
     const out = await Promise.all(
       this.pool.map((w, i) => call<{ loss: number; info: unknown }>(w, { type: 'grads', slice: slices[i] })),
     );
+    const t1 = performance.now();
     // Each worker reduces its shard of the parameters over all slots, in slot order.
     const ranges = this.shardRanges();
     const sq = await Promise.all(
@@ -236,6 +248,8 @@ export class DataParallel {
         call<number>(w, { type: 'reduce', lo: ranges[i][0], hi: ranges[i][1], mean, accumulate }),
       ),
     );
+    this.lastPhases.grads = t1 - t0;
+    this.lastPhases.reduce = performance.now() - t1;
     return { losses: out.map((o) => o.loss), infos: out.map((o) => o.info), sq: sq.reduce((a, b) => a + b, 0) };
   }
 

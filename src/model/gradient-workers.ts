@@ -161,7 +161,17 @@ export class WorkerGradients extends ReplicaSet implements GradientSource {
 
   /** ZeRO-1, second half: every worker runs AdamW step t on its shard of the shared params, then all replicas load them. */
   async update(lr: number, gradNorm: number, t: number, selected?: boolean[]): Promise<void> {
+    await this.adamw(lr, gradNorm, t, selected);
+    await this.loadParams();
+  }
+
+  /** `update`'s first half: AdamW step t on each worker's shard of the shared params. */
+  async adamw(lr: number, gradNorm: number, t: number, selected?: boolean[]): Promise<void> {
     await this.dp.map(this.request({ kind: 'adamw', lr, gradNorm, t, selected }));
+  }
+
+  /** `update`'s second half: every replica loads the shared params row. */
+  async loadParams(): Promise<void> {
     await this.dp.loadParams();
   }
 

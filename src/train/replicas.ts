@@ -6,7 +6,7 @@
 // Optimizer state never lives in a replica, so a checkpoint needs nothing from the workers.
 
 import * as tf from '@tensorflow/tfjs';
-import { DataParallel } from '../backend/data-parallel.js';
+import { DataParallel, type PhaseTimes } from '../backend/data-parallel.js';
 import type { BackendChoice } from '../backend/select.js';
 import { assignFlat, flatten, paramLayout, type ParamLayout } from './flat-params.js';
 
@@ -44,6 +44,11 @@ export class ReplicaSet {
     const layout = paramLayout(params);
     await dp.setParams(flatten(layout, params as Map<string, tf.Tensor>));
     return { dp, layout };
+  }
+
+  /** Wall ms of the last gradient pass's phases (DataParallel.lastPhases). */
+  get lastPhases(): PhaseTimes {
+    return this.dp.lastPhases;
   }
 
   get workers(): number {
