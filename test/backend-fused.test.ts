@@ -7,8 +7,8 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/index.js';
-import { embeddingLookup, gelu, softmaxCrossEntropy } from '../src/nn/fused.js';
-import { SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
+import { embeddingLookup, gelu, layerNorm, softmaxCrossEntropy } from '../src/nn/fused.js';
+import { LAYER_NORM, SOFTMAX_XENT } from '../src/backend/wasm-kernels/fused-ops.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -177,5 +177,86 @@ test.serial(
     t.deepEqual(Array.from(tf.gather(ints, tf.tensor1d([2, 0, 2], 'int32')).dataSync()), [5, 6, 1, 2, 5, 6]);
     const err = t.throws(() => tf.gather(tf.tensor2d(table, [n, d]), tf.tensor1d([3, n], 'int32')));
     t.regex(err!.message, new RegExp(`index 1 is ${n}, outside \\[0, ${n}\\)`));
+  },
+);
+
+// LayerNorm: the fused wasm kernels and the composite ops (on cpu) against float64 JS, values and the
+// gradients of Σ w·LN(x) for x, gain and bias; rows with a large offset (cancellation in the variance)
+// and a constant row (variance 0: eps alone) included.
+function layerNorm64(x: Float32Array, g: Float32Array, b: Float32Array, w: Float32Array, C: number, eps: number) {
+  const N = x.length / C;
+  const y = new Float64Array(x.length),
+    dx = new Float64Array(x.length),
+    dg = new Float64Array(C),
+    db = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    const row = Array.from(x.subarray(n * C, (n + 1) * C));
+    const mu = row.reduce((a, v) => a + v, 0) / C;
+    const r = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / C + eps);
+    const xh = row.map((v) => (v - mu) * r);
+    const gh = xh.map((_, c) => w[n * C + c] * g[c]);
+    const mG = gh.reduce((a, v) => a + v, 0) / C;
+    const mGX = gh.reduce((a, v, c) => a + v * xh[c], 0) / C;
+    for (let c = 0; c < C; c++) {
+      y[n * C + c] = xh[c] * g[c] + b[c];
+      dx[n * C + c] = r * (gh[c] - mG - xh[c] * mGX);
+      dg[c] += w[n * C + c] * xh[c];
+      db[c] += w[n * C + c];
+    }
+  }
+  return [y, dx, dg, db];
+}
+
+test.serial(
+  'layerNorm: fused kernels (wasm) and composite ops (cpu) equal float64 LayerNorm and its gradients',
+  async (t) => {
+    const [B, T, C, eps] = [3, 5, 64, 1e-5];
+    const rr = rng(23);
+    const x = Float32Array.from({ length: B * T * C }, (_, i) => {
+      const n = Math.floor(i / C);
+      return n === 4 ? 0.75 : (rr() - 0.5) * 4 + (n === 7 ? 300 : 0); // row 4 constant, row 7 offset by 300
+    });
+    const g = Float32Array.from({ length: C }, () => rr() + 0.5);
+    const b = Float32Array.from({ length: C }, () => rr() - 0.5);
+    const w = Float32Array.from({ length: x.length }, () => rr() - 0.5);
+    const want = layerNorm64(x, g, b, w, C, eps);
+    const worst: Record<string, number[]> = {};
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await selectBackend(backend);
+      t.is(tf.getKernel(LAYER_NORM, backend) !== undefined, backend === 'wasm', `${backend}: kernel registered`);
+      const before = tf.memory().numTensors;
+      const outs = tf.tidy(() => {
+        const xt = tf.tensor3d(x, [B, T, C]),
+          gt = tf.tensor1d(g),
+          bt = tf.tensor1d(b),
+          wt = tf.tensor3d(w, [B, T, C]);
+        const f = (a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+          layerNorm(a, gg as tf.Tensor1D, bb as tf.Tensor1D, eps)
+            .mul(wt)
+            .sum();
+        const y = layerNorm(xt, gt, bt, eps);
+        return [y, ...tf.grads(f)([xt, gt, bt])];
+      });
+      t.deepEqual(outs[0].shape, [B, T, C]);
+      t.deepEqual(outs[1].shape, [B, T, C]);
+      const got = outs.map((o) => o.dataSync());
+      tf.dispose(outs);
+      t.is(tf.memory().numTensors, before, `${backend}: no tensors leak`);
+      // error relative to the size of each output's typical value (its row / column scale)
+      worst[backend] = got.map((o, k) => {
+        const scale = Math.max(...Array.from(want[k], Math.abs));
+        return Math.max(...Array.from(o, (v, i) => Math.abs(v - want[k][i]) / scale));
+      });
+    }
+    // fused: float64 sums, so a few float32 roundings of the largest value
+    t.true(
+      worst.wasm.every((e) => e < 1e-6),
+      `wasm vs float64: ${worst.wasm.map((e) => e.toExponential(1))}`,
+    );
+    // composite float32 ops lose accuracy in the offset row's variance: a looser bound
+    t.true(
+      worst.cpu.every((e) => e < 1e-3),
+      `cpu vs float64: ${worst.cpu.map((e) => e.toExponential(1))}`,
+    );
   },
 );

@@ -5,7 +5,14 @@
 // same maths and tfjs differentiates them. test/backend-fused.test.ts checks the two paths agree.
 
 import * as tf from '@tensorflow/tfjs';
-import { GELU, GELU_GRAD, SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from '../backend/wasm-kernels/fused-ops.js';
+import {
+  GELU,
+  GELU_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  SOFTMAX_XENT,
+  SOFTMAX_XENT_GRAD,
+} from '../backend/wasm-kernels/fused-ops.js';
 
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
@@ -78,4 +85,40 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor;
   return op(table) as tf.Tensor3D;
+}
+
+/**
+ * LayerNorm over the last axis: (x − mean)/√(var + eps)·gain + bias (biased variance, as PyTorch). One
+ * kernel forward and one back where the backend has them (wasm: HyperlmLayerNorm / HyperlmLayerNormGrad);
+ * elsewhere tf.moments and broadcast ops, differentiated by tfjs.
+ */
+export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
+  if (!hasKernel(LAYER_NORM)) {
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return x
+        .sub(mean)
+        .mul(tf.rsqrt(variance.add(eps)))
+        .mul(gain)
+        .add(bias);
+    });
+  }
+  const shape = x.shape;
+  const C = shape[shape.length - 1];
+  const op = tf.customGrad(((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x2 = input.reshape([-1, C]);
+    const [y, rstd] = tf.engine().runKernel(LAYER_NORM, { x: x2, gain: g, bias: b }, { eps }) as tf.Tensor[];
+    save([x2, g, rstd]);
+    return {
+      value: y.reshape(shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sg, sr] = saved;
+        const [dx, dgain, dbias] = tf
+          .engine()
+          .runKernel(LAYER_NORM_GRAD, { x: sx, gain: sg, rstd: sr, dy: dy.reshape([-1, C]) }, {}) as tf.Tensor[];
+        return [dx.reshape(shape), dgain, dbias];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  return op(x, gain, bias);
 }

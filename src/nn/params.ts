@@ -67,12 +67,5 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   return y.reshape([...lead, w.shape[1]]); // [..., out]
 }
 
-/** LayerNorm over the last axis with learned gain and bias (GPT-2's ln_1/ln_2/ln_f, ViT's norms). */
-export function layerNorm(x: tf.Tensor, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x
-    .sub(mean)
-    .mul(tf.rsqrt(variance.add(eps)))
-    .mul(gain)
-    .add(bias);
-}
+// LayerNorm (GPT-2's ln_1/ln_2/ln_f, ViT's norms) lives with the fused ops, which give it a kernel on wasm.
+export { layerNorm } from './fused.js';
