@@ -41,7 +41,7 @@ const CONFIGS = ['dense-small', 'moe-small', 'code-small'];
 
 const spec: CommandSpec = {
   usage:
-    'npm run bench:train -- [--configs LIST] [--steps N] [--warmup N] [--batch B] [--vocab V] [--workers N] [--no-write] [--profile | --phases]',
+    'npm run bench:train -- [--configs LIST] [--steps N] [--warmup N] [--batch B] [--vocab V] [--workers N] [--repeat R] [--no-write] [--profile | --phases]',
   summary:
     'Training tokens/s and GFLOP/s (1 and N workers, WASM; steady-state steps, median and range) and decode\n' +
     'ms/token for the presets, with PyTorch on the same configs when it is importable; writes BENCHMARKS.md.',
@@ -62,6 +62,12 @@ const spec: CommandSpec = {
       default: '12192',
     },
     workers: { type: 'string', arg: 'N', help: 'data-parallel workers for the second row', default: '2' },
+    repeat: {
+      type: 'string',
+      arg: 'R',
+      help: 'measure 1 and N workers (and PyTorch) R times, interleaved; rows pool the steps, ratios are given run by run',
+      default: '1',
+    },
     'no-write': COMMON_FLAGS.noWrite,
     profile: { type: 'boolean', help: 'print per-kernel times of one dense-small training step (1 worker) and exit' },
     phases: {
@@ -300,6 +306,7 @@ runMain(async () => {
   const rows = numberFlag(values, 'batch', 8, { integer: true, min: 2 });
   const vocab = numberFlag(values, 'vocab', 12192, { integer: true, min: 16 });
   const workers = numberFlag(values, 'workers', 2, { integer: true, min: 2, max: rows });
+  const repeat = numberFlag(values, 'repeat', 1, { integer: true, min: 1, max: 20 });
   const configs = (typeof values.configs === 'string' ? values.configs.split(',') : CONFIGS)
     .map((x) => x.trim())
     .filter(Boolean);
@@ -319,6 +326,7 @@ runMain(async () => {
   const table: Array<Array<string | number>> = [];
   const torchRows: Array<Array<string | number>> = [];
   const decodeRows: Array<Array<string | number>> = [];
+  const byRound: string[] = [];
   for (const name of configs) {
     const c = configOf(name);
     const probe = new GPT(c, 1);
@@ -328,12 +336,49 @@ runMain(async () => {
     const tokens = rows * c.blockSize;
     const gflops = (tps: number): string => ((tps * flopsPerToken(c, active)) / 1e9).toFixed(1);
     const decode = DECODE_CASES.map((d) => ({ ...d, ms: decodeMs(c, d.ctx, d.batch) }));
+    // R rounds of (PyTorch, 1 worker, N workers): on a VM whose speed drifts, interleaving keeps the ratios fair
+    const rounds: Array<{ torch?: TorchResult; walls: Map<number, number[]>; cpu: Map<number, number> }> = [];
+    for (let r = 0; r < repeat; r++) {
+      const round = {
+        torch: undefined as TorchResult | undefined,
+        walls: new Map<number, number[]>(),
+        cpu: new Map<number, number>(),
+      };
+      if (py) {
+        const args = [
+          JSON.stringify(c),
+          String(rows),
+          String(steps),
+          '2',
+          String(warmup),
+          r === 0 ? JSON.stringify(DECODE_CASES) : '[]',
+        ];
+        round.torch = JSON.parse(
+          execFileSync(py, [join(REPO, 'scripts/bench_train_torch.py'), ...args], { encoding: 'utf8' }).trim(),
+        ) as TorchResult;
+      }
+      for (const w of [1, workers]) {
+        const { wall, cpu } = await trainSteps(c, rows, warmup, steps, w);
+        round.walls.set(w, wall);
+        round.cpu.set(w, cpu);
+        console.error(
+          `${name}, ${w} worker(s), round ${r + 1}/${repeat}: ${(tokens / median(wall)).toFixed(0)} tokens/s (median of ${steps})`,
+        );
+      }
+      rounds.push(round);
+    }
     let torch: TorchResult | undefined;
     if (py) {
-      const args = [JSON.stringify(c), String(rows), String(steps), '2', String(warmup), JSON.stringify(DECODE_CASES)];
-      torch = JSON.parse(
-        execFileSync(py, [join(REPO, 'scripts/bench_train_torch.py'), ...args], { encoding: 'utf8' }).trim(),
-      ) as TorchResult;
+      const ts = rounds.map((x) => x.torch!);
+      torch = {
+        ...ts[0],
+        tokPerSec: median(ts.map((t) => t.tokPerSec)),
+        tokPerSecRange: [
+          Math.min(...ts.map((t) => t.tokPerSecRange[0])),
+          Math.max(...ts.map((t) => t.tokPerSecRange[1])),
+        ],
+        cpuPerStep: median(ts.map((t) => t.cpuPerStep)),
+      };
       torchRows.push([
         name,
         `${torch.torch}, ${torch.threads} threads`,
@@ -357,7 +402,8 @@ runMain(async () => {
     });
     let oneWorker: number | undefined;
     for (const w of [1, workers]) {
-      const { wall, cpu } = await trainSteps(c, rows, warmup, steps, w);
+      const wall = rounds.flatMap((x) => x.walls.get(w)!);
+      const cpu = median(rounds.map((x) => x.cpu.get(w)!));
       const tps = tokens / median(wall);
       oneWorker ??= tps;
       table.push([
@@ -371,7 +417,16 @@ runMain(async () => {
         w === 1 ? '1.00' : (tps / oneWorker).toFixed(2),
         torch ? (tps / torch.tokPerSec).toFixed(2) : '—',
       ]);
-      console.error(`${name}, ${w} worker(s): ${tps.toFixed(0)} tokens/s (median of ${steps})`);
+    }
+    if (repeat > 1) {
+      const ratio = (x: (typeof rounds)[number], den: number): string =>
+        (median(x.walls.get(1)!) / median(x.walls.get(workers)!) / (den || 1)).toFixed(2);
+      byRound.push(
+        `${name}: ${workers} workers ÷ 1 worker ${rounds.map((x) => ratio(x, 1)).join(', ')}` +
+          (py
+            ? `; ${workers} workers ÷ PyTorch ${rounds.map((x) => (tokens / median(x.walls.get(workers)!) / x.torch!.tokPerSec).toFixed(2)).join(', ')}`
+            : ''),
+      );
     }
   }
   const loadAfter = loadavg()[0];
@@ -386,7 +441,7 @@ runMain(async () => {
       : []),
     `Backend: ${backend.name} on ${backend.device}; ${blasStatus()}; OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ? `= ${process.env.OPENBLAS_CORETYPE}` : 'unset'} ` +
       `(PyTorch ran under the same environment); vocab ${vocab}; batch ${rows} rows of each config's blockSize; ` +
-      `${steps} timed steps after ${warmup} warm-up steps, tokens/s of the median step and the range over the timed steps; ` +
+      `${steps} timed steps after ${warmup} warm-up steps${repeat > 1 ? `, in ${repeat} interleaved rounds (PyTorch, 1 worker, ${workers} workers)` : ''}, tokens/s of the median step and the range over the timed steps; ` +
       `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (2 cores: anything above ~1 means other work shared the CPU).`,
     '',
     markdownTable(
@@ -403,6 +458,7 @@ runMain(async () => {
       ],
       table,
     ),
+    ...(byRound.length > 0 ? ['', 'Round by round: ' + byRound.join('. ') + '.'] : []),
     '',
     py
       ? markdownTable(
